@@ -1,0 +1,120 @@
+/*
+ * fastmlp.h -- the public C API of fastmlp's core.
+ *
+ * Plain C11, no Python. Every kernel exists for float32 (_f32) and float64 (_f64) and returns an int status:
+ * FM_OK (0) or a negative FM_E* code (fm_strerror names it). Kernels never allocate, print or exit; they check
+ * their pointers, sizes and enums before touching memory, and write nothing when they refuse.
+ *
+ * Layout: row-major, one sample per row. A layer with n_in inputs and n_out outputs has W[n_out][n_in] and
+ * b[n_out]; a batch x[n][n_in] gives p[n][n_out] = act(x . W^T + b).
+ * Argument order: const inputs, then outputs, then sizes, then options. Output buffers must not overlap the
+ * inputs unless a comment says so (FM_EOVERLAP otherwise).
+ * Threads: OpenMP (when built with it) splits work by output rows, each output element is summed by one thread
+ * in a fixed order, so results are bit-identical for any thread count.
+ */
+#ifndef FASTMLP_H
+#define FASTMLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FASTMLP_VERSION "0.1.0"
+
+/* status codes */
+#define FM_OK         0
+#define FM_ENULL     -1  /* a required pointer is NULL */
+#define FM_ESIZE     -2  /* a size is zero */
+#define FM_EOVERFLOW -3  /* a size product overflows size_t / ptrdiff_t */
+#define FM_EENUM     -4  /* unknown activation / loss / optimizer value */
+#define FM_ELABEL    -5  /* a class label is outside [0, n_classes) */
+#define FM_EVALUE    -6  /* a scalar option is out of range (lr < 0, momentum >= 1, t == 0, ...) */
+#define FM_EOVERLAP  -7  /* an output buffer overlaps an input or another output */
+
+typedef enum {
+    FM_ACT_IDENTITY = 0,
+    FM_ACT_RELU = 1,
+    FM_ACT_SIGMOID = 2,
+    FM_ACT_TANH = 3
+} fm_act;
+
+/* Name of a status code ("ok", "NULL pointer", ...); never NULL. */
+const char *fm_strerror(int code);
+/* Library version string, FASTMLP_VERSION of the build. */
+const char *fm_version(void);
+/* Threads used by the kernels (OpenMP); n < 1 gives FM_EVALUE. Without OpenMP: always 1. */
+int fm_set_num_threads(int n);
+int fm_get_num_threads(void);
+/* 1 when the library was compiled with OpenMP, else 0. */
+int fm_has_openmp(void);
+
+/* ---- dense.c : one fully connected layer ---------------------------------------------------------------- */
+
+/* p[n][n_out] = act(x[n][n_in] . W[n_out][n_in]^T + b[n_out]); b may be NULL (no bias). Overwrites p. */
+int fm_dense_forward_f32(const float *x, const float *W, const float *b, float *p,
+                         size_t n, size_t n_in, size_t n_out, fm_act act);
+int fm_dense_forward_f64(const double *x, const double *W, const double *b, double *p,
+                         size_t n, size_t n_in, size_t n_out, fm_act act);
+
+/* Backward of dense_forward, from the layer's output p[n][n_out] and dp = dL/dp[n][n_out]:
+ *   dz[n][n_out]    = dp * act'(p)           (overwritten; dz may be the same buffer as dp, for in place)
+ *   db[n_out]       = sum_i dz[i]            (may be NULL: not computed)
+ *   dW[n_out][n_in] = dz^T . x
+ *   dx[n][n_in]     = dz . W                 (may be NULL, e.g. for a first layer; always overwritten)
+ * accumulate = 0 overwrites dW and db; accumulate != 0 adds this batch's gradient to them. */
+int fm_dense_backward_f32(const float *x, const float *W, const float *p, const float *dp,
+                          float *dz, float *dW, float *db, float *dx,
+                          size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
+int fm_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp,
+                          double *dz, double *dW, double *db, double *dx,
+                          size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
+
+/* ---- loss.c : losses (means over the batch of per-sample sums) and their gradients ------------------------ */
+
+/* Squared error: *loss = 1/(2n) sum (p - t)^2;  dp = (p - t) / n (dp may be NULL). p, t, dp are [n][m]. */
+int fm_loss_mse_f32(const float *p, const float *t, float *dp, size_t n, size_t m, double *loss);
+int fm_loss_mse_f64(const double *p, const double *t, double *dp, size_t n, size_t m, double *loss);
+
+/* Softmax cross-entropy from logits z[n][m] and labels y[n] in [0, m): *loss = mean_i (logsumexp(z_i) - z_i[y_i]);
+ * dz = (softmax(z) - onehot(y)) / n (dz may be NULL; dz may be the same buffer as z). */
+int fm_loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, size_t n, size_t m, double *loss);
+int fm_loss_softmax_ce_f64(const double *z, const int64_t *y, double *dz, size_t n, size_t m, double *loss);
+
+/* Sigmoid binary cross-entropy from logits z[n][m] and targets t[n][m] (in [0, 1]):
+ * *loss = 1/n sum max(z,0) - z t + log1p(exp(-|z|));  dz = (sigmoid(z) - t) / n (dz may be NULL or z). */
+int fm_loss_sigmoid_bce_f32(const float *z, const float *t, float *dz, size_t n, size_t m, double *loss);
+int fm_loss_sigmoid_bce_f64(const double *z, const double *t, double *dz, size_t n, size_t m, double *loss);
+
+/* Row-wise softmax p[n][m] = exp(z - max) / sum exp(z - max); p may be the same buffer as z. */
+int fm_softmax_f32(const float *z, float *p, size_t n, size_t m);
+int fm_softmax_f64(const double *z, double *p, size_t n, size_t m);
+
+/* ---- optim.c : in-place parameter updates over n values (W, dW and state buffers all of length n) ------- */
+
+/* SGD with L2 (weight_decay) and L1 penalties, optional (Nesterov) momentum, as in PyTorch:
+ *   g = dW + weight_decay*W + l1*sign(W)
+ *   momentum == 0:  W -= lr*g                                   (v unused, may be NULL)
+ *   else:           v = momentum*v + g;  W -= lr*(nesterov ? g + momentum*v : v)
+ * lr, weight_decay, l1 >= 0 and finite; 0 <= momentum < 1; nesterov needs momentum > 0. */
+int fm_sgd_update_f32(float *W, const float *dW, float *v, size_t n,
+                      double lr, double momentum, double weight_decay, double l1, int nesterov);
+int fm_sgd_update_f64(double *W, const double *dW, double *v, size_t n,
+                      double lr, double momentum, double weight_decay, double l1, int nesterov);
+
+/* Adam (Kingma & Ba, bias-corrected, as in PyTorch) with L2/L1 terms added to the gradient; t >= 1 is the
+ * number of this step (1 for the first):
+ *   g = dW + weight_decay*W + l1*sign(W);  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
+ *   W -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ * 0 <= b1, b2 < 1; eps > 0; lr, weight_decay, l1 >= 0. */
+int fm_adam_update_f32(float *W, const float *dW, float *m, float *v, size_t n, uint64_t t,
+                       double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
+int fm_adam_update_f64(double *W, const double *dW, double *m, double *v, size_t n, uint64_t t,
+                       double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTMLP_H */

@@ -1,0 +1,50 @@
+/* internal.h -- helpers shared by the C sources; not part of the public API. */
+#ifndef FASTMLP_INTERNAL_H
+#define FASTMLP_INTERNAL_H
+
+#include "fastmlp.h"
+#include <math.h>
+#include <stdint.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define FM_CAT_(a, b) a##b
+#define FM_CAT(a, b) FM_CAT_(a, b)
+
+/* Work (multiply-adds) below which a kernel stays on one thread: a second thread only pays above ~10 MFLOP. */
+#define FM_PAR_MIN_WORK ((size_t)1 << 21)
+
+/* *out = a * b, or FM_EOVERFLOW when the product passes PTRDIFF_MAX / 8 (so byte counts of any element type
+ * and signed loop indices stay representable). */
+static inline int fm_mul_size(size_t a, size_t b, size_t *out) {
+    const size_t lim = (size_t)PTRDIFF_MAX / 8;
+    if (a != 0 && b > lim / a) return FM_EOVERFLOW;
+    *out = a * b;
+    return FM_OK;
+}
+
+/* Sizes must be nonzero and their products (n*n_in, n*n_out, n_out*n_in) representable. */
+static inline int fm_check_sizes(size_t n, size_t n_in, size_t n_out) {
+    size_t t;
+    if (n == 0 || n_in == 0 || n_out == 0) return FM_ESIZE;
+    if (fm_mul_size(n, n_in, &t) || fm_mul_size(n, n_out, &t) || fm_mul_size(n_out, n_in, &t))
+        return FM_EOVERFLOW;
+    return FM_OK;
+}
+
+/* 1 when the byte ranges [a, a+na) and [b, b+nb) overlap (NULL never overlaps). */
+static inline int fm_overlap(const void *a, size_t na, const void *b, size_t nb) {
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    if (!a || !b) return 0;
+    return x < y + nb && y < x + na;
+}
+
+static inline int fm_act_valid(fm_act act) {
+    return act == FM_ACT_IDENTITY || act == FM_ACT_RELU || act == FM_ACT_SIGMOID || act == FM_ACT_TANH;
+}
+
+static inline int fm_finite_nonneg(double v) { return isfinite(v) && v >= 0.0; }
+
+#endif

@@ -1,0 +1,55 @@
+"""fastmlp: multi-layer perceptrons on the CPU, with hand-written C kernels behind Cython wrappers.
+
+The kernels (``dense_forward``, ``dense_backward``, the losses and the updates) take C-contiguous float32 or
+float64 numpy arrays; ``fastmlp.reference`` holds their plain-Python twins, the oracle the tests compare with.
+"""
+import os as _os
+
+from ._core import (
+    ACTIVATIONS,
+    adam_update,
+    dense_backward,
+    dense_forward,
+    get_num_threads,
+    has_openmp,
+    loss_mse,
+    loss_sigmoid_bce,
+    loss_softmax_ce,
+    set_num_threads,
+    sgd_update,
+    softmax,
+)
+from ._core import version as _core_version
+
+__version__ = "0.1.0"
+
+
+def get_include():
+    """Folder holding ``fastmlp.h`` for C/Cython projects that compile against fastmlp's core.
+
+    Installed: ``fastmlp/include``; in a source tree (editable install): the top-level ``csrc/``. The ``.pxd`` to
+    ``cimport`` is ``fastmlp/_core.pxd``, found by Cython through the installed package.
+    """
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    installed = _os.path.join(here, "include")
+    if _os.path.exists(_os.path.join(installed, "fastmlp.h")):
+        return installed
+    return _os.path.join(_os.path.dirname(here), "csrc")
+
+
+def build_info():
+    """How the compiled core was built and what it runs with: a dict of version, OpenMP and threads."""
+    return {
+        "version": __version__,
+        "core_version": _core_version(),
+        "openmp": has_openmp(),
+        "num_threads": get_num_threads(),
+        "include": get_include(),
+    }
+
+
+__all__ = [
+    "ACTIVATIONS", "adam_update", "build_info", "dense_backward", "dense_forward", "get_include",
+    "get_num_threads", "has_openmp", "loss_mse", "loss_sigmoid_bce", "loss_softmax_ce", "set_num_threads",
+    "sgd_update", "softmax",
+]

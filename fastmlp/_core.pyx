@@ -1,0 +1,487 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Python wrappers over the C core (csrc/): validate once, then call C without the GIL.
+
+Every public function here checks its arguments in one place (``_check``) and raises ``TypeError`` (not an array,
+wrong dtype) or ``ValueError`` (wrong shape, empty, non-contiguous, read-only output, NaN/Inf, overlapping
+buffers, bad option) naming the argument. Arrays are never copied silently: pass C-contiguous float32 or
+float64 arrays (all of one dtype); outputs may be given with ``out``-style keywords to avoid allocation.
+"""
+import numpy as np
+from cython cimport floating
+from libc.stdint cimport int64_t, uint64_t
+from libc.math cimport isfinite
+
+_ACT_CODES = {"identity": FM_ACT_IDENTITY, "relu": FM_ACT_RELU, "sigmoid": FM_ACT_SIGMOID, "tanh": FM_ACT_TANH}
+ACTIVATIONS = tuple(_ACT_CODES)
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# capsule-shared C entry points (see _core.pxd)
+
+cdef int dense_forward_f32(const float *x, const float *W, const float *b, float *p,
+                           size_t n, size_t n_in, size_t n_out, fm_act act) noexcept nogil:
+    return fm_dense_forward_f32(x, W, b, p, n, n_in, n_out, act)
+cdef int dense_forward_f64(const double *x, const double *W, const double *b, double *p,
+                           size_t n, size_t n_in, size_t n_out, fm_act act) noexcept nogil:
+    return fm_dense_forward_f64(x, W, b, p, n, n_in, n_out, act)
+cdef int dense_backward_f32(const float *x, const float *W, const float *p, const float *dp,
+                            float *dz, float *dW, float *db, float *dx,
+                            size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate) noexcept nogil:
+    return fm_dense_backward_f32(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate)
+cdef int dense_backward_f64(const double *x, const double *W, const double *p, const double *dp,
+                            double *dz, double *dW, double *db, double *dx,
+                            size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate) noexcept nogil:
+    return fm_dense_backward_f64(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate)
+cdef int loss_mse_f32(const float *p, const float *t, float *dp, size_t n, size_t m, double *loss) noexcept nogil:
+    return fm_loss_mse_f32(p, t, dp, n, m, loss)
+cdef int loss_mse_f64(const double *p, const double *t, double *dp, size_t n, size_t m,
+                      double *loss) noexcept nogil:
+    return fm_loss_mse_f64(p, t, dp, n, m, loss)
+cdef int loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, size_t n, size_t m,
+                             double *loss) noexcept nogil:
+    return fm_loss_softmax_ce_f32(z, y, dz, n, m, loss)
+cdef int loss_softmax_ce_f64(const double *z, const int64_t *y, double *dz, size_t n, size_t m,
+                             double *loss) noexcept nogil:
+    return fm_loss_softmax_ce_f64(z, y, dz, n, m, loss)
+cdef int loss_sigmoid_bce_f32(const float *z, const float *t, float *dz, size_t n, size_t m,
+                              double *loss) noexcept nogil:
+    return fm_loss_sigmoid_bce_f32(z, t, dz, n, m, loss)
+cdef int loss_sigmoid_bce_f64(const double *z, const double *t, double *dz, size_t n, size_t m,
+                              double *loss) noexcept nogil:
+    return fm_loss_sigmoid_bce_f64(z, t, dz, n, m, loss)
+cdef int softmax_f32(const float *z, float *p, size_t n, size_t m) noexcept nogil:
+    return fm_softmax_f32(z, p, n, m)
+cdef int softmax_f64(const double *z, double *p, size_t n, size_t m) noexcept nogil:
+    return fm_softmax_f64(z, p, n, m)
+cdef int sgd_update_f32(float *W, const float *dW, float *v, size_t n, double lr, double momentum,
+                        double weight_decay, double l1, int nesterov) noexcept nogil:
+    return fm_sgd_update_f32(W, dW, v, n, lr, momentum, weight_decay, l1, nesterov)
+cdef int sgd_update_f64(double *W, const double *dW, double *v, size_t n, double lr, double momentum,
+                        double weight_decay, double l1, int nesterov) noexcept nogil:
+    return fm_sgd_update_f64(W, dW, v, n, lr, momentum, weight_decay, l1, nesterov)
+cdef int adam_update_f32(float *W, const float *dW, float *m, float *v, size_t n, uint64_t t, double lr,
+                         double beta1, double beta2, double eps, double weight_decay, double l1) noexcept nogil:
+    return fm_adam_update_f32(W, dW, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1)
+cdef int adam_update_f64(double *W, const double *dW, double *m, double *v, size_t n, uint64_t t, double lr,
+                         double beta1, double beta2, double eps, double weight_decay, double l1) noexcept nogil:
+    return fm_adam_update_f64(W, dW, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# library information
+
+def version():
+    """Version of the compiled C core."""
+    return fm_version().decode()
+
+
+def has_openmp():
+    """True when the C core was compiled with OpenMP."""
+    return bool(fm_has_openmp())
+
+
+def get_num_threads():
+    """Threads the kernels use (OpenMP's max threads; 1 without OpenMP)."""
+    return fm_get_num_threads()
+
+
+def set_num_threads(n):
+    """Set the threads the kernels use (results are bit-identical for any count)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n: expected an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n: expected a thread count >= 1, got {n}")
+    _raise_for(fm_set_num_threads(<int>n), "set_num_threads")
+
+
+def strerror(int code):
+    """Name of a C status code."""
+    return fm_strerror(code).decode()
+
+
+cdef inline int _raise_for(int rc, str where) except -1:
+    if rc != FM_OK:
+        raise ValueError(f"{where}: C core refused the call: {fm_strerror(rc).decode()} (code {rc})")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# validation: the one place that checks arrays and options
+
+cdef bint _finite_f32(const float[::1] a) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(a.shape[0]):
+        if not isfinite(a[i]):
+            return False
+    return True
+
+
+cdef bint _finite_f64(const double[::1] a) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(a.shape[0]):
+        if not isfinite(a[i]):
+            return False
+    return True
+
+
+def _all_finite(a):
+    """True when every element of a C-contiguous float32/float64 array is finite."""
+    flat = a.reshape(-1)
+    if flat.dtype == np.float32:
+        return _finite_f32(flat)
+    return _finite_f64(flat)
+
+
+def _check(str name, a, dtype=None, shape=None, bint writable=False, bint finite=True):
+    """Validate one array argument and return it.
+
+    dtype: the required dtype (None: float32 or float64); shape: a tuple whose entries are ints or None (any,
+    but nonzero); writable: the array is an output; finite: refuse NaN/Inf (inputs only).
+    """
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
+    if dtype is None:
+        if a.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"{name}: expected dtype float32 or float64, got {a.dtype}")
+    elif a.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {np.dtype(dtype)} (the dtype of the other arrays), got {a.dtype}")
+    if shape is not None:
+        if a.ndim != len(shape):
+            raise ValueError(f"{name}: expected a {len(shape)}-d array, got {a.ndim}-d with shape {a.shape}")
+        for want, got in zip(shape, a.shape):
+            if want is not None and want != got:
+                expected = tuple("?" if s is None else s for s in shape)
+                raise ValueError(f"{name}: expected shape {expected}, got {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name}: empty array (shape {a.shape})")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name}: expected a C-contiguous array (use numpy.ascontiguousarray)")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name}: output array is read-only")
+    if finite and not writable and not _all_finite(a):
+        raise ValueError(f"{name}: contains NaN or Inf")
+    return a
+
+
+def _out(str name, a, dtype, shape):
+    """An output array: allocate when None, else validate it (no finiteness check: it is written)."""
+    if a is None:
+        return np.empty(shape, dtype=dtype)
+    return _check(name, a, dtype, shape, writable=True, finite=False)
+
+
+def _no_overlap(str name, out, inputs, same_ok=()):
+    """Refuse an output that shares memory with an input (an identical array is allowed for those in same_ok)."""
+    for other_name, other in inputs:
+        if other is None or out is None:
+            continue
+        if other_name in same_ok and _same_buffer(out, other):
+            continue
+        if np.may_share_memory(out, other):
+            raise ValueError(f"{name}: output shares memory with {other_name}")
+
+
+cdef bint _same_buffer(a, b):
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.dtype == b.dtype)
+
+
+def _act(act):
+    if not isinstance(act, str):
+        raise TypeError(f"act: expected one of {ACTIVATIONS} as a str, got {type(act).__name__}")
+    try:
+        return _ACT_CODES[act]
+    except KeyError:
+        raise ValueError(f"act: expected one of {ACTIVATIONS}, got {act!r}") from None
+
+
+def _scalar(str name, value, lo=None, hi=None, bint lo_open=False, bint hi_open=False):
+    """A finite real option within [lo, hi] (open ends by flag)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    v = float(value)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise ValueError(f"{name}: expected a value {'>' if lo_open else '>='} {lo}, got {value}")
+    if hi is not None and (v > hi or (hi_open and v == hi)):
+        raise ValueError(f"{name}: expected a value {'<' if hi_open else '<='} {hi}, got {value}")
+    return v
+
+
+def _labels(y, Py_ssize_t n, Py_ssize_t m):
+    """Integer class labels y[n] in [0, m) as a C-contiguous int64 array (a copy only when needed)."""
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"y: expected a numpy.ndarray of integer labels, got {type(y).__name__}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"y: expected integer labels, got dtype {y.dtype}")
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y: expected shape ({n},), got {y.shape}")
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= m:
+        raise ValueError(f"y: labels must lie in [0, {m}) for {m} classes, got values in [{lo}, {hi}]")
+    return y
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# dense layer
+
+def _dense_forward(const floating[:, ::1] x, const floating[:, ::1] W, b, floating[:, ::1] p, fm_act act):
+    cdef const floating[::1] bv
+    cdef const floating *bp = NULL
+    cdef int rc
+    if b is not None:
+        bv = b
+        bp = &bv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_dense_forward_f32(&x[0, 0], &W[0, 0], bp, &p[0, 0], x.shape[0], x.shape[1], W.shape[0], act)
+        else:
+            rc = fm_dense_forward_f64(&x[0, 0], &W[0, 0], bp, &p[0, 0], x.shape[0], x.shape[1], W.shape[0], act)
+    _raise_for(rc, "dense_forward")
+
+
+def dense_forward(x, W, b=None, act="relu", *, out=None):
+    """p = act(x @ W.T + b) for a batch x[n, n_in], W[n_out, n_in], b[n_out] (or None); returns p[n, n_out]."""
+    x = _check("x", x, shape=(None, None))
+    W = _check("W", W, x.dtype, (None, x.shape[1]))
+    if b is not None:
+        b = _check("b", b, x.dtype, (W.shape[0],))
+    code = _act(act)
+    p = _out("out", out, x.dtype, (x.shape[0], W.shape[0]))
+    _no_overlap("out", p, (("x", x), ("W", W), ("b", b)))
+    _dense_forward(x, W, b, p, code)
+    return p
+
+
+def _dense_backward(const floating[:, ::1] x, const floating[:, ::1] W, const floating[:, ::1] p,
+                    const floating[:, ::1] dp, floating[:, ::1] dz, floating[:, ::1] dW, db, dx, fm_act act,
+                    int accumulate):
+    cdef floating[::1] dbv
+    cdef floating[:, ::1] dxv
+    cdef floating *dbp = NULL
+    cdef floating *dxp = NULL
+    cdef int rc
+    if db is not None:
+        dbv = db
+        dbp = &dbv[0]
+    if dx is not None:
+        dxv = dx
+        dxp = &dxv[0, 0]
+    with nogil:
+        if floating is float:
+            rc = fm_dense_backward_f32(&x[0, 0], &W[0, 0], &p[0, 0], &dp[0, 0], &dz[0, 0], &dW[0, 0], dbp, dxp,
+                                       x.shape[0], x.shape[1], W.shape[0], act, accumulate)
+        else:
+            rc = fm_dense_backward_f64(&x[0, 0], &W[0, 0], &p[0, 0], &dp[0, 0], &dz[0, 0], &dW[0, 0], dbp, dxp,
+                                       x.shape[0], x.shape[1], W.shape[0], act, accumulate)
+    _raise_for(rc, "dense_backward")
+
+
+def dense_backward(x, W, p, dp, act="relu", *, dW=None, db=None, dx=None, dz=None, bias=True,
+                   need_dx=True, accumulate=False):
+    """Backward of ``dense_forward`` from its output p[n, n_out] and dp = dL/dp.
+
+    Returns ``(dW, db, dx)``: dW[n_out, n_in] = dz.T @ x, db[n_out] = dz.sum(0) (None when ``bias=False``),
+    dx[n, n_in] = dz @ W (None when ``need_dx=False``), where dz = dp * act'(p) is written to ``dz`` when given
+    (``dz=dp`` is allowed, in place). ``accumulate=True`` adds to the given ``dW``/``db`` instead of overwriting.
+    """
+    x = _check("x", x, shape=(None, None))
+    n, n_in = x.shape
+    W = _check("W", W, x.dtype, (None, n_in))
+    n_out = W.shape[0]
+    p = _check("p", p, x.dtype, (n, n_out))
+    dp = _check("dp", dp, x.dtype, (n, n_out))
+    code = _act(act)
+    if accumulate and (dW is None or (bias and db is None)):
+        raise ValueError("accumulate: needs the dW (and db) arrays to add to")
+    dW = _out("dW", dW, x.dtype, (n_out, n_in))
+    db = _out("db", db, x.dtype, (n_out,)) if bias else None
+    dx = _out("dx", dx, x.dtype, (n, n_in)) if need_dx else None
+    dz = _out("dz", dz, x.dtype, (n, n_out))
+    inputs = (("x", x), ("W", W), ("p", p), ("dp", dp))
+    _no_overlap("dz", dz, inputs, same_ok=("dp",))
+    _no_overlap("dW", dW, inputs + (("dz", dz),))
+    _no_overlap("db", db, inputs + (("dz", dz), ("dW", dW)))
+    _no_overlap("dx", dx, inputs + (("dz", dz), ("dW", dW), ("db", db)))
+    _dense_backward(x, W, p, dp, dz, dW, db, dx, code, 1 if accumulate else 0)
+    return dW, db, dx
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# losses
+
+def _loss_mse(const floating[:, ::1] p, const floating[:, ::1] t, floating[:, ::1] dp):
+    cdef double loss = 0.0
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_loss_mse_f32(&p[0, 0], &t[0, 0], &dp[0, 0], p.shape[0], p.shape[1], &loss)
+        else:
+            rc = fm_loss_mse_f64(&p[0, 0], &t[0, 0], &dp[0, 0], p.shape[0], p.shape[1], &loss)
+    _raise_for(rc, "loss_mse")
+    return loss
+
+
+def loss_mse(p, t, *, dp=None):
+    """Squared error ``0.5 * mean_i sum_j (p - t)**2`` of p[n, m] against targets t[n, m]; returns (loss, dp)."""
+    p = _check("p", p, shape=(None, None))
+    t = _check("t", t, p.dtype, p.shape)
+    dp = _out("dp", dp, p.dtype, p.shape)
+    _no_overlap("dp", dp, (("p", p), ("t", t)), same_ok=("p", "t"))
+    return _loss_mse(p, t, dp), dp
+
+
+def _loss_softmax_ce(const floating[:, ::1] z, const int64_t[::1] y, floating[:, ::1] dz):
+    cdef double loss = 0.0
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_loss_softmax_ce_f32(&z[0, 0], &y[0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+        else:
+            rc = fm_loss_softmax_ce_f64(&z[0, 0], &y[0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+    _raise_for(rc, "loss_softmax_ce")
+    return loss
+
+
+def loss_softmax_ce(z, y, *, dz=None):
+    """Softmax cross-entropy from logits z[n, m] and integer labels y[n] in [0, m), mean over the batch;
+    returns (loss, dz) with dz = (softmax(z) - onehot(y)) / n."""
+    z = _check("z", z, shape=(None, None))
+    y = _labels(y, z.shape[0], z.shape[1])
+    dz = _out("dz", dz, z.dtype, z.shape)
+    _no_overlap("dz", dz, (("z", z), ("y", y)), same_ok=("z",))
+    return _loss_softmax_ce(z, y, dz), dz
+
+
+def _loss_sigmoid_bce(const floating[:, ::1] z, const floating[:, ::1] t, floating[:, ::1] dz):
+    cdef double loss = 0.0
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_loss_sigmoid_bce_f32(&z[0, 0], &t[0, 0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+        else:
+            rc = fm_loss_sigmoid_bce_f64(&z[0, 0], &t[0, 0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+    _raise_for(rc, "loss_sigmoid_bce")
+    return loss
+
+
+def loss_sigmoid_bce(z, t, *, dz=None):
+    """Sigmoid binary cross-entropy from logits z[n, m] and targets t[n, m] in [0, 1], summed over outputs and
+    averaged over the batch; returns (loss, dz) with dz = (sigmoid(z) - t) / n."""
+    z = _check("z", z, shape=(None, None))
+    t = _check("t", t, z.dtype, z.shape)
+    if t.min() < 0 or t.max() > 1:
+        raise ValueError(f"t: targets must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
+    dz = _out("dz", dz, z.dtype, z.shape)
+    _no_overlap("dz", dz, (("z", z), ("t", t)), same_ok=("z", "t"))
+    return _loss_sigmoid_bce(z, t, dz), dz
+
+
+def _softmax(const floating[:, ::1] z, floating[:, ::1] p):
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_softmax_f32(&z[0, 0], &p[0, 0], z.shape[0], z.shape[1])
+        else:
+            rc = fm_softmax_f64(&z[0, 0], &p[0, 0], z.shape[0], z.shape[1])
+    _raise_for(rc, "softmax")
+
+
+def softmax(z, *, out=None):
+    """Row-wise softmax of z[n, m] (``out=z`` computes in place)."""
+    z = _check("z", z, shape=(None, None))
+    p = _out("out", out, z.dtype, z.shape)
+    _no_overlap("out", p, (("z", z),), same_ok=("z",))
+    _softmax(z, p)
+    return p
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# parameter updates (in place; arrays of any shape, treated as flat)
+
+def _flat(a):
+    return a.reshape(-1)
+
+
+def _sgd_update(floating[::1] W, const floating[::1] dW, v, double lr, double momentum, double weight_decay,
+                double l1, int nesterov):
+    cdef floating[::1] vv
+    cdef floating *vp = NULL
+    cdef int rc
+    if v is not None:
+        vv = v
+        vp = &vv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_sgd_update_f32(&W[0], &dW[0], vp, W.shape[0], lr, momentum, weight_decay, l1, nesterov)
+        else:
+            rc = fm_sgd_update_f64(&W[0], &dW[0], vp, W.shape[0], lr, momentum, weight_decay, l1, nesterov)
+    _raise_for(rc, "sgd_update")
+
+
+def sgd_update(W, dW, v=None, *, lr, momentum=0.0, weight_decay=0.0, l1=0.0, nesterov=False):
+    """In place: ``W -= lr * g`` with g = dW + weight_decay*W + l1*sign(W), or with (Nesterov) momentum through the
+    velocity buffer v (same shape as W, start it at zeros), as in PyTorch's SGD."""
+    W = _check("W", W, writable=True)
+    dW = _check("dW", dW, W.dtype, W.shape)
+    if not _all_finite(W):
+        raise ValueError("W: contains NaN or Inf")
+    lr = _scalar("lr", lr, 0.0)
+    momentum = _scalar("momentum", momentum, 0.0, 1.0, hi_open=True)
+    weight_decay = _scalar("weight_decay", weight_decay, 0.0)
+    l1 = _scalar("l1", l1, 0.0)
+    if nesterov and momentum == 0.0:
+        raise ValueError("nesterov: needs momentum > 0")
+    if momentum != 0.0:
+        if v is None:
+            raise ValueError("v: momentum > 0 needs a velocity buffer v (zeros of W's shape to start)")
+        v = _check("v", v, W.dtype, W.shape, writable=True)
+        if not _all_finite(v):
+            raise ValueError("v: contains NaN or Inf")
+        _no_overlap("v", v, (("W", W), ("dW", dW)))
+    else:
+        v = None
+    _no_overlap("W", W, (("dW", dW),))
+    _sgd_update(_flat(W), _flat(dW), None if v is None else _flat(v), lr, momentum, weight_decay, l1,
+                1 if nesterov else 0)
+
+
+def _adam_update(floating[::1] W, const floating[::1] dW, floating[::1] m, floating[::1] v, uint64_t t,
+                 double lr, double beta1, double beta2, double eps, double weight_decay, double l1):
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_adam_update_f32(&W[0], &dW[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps,
+                                    weight_decay, l1)
+        else:
+            rc = fm_adam_update_f64(&W[0], &dW[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps,
+                                    weight_decay, l1)
+    _raise_for(rc, "adam_update")
+
+
+def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0):
+    """In place: Adam step number t (1 for the first) on W with moment buffers m, v (zeros to start)."""
+    W = _check("W", W, writable=True)
+    dW = _check("dW", dW, W.dtype, W.shape)
+    m = _check("m", m, W.dtype, W.shape, writable=True)
+    v = _check("v", v, W.dtype, W.shape, writable=True)
+    for name, a in (("W", W), ("m", m), ("v", v)):
+        if not _all_finite(a):
+            raise ValueError(f"{name}: contains NaN or Inf")
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
+        raise TypeError(f"t: expected an int step number, got {type(t).__name__}")
+    if t < 1:
+        raise ValueError(f"t: the step number starts at 1, got {t}")
+    lr = _scalar("lr", lr, 0.0)
+    beta1 = _scalar("beta1", beta1, 0.0, 1.0, hi_open=True)
+    beta2 = _scalar("beta2", beta2, 0.0, 1.0, hi_open=True)
+    eps = _scalar("eps", eps, 0.0, lo_open=True)
+    weight_decay = _scalar("weight_decay", weight_decay, 0.0)
+    l1 = _scalar("l1", l1, 0.0)
+    arrays = (("W", W), ("dW", dW), ("m", m), ("v", v))
+    for i in (0, 2, 3):
+        _no_overlap(arrays[i][0], arrays[i][1], arrays[:i] + arrays[i + 1:])
+    _adam_update(_flat(W), _flat(dW), _flat(m), _flat(v), t, lr, beta1, beta2, eps, weight_decay, l1)

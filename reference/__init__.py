@@ -1,0 +1,18 @@
+"""The oracle: plain-Python twins of every C kernel in ``csrc/`` (no numpy).
+
+Each function has the name of its C twin without the ``fm_`` prefix and dtype suffix, takes the same arguments in
+the same order (buffers are flat Python lists, written in place; a C ``double *loss`` is a one-element list) and
+runs the same loop nest. It is slow on purpose and obviously right; the tests compare the fast kernels to it.
+Installed with the wheel as ``fastmlp.reference``.
+"""
+from .common import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACTIVATIONS, KernelError
+from .dense import dense_forward, dense_backward
+from .loss import loss_mse, loss_softmax_ce, loss_sigmoid_bce, softmax
+from .optim import sgd_update, adam_update
+
+__all__ = [
+    "ACT_IDENTITY", "ACT_RELU", "ACT_SIGMOID", "ACT_TANH", "ACTIVATIONS", "KernelError",
+    "dense_forward", "dense_backward",
+    "loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "softmax",
+    "sgd_update", "adam_update",
+]

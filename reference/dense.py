@@ -1,0 +1,74 @@
+"""Twin of csrc/dense.c (dense.inc): one fully connected layer, forward and backward."""
+import math
+
+from .common import ACT_RELU, ACT_SIGMOID, ACT_TANH, check_act, check_sizes
+
+
+def act_apply(z, act):
+    if act == ACT_RELU:
+        return z if z > 0.0 else 0.0
+    if act == ACT_SIGMOID:
+        if z >= 0.0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+    if act == ACT_TANH:
+        return math.tanh(z)
+    return z
+
+
+def act_grad(p, act):
+    if act == ACT_RELU:
+        return 1.0 if p > 0.0 else 0.0
+    if act == ACT_SIGMOID:
+        return p * (1.0 - p)
+    if act == ACT_TANH:
+        return 1.0 - p * p
+    return 1.0
+
+
+def dense_forward(x, W, b, p, n, n_in, n_out, act):
+    """p[n][n_out] = act(x[n][n_in] . W[n_out][n_in]^T + b[n_out]); b may be None."""
+    check_sizes(n, n_in, n_out)
+    check_act(act)
+    for i in range(n):
+        for o in range(n_out):
+            acc = 0.0
+            for k in range(n_in):
+                acc += x[i * n_in + k] * W[o * n_in + k]
+            if b is not None:
+                acc += b[o]
+            p[i * n_out + o] = act_apply(acc, act)
+
+
+def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate):
+    """dz = dp * act'(p); db (+)= sum_i dz; dW (+)= dz^T . x; dx = dz . W (db, dx may be None)."""
+    check_sizes(n, n_in, n_out)
+    check_act(act)
+    for i in range(n * n_out):
+        dz[i] = dp[i] * act_grad(p[i], act)
+
+    if db is not None:
+        for o in range(n_out):
+            s = db[o] if accumulate else 0.0
+            for i in range(n):
+                s += dz[i * n_out + o]
+            db[o] = s
+
+    for o in range(n_out):
+        if not accumulate:
+            for k in range(n_in):
+                dW[o * n_in + k] = 0.0
+        for i in range(n):
+            d = dz[i * n_out + o]
+            for k in range(n_in):
+                dW[o * n_in + k] += d * x[i * n_in + k]
+
+    if dx is not None:
+        for i in range(n):
+            for k in range(n_in):
+                dx[i * n_in + k] = 0.0
+            for o in range(n_out):
+                d = dz[i * n_out + o]
+                for k in range(n_in):
+                    dx[i * n_in + k] += d * W[o * n_in + k]

@@ -1,0 +1,39 @@
+"""Twin of csrc/optim.c (optim.inc): in-place parameter updates."""
+import math
+
+from .common import KernelError, check_sizes, finite_nonneg
+
+
+def _sign(w):
+    return 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
+
+
+def sgd_update(W, dW, v, n, lr, momentum, weight_decay, l1, nesterov):
+    """g = dW + wd W + l1 sign(W); with momentum v = mu v + g, step g + mu v (Nesterov) or v; W -= lr step."""
+    check_sizes(n)
+    if (not finite_nonneg(lr) or not finite_nonneg(weight_decay) or not finite_nonneg(l1)
+            or not (0.0 <= momentum < 1.0) or (nesterov and momentum == 0.0)):
+        raise KernelError("option out of range")
+    for i in range(n):
+        g = dW[i] + weight_decay * W[i] + l1 * _sign(W[i])
+        if momentum != 0.0:
+            v[i] = momentum * v[i] + g
+            g = g + momentum * v[i] if nesterov else v[i]
+        W[i] -= lr * g
+
+
+def adam_update(W, dW, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1):
+    """Bias-corrected Adam step number t (>= 1) with L2/L1 terms added to the gradient."""
+    check_sizes(n)
+    if (t < 1 or not finite_nonneg(lr) or not finite_nonneg(weight_decay) or not finite_nonneg(l1)
+            or not (0.0 <= beta1 < 1.0) or not (0.0 <= beta2 < 1.0) or not (math.isfinite(eps) and eps > 0.0)):
+        raise KernelError("option out of range")
+    bc1 = 1.0 - beta1 ** t
+    bc2 = 1.0 - beta2 ** t
+    step = lr / bc1
+    rbc2 = 1.0 / math.sqrt(bc2)
+    for i in range(n):
+        g = dW[i] + weight_decay * W[i] + l1 * _sign(W[i])
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
+        W[i] -= step * m[i] / (math.sqrt(v[i]) * rbc2 + eps)

@@ -1,0 +1,82 @@
+"""Build the C core (csrc/*.c) and the Cython wrappers into one extension, fastmlp._core.
+
+-O3, hidden visibility, and OpenMP when the compiler can link a test program with it (FASTMLP_NO_OPENMP=1 turns
+it off; without it, -fopenmp-simd keeps `omp simd` pragmas). Never -ffast-math or -march=native: the wheel must
+run on any x86-64 and keep IEEE semantics (FASTMLP_NATIVE=1 adds -march=native for a local build only).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from glob import glob
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _compiles(compiler, flags, link_flags):
+    """True when `compiler` compiles and links a small OpenMP program with these flags."""
+    src = "#include <omp.h>\nint main(void){int s=0;\n#pragma omp parallel for reduction(+:s)\n" \
+          "for(int i=0;i<4;i++) s+=i;\nreturn omp_get_max_threads() > 0 ? 0 : s;}\n"
+    tmp = tempfile.mkdtemp()
+    try:
+        path = os.path.join(tmp, "t.c")
+        with open(path, "w") as f:
+            f.write(src)
+        objs = compiler.compile([path], output_dir=tmp, extra_postargs=flags)
+        compiler.link_executable(objs, os.path.join(tmp, "t"), extra_postargs=link_flags)
+        return True
+    except Exception:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        ctype = self.compiler.compiler_type
+        compile_args, link_args = [], []
+        if ctype == "msvc":
+            compile_args += ["/O2"]
+            omp = (["/openmp"], [])
+        else:
+            compile_args += ["-O3", "-fvisibility=hidden", "-fno-math-errno"]
+            if sys.platform == "darwin":
+                omp = (["-Xpreprocessor", "-fopenmp"], ["-lomp"])
+            else:
+                omp = (["-fopenmp"], ["-fopenmp"])
+            if os.environ.get("FASTMLP_NATIVE") == "1":
+                compile_args.append("-march=native")
+        use_omp = os.environ.get("FASTMLP_NO_OPENMP") != "1" and _compiles(self.compiler, *omp)
+        if use_omp:
+            compile_args += omp[0]
+            link_args += omp[1]
+        elif ctype != "msvc":
+            compile_args.append("-fopenmp-simd")
+        print(f"fastmlp: OpenMP {'on' if use_omp else 'off'}; flags {' '.join(compile_args)}")
+        for ext in self.extensions:
+            ext.extra_compile_args = compile_args + ext.extra_compile_args
+            ext.extra_link_args = link_args + ext.extra_link_args
+        super().build_extensions()
+
+
+def extensions():
+    from Cython.Build import cythonize
+
+    directives = {"language_level": 3}
+    if os.environ.get("FASTMLP_DEBUG") == "1":  # a checked build for CI: bounds and wraparound checks on
+        directives.update(boundscheck=True, wraparound=True, initializedcheck=True)
+    c_sources = sorted(os.path.relpath(p, HERE) for p in glob(os.path.join(HERE, "csrc", "*.c")))
+    ext = Extension(
+        "fastmlp._core",
+        sources=["fastmlp/_core.pyx"] + c_sources,
+        include_dirs=["csrc"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    return cythonize([ext], compiler_directives=directives)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

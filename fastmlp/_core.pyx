@@ -151,7 +151,8 @@ def _check(str name, a, dtype=None, shape=None, bint writable=False, bint finite
             raise ValueError(f"{name}: expected a {len(shape)}-d array, got {a.ndim}-d with shape {a.shape}")
         for want, got in zip(shape, a.shape):
             if want is not None and want != got:
-                expected = tuple("?" if s is None else s for s in shape)
+                expected = ", ".join("?" if s is None else str(s) for s in shape)
+                expected = f"({expected},)" if len(shape) == 1 else f"({expected})"
                 raise ValueError(f"{name}: expected shape {expected}, got {a.shape}")
     if a.size == 0:
         raise ValueError(f"{name}: empty array (shape {a.shape})")

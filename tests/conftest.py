@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("default", deadline=None, max_examples=40,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", deadline=None, max_examples=40, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if __import__("os").environ.get("CI") else "default")
+
+# float32 kernels are compared with a reference computed in float64: tolerances scale with the dtype's epsilon
+RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+
+def assert_close(fast, ref, dtype, what):
+    """|fast - ref| <= rtol * (|ref| + max|ref|), elementwise; names what failed."""
+    rtol = RTOL[np.dtype(dtype)]
+    ref = np.asarray(ref, dtype=np.float64).reshape(np.shape(fast))
+    got = np.asarray(fast, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
+    err = np.abs(got - ref)
+    bound = rtol * (np.abs(ref) + scale)
+    if not np.all(err <= bound):
+        i = np.unravel_index(np.argmax(err - bound), err.shape) if err.ndim else ()
+        raise AssertionError(f"{what}: fast {got[i]!r} vs reference {ref[i]!r} at {i}, "
+                             f"|diff| {err[i]:.3g} > {bound[i]:.3g} (rtol {rtol}, dtype {np.dtype(dtype)})")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

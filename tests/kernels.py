@@ -1,0 +1,137 @@
+"""The kernel list that drives the generic fast-vs-reference test.
+
+Each entry builds one random case for a kernel: it receives the fast function (``getattr(fastmlp, name)``) and its
+twin (``getattr(fastmlp.reference, name)``), calls both on the same data and returns two dicts of outputs with the
+same keys (numpy arrays for the fast side, flat lists or floats for the reference side), plus the inputs so that
+the test can check they were not modified.
+"""
+import numpy as np
+
+import fastmlp.reference as R
+
+ACTS = ("identity", "relu", "sigmoid", "tanh")
+
+
+def flat(a):
+    return None if a is None else [float(v) for v in np.asarray(a, dtype=np.float64).reshape(-1)]
+
+
+def values(rng, shape, dtype, quantized):
+    """Random values; ``quantized`` draws from a small grid so that exact zeros and ties occur."""
+    if quantized:
+        return (rng.integers(-2, 3, size=shape) * 0.5).astype(dtype)
+    return rng.uniform(-1.5, 1.5, size=shape).astype(dtype)
+
+
+def dense_forward(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
+    x = values(rng, (n, n_in), dtype, quantized)
+    W = values(rng, (n_out, n_in), dtype, quantized)
+    b = values(rng, (n_out,), dtype, quantized) if bias else None
+    p = fast(x, W, b, act)
+    p_ref = [0.0] * (n * n_out)
+    ref(flat(x), flat(W), flat(b), p_ref, n, n_in, n_out, R.ACTIVATIONS[act])
+    return {"p": p}, {"p": p_ref}, (x, W, b)
+
+
+def _layer_output(rng, dtype, n, n_in, n_out, act, quantized):
+    """x, W and an output p that is a real activation output (so that p(1-p), 1-p^2 and p>0 make sense)."""
+    x = values(rng, (n, n_in), dtype, quantized)
+    W = values(rng, (n_out, n_in), dtype, quantized)
+    b = values(rng, (n_out,), dtype, quantized)
+    p_ref = [0.0] * (n * n_out)
+    R.dense_forward(flat(x), flat(W), flat(b), p_ref, n, n_in, n_out, R.ACTIVATIONS[act])
+    return x, W, np.array(p_ref).reshape(n, n_out).astype(dtype)
+
+
+def dense_backward(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized, accumulate=False):
+    x, W, p = _layer_output(rng, dtype, n, n_in, n_out, act, quantized)
+    dp = values(rng, (n, n_out), dtype, quantized)
+    dW0 = values(rng, (n_out, n_in), dtype, quantized) if accumulate else None
+    db0 = values(rng, (n_out,), dtype, quantized) if accumulate and bias else None
+    dz = np.empty_like(dp)
+    dW, db, dx = fast(x, W, p, dp, act, dW=None if dW0 is None else dW0.copy(),
+                      db=None if db0 is None else db0.copy(), dz=dz, bias=bias, accumulate=accumulate)
+    dz_r = [0.0] * (n * n_out)
+    dW_r = flat(dW0) if accumulate else [0.0] * (n_out * n_in)
+    db_r = (flat(db0) if accumulate else [0.0] * n_out) if bias else None
+    dx_r = [0.0] * (n * n_in)
+    ref(flat(x), flat(W), flat(p), flat(dp), dz_r, dW_r, db_r, dx_r, n, n_in, n_out, R.ACTIVATIONS[act],
+        1 if accumulate else 0)
+    fast_out = {"dz": dz, "dW": dW, "dx": dx}
+    ref_out = {"dz": dz_r, "dW": dW_r, "dx": dx_r}
+    if bias:
+        fast_out["db"], ref_out["db"] = db, db_r
+    return fast_out, ref_out, (x, W, p, dp)
+
+
+def loss_mse(fast, ref, rng, dtype, n, m, quantized):
+    p = values(rng, (n, m), dtype, quantized)
+    t = values(rng, (n, m), dtype, quantized)
+    loss, dp = fast(p, t)
+    loss_r, dp_r = [0.0], [0.0] * (n * m)
+    ref(flat(p), flat(t), dp_r, n, m, loss_r)
+    return {"loss": loss, "dp": dp}, {"loss": loss_r[0], "dp": dp_r}, (p, t)
+
+
+def loss_softmax_ce(fast, ref, rng, dtype, n, m, quantized):
+    z = values(rng, (n, m), dtype, quantized) * 4
+    y = rng.integers(0, m, size=n)
+    loss, dz = fast(z, y)
+    loss_r, dz_r = [0.0], [0.0] * (n * m)
+    ref(flat(z), [int(v) for v in y], dz_r, n, m, loss_r)
+    return {"loss": loss, "dz": dz}, {"loss": loss_r[0], "dz": dz_r}, (z, y)
+
+
+def loss_sigmoid_bce(fast, ref, rng, dtype, n, m, quantized):
+    z = values(rng, (n, m), dtype, quantized) * 4
+    t = (rng.integers(0, 2, size=(n, m)) if quantized else rng.uniform(0, 1, size=(n, m))).astype(dtype)
+    loss, dz = fast(z, t)
+    loss_r, dz_r = [0.0], [0.0] * (n * m)
+    ref(flat(z), flat(t), dz_r, n, m, loss_r)
+    return {"loss": loss, "dz": dz}, {"loss": loss_r[0], "dz": dz_r}, (z, t)
+
+
+def softmax(fast, ref, rng, dtype, n, m, quantized):
+    z = values(rng, (n, m), dtype, quantized) * 4
+    p = fast(z)
+    p_r = [0.0] * (n * m)
+    ref(flat(z), p_r, n, m)
+    return {"p": p}, {"p": p_r}, (z,)
+
+
+def sgd_update(fast, ref, rng, dtype, n, m, quantized, momentum=0.0, nesterov=False, weight_decay=0.0, l1=0.0):
+    W = values(rng, (n, m), dtype, quantized)
+    dW = values(rng, (n, m), dtype, quantized)
+    v = values(rng, (n, m), dtype, quantized) if momentum else None
+    W_r, v_r = flat(W), flat(v)
+    fast(W, dW, v, lr=0.05, momentum=momentum, weight_decay=weight_decay, l1=l1, nesterov=nesterov)
+    ref(W_r, flat(dW), v_r, n * m, 0.05, momentum, weight_decay, l1, nesterov)
+    fast_out, ref_out = {"W": W}, {"W": W_r}
+    if momentum:
+        fast_out["v"], ref_out["v"] = v, v_r
+    return fast_out, ref_out, (dW,)
+
+
+def adam_update(fast, ref, rng, dtype, n, m, quantized, weight_decay=0.0, l1=0.0, steps=3):
+    W = values(rng, (n, m), dtype, quantized)
+    mm = np.zeros((n, m), dtype=dtype)
+    v = np.zeros((n, m), dtype=dtype)
+    W_r, m_r, v_r = flat(W), flat(mm), flat(v)
+    grads = [values(rng, (n, m), dtype, quantized) for _ in range(steps)]
+    for t, dW in enumerate(grads, start=1):
+        fast(W, dW, mm, v, t, lr=0.01, weight_decay=weight_decay, l1=l1)
+        ref(W_r, flat(dW), m_r, v_r, n * m, t, 0.01, 0.9, 0.999, 1e-8, weight_decay, l1)
+    return {"W": W, "m": mm, "v": v}, {"W": W_r, "m": m_r, "v": v_r}, tuple(grads)
+
+
+# name -> (builder, kind of sizes it takes): "layer" = (n, n_in, n_out, act, bias), "matrix" = (n, m)
+KERNELS = {
+    "dense_forward": (dense_forward, "layer"),
+    "dense_backward": (dense_backward, "layer"),
+    "loss_mse": (loss_mse, "matrix"),
+    "loss_softmax_ce": (loss_softmax_ce, "matrix"),
+    "loss_sigmoid_bce": (loss_sigmoid_bce, "matrix"),
+    "softmax": (softmax, "matrix"),
+    "sgd_update": (sgd_update, "matrix"),
+    "adam_update": (adam_update, "matrix"),
+}

@@ -1,0 +1,153 @@
+"""Every C kernel against its plain-Python twin: random sizes and values, float32 and float64."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastmlp
+import fastmlp.reference as reference
+from conftest import assert_close
+from kernels import ACTS, KERNELS
+
+DTYPES = (np.float32, np.float64)
+
+
+def run_case(name, dtype, *args, **kwargs):
+    builder, _ = KERNELS[name]
+    fast, ref = getattr(fastmlp, name), getattr(reference, name)
+    seed = kwargs.pop("seed")
+    rng = np.random.default_rng(seed)
+    fast_out, ref_out, inputs = builder(fast, ref, rng, dtype, *args, **kwargs)
+    copies = [None if a is None else a.copy() for a in inputs]
+    assert fast_out.keys() == ref_out.keys()
+    what = f"{name} dtype={np.dtype(dtype)} args={args} kwargs={kwargs} seed={seed}"
+    for key, got in fast_out.items():
+        if isinstance(got, np.ndarray):
+            assert got.dtype == np.dtype(dtype), f"{what}: {key} has dtype {got.dtype}"
+        else:
+            assert isinstance(got, float), f"{what}: {key} is {type(got).__name__}"
+        assert_close(got, ref_out[key], dtype, f"{what}: {key}")
+    # the builder already ran both kernels; inputs it handed over must be unchanged afterwards
+    for before, after in zip(copies, inputs):
+        if before is not None:
+            np.testing.assert_array_equal(before, after, err_msg=f"{what}: an input was modified")
+
+
+def test_every_kernel_has_a_twin_and_a_case():
+    names = [n for n in dir(fastmlp) if n in KERNELS or callable(getattr(reference, n, None))]
+    for name in KERNELS:
+        assert callable(getattr(fastmlp, name)) and callable(getattr(reference, name)), name
+    # every fm_ kernel in the public header is in the list (by name, dtype suffix stripped)
+    import re
+    with open(f"{fastmlp.get_include()}/fastmlp.h") as f:
+        header = f.read()
+    c_kernels = {m for m in re.findall(r"\bfm_([a-z0-9_]+)_f(?:32|64)\s*\(", header)}
+    assert c_kernels == set(KERNELS), (c_kernels ^ set(KERNELS), names)
+
+
+layer_sizes = dict(n=st.integers(1, 9), n_in=st.integers(1, 17), n_out=st.integers(1, 17),
+                   act=st.sampled_from(ACTS), bias=st.booleans(), quantized=st.booleans(),
+                   seed=st.integers(0, 2**32 - 1))
+matrix_sizes = dict(n=st.integers(1, 9), m=st.integers(1, 17), quantized=st.booleans(),
+                    seed=st.integers(0, 2**32 - 1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**layer_sizes)
+def test_dense_forward(dtype, n, n_in, n_out, act, bias, quantized, seed):
+    run_case("dense_forward", dtype, n, n_in, n_out, act, bias, quantized, seed=seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**layer_sizes, accumulate=st.booleans())
+def test_dense_backward(dtype, n, n_in, n_out, act, bias, quantized, accumulate, seed):
+    run_case("dense_backward", dtype, n, n_in, n_out, act, bias, quantized, accumulate=accumulate, seed=seed)
+
+
+@pytest.mark.parametrize("name", ["loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "softmax"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**matrix_sizes)
+def test_losses(name, dtype, n, m, quantized, seed):
+    run_case(name, dtype, n, m, quantized, seed=seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**matrix_sizes, momentum=st.sampled_from([0.0, 0.5, 0.9]), nesterov=st.booleans(),
+       weight_decay=st.sampled_from([0.0, 1e-2]), l1=st.sampled_from([0.0, 1e-3]))
+def test_sgd_update(dtype, n, m, quantized, momentum, nesterov, weight_decay, l1, seed):
+    run_case("sgd_update", dtype, n, m, quantized, momentum=momentum, nesterov=nesterov and momentum > 0,
+             weight_decay=weight_decay, l1=l1, seed=seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**matrix_sizes, weight_decay=st.sampled_from([0.0, 1e-2]), l1=st.sampled_from([0.0, 1e-3]))
+def test_adam_update(dtype, n, m, quantized, weight_decay, l1, seed):
+    run_case("adam_update", dtype, n, m, quantized, weight_decay=weight_decay, l1=l1, seed=seed)
+
+
+# sizes that hit every edge of a vector width or register tile (1, 7, 15, 16, 17, 63, 64, 65)
+EDGE = [(1, 1, 1), (1, 64, 17), (7, 15, 16), (16, 17, 7), (17, 63, 5), (3, 65, 64), (65, 16, 3), (2, 7, 65)]
+
+
+@pytest.mark.parametrize("n,n_in,n_out", EDGE)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["dense_forward", "dense_backward"])
+def test_dense_edge_sizes(name, dtype, n, n_in, n_out):
+    for i, act in enumerate(ACTS):
+        run_case(name, dtype, n, n_in, n_out, act, True, False, seed=1000 * n + 10 * n_out + i)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_exact_zero_preactivation(dtype):
+    """z == 0 exactly: relu gives 0 and the mask blocks the gradient (unit counts as inactive)."""
+    x = np.array([[1.0, -1.0], [0.5, 0.5]], dtype=dtype)
+    W = np.array([[1.0, 1.0], [2.0, -2.0]], dtype=dtype)
+    b = np.zeros(2, dtype=dtype)
+    p = fastmlp.dense_forward(x, W, b, "relu")
+    np.testing.assert_array_equal(p, np.array([[0.0, 4.0], [1.0, 0.0]], dtype=dtype))
+    dW, db, dx = fastmlp.dense_backward(x, W, p, np.ones_like(p), "relu")
+    np.testing.assert_array_equal(db, np.array([1.0, 1.0], dtype=dtype))
+    np.testing.assert_array_equal(dW, np.array([[0.5, 0.5], [1.0, -1.0]], dtype=dtype))
+    np.testing.assert_array_equal(dx, np.array([[2.0, -2.0], [1.0, 1.0]], dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_matches_numpy(dtype, rng):
+    """An independent check of the oracle itself: numpy's algebra gives the same layer."""
+    x = rng.standard_normal((11, 13)).astype(dtype)
+    W = rng.standard_normal((5, 13)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    z = x @ W.T + b
+    expect = {"identity": z, "relu": np.maximum(z, 0), "sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z)}
+    deriv = {"identity": lambda p: 1, "relu": lambda p: p > 0, "sigmoid": lambda p: p * (1 - p),
+             "tanh": lambda p: 1 - p * p}
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for act in ACTS:
+        p = fastmlp.dense_forward(x, W, b, act)
+        np.testing.assert_allclose(p, expect[act], rtol=tol, atol=tol * 10)
+        dp = rng.standard_normal(p.shape).astype(dtype)
+        dW, db, dx = fastmlp.dense_backward(x, W, p, dp, act)
+        dz = dp * deriv[act](p)
+        np.testing.assert_allclose(dW, dz.T @ x, rtol=tol, atol=tol * 10)
+        np.testing.assert_allclose(db, dz.sum(0), rtol=tol, atol=tol * 10)
+        np.testing.assert_allclose(dx, dz @ W, rtol=tol, atol=tol * 10)
+
+
+def test_threads_bit_identical(rng):
+    """Output rows are split across threads, each element summed in a fixed order: any thread count gives the
+    same bits (the shape is large enough to take the parallel path)."""
+    x = rng.standard_normal((96, 256)).astype(np.float32)
+    W = rng.standard_normal((128, 256)).astype(np.float32)
+    b = rng.standard_normal(128).astype(np.float32)
+    before = fastmlp.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            fastmlp.set_num_threads(threads)
+            p = fastmlp.dense_forward(x, W, b, "tanh")
+            results.append((p,) + fastmlp.dense_backward(x, W, p, p * 0.5 - 0.1, "tanh"))
+    finally:
+        fastmlp.set_num_threads(before)
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            np.testing.assert_array_equal(a, c)

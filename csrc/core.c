@@ -11,6 +11,7 @@ const char *fm_strerror(int code) {
     case FM_ELABEL: return "label out of range";
     case FM_EVALUE: return "option out of range";
     case FM_EOVERLAP: return "output buffer overlaps another buffer";
+    case FM_EDIVERGED: return "loss or gradient is not finite";
     default: return "unknown error code";
     }
 }

@@ -33,6 +33,7 @@ extern "C" {
 #define FM_ELABEL    -5  /* a class label is outside [0, n_classes) */
 #define FM_EVALUE    -6  /* a scalar option is out of range (lr < 0, momentum >= 1, t == 0, ...) */
 #define FM_EOVERLAP  -7  /* an output buffer overlaps an input or another output */
+#define FM_EDIVERGED -8  /* the loss or a gradient is NaN/Inf: the step was refused, parameters unchanged */
 
 typedef enum {
     FM_ACT_IDENTITY = 0,
@@ -113,6 +114,84 @@ int fm_adam_update_f32(float *W, const float *dW, float *m, float *v, size_t n, 
                        double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
 int fm_adam_update_f64(double *W, const double *dW, double *m, double *v, size_t n, uint64_t t,
                        double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
+
+/* ---- mlp.c : a whole network on caller-owned buffers ------------------------------------------------------ */
+
+#define FM_MAX_LAYERS 32
+
+typedef enum {
+    FM_LOSS_MSE = 0,         /* squared error against float targets t[n][n_out] */
+    FM_LOSS_SOFTMAX_CE = 1,  /* softmax cross-entropy from the last layer's output (logits), labels y[n] */
+    FM_LOSS_SIGMOID_BCE = 2  /* sigmoid binary cross-entropy from logits, targets t[n][n_out] in [0, 1] */
+} fm_loss;
+
+/* A network: n_layers dense layers, sizes[0] inputs ... sizes[n_layers] outputs, one activation per layer (the
+ * last is the output activation; the cross-entropy losses need it to be identity, they take logits). */
+typedef struct {
+    size_t n_layers;
+    size_t sizes[FM_MAX_LAYERS + 1];
+    fm_act acts[FM_MAX_LAYERS];
+    fm_loss loss;
+} fm_mlp;
+
+typedef enum { FM_OPT_SGD = 0, FM_OPT_ADAM = 1 } fm_opt_kind;
+
+/* Update rule. SGD: momentum 0 = plain, else (nesterov) momentum with one velocity buffer; Adam: beta1, beta2,
+ * eps with two moment buffers. weight_decay (L2) and l1 act on the weights W only, never on the biases. */
+typedef struct {
+    fm_opt_kind kind;
+    double lr, momentum, weight_decay, l1;
+    int nesterov;
+    double beta1, beta2, eps;
+} fm_optim;
+
+/* Parameters, gradients and optimizer state are flat vectors laid out [W0, b0, W1, b1, ...], with W_l of shape
+ * [sizes[l+1]][sizes[l]] row-major. *count = number of parameters. */
+int fm_mlp_num_params(const fm_mlp *net, size_t *count);
+/* *count = length of the optimizer state vector: 0 (plain SGD), num_params (momentum) or 2*num_params (Adam). */
+int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count);
+/* *bytes = size of the workspace that forward/loss_grad/train_step/train_epoch need for batches of up to
+ * `batch` rows (forward processes any n in chunks of that many rows). */
+int fm_mlp_workspace_size_f32(const fm_mlp *net, size_t batch, size_t *bytes);
+int fm_mlp_workspace_size_f64(const fm_mlp *net, size_t batch, size_t *bytes);
+
+/* out[n][n_out] = the network's output for x[n][n_in] (the last activation applied; logits for the cross-entropy
+ * losses), computed in chunks of work_batch rows. */
+int fm_mlp_forward_f32(const fm_mlp *net, const float *params, const float *x, float *out, size_t n,
+                       void *work, size_t work_batch);
+int fm_mlp_forward_f64(const fm_mlp *net, const double *params, const double *x, double *out, size_t n,
+                       void *work, size_t work_batch);
+
+/* Mean loss of the batch x[n][n_in] (n <= work_batch) against t (MSE, BCE) or y (softmax CE; the other may be
+ * NULL) in *loss and, unless grads is NULL, its gradient with respect to every parameter in grads (overwritten).
+ * No penalty terms: those enter in the update. FM_EDIVERGED when the loss or a gradient is not finite. */
+int fm_mlp_loss_grad_f32(const fm_mlp *net, const float *params, float *grads, const float *x, const float *t,
+                         const int64_t *y, size_t n, void *work, size_t work_batch, double *loss);
+int fm_mlp_loss_grad_f64(const fm_mlp *net, const double *params, double *grads, const double *x,
+                         const double *t, const int64_t *y, size_t n, void *work, size_t work_batch,
+                         double *loss);
+
+/* One training step on the batch: loss_grad, then the update of every layer (step >= 1 numbers the update, for
+ * Adam's bias correction). On FM_EDIVERGED nothing is updated. */
+int fm_mlp_train_step_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *x,
+                          const float *t, const int64_t *y, size_t n, const fm_optim *opt, uint64_t step,
+                          void *work, size_t work_batch, double *loss);
+int fm_mlp_train_step_f64(const fm_mlp *net, double *params, double *grads, double *state, const double *x,
+                          const double *t, const int64_t *y, size_t n, const fm_optim *opt, uint64_t step,
+                          void *work, size_t work_batch, double *loss);
+
+/* One epoch: the samples X[n_samples][n_in] (targets T or labels Y) visited in the order `order` (a permutation
+ * of, or any indices into, 0..n_samples-1; n_order of them) in batches of `batch` rows (the last may be smaller),
+ * one train_step each, without returning. *step is the last step number used and is advanced by the number of
+ * batches; *mean_loss is the sample-weighted mean of the batch losses. On FM_EDIVERGED it stops at the batch
+ * that diverged (earlier batches are applied; *step counts them). */
+int fm_mlp_train_epoch_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *X,
+                           const float *T, const int64_t *Y, size_t n_samples, const int64_t *order, size_t n_order,
+                           size_t batch, const fm_optim *opt, uint64_t *step, void *work, double *mean_loss);
+int fm_mlp_train_epoch_f64(const fm_mlp *net, double *params, double *grads, double *state, const double *X,
+                           const double *T, const int64_t *Y, size_t n_samples, const int64_t *order,
+                           size_t n_order, size_t batch, const fm_optim *opt, uint64_t *step, void *work,
+                           double *mean_loss);
 
 #ifdef __cplusplus
 }

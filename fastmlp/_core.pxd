@@ -24,6 +24,26 @@ cdef extern from "fastmlp.h" nogil:
         FM_ELABEL
         FM_EVALUE
         FM_EOVERLAP
+        FM_EDIVERGED
+        FM_MAX_LAYERS
+
+    ctypedef enum fm_loss:
+        FM_LOSS_MSE
+        FM_LOSS_SOFTMAX_CE
+        FM_LOSS_SIGMOID_BCE
+    ctypedef enum fm_opt_kind:
+        FM_OPT_SGD
+        FM_OPT_ADAM
+    ctypedef struct fm_mlp:
+        size_t n_layers
+        size_t sizes[33]
+        fm_act acts[32]
+        fm_loss loss
+    ctypedef struct fm_optim:
+        fm_opt_kind kind
+        double lr, momentum, weight_decay, l1
+        int nesterov
+        double beta1, beta2, eps
 
     const char *fm_strerror(int code)
     const char *fm_version()
@@ -57,6 +77,34 @@ cdef extern from "fastmlp.h" nogil:
                            double lr, double beta1, double beta2, double eps, double weight_decay, double l1)
     int fm_adam_update_f64(double *W, const double *dW, double *m, double *v, size_t n, uint64_t t,
                            double lr, double beta1, double beta2, double eps, double weight_decay, double l1)
+    int fm_mlp_num_params(const fm_mlp *net, size_t *count)
+    int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count)
+    int fm_mlp_workspace_size_f32(const fm_mlp *net, size_t batch, size_t *bytes)
+    int fm_mlp_workspace_size_f64(const fm_mlp *net, size_t batch, size_t *bytes)
+    int fm_mlp_forward_f32(const fm_mlp *net, const float *params, const float *x, float *out, size_t n,
+                           void *work, size_t work_batch)
+    int fm_mlp_forward_f64(const fm_mlp *net, const double *params, const double *x, double *out, size_t n,
+                           void *work, size_t work_batch)
+    int fm_mlp_loss_grad_f32(const fm_mlp *net, const float *params, float *grads, const float *x,
+                             const float *t, const int64_t *y, size_t n, void *work, size_t work_batch,
+                             double *loss)
+    int fm_mlp_loss_grad_f64(const fm_mlp *net, const double *params, double *grads, const double *x,
+                             const double *t, const int64_t *y, size_t n, void *work, size_t work_batch,
+                             double *loss)
+    int fm_mlp_train_step_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *x,
+                              const float *t, const int64_t *y, size_t n, const fm_optim *opt, uint64_t step,
+                              void *work, size_t work_batch, double *loss)
+    int fm_mlp_train_step_f64(const fm_mlp *net, double *params, double *grads, double *state, const double *x,
+                              const double *t, const int64_t *y, size_t n, const fm_optim *opt, uint64_t step,
+                              void *work, size_t work_batch, double *loss)
+    int fm_mlp_train_epoch_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *X,
+                               const float *T, const int64_t *Y, size_t n_samples, const int64_t *order,
+                               size_t n_order, size_t batch, const fm_optim *opt, uint64_t *step, void *work,
+                               double *mean_loss)
+    int fm_mlp_train_epoch_f64(const fm_mlp *net, double *params, double *grads, double *state,
+                               const double *X, const double *T, const int64_t *Y, size_t n_samples,
+                               const int64_t *order, size_t n_order, size_t batch, const fm_optim *opt,
+                               uint64_t *step, void *work, double *mean_loss)
 
 
 # Capsule-shared entry points (same arguments as the fm_* functions of the same name).

@@ -486,3 +486,267 @@ def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, we
     for i in (0, 2, 3):
         _no_overlap(arrays[i][0], arrays[i][1], arrays[:i] + arrays[i + 1:])
     _adam_update(_flat(W), _flat(dW), _flat(m), _flat(v), t, lr, beta1, beta2, eps, weight_decay, l1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# whole network (csrc/mlp.c): the state a model holds, with one C call per forward / step / epoch
+
+LOSSES = {"mse": FM_LOSS_MSE, "softmax_ce": FM_LOSS_SOFTMAX_CE, "sigmoid_bce": FM_LOSS_SIGMOID_BCE}
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+MAX_LAYERS = FM_MAX_LAYERS
+
+
+cdef int _set_optim(fm_optim *o, dict opt) except -1:
+    kind = opt["optimizer"]
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {kind!r}")
+    o.kind = FM_OPT_ADAM if kind == "adam" else FM_OPT_SGD
+    o.lr = _scalar("lr", opt["lr"], 0.0)
+    o.weight_decay = _scalar("weight_decay", opt.get("weight_decay", 0.0), 0.0)
+    o.l1 = _scalar("l1", opt.get("l1", 0.0), 0.0)
+    o.momentum = 0.0
+    o.nesterov = 0
+    if kind in ("momentum", "nesterov"):
+        o.momentum = _scalar("momentum", opt.get("momentum", 0.9), 0.0, 1.0, lo_open=True, hi_open=True)
+        o.nesterov = kind == "nesterov"
+    o.beta1 = _scalar("beta1", opt.get("beta1", 0.9), 0.0, 1.0, hi_open=True)
+    o.beta2 = _scalar("beta2", opt.get("beta2", 0.999), 0.0, 1.0, hi_open=True)
+    o.eps = _scalar("eps", opt.get("eps", 1e-8), 0.0, lo_open=True)
+    return 0
+
+
+def _mlp_forward(_Net self, const floating[::1] params, const floating[:, ::1] x, floating[:, ::1] out):
+    cdef int rc
+    cdef void *work = self._work_ptr
+    with nogil:
+        if floating is float:
+            rc = fm_mlp_forward_f32(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], work, self.work_batch)
+        else:
+            rc = fm_mlp_forward_f64(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], work, self.work_batch)
+    _raise_for(rc, "mlp_forward")
+
+
+def _mlp_loss_grad(_Net self, const floating[::1] params, grads, const floating[:, ::1] x, t, y):
+    cdef floating[::1] g
+    cdef const floating[:, ::1] tv
+    cdef const int64_t[::1] yv
+    cdef floating *gp = NULL
+    cdef const floating *tp = NULL
+    cdef const int64_t *yp = NULL
+    cdef double loss = 0.0
+    cdef int rc
+    if grads is not None:
+        g = grads
+        gp = &g[0]
+    if t is not None:
+        tv = t
+        tp = &tv[0, 0]
+    if y is not None:
+        yv = y
+        yp = &yv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_mlp_loss_grad_f32(&self.net, &params[0], gp, &x[0, 0], tp, yp, x.shape[0], self._work_ptr,
+                                      self.work_batch, &loss)
+        else:
+            rc = fm_mlp_loss_grad_f64(&self.net, &params[0], gp, &x[0, 0], tp, yp, x.shape[0], self._work_ptr,
+                                      self.work_batch, &loss)
+    if rc == FM_EDIVERGED:
+        return float("nan")
+    _raise_for(rc, "mlp_loss_grad")
+    return loss
+
+
+def _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] x, t, y,
+                    dict opt, uint64_t step):
+    cdef floating[::1] sv
+    cdef const floating[:, ::1] tv
+    cdef const int64_t[::1] yv
+    cdef floating *sp = NULL
+    cdef const floating *tp = NULL
+    cdef const int64_t *yp = NULL
+    cdef fm_optim o
+    cdef double loss = 0.0
+    cdef int rc
+    _set_optim(&o, opt)
+    if state is not None and len(state):
+        sv = state
+        sp = &sv[0]
+    if t is not None:
+        tv = t
+        tp = &tv[0, 0]
+    if y is not None:
+        yv = y
+        yp = &yv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_mlp_train_step_f32(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &o,
+                                       step, self._work_ptr, self.work_batch, &loss)
+        else:
+            rc = fm_mlp_train_step_f64(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &o,
+                                       step, self._work_ptr, self.work_batch, &loss)
+    if rc == FM_EDIVERGED:
+        return float("nan")
+    _raise_for(rc, "mlp_train_step")
+    return loss
+
+
+def _mlp_train_epoch(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] X, T, Y,
+                     const int64_t[::1] order, dict opt, uint64_t step):
+    cdef floating[::1] sv
+    cdef const floating[:, ::1] tv
+    cdef const int64_t[::1] yv
+    cdef floating *sp = NULL
+    cdef const floating *tp = NULL
+    cdef const int64_t *yp = NULL
+    cdef fm_optim o
+    cdef double loss = 0.0
+    cdef uint64_t st = step
+    cdef int rc
+    _set_optim(&o, opt)
+    if state is not None and len(state):
+        sv = state
+        sp = &sv[0]
+    if T is not None:
+        tv = T
+        tp = &tv[0, 0]
+    if Y is not None:
+        yv = Y
+        yp = &yv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_mlp_train_epoch_f32(&self.net, &params[0], &grads[0], sp, &X[0, 0], tp, yp, X.shape[0],
+                                        &order[0], order.shape[0], self.work_batch, &o, &st, self._work_ptr, &loss)
+        else:
+            rc = fm_mlp_train_epoch_f64(&self.net, &params[0], &grads[0], sp, &X[0, 0], tp, yp, X.shape[0],
+                                        &order[0], order.shape[0], self.work_batch, &o, &st, self._work_ptr, &loss)
+    if rc != FM_EDIVERGED:
+        _raise_for(rc, "mlp_train_epoch")
+    return loss, st, rc == FM_EDIVERGED
+
+
+cdef class _Net:
+    """The C network description and its workspace (internal; ``fastmlp.MLP`` is the public face).
+
+    Methods take the model's flat parameter, gradient and state vectors and batches already validated by the
+    caller; they check the lengths that the C code relies on, so a wrong buffer raises instead of overrunning.
+    """
+    cdef fm_mlp net
+    cdef readonly object dtype
+    cdef readonly Py_ssize_t n_params
+    cdef readonly size_t work_batch
+    cdef object _work
+    cdef void *_work_ptr
+
+    def __init__(self, sizes, acts, str loss, dtype):
+        cdef size_t count
+        if len(sizes) < 2 or len(sizes) - 1 > FM_MAX_LAYERS:
+            raise ValueError(f"sizes: expected 2 to {FM_MAX_LAYERS + 1} layer sizes, got {len(sizes)}")
+        if len(acts) != len(sizes) - 1:
+            raise ValueError(f"acts: expected {len(sizes) - 1} activations, got {len(acts)}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss: expected one of {tuple(LOSSES)}, got {loss!r}")
+        self.net.n_layers = len(sizes) - 1
+        for i, s in enumerate(sizes):
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+                raise ValueError(f"sizes: every layer size must be an int >= 1, got {s!r}")
+            self.net.sizes[i] = s
+        for i, a in enumerate(acts):
+            self.net.acts[i] = _act(a)
+        self.net.loss = LOSSES[loss]
+        if loss != "mse" and acts[len(acts) - 1] != "identity":
+            raise ValueError(f"loss {loss!r} takes logits: the output activation must be 'identity'")
+        _raise_for(fm_mlp_num_params(&self.net, &count), "mlp_num_params")
+        self.n_params = count
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"dtype: expected float32 or float64, got {self.dtype}")
+        self.work_batch = 0
+        self._work = None
+
+    def state_size(self, dict opt):
+        cdef fm_optim o
+        cdef size_t count
+        _set_optim(&o, opt)
+        _raise_for(fm_mlp_state_size(&self.net, &o, &count), "mlp_state_size")
+        return count
+
+    def reserve(self, size_t batch):
+        """Make the workspace fit batches of exactly this many rows (the epoch's batch size)."""
+        cdef size_t nbytes
+        if batch == 0:
+            raise ValueError("batch: expected >= 1")
+        if batch == self.work_batch:
+            return
+        if self.dtype == np.float32:
+            _raise_for(fm_mlp_workspace_size_f32(&self.net, batch, &nbytes), "mlp_workspace_size")
+        else:
+            _raise_for(fm_mlp_workspace_size_f64(&self.net, batch, &nbytes), "mlp_workspace_size")
+        cdef unsigned char[::1] buf
+        self._work = np.empty(nbytes, dtype=np.uint8)
+        buf = self._work
+        self._work_ptr = <void *>&buf[0]
+        self.work_batch = batch
+
+    cdef _check_vec(self, str name, a, Py_ssize_t n):
+        if not isinstance(a, np.ndarray) or a.dtype != self.dtype or a.ndim != 1 or a.shape[0] != n \
+                or not a.flags.c_contiguous:
+            raise ValueError(f"{name}: expected a contiguous {self.dtype} vector of length {n}")
+
+    cdef _check_xty(self, x, t, y):
+        n_in, n_out = self.net.sizes[0], self.net.sizes[self.net.n_layers]
+        if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
+                or x.shape[0] == 0 or not x.flags.c_contiguous:
+            raise ValueError(f"x: expected a C-contiguous {self.dtype} array of shape (n, {n_in})")
+        if self.net.loss == FM_LOSS_SOFTMAX_CE:
+            if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.shape != (x.shape[0],) \
+                    or not y.flags.c_contiguous:
+                raise ValueError(f"y: expected int64 labels of shape ({x.shape[0]},)")
+        elif not isinstance(t, np.ndarray) or t.dtype != self.dtype or t.shape != (x.shape[0], n_out) \
+                or not t.flags.c_contiguous:
+            raise ValueError(f"t: expected a C-contiguous {self.dtype} array of shape ({x.shape[0]}, {n_out})")
+
+    def forward(self, params, x, out):
+        self._check_vec("params", params, self.n_params)
+        n_in, n_out = self.net.sizes[0], self.net.sizes[self.net.n_layers]
+        if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
+                or x.shape[0] == 0 or not x.flags.c_contiguous:
+            raise ValueError(f"x: expected a C-contiguous {self.dtype} array of shape (n, {n_in})")
+        if not isinstance(out, np.ndarray) or out.dtype != self.dtype or out.shape != (x.shape[0], n_out) \
+                or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"out: expected a writable {self.dtype} array of shape ({x.shape[0]}, {n_out})")
+        if self.work_batch == 0:
+            self.reserve(256)
+        _mlp_forward(self, params, x, out)
+        return out
+
+    def loss_grad(self, params, grads, x, t, y):
+        """Mean loss of the batch and (grads not None) its gradient; NaN when it diverged."""
+        self._check_vec("params", params, self.n_params)
+        if grads is not None:
+            self._check_vec("grads", grads, self.n_params)
+        self._check_xty(x, t, y)
+        if self.work_batch < <size_t>x.shape[0]:
+            self.reserve(x.shape[0])
+        return _mlp_loss_grad(self, params, grads, x, t, y)
+
+    def train_step(self, params, grads, state, x, t, y, dict opt, step):
+        """One step in C; returns the batch loss, NaN when it diverged (then nothing was updated)."""
+        self._check_vec("params", params, self.n_params)
+        self._check_vec("grads", grads, self.n_params)
+        self._check_vec("state", state, self.state_size(opt))
+        self._check_xty(x, t, y)
+        if self.work_batch < <size_t>x.shape[0]:
+            self.reserve(x.shape[0])
+        return _mlp_train_step(self, params, grads, state, x, t, y, opt, step)
+
+    def train_epoch(self, params, grads, state, X, T, Y, order, size_t batch, dict opt, step):
+        """One epoch in one C call: returns (mean loss, last step number, diverged)."""
+        self._check_vec("params", params, self.n_params)
+        self._check_vec("grads", grads, self.n_params)
+        self._check_vec("state", state, self.state_size(opt))
+        self._check_xty(X, T, Y)
+        if not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1 or order.shape[0] == 0:
+            raise ValueError("order: expected a non-empty int64 vector of sample indices")
+        self.reserve(batch)
+        return _mlp_train_epoch(self, params, grads, state, X, T, Y, order, opt, step)

@@ -9,10 +9,14 @@ from .common import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACTIVATIONS, 
 from .dense import dense_forward, dense_backward
 from .loss import loss_mse, loss_softmax_ce, loss_sigmoid_bce, softmax
 from .optim import sgd_update, adam_update
+from .mlp import (Net, Optim, LOSSES, OPT_SGD, OPT_ADAM, mlp_num_params, mlp_state_size, mlp_forward,
+                  mlp_loss_grad, mlp_train_step, mlp_train_epoch)
 
 __all__ = [
     "ACT_IDENTITY", "ACT_RELU", "ACT_SIGMOID", "ACT_TANH", "ACTIVATIONS", "KernelError",
     "dense_forward", "dense_backward",
     "loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "softmax",
     "sgd_update", "adam_update",
+    "Net", "Optim", "LOSSES", "OPT_SGD", "OPT_ADAM", "mlp_num_params", "mlp_state_size", "mlp_forward",
+    "mlp_loss_grad", "mlp_train_step", "mlp_train_epoch",
 ]

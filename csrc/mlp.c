@@ -1,0 +1,78 @@
+/* mlp.c -- a whole network on caller-owned buffers: forward, loss + gradient, train step, epoch (fastmlp.h). */
+#include "internal.h"
+
+#define FM_ALIGN ((size_t)64)
+
+static inline uintptr_t fm_align_up(uintptr_t p) { return (p + FM_ALIGN - 1) & ~(uintptr_t)(FM_ALIGN - 1); }
+static inline size_t fm_round_up(size_t n) { return (n + FM_ALIGN - 1) & ~(FM_ALIGN - 1); }
+
+static int fm_mlp_check(const fm_mlp *net) {
+    if (!net) return FM_ENULL;
+    if (net->n_layers == 0 || net->n_layers > FM_MAX_LAYERS) return FM_ESIZE;
+    for (size_t l = 0; l <= net->n_layers; l++)
+        if (net->sizes[l] == 0) return FM_ESIZE;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        size_t t;
+        if (!fm_act_valid(net->acts[l])) return FM_EENUM;
+        if (fm_mul_size(net->sizes[l], net->sizes[l + 1], &t)) return FM_EOVERFLOW;
+    }
+    if (net->loss != FM_LOSS_MSE && net->loss != FM_LOSS_SOFTMAX_CE && net->loss != FM_LOSS_SIGMOID_BCE)
+        return FM_EENUM;
+    /* the cross-entropy losses take logits: the output layer must be linear */
+    if (net->loss != FM_LOSS_MSE && net->acts[net->n_layers - 1] != FM_ACT_IDENTITY) return FM_EVALUE;
+    return FM_OK;
+}
+
+int fm_mlp_num_params(const fm_mlp *net, size_t *count) {
+    int rc = fm_mlp_check(net);
+    if (!count) return FM_ENULL;
+    if (rc) return rc;
+    size_t total = 0;
+    const size_t lim = (size_t)PTRDIFF_MAX / 16;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const size_t layer = net->sizes[l + 1] * net->sizes[l] + net->sizes[l + 1]; /* checked by fm_mlp_check */
+        if (layer > lim || total > lim - layer) return FM_EOVERFLOW;
+        total += layer;
+    }
+    *count = total;
+    return FM_OK;
+}
+
+static int fm_optim_check(const fm_optim *opt) {
+    if (!opt) return FM_ENULL;
+    if (!fm_finite_nonneg(opt->lr) || !fm_finite_nonneg(opt->weight_decay) || !fm_finite_nonneg(opt->l1))
+        return FM_EVALUE;
+    if (opt->kind == FM_OPT_SGD) {
+        if (!(opt->momentum >= 0.0 && opt->momentum < 1.0) || (opt->nesterov && opt->momentum == 0.0))
+            return FM_EVALUE;
+    } else if (opt->kind == FM_OPT_ADAM) {
+        if (!(opt->beta1 >= 0.0 && opt->beta1 < 1.0) || !(opt->beta2 >= 0.0 && opt->beta2 < 1.0) ||
+            !(isfinite(opt->eps) && opt->eps > 0.0))
+            return FM_EVALUE;
+    } else {
+        return FM_EENUM;
+    }
+    return FM_OK;
+}
+
+int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count) {
+    size_t P;
+    int rc = fm_mlp_num_params(net, &P);
+    if (!count) return FM_ENULL;
+    if (rc) return rc;
+    if ((rc = fm_optim_check(opt))) return rc;
+    *count = opt->kind == FM_OPT_ADAM ? 2 * P : (opt->momentum != 0.0 ? P : 0);
+    return FM_OK;
+}
+
+#define T float
+#define SUF _f32
+#include "mlp.inc"
+#undef T
+#undef SUF
+
+#define T double
+#define SUF _f64
+#include "mlp.inc"
+#undef T
+#undef SUF

@@ -20,6 +20,7 @@ from ._core import (
     softmax,
 )
 from ._core import version as _core_version
+from .mlp import MLP, DivergenceError, History, gradcheck, load
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,7 @@ def build_info():
 
 
 __all__ = [
+    "MLP", "DivergenceError", "History", "gradcheck", "load",
     "ACTIVATIONS", "adam_update", "build_info", "dense_backward", "dense_forward", "get_include",
     "get_num_threads", "has_openmp", "loss_mse", "loss_sigmoid_bce", "loss_softmax_ce", "set_num_threads",
     "sgd_update", "softmax",

@@ -25,6 +25,15 @@ from .mlp import MLP, DivergenceError, History, gradcheck, load
 __version__ = "0.1.0"
 
 
+def __getattr__(name):
+    # the scikit-learn estimators import scikit-learn, an optional extra: load them on first use
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'fastmlp' has no attribute {name!r}")
+
+
 def get_include():
     """Folder holding ``fastmlp.h`` for C/Cython projects that compile against fastmlp's core.
 

@@ -416,6 +416,15 @@ class MLP:
             raise
         return path
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_net")  # the C description is rebuilt from layers/activations/loss/dtype
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._net = _Net(self.layers, self.activations, self._c_loss(), self.dtype)
+
     def __repr__(self):
         return (f"MLP({self.layers}, activation={self.activations[:-1]}, output={self.activations[-1]!r}, "
                 f"loss={self.loss!r}, dtype={self.dtype.name!r})")
@@ -483,3 +492,4 @@ def _progress(epochs, verbose):
         warnings.warn("verbose=True shows a progress bar with tqdm: pip install 'fastmlp[progress]'", stacklevel=3)
         return None
     return tqdm(total=epochs, unit="epoch", disable=None)
+

@@ -51,6 +51,9 @@ int fm_set_num_threads(int n);
 int fm_get_num_threads(void);
 /* 1 when the library was compiled with OpenMP, else 0. */
 int fm_has_openmp(void);
+/* The kernel path chosen for this CPU at run time: "avx512", "avx2", "baseline" (portable SIMD) or "naive"
+ * (plain loops; FASTMLP_ISA in the environment can lower the choice, e.g. to compare paths). */
+const char *fm_cpu_path(void);
 
 /* ---- dense.c : one fully connected layer ---------------------------------------------------------------- */
 

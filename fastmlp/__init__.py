@@ -20,6 +20,7 @@ from ._core import (
     softmax,
 )
 from ._core import version as _core_version
+from ._core import cpu_path as _cpu_path
 from .mlp import MLP, DivergenceError, History, gradcheck, load
 
 __version__ = "0.1.0"
@@ -53,6 +54,7 @@ def build_info():
         "version": __version__,
         "core_version": _core_version(),
         "openmp": has_openmp(),
+        "simd": _cpu_path(),
         "num_threads": get_num_threads(),
         "include": get_include(),
     }

@@ -8,7 +8,7 @@ float64 arrays (all of one dtype); outputs may be given with ``out``-style keywo
 """
 import numpy as np
 from cython cimport floating
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.math cimport isfinite
 
 _ACT_CODES = {"identity": FM_ACT_IDENTITY, "relu": FM_ACT_RELU, "sigmoid": FM_ACT_SIGMOID, "tanh": FM_ACT_TANH}
@@ -81,6 +81,11 @@ def has_openmp():
     return bool(fm_has_openmp())
 
 
+def cpu_path():
+    """The kernel path chosen for this CPU: "avx512", "avx2", "baseline" or "naive" (FASTMLP_ISA lowers it)."""
+    return fm_cpu_path().decode()
+
+
 def get_num_threads():
     """Threads the kernels use (OpenMP's max threads; 1 without OpenMP)."""
     return fm_get_num_threads()
@@ -109,28 +114,29 @@ cdef inline int _raise_for(int rc, str where) except -1:
 # ---------------------------------------------------------------------------------------------------------------
 # validation: the one place that checks arrays and options
 
-cdef bint _finite_f32(const float[::1] a) noexcept nogil:
+cdef bint _finite_u32(const uint32_t[::1] a) noexcept nogil:
+    # a float32 is NaN/Inf exactly when its exponent bits are all ones; an OR over integers vectorises
     cdef Py_ssize_t i
+    cdef uint32_t bad = 0
     for i in range(a.shape[0]):
-        if not isfinite(a[i]):
-            return False
-    return True
+        bad |= (a[i] & 0x7f800000u) == 0x7f800000u
+    return bad == 0
 
 
-cdef bint _finite_f64(const double[::1] a) noexcept nogil:
+cdef bint _finite_u64(const uint64_t[::1] a) noexcept nogil:
     cdef Py_ssize_t i
+    cdef uint64_t bad = 0
     for i in range(a.shape[0]):
-        if not isfinite(a[i]):
-            return False
-    return True
+        bad |= (a[i] & 0x7ff0000000000000u) == 0x7ff0000000000000u
+    return bad == 0
 
 
 def _all_finite(a):
     """True when every element of a C-contiguous float32/float64 array is finite."""
     flat = a.reshape(-1)
     if flat.dtype == np.float32:
-        return _finite_f32(flat)
-    return _finite_f64(flat)
+        return _finite_u32(flat.view(np.uint32))
+    return _finite_u64(flat.view(np.uint64))
 
 
 def _check(str name, a, dtype=None, shape=None, bint writable=False, bint finite=True):
@@ -244,12 +250,14 @@ def _dense_forward(const floating[:, ::1] x, const floating[:, ::1] W, b, floati
     _raise_for(rc, "dense_forward")
 
 
-def dense_forward(x, W, b=None, act="relu", *, out=None):
-    """p = act(x @ W.T + b) for a batch x[n, n_in], W[n_out, n_in], b[n_out] (or None); returns p[n, n_out]."""
-    x = _check("x", x, shape=(None, None))
-    W = _check("W", W, x.dtype, (None, x.shape[1]))
+def dense_forward(x, W, b=None, act="relu", *, out=None, check_finite=True):
+    """p = act(x @ W.T + b) for a batch x[n, n_in], W[n_out, n_in], b[n_out] (or None); returns p[n, n_out].
+
+    check_finite=False skips the NaN/Inf scan of the inputs (as in scipy.linalg), for callers that know."""
+    x = _check("x", x, shape=(None, None), finite=check_finite)
+    W = _check("W", W, x.dtype, (None, x.shape[1]), finite=check_finite)
     if b is not None:
-        b = _check("b", b, x.dtype, (W.shape[0],))
+        b = _check("b", b, x.dtype, (W.shape[0],), finite=check_finite)
     code = _act(act)
     p = _out("out", out, x.dtype, (x.shape[0], W.shape[0]))
     _no_overlap("out", p, (("x", x), ("W", W), ("b", b)))
@@ -282,19 +290,20 @@ def _dense_backward(const floating[:, ::1] x, const floating[:, ::1] W, const fl
 
 
 def dense_backward(x, W, p, dp, act="relu", *, dW=None, db=None, dx=None, dz=None, bias=True,
-                   need_dx=True, accumulate=False):
+                   need_dx=True, accumulate=False, check_finite=True):
     """Backward of ``dense_forward`` from its output p[n, n_out] and dp = dL/dp.
 
     Returns ``(dW, db, dx)``: dW[n_out, n_in] = dz.T @ x, db[n_out] = dz.sum(0) (None when ``bias=False``),
     dx[n, n_in] = dz @ W (None when ``need_dx=False``), where dz = dp * act'(p) is written to ``dz`` when given
     (``dz=dp`` is allowed, in place). ``accumulate=True`` adds to the given ``dW``/``db`` instead of overwriting.
+    check_finite=False skips the NaN/Inf scan of the inputs.
     """
-    x = _check("x", x, shape=(None, None))
+    x = _check("x", x, shape=(None, None), finite=check_finite)
     n, n_in = x.shape
-    W = _check("W", W, x.dtype, (None, n_in))
+    W = _check("W", W, x.dtype, (None, n_in), finite=check_finite)
     n_out = W.shape[0]
-    p = _check("p", p, x.dtype, (n, n_out))
-    dp = _check("dp", dp, x.dtype, (n, n_out))
+    p = _check("p", p, x.dtype, (n, n_out), finite=check_finite)
+    dp = _check("dp", dp, x.dtype, (n, n_out), finite=check_finite)
     code = _act(act)
     if accumulate and (dW is None or (bias and db is None)):
         raise ValueError("accumulate: needs the dW (and db) arrays to add to")

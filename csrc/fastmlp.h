@@ -54,6 +54,9 @@ int fm_has_openmp(void);
 /* The kernel path chosen for this CPU at run time: "avx512", "avx2", "baseline" (portable SIMD) or "naive"
  * (plain loops; FASTMLP_ISA in the environment can lower the choice, e.g. to compare paths). */
 const char *fm_cpu_path(void);
+/* This CPU's measured peak of one thread in GFLOP/s (float64 when f64 != 0) with the instructions of
+ * fm_cpu_path(), from independent multiply-add chains timed for about `seconds`. */
+double fm_cpu_peak_gflops(int f64, double seconds);
 
 /* ---- dense.c : one fully connected layer ---------------------------------------------------------------- */
 

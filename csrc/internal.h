@@ -5,6 +5,7 @@
 #include "fastmlp.h"
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -46,5 +47,26 @@ static inline int fm_act_valid(fm_act act) {
 }
 
 static inline int fm_finite_nonneg(double v) { return isfinite(v) && v >= 0.0; }
+
+/* 1 when no element is NaN/Inf: an exponent of all ones, tested on the bits so that the loop vectorises */
+static inline int fm_all_finite_f32(const float *a, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, a + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad == 0;
+}
+
+static inline int fm_all_finite_f64(const double *a, size_t n) {
+    uint64_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, a + i, sizeof u);
+        bad |= (u & 0x7ff0000000000000u) == 0x7ff0000000000000u;
+    }
+    return bad == 0;
+}
 
 #endif

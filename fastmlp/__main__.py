@@ -16,8 +16,20 @@ def main(argv=None):
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
     sub.add_parser("info", help="print how the C core was built").set_defaults(func=_info)
+    bench = sub.add_parser("bench", help="time fastmlp against numpy, PyTorch and scikit-learn in one process")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller epoch")
+    bench.add_argument("--reps", type=int, default=None, help="interleaved repetitions per case (median taken)")
+    bench.add_argument("--epoch-samples", type=int, default=None, help="samples in the epoch case (60000)")
+    bench.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     return args.func(args) or 0
+
+
+def _bench(args):
+    from .bench import run_bench
+
+    run_bench(quick=args.quick, reps=args.reps, epoch_samples=args.epoch_samples)
+    return 0
 
 
 def _info(args):

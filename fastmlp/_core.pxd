@@ -51,6 +51,7 @@ cdef extern from "fastmlp.h" nogil:
     int fm_get_num_threads()
     int fm_has_openmp()
     const char *fm_cpu_path()
+    double fm_cpu_peak_gflops(int f64, double seconds)
 
     int fm_dense_forward_f32(const float *x, const float *W, const float *b, float *p,
                              size_t n, size_t n_in, size_t n_out, fm_act act)

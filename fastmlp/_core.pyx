@@ -86,6 +86,18 @@ def cpu_path():
     return fm_cpu_path().decode()
 
 
+def cpu_peak_gflops(dtype="float32", double seconds=0.3):
+    """One thread's measured multiply-add peak in GFLOP/s for this dtype on the path cpu_path() reports."""
+    dt = np.dtype(dtype)
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+    cdef int f64 = dt == np.float64
+    cdef double r
+    with nogil:
+        r = fm_cpu_peak_gflops(f64, seconds)
+    return r
+
+
 def get_num_threads():
     """Threads the kernels use (OpenMP's max threads; 1 without OpenMP)."""
     return fm_get_num_threads()

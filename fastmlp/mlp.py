@@ -74,7 +74,12 @@ class MLP:
                 raise ValueError(f"layers: every size must be an int >= 1, got {s!r}")
         self.layers = [int(s) for s in layers]
         n_hidden = len(layers) - 2
-        hidden = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if isinstance(activation, str):
+            hidden = [activation] * n_hidden
+        elif isinstance(activation, (list, tuple)):
+            hidden = list(activation)
+        else:
+            raise TypeError(f"activation: expected a name or a list of names, got {type(activation).__name__}")
         if len(hidden) != n_hidden:
             raise ValueError(f"activation: expected one name or {n_hidden} (one per hidden layer), got {len(hidden)}")
         for a in hidden + [output]:
@@ -97,6 +102,7 @@ class MLP:
         self._grads = np.zeros(self._net.n_params, dtype=self.dtype)
         self._opt = None
         self._state = np.zeros(0, dtype=self.dtype)
+        self._snapshot = None
         self.step_count = 0
         self.reset_parameters()
 
@@ -166,6 +172,10 @@ class MLP:
     def _set_loss(self, loss):
         if loss == self.loss:
             return
+        if loss is None:
+            self.loss = None
+            self._net = _Net(self.layers, self.activations, self._c_loss(), self.dtype)
+            return
         if loss in ("softmax_ce", "sigmoid_bce") and self.activations[-1] != "identity":
             raise ValueError(f"loss {loss!r} takes logits: output must be 'identity'")
         self.loss = loss
@@ -180,9 +190,14 @@ class MLP:
 
     def _targets(self, y, n, name="y"):
         """(t, labels) in the form the C loss takes: float targets t[n, n_out] or int64 labels[n]."""
-        if self.loss is None:
+        if self.loss is None:  # decided by the first targets that validate
             arr = np.asarray(y)
             self._set_loss("softmax_ce" if arr.dtype.kind in "iu" and self.n_out > 1 else "mse")
+            try:
+                return self._targets(y, n, name)
+            except BaseException:
+                self._set_loss(None)
+                raise
         y = np.asarray(y)
         if y.shape[:1] != (n,):
             raise ValueError(f"{name}: expected {n} rows (one per sample of X), got shape {y.shape}")
@@ -240,7 +255,10 @@ class MLP:
         """Accuracy for a classifier, R^2 (averaged over outputs) for a regressor."""
         pred = self.predict(X)
         if self.is_classifier:
-            return float(np.mean(np.asarray(pred) == np.asarray(y)))
+            pred, y = np.asarray(pred), np.asarray(y)
+            if pred.size != y.size:
+                raise ValueError(f"y: expected {pred.size} labels, got shape {y.shape}")
+            return float(np.mean(pred.reshape(-1) == y.reshape(-1)))
         t = np.asarray(y, dtype=np.float64).reshape(pred.shape)
         ss_res = ((t - pred) ** 2).sum(0)
         ss_tot = ((t - t.mean(0)) ** 2).sum(0)
@@ -284,9 +302,20 @@ class MLP:
         X = self._X(X)
         t, labels = self._targets(y, X.shape[0])
         opt = self._optimizer(optimizer, lr, momentum, weight_decay, l1)
+        # the C step refuses a NaN/Inf loss or gradient before touching anything; an update that overflows to Inf
+        # (an absurd learning rate) is caught afterwards and undone from this copy
+        if self._snapshot is None or self._snapshot[1].shape != self._state.shape:
+            self._snapshot = (np.empty_like(self._params), np.empty_like(self._state))
+        np.copyto(self._snapshot[0], self._params)
+        np.copyto(self._snapshot[1], self._state)
         loss = self._net.train_step(self._params, self._grads, self._state, X, t, labels, opt, self.step_count + 1)
         if not math.isfinite(loss):
             raise DivergenceError("train_step: the loss or a gradient is NaN/Inf; weights left unchanged")
+        if not _core._all_finite(self._params) or not _core._all_finite(self._state):
+            np.copyto(self._params, self._snapshot[0])
+            np.copyto(self._state, self._snapshot[1])
+            raise DivergenceError("train_step: the update overflowed to Inf (learning rate too large); "
+                                  "weights left unchanged")
         self.step_count += 1
         return loss
 
@@ -433,10 +462,17 @@ class MLP:
 def load(path):
     """Read a model written by ``MLP.save`` (never unpickles; every field is checked)."""
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ValueError(f"load: cannot read {path} ({exc})") from None
+    if magic != b"PK\x03\x04":
+        raise ValueError(f"load: {path} is not a fastmlp model file (an .npz archive written by MLP.save)")
+    try:
         with np.load(path, allow_pickle=False) as f:
             fields = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise ValueError(f"load: {path} is not a readable fastmlp model file ({exc})") from None
+    except Exception as exc:  # zipfile.BadZipFile, a truncated member, an object array, ...
+        raise ValueError(f"load: {path} is damaged or not a fastmlp model file ({type(exc).__name__}: {exc})") from None
     need = ("format_version", "layers", "activations", "loss", "dtype", "init", "params", "step_count")
     missing = [k for k in need if k not in fields]
     if missing:

@@ -18,6 +18,7 @@ def act_apply(z, act):
 
 
 def act_grad(p, act):
+    """act'(z) written with the output p = act(z) (dense.inc inlines these in one loop per activation)."""
     if act == ACT_RELU:
         return 1.0 if p > 0.0 else 0.0
     if act == ACT_SIGMOID:
@@ -49,11 +50,12 @@ def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate)
         dz[i] = dp[i] * act_grad(p[i], act)
 
     if db is not None:
-        for o in range(n_out):
-            s = db[o] if accumulate else 0.0
-            for i in range(n):
-                s += dz[i * n_out + o]
-            db[o] = s
+        if not accumulate:
+            for o in range(n_out):
+                db[o] = 0.0
+        for i in range(n):
+            for o in range(n_out):
+                db[o] += dz[i * n_out + o]
 
     for o in range(n_out):
         if not accumulate:

@@ -1,0 +1,320 @@
+"""``fastmlp bench``: fastmlp, the same math in numpy, PyTorch and scikit-learn (when installed) side by side in one
+process, interleaved, with medians, GFLOP/s, % of this CPU's measured peak and the ratios that the project's speed
+goals are stated in. Timings on a shared machine are noisy: read the ratios of one run, not a lone time."""
+import platform
+import time
+
+import numpy as np
+
+from . import _core
+from .mlp import MLP
+
+
+# ---- timing ------------------------------------------------------------------------------------------------------
+def _calibrate(f, target=2e-3):
+    f()
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            f()
+        dt = time.perf_counter() - t0
+        if dt >= target or n >= 1 << 20:
+            return n
+        n = max(n * 2, int(n * target / max(dt, 1e-9)))
+
+
+def measure(funcs, reps=15, target=2e-3):
+    """Median seconds per call of each function, the calls of all functions interleaved rep by rep."""
+    inner = {k: _calibrate(f, target) for k, f in funcs.items()}
+    times = {k: [] for k in funcs}
+    for _ in range(reps):
+        for k, f in funcs.items():
+            n = inner[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            times[k].append((time.perf_counter() - t0) / n)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+# ---- the same math in numpy -------------------------------------------------------------------------------------
+class NumpyMLP:
+    """A from-scratch ReLU MLP with softmax cross-entropy and plain SGD, buffers allocated once."""
+
+    def __init__(self, sizes, dtype, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W = [(rng.standard_normal((o, i)) * np.sqrt(2 / i)).astype(dtype) for i, o in zip(sizes, sizes[1:])]
+        self.b = [np.zeros(o, dtype) for o in sizes[1:]]
+
+    def forward(self, X):
+        acts = [X]
+        for l, (W, b) in enumerate(zip(self.W, self.b)):
+            z = acts[-1] @ W.T + b
+            acts.append(np.maximum(z, 0) if l < len(self.W) - 1 else z)
+        return acts
+
+    def step(self, X, y, lr):
+        acts = self.forward(X)
+        z = acts[-1]
+        e = np.exp(z - z.max(1, keepdims=True))
+        dz = e / e.sum(1, keepdims=True)
+        dz[np.arange(len(y)), y] -= 1
+        dz /= len(y)
+        for l in reversed(range(len(self.W))):
+            dW = dz.T @ acts[l]
+            db = dz.sum(0)
+            if l:
+                dz = (dz @ self.W[l]) * (acts[l] > 0)
+            self.W[l] -= lr * dW
+            self.b[l] -= lr * db
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _torch_mlp(torch, sizes, act="relu"):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU() if act == "relu" else torch.nn.Sigmoid())
+    return torch.nn.Sequential(*layers)
+
+
+# ---- the cases -------------------------------------------------------------------------------------------------
+def _case_forward(rows, torch, B, dtype, peak, reps):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, 784)).astype(dtype)
+    W = (rng.standard_normal((256, 784)) * 0.05).astype(dtype)
+    b = rng.standard_normal(256).astype(dtype)
+    out = np.empty((B, 256), dtype)
+    funcs = {
+        "fastmlp": lambda: _core.dense_forward(x, W, b, "relu", out=out, check_finite=False),
+        "numpy matmul only": lambda: np.matmul(x, W.T, out=out),
+        "numpy +b+relu": lambda: np.maximum(np.add(np.matmul(x, W.T, out=out), b, out=out), 0, out=out),
+    }
+    if torch is not None:
+        xt, Wt, bt = torch.from_numpy(x), torch.from_numpy(W), torch.from_numpy(b)
+        ot = torch.empty((B, 256), dtype=xt.dtype)
+        funcs["torch addmm+relu"] = lambda: torch.relu_(torch.addmm(bt, xt, Wt.t(), out=ot))
+    flops = 2.0 * B * 784 * 256
+    _add(rows, f"forward 784->256 +b+relu {np.dtype(dtype).name} B={B}", measure(funcs, reps), flops, peak)
+
+
+def _case_step(rows, torch, B, peak, reps, threads=None):
+    sizes = [784, 256, 128, 10]
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((B, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=B)
+    model = MLP(sizes, seed=0)
+    funcs = {"fastmlp": lambda: model.train_step(X, y, lr=1e-3)}
+    name = f"train step 784-256-128-10 B={B}"
+    if threads is None:
+        npm = NumpyMLP(sizes, np.float32)
+        funcs["numpy"] = lambda: npm.step(X, y, 1e-3)
+        if torch is not None:
+            net = _torch_mlp(torch, sizes)
+            opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+            Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+            def torch_step():
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(net(Xt), yt).backward()
+                opt.step()
+            funcs["torch"] = torch_step
+    else:
+        before = _core.get_num_threads()
+
+        def with_threads(n):
+            def f():
+                _core.set_num_threads(n)
+                model.train_step(X, y, lr=1e-3)
+            return f
+        funcs = {"fastmlp": with_threads(threads), "fastmlp 1 thread": with_threads(1)}
+        name += f" ({threads} threads)"
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    flops = 2.0 * B * (3 * weights - sizes[0] * sizes[1])  # forward, dW, dx (none for the first layer)
+    result = measure(funcs, reps)
+    if threads is not None:
+        _core.set_num_threads(before)
+    _add(rows, name, result, flops, peak)
+
+
+def _case_epoch(rows, torch, n, peak, reps):
+    sizes = [784, 256, 128, 10]
+    rng = np.random.default_rng(2)
+    X = rng.random((n, 784), dtype=np.float32)
+    y = rng.integers(0, 10, size=n)
+    model = MLP(sizes, seed=0)
+    funcs = {"fastmlp": lambda: model.fit(X, y, epochs=1, batch_size=64, lr=1e-3)}
+    if torch is not None:
+        net = _torch_mlp(torch, sizes)
+        opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+        def torch_epoch():
+            perm = torch.randperm(n)
+            for s in range(0, n, 64):
+                idx = perm[s:s + 64]
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(net(Xt[idx]), yt[idx]).backward()
+                opt.step()
+        funcs["torch"] = torch_epoch
+    try:
+        import warnings
+
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        pass
+    else:
+        clf = MLPClassifier(hidden_layer_sizes=(256, 128), solver="sgd", batch_size=64, learning_rate_init=1e-3,
+                            momentum=0.0, max_iter=1, random_state=0)
+        classes = np.arange(10)
+
+        def sk_epoch():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                clf.partial_fit(X, y, classes=classes)
+        funcs["scikit-learn"] = sk_epoch
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    flops = 2.0 * n * (3 * weights - sizes[0] * sizes[1])
+    _add(rows, f"epoch {n}x784 B=64 784-256-128-10", measure(funcs, reps, target=0), flops, peak)
+
+
+def _case_tiny(rows, torch, peak, reps):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 2)).astype(np.float32)
+    t = rng.random((4, 1)).astype(np.float32)
+    model = MLP([2, 3, 1], activation="sigmoid", loss="mse", seed=0)
+    funcs = {"fastmlp": lambda: model.train_step(X, t, lr=0.1)}
+    if torch is not None:
+        net = _torch_mlp(torch, [2, 3, 1], act="sigmoid")
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        Xt, tt = torch.from_numpy(X), torch.from_numpy(t)
+
+        def torch_step():
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(net(Xt), tt).backward()
+            opt.step()
+        funcs["torch"] = torch_step
+    _add(rows, "train step 2-3-1 sigmoid B=4", measure(funcs, reps), 2.0 * 4 * (3 * 9 - 6), peak)
+    # XOR-size data: a whole epoch (4 samples, batch 1: four steps) in one call
+    funcs = {"fastmlp": lambda: model.fit(X, t, epochs=1, batch_size=1, lr=0.1)}
+    if torch is not None:
+        def torch_epoch():
+            for i in range(4):
+                opt.zero_grad()
+                torch.nn.functional.mse_loss(net(Xt[i:i + 1]), tt[i:i + 1]).backward()
+                opt.step()
+        funcs["torch"] = torch_epoch
+    _add(rows, "epoch of 4 samples, batch 1, 2-3-1", measure(funcs, reps), 2.0 * 4 * (3 * 9 - 6), peak)
+
+
+def _case_inference(rows, torch, peak, reps):
+    sizes = [784, 256, 128, 10]
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 784)).astype(np.float32)
+    model = MLP(sizes, seed=0)
+    npm = NumpyMLP(sizes, np.float32)
+    funcs = {"fastmlp": lambda: model.forward(x), "numpy": lambda: npm.forward(x)}
+    if torch is not None:
+        net = _torch_mlp(torch, sizes)
+        xt = torch.from_numpy(x)
+
+        def torch_inf():
+            with torch.no_grad():
+                net(xt)
+        funcs["torch"] = torch_inf
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    _add(rows, "inference 784-256-128-10, one sample", measure(funcs, reps), 2.0 * weights, peak)
+
+
+def _add(rows, case, result, flops, peak):
+    base = result["fastmlp"]
+    for impl, sec in result.items():
+        gf = flops / sec * 1e-9
+        rows.append((case, impl, sec, gf, 100.0 * gf / peak, sec / base))
+
+
+GOALS = [  # (case prefix, other implementation, fastmlp must be at least this many times faster)
+    ("forward 784->256 +b+relu float32 B=256", "numpy matmul only", 1.2),
+    ("forward 784->256 +b+relu float32 B=64", "numpy matmul only", 1.45),
+    ("forward 784->256 +b+relu float32 B=1", "numpy matmul only", 2.0),
+    ("forward 784->256 +b+relu float64 B=256", "numpy matmul only", 1.2),
+    ("train step 784-256-128-10 B=64", "torch", 2.0),
+    ("train step 784-256-128-10 B=256", "torch", 1.5),
+    ("epoch ", "torch", 2.0),
+    ("epoch ", "scikit-learn", 4.0),
+    ("train step 2-3-1 sigmoid B=4", "torch", 500.0),
+    ("inference 784-256-128-10, one sample", "torch", 5.0),
+    ("train step 784-256-128-10 B=256 (2 threads)", "fastmlp 1 thread", 1.7),
+]
+
+
+def _fmt_time(s):
+    for unit, scale in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
+        if s * scale >= 1:
+            return f"{s * scale:8.3f} {unit}"
+    return f"{s * 1e9:8.3f} ns"
+
+
+def run_bench(quick=False, reps=None, epoch_samples=None, out=print):
+    """Run every case and print the table; returns the rows (case, impl, seconds, GFLOP/s, %peak, ratio)."""
+    torch = _torch()
+    try:
+        from threadpoolctl import threadpool_limits
+        limiter = threadpool_limits(1)
+    except ImportError:
+        limiter = None
+    before = _core.get_num_threads()
+    _core.set_num_threads(1)
+    if torch is not None:
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+    reps = reps or (5 if quick else 15)
+    n_epoch = epoch_samples or (6000 if quick else 60000)
+    peak32 = _core.cpu_peak_gflops("float32", 0.3)
+    peak64 = _core.cpu_peak_gflops("float64", 0.3)
+    rows = []
+    try:
+        for B in (1, 64, 256):
+            _case_forward(rows, torch, B, np.float32, peak32, reps)
+        _case_forward(rows, torch, 256, np.float64, peak64, reps)
+        for B in (64, 256):
+            _case_step(rows, torch, B, peak32, reps)
+        _case_epoch(rows, torch, n_epoch, peak32, max(3, reps // 5))
+        _case_tiny(rows, torch, peak32, reps)
+        _case_inference(rows, torch, peak32, reps)
+        if _core.has_openmp():
+            _case_step(rows, None, 256, peak32, reps, threads=2)
+    finally:
+        _core.set_num_threads(before)
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
+        if limiter is not None:
+            limiter.restore_original_limits()
+    info = (f"{platform.processor() or platform.machine()}, fastmlp path {_core.cpu_path()}, measured 1-thread peak "
+            f"{peak32:.0f} GFLOP/s float32 / {peak64:.0f} float64; numpy {np.__version__}"
+            + (f", torch {torch.__version__}" if torch is not None else ", torch not installed")
+            + "; 1 thread everywhere unless a row says otherwise")
+    out(info)
+    out(f"{'case':44s} {'implementation':18s} {'median':>11s} {'GFLOP/s':>8s} {'%peak':>6s} {'time/fastmlp':>12s}")
+    last = None
+    for case, impl, sec, gf, pct, ratio in rows:
+        out(f"{case if case != last else '':44s} {impl:18s} {_fmt_time(sec):>11s} {gf:8.1f} {pct:5.1f}% "
+            f"{ratio:11.2f}x")
+        last = case
+    out("")
+    out("goals (fastmlp at least N times faster):")
+    table = {(c, i): r for c, i, _, _, _, r in rows}
+    for prefix, other, need in GOALS:
+        match = [(c, r) for (c, i), r in table.items() if c.startswith(prefix) and i == other]
+        for case, ratio in match:
+            out(f"  {'met ' if ratio >= need else 'MISS'} {case} vs {other}: {ratio:.2f}x (goal {need}x)")
+    return rows

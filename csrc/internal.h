@@ -69,4 +69,15 @@ static inline int fm_all_finite_f64(const double *a, size_t n) {
     return bad == 0;
 }
 
+/* argument-free cores of the dense kernels (dense.inc), for mlp.c after it has checked the whole network */
+void fmi_dense_forward_f32(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
+                           size_t n_out, fm_act act);
+void fmi_dense_forward_f64(const double *x, const double *W, const double *b, double *p, size_t n, size_t n_in,
+                           size_t n_out, fm_act act);
+void fmi_dense_backward_f32(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
+                            float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
+void fmi_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp, double *dz,
+                            double *dW, double *db, double *dx, size_t n, size_t n_in, size_t n_out, fm_act act,
+                            int accumulate);
+
 #endif

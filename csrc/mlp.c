@@ -23,10 +23,8 @@ static int fm_mlp_check(const fm_mlp *net) {
     return FM_OK;
 }
 
-int fm_mlp_num_params(const fm_mlp *net, size_t *count) {
-    int rc = fm_mlp_check(net);
-    if (!count) return FM_ENULL;
-    if (rc) return rc;
+/* number of parameters of a network that passed fm_mlp_check */
+static int fm_mlp_count(const fm_mlp *net, size_t *count) {
     size_t total = 0;
     const size_t lim = (size_t)PTRDIFF_MAX / 16;
     for (size_t l = 0; l < net->n_layers; l++) {
@@ -36,6 +34,13 @@ int fm_mlp_num_params(const fm_mlp *net, size_t *count) {
     }
     *count = total;
     return FM_OK;
+}
+
+int fm_mlp_num_params(const fm_mlp *net, size_t *count) {
+    int rc = fm_mlp_check(net);
+    if (!count) return FM_ENULL;
+    if (rc) return rc;
+    return fm_mlp_count(net, count);
 }
 
 static int fm_optim_check(const fm_optim *opt) {
@@ -55,14 +60,20 @@ static int fm_optim_check(const fm_optim *opt) {
     return FM_OK;
 }
 
+/* optimizer state length for a checked network with P parameters */
+static int fm_state_count(const fm_optim *opt, size_t P, size_t *count) {
+    int rc = fm_optim_check(opt);
+    if (rc) return rc;
+    *count = opt->kind == FM_OPT_ADAM ? 2 * P : (opt->momentum != 0.0 ? P : 0);
+    return FM_OK;
+}
+
 int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count) {
     size_t P;
     int rc = fm_mlp_num_params(net, &P);
     if (!count) return FM_ENULL;
     if (rc) return rc;
-    if ((rc = fm_optim_check(opt))) return rc;
-    *count = opt->kind == FM_OPT_ADAM ? 2 * P : (opt->momentum != 0.0 ? P : 0);
-    return FM_OK;
+    return fm_state_count(opt, P, count);
 }
 
 #define T float

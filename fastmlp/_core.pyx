@@ -771,3 +771,90 @@ cdef class _Net:
             raise ValueError("order: expected a non-empty int64 vector of sample indices")
         self.reserve(batch)
         return _mlp_train_epoch(self, params, grads, state, X, T, Y, order, opt, step)
+
+
+cdef class Stepper:
+    """One training step on a fixed batch, bound once: ``step = model.stepper(X, y, lr=...)`` then ``step()``.
+
+    The fast path for tiny networks and tight loops: everything is validated when the stepper is made, and each
+    call is one C train step with the GIL released, no Python-level checks and no allocation. X and the targets
+    are used in place when they already are C-contiguous arrays of the model's dtype (int64 for labels), so they
+    may be refilled between calls (keep them finite: the C step refuses a NaN/Inf loss or gradient, raising
+    DivergenceError with the weights untouched). Returns the batch loss.
+    """
+    cdef fm_mlp net
+    cdef fm_optim opt
+    cdef void *params
+    cdef void *grads
+    cdef void *state
+    cdef const void *x
+    cdef const void *t
+    cdef const int64_t *y
+    cdef size_t n, n_params, work_batch
+    cdef void *work
+    cdef bint f64
+    cdef uint64_t *counter
+    cdef object _keep
+
+    def __cinit__(self):
+        self.state = NULL
+        self.t = NULL
+        self.y = NULL
+
+    @staticmethod
+    def _make(_Net netobj, params, grads, state, X, T, Y, dict opt, counter):
+        cdef Stepper s = Stepper.__new__(Stepper)
+        cdef const unsigned char[::1] raw
+        netobj._check_vec("params", params, netobj.n_params)
+        netobj._check_vec("grads", grads, netobj.n_params)
+        netobj._check_vec("state", state, netobj.state_size(opt))
+        netobj._check_xty(X, T, Y)
+        netobj.reserve(X.shape[0])
+        s.net = netobj.net
+        _set_optim(&s.opt, opt)
+        s.params = <void *><size_t>params.ctypes.data
+        s.grads = <void *><size_t>grads.ctypes.data
+        s.state = <void *><size_t>state.ctypes.data if state.shape[0] else NULL
+        s.x = <const void *><size_t>X.ctypes.data
+        s.t = <const void *><size_t>T.ctypes.data if T is not None else NULL
+        s.y = <const int64_t *><size_t>Y.ctypes.data if Y is not None else NULL
+        s.n = X.shape[0]
+        s.n_params = netobj.n_params
+        s.work = netobj._work_ptr
+        s.work_batch = netobj.work_batch
+        s.f64 = netobj.dtype == np.float64
+        if not isinstance(counter, np.ndarray) or counter.dtype != np.uint64 or counter.shape != (1,):
+            raise ValueError("counter: expected a uint64 array of shape (1,)")
+        s.counter = <uint64_t *><size_t>counter.ctypes.data
+        s._keep = (netobj, params, grads, state, X, T, Y, netobj._work, counter)  # owners of every pointer above
+        return s
+
+    @property
+    def step_count(self):
+        return self.counter[0]
+
+    cdef int _step(self, double *loss) noexcept nogil:
+        if self.f64:
+            return fm_mlp_train_step_f64(&self.net, <double *>self.params, <double *>self.grads,
+                                         <double *>self.state, <const double *>self.x, <const double *>self.t,
+                                         self.y, self.n, &self.opt, self.counter[0] + 1, self.work,
+                                         self.work_batch, loss)
+        return fm_mlp_train_step_f32(&self.net, <float *>self.params, <float *>self.grads, <float *>self.state,
+                                     <const float *>self.x, <const float *>self.t, self.y, self.n, &self.opt,
+                                     self.counter[0] + 1, self.work, self.work_batch, loss)
+
+    def __call__(self):
+        cdef double loss = 0.0
+        cdef int rc
+        if self.n * self.n_params < 4096:  # a tiny step takes less time than releasing the GIL
+            rc = self._step(&loss)
+        else:
+            with nogil:
+                rc = self._step(&loss)
+        if rc != FM_OK:
+            if rc == FM_EDIVERGED:
+                from .mlp import DivergenceError
+                raise DivergenceError("step: the loss or a gradient is NaN/Inf; weights left unchanged")
+            _raise_for(rc, "Stepper")
+        self.counter[0] += 1
+        return loss

@@ -103,10 +103,19 @@ class MLP:
         self._opt = None
         self._state = np.zeros(0, dtype=self.dtype)
         self._snapshot = None
-        self.step_count = 0
+        self._counter = np.zeros(1, dtype=np.uint64)  # updates applied so far; shared with Stepper objects in C
         self.reset_parameters()
 
     # ---- structure -------------------------------------------------------------------------------------------
+    @property
+    def step_count(self):
+        """Number of parameter updates applied (Adam's step number; shared by fit, train_step and steppers)."""
+        return int(self._counter[0])
+
+    @step_count.setter
+    def step_count(self, value):
+        self._counter[0] = value
+
     def _c_loss(self):
         return {"ideal_mse": "mse", None: "mse"}.get(self.loss, self.loss)
 
@@ -318,6 +327,17 @@ class MLP:
                                   "weights left unchanged")
         self.step_count += 1
         return loss
+
+    def stepper(self, X, y, lr=0.01, optimizer="sgd", momentum=0.9, weight_decay=0.0, l1=0.0):
+        """A bound training step on the fixed batch (X, y): ``step = model.stepper(X, y); step()`` runs one C train
+        step per call with no Python-level checks (see ``fastmlp.Stepper``). X is used in place when it is a
+        C-contiguous array of the model's dtype, so it can be refilled between calls; the model's weights,
+        optimizer state and step count are shared with ``train_step``/``fit``."""
+        X = self._X(X)
+        t, labels = self._targets(y, X.shape[0])
+        opt = self._optimizer(optimizer, lr, momentum, weight_decay, l1)
+        return _core.Stepper._make(self._net, self._params, self._grads, self._state, X, t, labels, opt,
+                                   self._counter)
 
     def fit(self, X, y, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.9, weight_decay=0.0,
             l1=0.0, lr_schedule="constant", shuffle=True, validation_split=0.0, validation_data=None,

@@ -58,19 +58,16 @@ def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate)
                 db[o] += dz[i * n_out + o]
 
     for o in range(n_out):
-        if not accumulate:
-            for k in range(n_in):
-                dW[o * n_in + k] = 0.0
-        for i in range(n):
-            d = dz[i * n_out + o]
-            for k in range(n_in):
-                dW[o * n_in + k] += d * x[i * n_in + k]
+        for k in range(n_in):
+            s = dW[o * n_in + k] if accumulate else 0.0
+            for i in range(n):
+                s += dz[i * n_out + o] * x[i * n_in + k]
+            dW[o * n_in + k] = s
 
     if dx is not None:
         for i in range(n):
             for k in range(n_in):
-                dx[i * n_in + k] = 0.0
-            for o in range(n_out):
-                d = dz[i * n_out + o]
-                for k in range(n_in):
-                    dx[i * n_in + k] += d * W[o * n_in + k]
+                s = 0.0
+                for o in range(n_out):
+                    s += dz[i * n_out + o] * W[o * n_in + k]
+                dx[i * n_in + k] = s

@@ -1,7 +1,8 @@
 """Build the C core (csrc/*.c) and the Cython wrappers into one extension, fastmlp._core.
 
 -O3, hidden visibility, -fno-math-errno -fno-trapping-math (no change to any result: libm calls set no errno,
-and comparisons may be if-converted, which the vectoriser needs), and OpenMP when the compiler can link a test program with it (FASTMLP_NO_OPENMP=1 turns
+and comparisons may be if-converted, which the vectoriser needs), -ffp-contract=off (the kernels spell their
+fused multiply-adds out, so no result depends on where the compiler chose to contract a*b+c), and OpenMP when the compiler can link a test program with it (FASTMLP_NO_OPENMP=1 turns
 it off; without it, -fopenmp-simd keeps `omp simd` pragmas). Never -ffast-math or -march=native: the wheel must
 run on any x86-64 and keep IEEE semantics (FASTMLP_NATIVE=1 adds -march=native for a local build only).
 """
@@ -44,7 +45,7 @@ class BuildExt(build_ext):
             compile_args += ["/O2"]
             omp = (["/openmp"], [])
         else:
-            compile_args += ["-O3", "-fvisibility=hidden", "-fno-math-errno", "-fno-trapping-math"]
+            compile_args += ["-O3", "-fvisibility=hidden", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
             if sys.platform == "darwin":
                 omp = (["-Xpreprocessor", "-fopenmp"], ["-lomp"])
             else:

@@ -79,6 +79,19 @@ int fm_dense_backward_f64(const double *x, const double *W, const double *p, con
                           double *dz, double *dW, double *db, double *dx,
                           size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
 
+/* Inference layout: W[n_out][n_in] rearranged as panels of nc outputs, Wp[q][k][j] = W[q*nc + j][k] (zero for
+ * outputs past n_out), ceil(n_out/nc)*nc*n_in values. nc must be fm_dense_pack_width() for the packed forward,
+ * which then skips the per-call rearranging that dense_forward does: for repeated inference with fixed weights
+ * (batch 1 above all). Results equal fm_dense_forward's bit for bit. */
+size_t fm_dense_pack_width_f32(void);
+size_t fm_dense_pack_width_f64(void);
+int fm_dense_pack_f32(const float *W, float *Wp, size_t n_out, size_t n_in, size_t nc);
+int fm_dense_pack_f64(const double *W, double *Wp, size_t n_out, size_t n_in, size_t nc);
+int fm_dense_forward_packed_f32(const float *x, const float *Wp, const float *b, float *p, size_t n, size_t n_in,
+                                size_t n_out, size_t nc, fm_act act);
+int fm_dense_forward_packed_f64(const double *x, const double *Wp, const double *b, double *p, size_t n,
+                                size_t n_in, size_t n_out, size_t nc, fm_act act);
+
 /* ---- loss.c : losses (means over the batch of per-sample sums) and their gradients ------------------------ */
 
 /* Squared error: *loss = 1/(2n) sum (p - t)^2;  dp = (p - t) / n (dp may be NULL). p, t, dp are [n][m]. */

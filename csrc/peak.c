@@ -17,16 +17,16 @@ static double fm_now(void) {
 
 /* 12 independent multiply-add chains of VL lanes, iters times: 2 * 12 * VL * iters flops. Twelve chains hide
  * the FMA latency (4 cycles x 2 units), so the loop runs at the FMA units' throughput. */
-#define FM_PEAK_KERNEL(name, T, VL, ATTR)                                                                       \
+#define FM_PEAK_KERNEL(name, T, VL, ATTR, FMA)                                                                  \
     static ATTR double name(long iters) {                                                                      \
         typedef T vec __attribute__((vector_size(VL * sizeof(T))));                                            \
         const vec m = (vec){0} + (T)0.999999, a = (vec){0} + (T)1e-7;                                       \
         vec c0 = m, c1 = m + a, c2 = m - a, c3 = a, c4 = m * m, c5 = m + m, c6 = a + a, c7 = m - a - a,       \
             c8 = m + a + a, c9 = a * m, c10 = m * m * m, c11 = m + m + a;                                   \
         for (long it = 0; it < iters; it++) {                                                                  \
-            c0 = c0 * m + a; c1 = c1 * m + a; c2 = c2 * m + a; c3 = c3 * m + a;                                \
-            c4 = c4 * m + a; c5 = c5 * m + a; c6 = c6 * m + a; c7 = c7 * m + a;                                \
-            c8 = c8 * m + a; c9 = c9 * m + a; c10 = c10 * m + a; c11 = c11 * m + a;                            \
+            c0 = FMA(c0, m, a); c1 = FMA(c1, m, a); c2 = FMA(c2, m, a); c3 = FMA(c3, m, a);                    \
+            c4 = FMA(c4, m, a); c5 = FMA(c5, m, a); c6 = FMA(c6, m, a); c7 = FMA(c7, m, a);                    \
+            c8 = FMA(c8, m, a); c9 = FMA(c9, m, a); c10 = FMA(c10, m, a); c11 = FMA(c11, m, a);                \
             __asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5));                 \
             __asm__ volatile("" : "+v"(c6), "+v"(c7), "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11));               \
         }                                                                                                      \
@@ -36,13 +36,20 @@ static double fm_now(void) {
         return (double)s;                                                                                      \
     }
 
-FM_PEAK_KERNEL(fm_peak_base_f32, float, 4, )
-FM_PEAK_KERNEL(fm_peak_base_f64, double, 2, )
+/* the library builds with -ffp-contract=off: the fused multiply-adds are spelled out */
+#define FM_MULADD(x, y, z) ((x) * (y) + (z))
+FM_PEAK_KERNEL(fm_peak_base_f32, float, 4, , FM_MULADD)
+FM_PEAK_KERNEL(fm_peak_base_f64, double, 2, , FM_MULADD)
 #if FM_PEAK_X86
-FM_PEAK_KERNEL(fm_peak_avx2_f32, float, 8, __attribute__((target("avx2,fma"))))
-FM_PEAK_KERNEL(fm_peak_avx2_f64, double, 4, __attribute__((target("avx2,fma"))))
-FM_PEAK_KERNEL(fm_peak_avx512_f32, float, 16, __attribute__((target("avx512f"))))
-FM_PEAK_KERNEL(fm_peak_avx512_f64, double, 8, __attribute__((target("avx512f"))))
+#include <immintrin.h>
+#define FM_FMA256S(x, y, z) ((vec)_mm256_fmadd_ps((__m256)(x), (__m256)(y), (__m256)(z)))
+#define FM_FMA256D(x, y, z) ((vec)_mm256_fmadd_pd((__m256d)(x), (__m256d)(y), (__m256d)(z)))
+#define FM_FMA512S(x, y, z) ((vec)_mm512_fmadd_ps((__m512)(x), (__m512)(y), (__m512)(z)))
+#define FM_FMA512D(x, y, z) ((vec)_mm512_fmadd_pd((__m512d)(x), (__m512d)(y), (__m512d)(z)))
+FM_PEAK_KERNEL(fm_peak_avx2_f32, float, 8, __attribute__((target("avx2,fma"))), FM_FMA256S)
+FM_PEAK_KERNEL(fm_peak_avx2_f64, double, 4, __attribute__((target("avx2,fma"))), FM_FMA256D)
+FM_PEAK_KERNEL(fm_peak_avx512_f32, float, 16, __attribute__((target("avx512f"))), FM_FMA512S)
+FM_PEAK_KERNEL(fm_peak_avx512_f64, double, 8, __attribute__((target("avx512f"))), FM_FMA512D)
 #endif
 
 double fm_cpu_peak_gflops(int f64, double seconds) {

@@ -10,6 +10,9 @@ from ._core import (
     adam_update,
     dense_backward,
     dense_forward,
+    dense_forward_packed,
+    dense_pack,
+    dense_pack_width,
     get_num_threads,
     has_openmp,
     loss_mse,
@@ -62,7 +65,8 @@ def build_info():
 
 __all__ = [
     "MLP", "DivergenceError", "History", "gradcheck", "load",
-    "ACTIVATIONS", "adam_update", "build_info", "dense_backward", "dense_forward", "get_include",
+    "ACTIVATIONS", "adam_update", "build_info", "dense_backward", "dense_forward", "dense_forward_packed",
+    "dense_pack", "dense_pack_width", "get_include",
     "get_num_threads", "has_openmp", "loss_mse", "loss_sigmoid_bce", "loss_softmax_ce", "set_num_threads",
     "sgd_update", "softmax",
 ]

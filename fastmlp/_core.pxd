@@ -63,6 +63,14 @@ cdef extern from "fastmlp.h" nogil:
     int fm_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp,
                               double *dz, double *dW, double *db, double *dx,
                               size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate)
+    size_t fm_dense_pack_width_f32()
+    size_t fm_dense_pack_width_f64()
+    int fm_dense_pack_f32(const float *W, float *Wp, size_t n_out, size_t n_in, size_t nc)
+    int fm_dense_pack_f64(const double *W, double *Wp, size_t n_out, size_t n_in, size_t nc)
+    int fm_dense_forward_packed_f32(const float *x, const float *Wp, const float *b, float *p, size_t n,
+                                    size_t n_in, size_t n_out, size_t nc, fm_act act)
+    int fm_dense_forward_packed_f64(const double *x, const double *Wp, const double *b, double *p, size_t n,
+                                    size_t n_in, size_t n_out, size_t nc, fm_act act)
     int fm_loss_mse_f32(const float *p, const float *t, float *dp, size_t n, size_t m, double *loss)
     int fm_loss_mse_f64(const double *p, const double *t, double *dp, size_t n, size_t m, double *loss)
     int fm_loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, size_t n, size_t m, double *loss)

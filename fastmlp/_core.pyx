@@ -277,6 +277,72 @@ def dense_forward(x, W, b=None, act="relu", *, out=None, check_finite=True):
     return p
 
 
+def dense_pack_width(dtype="float32"):
+    """Panel width of the packed weight layout on this CPU's kernel path."""
+    dt = np.dtype(dtype)
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+    return fm_dense_pack_width_f64() if dt == np.float64 else fm_dense_pack_width_f32()
+
+
+def _dense_pack(const floating[:, ::1] W, floating[::1] Wp, size_t nc):
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_dense_pack_f32(&W[0, 0], &Wp[0], W.shape[0], W.shape[1], nc)
+        else:
+            rc = fm_dense_pack_f64(&W[0, 0], &Wp[0], W.shape[0], W.shape[1], nc)
+    _raise_for(rc, "dense_pack")
+
+
+def dense_pack(W, nc=None):
+    """W[n_out, n_in] in the packed inference layout (a flat array; see ``dense_forward_packed``)."""
+    W = _check("W", W, shape=(None, None))
+    width = dense_pack_width(W.dtype) if nc is None else nc
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or not 1 <= width <= 1024:
+        raise ValueError(f"nc: expected an int panel width in [1, 1024], got {nc!r}")
+    n_out, n_in = W.shape
+    Wp = np.empty(((n_out + width - 1) // width) * width * n_in, dtype=W.dtype)
+    _dense_pack(W, Wp, width)
+    return Wp
+
+
+def _dense_forward_packed(const floating[:, ::1] x, const floating[::1] Wp, b, floating[:, ::1] p, size_t nc,
+                          fm_act act):
+    cdef const floating[::1] bv
+    cdef const floating *bp = NULL
+    cdef int rc
+    if b is not None:
+        bv = b
+        bp = &bv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_dense_forward_packed_f32(&x[0, 0], &Wp[0], bp, &p[0, 0], x.shape[0], x.shape[1], p.shape[1],
+                                             nc, act)
+        else:
+            rc = fm_dense_forward_packed_f64(&x[0, 0], &Wp[0], bp, &p[0, 0], x.shape[0], x.shape[1], p.shape[1],
+                                             nc, act)
+    _raise_for(rc, "dense_forward_packed")
+
+
+def dense_forward_packed(x, Wp, b, n_out, act="relu", *, out=None, check_finite=True):
+    """``dense_forward`` with W given in the packed layout of ``dense_pack(W)`` (same results, bit for bit),
+    which saves rearranging W on every call: for repeated inference with fixed weights."""
+    x = _check("x", x, shape=(None, None), finite=check_finite)
+    if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
+        raise ValueError(f"n_out: expected an int >= 1, got {n_out!r}")
+    nc = dense_pack_width(x.dtype)
+    size = ((n_out + nc - 1) // nc) * nc * x.shape[1]
+    Wp = _check("Wp", Wp, x.dtype, (size,), finite=check_finite)
+    if b is not None:
+        b = _check("b", b, x.dtype, (n_out,), finite=check_finite)
+    code = _act(act)
+    p = _out("out", out, x.dtype, (x.shape[0], n_out))
+    _no_overlap("out", p, (("x", x), ("Wp", Wp), ("b", b)))
+    _dense_forward_packed(x, Wp, b, p, nc, code)
+    return p
+
+
 def _dense_backward(const floating[:, ::1] x, const floating[:, ::1] W, const floating[:, ::1] p,
                     const floating[:, ::1] dp, floating[:, ::1] dz, floating[:, ::1] dW, db, dx, fm_act act,
                     int accumulate):
@@ -858,3 +924,141 @@ cdef class Stepper:
             _raise_for(rc, "Stepper")
         self.counter[0] += 1
         return loss
+
+
+cdef bint _finite_ptr_f32(const float *a, size_t n) noexcept nogil:
+    cdef size_t i
+    cdef uint32_t bad = 0
+    cdef const uint32_t *u = <const uint32_t *>a
+    for i in range(n):
+        bad |= (u[i] & 0x7f800000u) == 0x7f800000u
+    return bad == 0
+
+
+cdef bint _finite_ptr_f64(const double *a, size_t n) noexcept nogil:
+    cdef size_t i
+    cdef uint64_t bad = 0
+    cdef const uint64_t *u = <const uint64_t *>a
+    for i in range(n):
+        bad |= (u[i] & 0x7ff0000000000000u) == 0x7ff0000000000000u
+    return bad == 0
+
+
+cdef class Predictor:
+    """A frozen copy of a network's weights in the packed inference layout: ``pred = model.predictor()`` then
+    ``pred(X)`` gives ``model.forward(X)`` bit for bit, without rearranging the weights on every call and with
+    the least per-call work (the fast path for batch-1 inference). Later training does not change it: make a new
+    one. X: a C-contiguous array of the model's dtype with n_in columns (others are converted)."""
+    cdef size_t n_layers, nc, widest
+    cdef size_t sizes[FM_MAX_LAYERS + 1]
+    cdef fm_act acts[FM_MAX_LAYERS]
+    cdef readonly object dtype
+    cdef bint f64
+    cdef list _Wp
+    cdef list _b
+    cdef const void *wps[FM_MAX_LAYERS]
+    cdef const void *bs[FM_MAX_LAYERS]
+    cdef object _scratch
+    cdef size_t _scratch_rows
+
+    def __init__(self, layers, activations, flat_params):
+        dt = np.dtype(flat_params.dtype)
+        if dt not in _FLOAT_DTYPES:
+            raise TypeError(f"params: expected float32 or float64, got {dt}")
+        if len(layers) < 2 or len(layers) - 1 > FM_MAX_LAYERS or len(activations) != len(layers) - 1:
+            raise ValueError("layers/activations: inconsistent network description")
+        self.dtype = dt
+        self.f64 = dt == np.float64
+        self.n_layers = len(layers) - 1
+        self.nc = dense_pack_width(dt)
+        self.widest = 0
+        self._Wp, self._b = [], []
+        off = 0
+        for l in range(self.n_layers):
+            n_in, n_out = int(layers[l]), int(layers[l + 1])
+            self.sizes[l], self.sizes[l + 1] = n_in, n_out
+            self.acts[l] = _act(activations[l])
+            W = np.ascontiguousarray(flat_params[off: off + n_out * n_in].reshape(n_out, n_in))
+            b = np.array(flat_params[off + n_out * n_in: off + n_out * n_in + n_out])
+            off += n_out * n_in + n_out
+            Wp = dense_pack(W, self.nc)
+            self._Wp.append(Wp)
+            self._b.append(b)
+            self.wps[l] = <const void *><size_t>Wp.ctypes.data  # owned by self._Wp / self._b, never resized
+            self.bs[l] = <const void *><size_t>b.ctypes.data
+            self.widest = max(self.widest, n_out)
+        if off != flat_params.shape[0]:
+            raise ValueError("params: length does not match the layer sizes")
+        self._scratch = None
+        self._scratch_rows = 0
+
+    @property
+    def n_in(self):
+        return self.sizes[0]
+
+    @property
+    def n_out(self):
+        return self.sizes[self.n_layers]
+
+    def __call__(self, X, bint check_finite=True):
+        """The network's output for X[n, n_in] (the last activation applied; logits for cross-entropy models)."""
+        if not isinstance(X, np.ndarray) or X.dtype != self.dtype or not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X, dtype=self.dtype)
+        if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:
+            raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
+        cdef size_t n = X.shape[0]
+        if self._scratch_rows < n:
+            self._scratch = np.empty(2 * n * self.widest, dtype=self.dtype)
+            self._scratch_rows = n
+        out = np.empty((n, self.sizes[self.n_layers]), dtype=self.dtype)
+        cdef int rc
+        if self.f64:
+            rc = self._run_f64(X, out, check_finite)
+        else:
+            rc = self._run_f32(X, out, check_finite)
+        if rc == 1:
+            raise ValueError("X: contains NaN or Inf")
+        _raise_for(rc, "Predictor")
+        return out
+
+    cdef int _run_f32(self, const float[:, ::1] X, float[:, ::1] out, bint check_finite) except? -99:
+        cdef float[::1] scratch = self._scratch
+        cdef size_t l, n = X.shape[0]
+        cdef int rc = 0
+        cdef const float *inp = &X[0, 0]
+        cdef float *bufs[2]
+        bufs[0] = &scratch[0]
+        bufs[1] = &scratch[n * self.widest]
+        cdef float *dst
+        with nogil:
+            if check_finite and not _finite_ptr_f32(inp, n * self.sizes[0]):
+                return 1
+            for l in range(self.n_layers):
+                dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
+                rc = fm_dense_forward_packed_f32(inp, <const float *>self.wps[l], <const float *>self.bs[l], dst, n, self.sizes[l], self.sizes[l + 1],
+                                                 self.nc, self.acts[l])
+                if rc:
+                    return rc
+                inp = dst
+        return 0
+
+    cdef int _run_f64(self, const double[:, ::1] X, double[:, ::1] out, bint check_finite) except? -99:
+        cdef double[::1] scratch = self._scratch
+        cdef size_t l, n = X.shape[0]
+        cdef int rc = 0
+        cdef const double *inp = &X[0, 0]
+        cdef double *bufs[2]
+        bufs[0] = &scratch[0]
+        bufs[1] = &scratch[n * self.widest]
+        cdef double *dst
+        with nogil:
+            if check_finite and not _finite_ptr_f64(inp, n * self.sizes[0]):
+                return 1
+            for l in range(self.n_layers):
+                dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
+                rc = fm_dense_forward_packed_f64(inp, <const double *>self.wps[l], <const double *>self.bs[l], dst, n, self.sizes[l], self.sizes[l + 1],
+                                                 self.nc, self.acts[l])
+                if rc:
+                    return rc
+                inp = dst
+        return 0

@@ -241,6 +241,11 @@ class MLP:
         out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
         return self._net.forward(self._params, X, out)
 
+    def predictor(self):
+        """A frozen copy of the current weights for fast repeated inference: ``pred = model.predictor();
+        pred(X)`` equals ``model.forward(X)`` bit for bit (see ``fastmlp.Predictor``)."""
+        return _core.Predictor(self.layers, self.activations, self._params)
+
     def predict(self, X):
         """Class labels for a classifier (argmax, or output > 0.5 for sigmoid_bce), else the outputs."""
         out = self.forward(X)

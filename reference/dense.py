@@ -42,6 +42,38 @@ def dense_forward(x, W, b, p, n, n_in, n_out, act):
             p[i * n_out + o] = act_apply(acc, act)
 
 
+def dense_pack_width():
+    """Panel width of the packed layout. The C core returns the width of its SIMD path; the reference has no
+    vectors and packs with any width it is given, so this is only a default."""
+    return 8
+
+
+def dense_pack(W, Wp, n_out, n_in, nc):
+    """Wp[q][k][j] = W[q*nc + j][k], zero past n_out: panels of nc outputs, each stored k-major."""
+    check_sizes(n_out, n_in, nc)
+    panels = (n_out + nc - 1) // nc
+    for q in range(panels):
+        for k in range(n_in):
+            for j in range(nc):
+                o = q * nc + j
+                Wp[(q * n_in + k) * nc + j] = W[o * n_in + k] if o < n_out else 0.0
+
+
+def dense_forward_packed(x, Wp, b, p, n, n_in, n_out, nc, act):
+    """dense_forward with W read from its packed layout: the same sums in the same order."""
+    check_sizes(n, n_in, n_out, nc)
+    check_act(act)
+    for i in range(n):
+        for o in range(n_out):
+            base = (o // nc) * n_in * nc + o % nc
+            acc = 0.0
+            for k in range(n_in):
+                acc += x[i * n_in + k] * Wp[base + k * nc]
+            if b is not None:
+                acc += b[o]
+            p[i * n_out + o] = act_apply(acc, act)
+
+
 def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate):
     """dz = dp * act'(p); db (+)= sum_i dz; dW (+)= dz^T . x; dx = dz . W (db, dx may be None)."""
     check_sizes(n, n_in, n_out)

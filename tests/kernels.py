@@ -33,6 +33,30 @@ def dense_forward(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
     return {"p": p}, {"p": p_ref}, (x, W, b)
 
 
+def dense_pack(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
+    W = values(rng, (n_out, n_in), dtype, quantized)
+    nc = int(rng.choice([1, 2, 3, 8, 16, 32]))
+    Wp = fast(W, nc)
+    Wp_r = [0.0] * (((n_out + nc - 1) // nc) * nc * n_in)
+    ref(flat(W), Wp_r, n_out, n_in, nc)
+    return {"Wp": Wp}, {"Wp": Wp_r}, (W,)
+
+
+def dense_forward_packed(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
+    import fastmlp
+    x = values(rng, (n, n_in), dtype, quantized)
+    W = values(rng, (n_out, n_in), dtype, quantized)
+    b = values(rng, (n_out,), dtype, quantized) if bias else None
+    Wp = fastmlp.dense_pack(W)
+    nc = fastmlp.dense_pack_width(dtype)
+    p = fast(x, Wp, b, n_out, act)
+    # the packed forward equals the plain forward bit for bit
+    np.testing.assert_array_equal(p, fastmlp.dense_forward(x, W, b, act))
+    p_ref = [0.0] * (n * n_out)
+    ref(flat(x), flat(Wp), flat(b), p_ref, n, n_in, n_out, nc, R.ACTIVATIONS[act])
+    return {"p": p}, {"p": p_ref}, (x, Wp, b)
+
+
 def _layer_output(rng, dtype, n, n_in, n_out, act, quantized):
     """x, W and an output p that is a real activation output (so that p(1-p), 1-p^2 and p>0 make sense)."""
     x = values(rng, (n, n_in), dtype, quantized)
@@ -128,6 +152,8 @@ def adam_update(fast, ref, rng, dtype, n, m, quantized, weight_decay=0.0, l1=0.0
 KERNELS = {
     "dense_forward": (dense_forward, "layer"),
     "dense_backward": (dense_backward, "layer"),
+    "dense_pack": (dense_pack, "layer"),
+    "dense_forward_packed": (dense_forward_packed, "layer"),
     "loss_mse": (loss_mse, "matrix"),
     "loss_softmax_ce": (loss_softmax_ce, "matrix"),
     "loss_sigmoid_bce": (loss_sigmoid_bce, "matrix"),

@@ -43,7 +43,7 @@ def test_every_kernel_has_a_twin_and_a_case():
         header = f.read()
     c_kernels = {m for m in re.findall(r"\bfm_([a-z0-9_]+)_f(?:32|64)\s*\(", header)}
     # the whole-network functions have their twins in reference/mlp.py and their comparisons in test_mlp.py
-    network = {k for k in c_kernels if k.startswith("mlp_")}
+    network = {k for k in c_kernels if k.startswith("mlp_")} | {"dense_pack_width"}
     for name in network - {"mlp_workspace_size"}:
         assert callable(getattr(reference, name)), name
     assert c_kernels - network == set(KERNELS), (c_kernels ^ set(KERNELS), names)
@@ -60,6 +60,20 @@ matrix_sizes = dict(n=st.integers(1, 9), m=st.integers(1, 17), quantized=st.bool
 @given(**layer_sizes)
 def test_dense_forward(dtype, n, n_in, n_out, act, bias, quantized, seed):
     run_case("dense_forward", dtype, n, n_in, n_out, act, bias, quantized, seed=seed)
+
+
+@pytest.mark.parametrize("name", ["dense_pack", "dense_forward_packed"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**layer_sizes)
+def test_dense_packed(name, dtype, n, n_in, n_out, act, bias, quantized, seed):
+    run_case(name, dtype, n, n_in, n_out, act, bias, quantized, seed=seed)
+
+
+def test_pack_width():
+    for dtype in DTYPES:
+        nc = fastmlp.dense_pack_width(dtype)
+        assert isinstance(nc, int) and 1 <= nc <= 1024
+    assert reference.dense_pack_width() >= 1
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -95,7 +109,7 @@ EDGE = [(1, 1, 1), (1, 64, 17), (7, 15, 16), (16, 17, 7), (17, 63, 5), (3, 65, 6
 
 @pytest.mark.parametrize("n,n_in,n_out", EDGE)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ["dense_forward", "dense_backward"])
+@pytest.mark.parametrize("name", ["dense_forward", "dense_backward", "dense_forward_packed"])
 def test_dense_edge_sizes(name, dtype, n, n_in, n_out):
     for i, act in enumerate(ACTS):
         run_case(name, dtype, n, n_in, n_out, act, True, False, seed=1000 * n + 10 * n_out + i)

@@ -24,7 +24,7 @@ out = {{"path": fastmlp.build_info()["simd"], "failures": []}}
 shapes = [(1, 16, 16), (7, 17, 33), (13, 65, 31), (25, 300, 17), (3, 15, 64), (40, 64, 65)]
 for dtype in (np.float32, np.float64):
     for shape in shapes:
-        for name in ("dense_forward", "dense_backward"):
+        for name in ("dense_forward", "dense_backward", "dense_forward_packed"):
             for act in ("identity", "relu", "sigmoid", "tanh"):
                 try:
                     run_case(name, dtype, *shape, act, True, False, seed=sum(shape))

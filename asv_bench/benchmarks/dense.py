@@ -1,0 +1,74 @@
+"""csrc/dense.c: one fully connected layer, forward and backward (twins: reference/dense.py)."""
+from functools import partial
+
+import fastmlp
+import fastmlp.reference as R
+
+from . import Case, Kernel, generate, rng, uniform
+
+# label -> (n, n_in, n_out): an MNIST-sized first layer at batch 1, 64 and 256
+LAYERS = {
+    "1x784->256": (1, 784, 256),
+    "64x784->256": (64, 784, 256),
+    "256x784->256": (256, 784, 256),
+}
+TINY = (4, 32, 16)  # the reference's shape: pure Python, slow
+
+
+def _layer(dtype, n, n_in, n_out, seed=0):
+    r = rng(seed)
+    x = uniform(r, (n, n_in), dtype)
+    W = uniform(r, (n_out, n_in), dtype, -0.05, 0.05)
+    b = uniform(r, (n_out,), dtype, -0.1, 0.1)
+    return x, W, b
+
+
+def dense_forward(kernel, dtype, shape):
+    n, n_in, n_out = shape
+    x, W, b = _layer(dtype, n, n_in, n_out)
+    p = kernel(x, W, b, "relu", check_finite=False)
+    return Case(partial(kernel, x, W, b, "relu", out=p, check_finite=False),
+                alloc=partial(kernel, x, W, b, "relu", check_finite=False),
+                flops=2.0 * n * n_in * n_out, alloc_bytes=p.nbytes)
+
+
+def dense_backward(kernel, dtype, shape):
+    n, n_in, n_out = shape
+    x, W, b = _layer(dtype, n, n_in, n_out)
+    p = fastmlp.dense_forward(x, W, b, "relu")  # a real relu output: p > 0 and p == 0 as in training
+    dp = uniform(rng(1), p.shape, dtype)
+    dW, db, dx = kernel(x, W, p, dp, "relu", check_finite=False)
+    dz = dp.copy()
+    return Case(partial(kernel, x, W, p, dp, "relu", dW=dW, db=db, dx=dx, dz=dz, check_finite=False),
+                alloc=partial(kernel, x, W, p, dp, "relu", check_finite=False),
+                flops=4.0 * n * n_in * n_out,  # dW = dz.T @ x and dx = dz @ W
+                alloc_bytes=dW.nbytes + db.nbytes + dx.nbytes + dz.nbytes)
+
+
+def _tiny_lists(seed=0):
+    n, n_in, n_out = TINY
+    x, W, b = (a.astype(float).ravel().tolist() for a in _layer("float64", n, n_in, n_out, seed))
+    return n, n_in, n_out, x, W, b
+
+
+def ref_dense_forward(ref):
+    n, n_in, n_out, x, W, b = _tiny_lists()
+    p = [0.0] * (n * n_out)
+    return partial(ref, x, W, b, p, n, n_in, n_out, R.ACT_RELU)
+
+
+def ref_dense_backward(ref):
+    n, n_in, n_out, x, W, b = _tiny_lists()
+    p = [0.0] * (n * n_out)
+    R.dense_forward(x, W, b, p, n, n_in, n_out, R.ACT_RELU)
+    dp = uniform(rng(1), (n * n_out,), "float64").tolist()
+    dz, dW, db, dx = [0.0] * (n * n_out), [0.0] * (n_out * n_in), [0.0] * n_out, [0.0] * (n * n_in)
+    return partial(ref, x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, R.ACT_RELU, 0)
+
+
+KERNELS = {
+    "dense_forward": Kernel(dense_forward, LAYERS, reference=ref_dense_forward, gflops=True),
+    "dense_backward": Kernel(dense_backward, LAYERS, reference=ref_dense_backward, gflops=True),
+}
+
+generate(globals(), KERNELS)

@@ -1,0 +1,55 @@
+"""model.predictor(): packed weights for repeated inference, equal to model.forward bit for bit."""
+import pickle
+
+import numpy as np
+import pytest
+
+import fastmlp
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layers,act", [([784, 256, 128, 10], "relu"), ([5, 7, 3], "tanh"), ([2, 3, 1], "sigmoid"),
+                                        ([40, 70, 33, 65], "identity")])
+def test_predictor_equals_forward_for_any_batch(dtype, layers, act):
+    m = fastmlp.MLP(layers, activation=act, dtype=dtype, seed=3)
+    pred = m.predictor()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((9, layers[0])).astype(dtype)
+    full = m.forward(X)
+    np.testing.assert_array_equal(pred(X), full)
+    for i in range(9):  # one row at a time takes the single-row kernel: still the same bits
+        np.testing.assert_array_equal(pred(X[i:i + 1]), full[i:i + 1])
+    np.testing.assert_array_equal(pred(X[2:5]), full[2:5])
+    assert pred(X).dtype == np.dtype(dtype) and pred.n_in == layers[0] and pred.n_out == layers[-1]
+
+
+def test_predictor_is_a_frozen_copy():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((6, 4)).astype(np.float32)
+    y = rng.integers(0, 3, size=6)
+    m = fastmlp.MLP([4, 8, 3], seed=0)
+    pred = m.predictor()
+    before = m.forward(X)
+    m.fit(X, y, epochs=3, lr=0.1)
+    np.testing.assert_array_equal(pred(X), before)
+    np.testing.assert_array_equal(m.predictor()(X), m.forward(X))
+
+
+def test_predictor_converts_and_checks_input():
+    m = fastmlp.MLP([3, 4, 2], dtype="float32", seed=0)
+    pred = m.predictor()
+    X = np.asfortranarray(np.arange(12, dtype=np.float64).reshape(4, 3))
+    np.testing.assert_array_equal(pred(X), m.forward(X))
+    with pytest.raises(ValueError, match="expected shape"):
+        pred(np.ones((2, 5), np.float32))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        pred(np.array([[1.0, np.nan, 0.0]], np.float32))
+    with pytest.raises(ValueError, match="expected shape"):
+        pred(np.ones((0, 3), np.float32))
+
+
+def test_model_pickles_and_predicts_the_same():
+    m = fastmlp.MLP([3, 5, 2], seed=0)
+    X = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
+    m2 = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(m2.forward(X), m.forward(X))

@@ -191,7 +191,9 @@ int fm_mlp_loss_grad_f64(const fm_mlp *net, const double *params, double *grads,
                          double *loss);
 
 /* One training step on the batch: loss_grad, then the update of every layer (step >= 1 numbers the update, for
- * Adam's bias correction). On FM_EDIVERGED nothing is updated. */
+ * Adam's bias correction). FM_EDIVERGED, with nothing updated, when the loss or a gradient is NaN/Inf or when a
+ * bound on the step says it could overflow a weight or optimizer state to Inf (only near the type's largest
+ * value): finite weights stay finite. */
 int fm_mlp_train_step_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *x,
                           const float *t, const int64_t *y, size_t n, const fm_optim *opt, uint64_t step,
                           void *work, size_t work_batch, double *loss);

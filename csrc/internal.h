@@ -59,6 +59,36 @@ static inline int fm_all_finite_f32(const float *a, size_t n) {
     return bad == 0;
 }
 
+/* max |a[i]| as a double (+inf when an element is NaN/Inf): the bits of |x| order like x, so an integer max
+ * over them vectorises */
+static inline __attribute__((always_inline)) double fm_max_abs_f32(const float *a, size_t n) {
+    uint32_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, a + i, sizeof u);
+        u &= 0x7fffffffu;
+        m = u > m ? u : m;
+    }
+    if (m >= 0x7f800000u) return INFINITY;
+    float f;
+    memcpy(&f, &m, sizeof f);
+    return (double)f;
+}
+
+static inline __attribute__((always_inline)) double fm_max_abs_f64(const double *a, size_t n) {
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, a + i, sizeof u);
+        u &= 0x7fffffffffffffffu;
+        m = u > m ? u : m;
+    }
+    if (m >= 0x7ff0000000000000u) return INFINITY;
+    double f;
+    memcpy(&f, &m, sizeof f);
+    return f;
+}
+
 static inline int fm_all_finite_f64(const double *a, size_t n) {
     uint64_t bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -68,6 +98,10 @@ static inline int fm_all_finite_f64(const double *a, size_t n) {
     }
     return bad == 0;
 }
+
+/* max |a[i]| on the widest instruction set of this CPU (dense.c) */
+double fmi_max_abs_f32(const float *a, size_t n);
+double fmi_max_abs_f64(const double *a, size_t n);
 
 /* argument-free cores of the dense kernels (dense.inc), for mlp.c after it has checked the whole network */
 void fmi_dense_forward_f32(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,

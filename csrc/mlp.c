@@ -76,14 +76,20 @@ int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count) {
     return fm_state_count(opt, P, count);
 }
 
+#include <float.h>
+
 #define T float
 #define SUF _f32
+#define FM_TMAX FLT_MAX
 #include "mlp.inc"
+#undef FM_TMAX
 #undef T
 #undef SUF
 
 #define T double
 #define SUF _f64
+#define FM_TMAX DBL_MAX
 #include "mlp.inc"
+#undef FM_TMAX
 #undef T
 #undef SUF

@@ -102,7 +102,6 @@ class MLP:
         self._grads = np.zeros(self._net.n_params, dtype=self.dtype)
         self._opt = None
         self._state = np.zeros(0, dtype=self.dtype)
-        self._snapshot = None
         self._counter = np.zeros(1, dtype=np.uint64)  # updates applied so far; shared with Stepper objects in C
         self.reset_parameters()
 
@@ -316,20 +315,11 @@ class MLP:
         X = self._X(X)
         t, labels = self._targets(y, X.shape[0])
         opt = self._optimizer(optimizer, lr, momentum, weight_decay, l1)
-        # the C step refuses a NaN/Inf loss or gradient before touching anything; an update that overflows to Inf
-        # (an absurd learning rate) is caught afterwards and undone from this copy
-        if self._snapshot is None or self._snapshot[1].shape != self._state.shape:
-            self._snapshot = (np.empty_like(self._params), np.empty_like(self._state))
-        np.copyto(self._snapshot[0], self._params)
-        np.copyto(self._snapshot[1], self._state)
+        # the C step refuses a NaN/Inf loss or gradient, or a step that could overflow, before touching anything
         loss = self._net.train_step(self._params, self._grads, self._state, X, t, labels, opt, self.step_count + 1)
         if not math.isfinite(loss):
-            raise DivergenceError("train_step: the loss or a gradient is NaN/Inf; weights left unchanged")
-        if not _core._all_finite(self._params) or not _core._all_finite(self._state):
-            np.copyto(self._params, self._snapshot[0])
-            np.copyto(self._state, self._snapshot[1])
-            raise DivergenceError("train_step: the update overflowed to Inf (learning rate too large); "
-                                  "weights left unchanged")
+            raise DivergenceError("train_step: the loss or a gradient is NaN/Inf, or the step would overflow "
+                                  "(learning rate too large); weights left unchanged")
         self.step_count += 1
         return loss
 
@@ -399,7 +389,7 @@ class MLP:
                 t0 = time.perf_counter()
                 loss, step, diverged = self._net.train_epoch(self._params, self._grads, self._state, X, t, labels,
                                                              order, batch, opt, self.step_count)
-                if diverged or not np.isfinite(self._params).all():
+                if diverged or not _core._all_finite(self._params):
                     self._params[...] = snapshot
                     self._state[...] = state_snapshot
                     history.diverged, history.stopped_epoch = True, epoch

@@ -20,6 +20,7 @@ def main(argv=None):
     bench.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller epoch")
     bench.add_argument("--reps", type=int, default=None, help="interleaved repetitions per case (median taken)")
     bench.add_argument("--epoch-samples", type=int, default=None, help="samples in the epoch case (60000)")
+    bench.add_argument("--threads", default="2", help="comma-separated thread counts for the scaling rows (2)")
     bench.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     return args.func(args) or 0
@@ -28,7 +29,12 @@ def main(argv=None):
 def _bench(args):
     from .bench import run_bench
 
-    run_bench(quick=args.quick, reps=args.reps, epoch_samples=args.epoch_samples)
+    try:
+        threads = tuple(int(t) for t in args.threads.split(","))
+    except ValueError:
+        print(f"fastmlp bench: --threads expects comma-separated integers, got {args.threads!r}")
+        return 2
+    run_bench(quick=args.quick, reps=args.reps, epoch_samples=args.epoch_samples, threads=threads)
     return 0
 
 

@@ -16,6 +16,8 @@
 
 /* Work (multiply-adds) below which a kernel stays on one thread: a second thread only pays above ~10 MFLOP. */
 #define FM_PAR_MIN_WORK ((size_t)1 << 21)
+/* elementwise updates split across threads above this many values */
+#define FM_PAR_MIN_UPDATE ((size_t)1 << 16)
 
 /* *out = a * b, or FM_EOVERFLOW when the product passes PTRDIFF_MAX / 8 (so byte counts of any element type
  * and signed loop indices stay representable). */

@@ -169,3 +169,24 @@ def test_threads_bit_identical(rng):
     for other in results[1:]:
         for a, c in zip(results[0], other):
             np.testing.assert_array_equal(a, c)
+
+
+def test_threads_bit_identical_updates(rng):
+    """Updates over vectors long enough to be split across threads: the same bits for any thread count."""
+    W0 = rng.standard_normal(300_001).astype(np.float32)
+    g = rng.standard_normal(W0.shape).astype(np.float32)
+    before = fastmlp.get_num_threads()
+    out = []
+    try:
+        for threads in (1, 2, 3):
+            fastmlp.set_num_threads(threads)
+            W, v, m, v2 = W0.copy(), np.zeros_like(W0), np.zeros_like(W0), np.zeros_like(W0)
+            fastmlp.sgd_update(W, g, v, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3, l1=1e-4)
+            W2 = W0.copy()
+            fastmlp.adam_update(W2, g, m, v2, 1, lr=0.01)
+            out.append((W, v, W2, m, v2))
+    finally:
+        fastmlp.set_num_threads(before)
+    for other in out[1:]:
+        for a, c in zip(out[0], other):
+            np.testing.assert_array_equal(a, c)

@@ -53,134 +53,22 @@ const char *fm_cpu_path(void) {
     return names[fm_path()];
 }
 
-/* ---- float32 ---- */
+/* ---- one element type: the entry points (dense.inc), the tiled kernels per instruction set (gemm.inc, which
+ * reads VL = vector lanes, MR = rows per register tile, NV = vectors per tile row) and the run-time choice ---- */
 #define T float
 #define FM_IS_F32 1
 #define SUF _f32
 #define EXP expf
 #define TANH tanhf
-#include "dense.inc"
+#define VL_AVX2 8
+#define VL_AVX512 16
+#include "dense_type.inc"
 
-#define ISA _base
-#define ISA_KIND 0
-#define ISA_ATTR
-#define VL (16 / sizeof(T))
-#define MR 6
-#define NV 2
-#include "gemm.inc"
-#undef ISA
-#undef ISA_KIND
-#undef ISA_ATTR
-#undef VL
-#undef MR
-#undef NV
-#if FM_X86_DISPATCH
-#define ISA _avx2
-#define ISA_KIND 1
-#define ISA_ATTR __attribute__((target("avx2,fma")))
-#define VL 8
-#define MR 6
-#define NV 2
-#include "gemm.inc"
-#undef ISA
-#undef ISA_KIND
-#undef ISA_ATTR
-#undef VL
-#undef MR
-#undef NV
-#define ISA _avx512
-#define ISA_KIND 2
-#define ISA_ATTR __attribute__((target("avx512f")))
-#define VL 16
-#define MR 12
-#define NV 2
-#include "gemm.inc"
-#undef ISA
-#undef ISA_KIND
-#undef ISA_ATTR
-#undef VL
-#undef MR
-#undef NV
-#endif
-
-static const fm_kernels_f32 *fm_pick_f32(void) {
-    switch (fm_path()) {
-#if FM_X86_DISPATCH
-    case FM_PATH_AVX512: return &fm_kernels_f32_avx512;
-    case FM_PATH_AVX2: return &fm_kernels_f32_avx2;
-#endif
-    case FM_PATH_BASE: return &fm_kernels_f32_base;
-    default: return NULL;
-    }
-}
-#undef T
-#undef FM_IS_F32
-#undef SUF
-#undef EXP
-#undef TANH
-
-/* ---- float64 ---- */
 #define T double
 #define FM_IS_F32 0
 #define SUF _f64
 #define EXP exp
 #define TANH tanh
-#include "dense.inc"
-
-#define ISA _base
-#define ISA_KIND 0
-#define ISA_ATTR
-#define VL (16 / sizeof(T))
-#define MR 6
-#define NV 2
-#include "gemm.inc"
-#undef ISA
-#undef ISA_KIND
-#undef ISA_ATTR
-#undef VL
-#undef MR
-#undef NV
-#if FM_X86_DISPATCH
-#define ISA _avx2
-#define ISA_KIND 1
-#define ISA_ATTR __attribute__((target("avx2,fma")))
-#define VL 4
-#define MR 6
-#define NV 2
-#include "gemm.inc"
-#undef ISA
-#undef ISA_KIND
-#undef ISA_ATTR
-#undef VL
-#undef MR
-#undef NV
-#define ISA _avx512
-#define ISA_KIND 2
-#define ISA_ATTR __attribute__((target("avx512f")))
-#define VL 8
-#define MR 12
-#define NV 2
-#include "gemm.inc"
-#undef ISA
-#undef ISA_KIND
-#undef ISA_ATTR
-#undef VL
-#undef MR
-#undef NV
-#endif
-
-static const fm_kernels_f64 *fm_pick_f64(void) {
-    switch (fm_path()) {
-#if FM_X86_DISPATCH
-    case FM_PATH_AVX512: return &fm_kernels_f64_avx512;
-    case FM_PATH_AVX2: return &fm_kernels_f64_avx2;
-#endif
-    case FM_PATH_BASE: return &fm_kernels_f64_base;
-    default: return NULL;
-    }
-}
-#undef T
-#undef FM_IS_F32
-#undef SUF
-#undef EXP
-#undef TANH
+#define VL_AVX2 4
+#define VL_AVX512 8
+#include "dense_type.inc"

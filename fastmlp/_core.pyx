@@ -1013,52 +1013,42 @@ cdef class Predictor:
         out = np.empty((n, self.sizes[self.n_layers]), dtype=self.dtype)
         cdef int rc
         if self.f64:
-            rc = self._run_f64(X, out, check_finite)
+            rc = _predictor_run[double](self, X, out, self._scratch, check_finite)
         else:
-            rc = self._run_f32(X, out, check_finite)
+            rc = _predictor_run[float](self, X, out, self._scratch, check_finite)
         if rc == 1:
             raise ValueError("X: contains NaN or Inf")
         _raise_for(rc, "Predictor")
         return out
 
-    cdef int _run_f32(self, const float[:, ::1] X, float[:, ::1] out, bint check_finite) except? -99:
-        cdef float[::1] scratch = self._scratch
-        cdef size_t l, n = X.shape[0]
-        cdef int rc = 0
-        cdef const float *inp = &X[0, 0]
-        cdef float *bufs[2]
-        bufs[0] = &scratch[0]
-        bufs[1] = &scratch[n * self.widest]
-        cdef float *dst
-        with nogil:
-            if check_finite and not _finite_ptr_f32(inp, n * self.sizes[0]):
-                return 1
-            for l in range(self.n_layers):
-                dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
-                rc = fm_dense_forward_packed_f32(inp, <const float *>self.wps[l], <const float *>self.bs[l], dst, n, self.sizes[l], self.sizes[l + 1],
-                                                 self.nc, self.acts[l])
-                if rc:
-                    return rc
-                inp = dst
-        return 0
 
-    cdef int _run_f64(self, const double[:, ::1] X, double[:, ::1] out, bint check_finite) except? -99:
-        cdef double[::1] scratch = self._scratch
-        cdef size_t l, n = X.shape[0]
-        cdef int rc = 0
-        cdef const double *inp = &X[0, 0]
-        cdef double *bufs[2]
-        bufs[0] = &scratch[0]
-        bufs[1] = &scratch[n * self.widest]
-        cdef double *dst
-        with nogil:
-            if check_finite and not _finite_ptr_f64(inp, n * self.sizes[0]):
-                return 1
-            for l in range(self.n_layers):
-                dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
-                rc = fm_dense_forward_packed_f64(inp, <const double *>self.wps[l], <const double *>self.bs[l], dst, n, self.sizes[l], self.sizes[l + 1],
-                                                 self.nc, self.acts[l])
-                if rc:
-                    return rc
-                inp = dst
-        return 0
+cdef int _predictor_run(Predictor self, const floating[:, ::1] X, floating[:, ::1] out, floating[::1] scratch,
+                        bint check_finite) except? -99:
+    """Layer by layer through the packed weights, ping-ponging between two halves of the scratch buffer."""
+    cdef size_t l, n = X.shape[0]
+    cdef int rc = 0
+    cdef const floating *inp = &X[0, 0]
+    cdef floating *bufs[2]
+    cdef floating *dst
+    bufs[0] = &scratch[0]
+    bufs[1] = &scratch[n * self.widest]
+    with nogil:
+        if check_finite:
+            if floating is float:
+                if not _finite_ptr_f32(inp, n * self.sizes[0]):
+                    return 1
+            else:
+                if not _finite_ptr_f64(inp, n * self.sizes[0]):
+                    return 1
+        for l in range(self.n_layers):
+            dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
+            if floating is float:
+                rc = fm_dense_forward_packed_f32(inp, <const float *>self.wps[l], <const float *>self.bs[l], dst, n,
+                                                 self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
+            else:
+                rc = fm_dense_forward_packed_f64(inp, <const double *>self.wps[l], <const double *>self.bs[l], dst,
+                                                 n, self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
+            if rc:
+                return rc
+            inp = dst
+    return 0

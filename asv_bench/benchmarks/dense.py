@@ -1,4 +1,5 @@
-"""csrc/dense.c: one fully connected layer, forward and backward (twins: reference/dense.py)."""
+"""csrc/dense.c: one fully connected layer, forward and backward, and the packed inference layout
+(twins: reference/dense.py)."""
 from functools import partial
 
 import fastmlp
@@ -11,6 +12,11 @@ LAYERS = {
     "1x784->256": (1, 784, 256),
     "64x784->256": (64, 784, 256),
     "256x784->256": (256, 784, 256),
+}
+# label -> (n_in, n_out): the weights that dense_pack rearranges (no batch)
+WEIGHTS = {
+    "784->256": (784, 256),
+    "256->128": (256, 128),
 }
 TINY = (4, 32, 16)  # the reference's shape: pure Python, slow
 
@@ -45,6 +51,23 @@ def dense_backward(kernel, dtype, shape):
                 alloc_bytes=dW.nbytes + db.nbytes + dx.nbytes + dz.nbytes)
 
 
+def dense_pack(kernel, dtype, shape):
+    n_in, n_out = shape
+    _, W, _ = _layer(dtype, 1, n_in, n_out)
+    Wp = kernel(W)
+    return Case(partial(kernel, W), alloc_bytes=Wp.nbytes, work=W.size)
+
+
+def dense_forward_packed(kernel, dtype, shape):
+    n, n_in, n_out = shape
+    x, W, b = _layer(dtype, n, n_in, n_out)
+    Wp = fastmlp.dense_pack(W)
+    p = kernel(x, Wp, b, n_out, "relu", check_finite=False)
+    return Case(partial(kernel, x, Wp, b, n_out, "relu", out=p, check_finite=False),
+                alloc=partial(kernel, x, Wp, b, n_out, "relu", check_finite=False),
+                flops=2.0 * n * n_in * n_out, alloc_bytes=p.nbytes)
+
+
 def _tiny_lists(seed=0):
     n, n_in, n_out = TINY
     x, W, b = (a.astype(float).ravel().tolist() for a in _layer("float64", n, n_in, n_out, seed))
@@ -66,9 +89,27 @@ def ref_dense_backward(ref):
     return partial(ref, x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, R.ACT_RELU, 0)
 
 
+def ref_dense_pack(ref):
+    n, n_in, n_out, x, W, b = _tiny_lists()
+    nc = R.dense_pack_width()
+    Wp = [0.0] * (((n_out + nc - 1) // nc) * nc * n_in)
+    return partial(ref, W, Wp, n_out, n_in, nc)
+
+
+def ref_dense_forward_packed(ref):
+    n, n_in, n_out, x, W, b = _tiny_lists()
+    nc = R.dense_pack_width()
+    Wp = [0.0] * (((n_out + nc - 1) // nc) * nc * n_in)
+    R.dense_pack(W, Wp, n_out, n_in, nc)
+    p = [0.0] * (n * n_out)
+    return partial(ref, x, Wp, b, p, n, n_in, n_out, nc, R.ACT_RELU)
+
+
 KERNELS = {
     "dense_forward": Kernel(dense_forward, LAYERS, reference=ref_dense_forward, gflops=True),
     "dense_backward": Kernel(dense_backward, LAYERS, reference=ref_dense_backward, gflops=True),
+    "dense_pack": Kernel(dense_pack, WEIGHTS, reference=ref_dense_pack),
+    "dense_forward_packed": Kernel(dense_forward_packed, LAYERS, reference=ref_dense_forward_packed, gflops=True),
 }
 
 generate(globals(), KERNELS)

@@ -38,8 +38,9 @@ print(json.dumps(out))
 def test_every_path_matches_the_reference(path):
     env = dict(os.environ, FASTMLP_ISA=path)
     tests = os.path.dirname(os.path.abspath(__file__))
-    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=tests)], env=env, capture_output=True,
-                          text=True, timeout=600)
+    # run from the tests folder: from the repository root, "import fastmlp" would find the uncompiled sources
+    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=tests)], env=env, cwd=tests,
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     # a request can only lower the path: on a CPU without AVX-512 "avx512" runs the best it has

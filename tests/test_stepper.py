@@ -61,3 +61,30 @@ def test_stepper_validates_once():
         m.stepper(np.ones((4, 2)), np.array([0, 1, 2, 1]))
     with pytest.raises(ValueError, match="optimizer"):
         m.stepper(np.ones((4, 2)), np.array([0, 1, 0, 1]), optimizer="rmsprop")
+
+
+def test_verbose_fit_shows_a_tqdm_bar(capsys):
+    pytest.importorskip("tqdm")
+    from tqdm import tqdm as _tqdm  # noqa: F401
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 3)).astype(np.float32)
+    y = rng.integers(0, 2, size=20)
+    m = fastmlp.MLP([3, 4, 2], seed=0)
+    import tqdm.auto
+    seen = []
+    original = tqdm.auto.tqdm
+
+    class Recording(original):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = False  # pytest's captured output is not a terminal
+            super().__init__(*args, **kwargs)
+            seen.append(self)
+
+    tqdm.auto.tqdm = Recording
+    try:
+        history = m.fit(X, y, epochs=3, lr=0.1, verbose=True)
+    finally:
+        tqdm.auto.tqdm = original
+    assert len(history["loss"]) == 3
+    assert len(seen) == 1 and seen[0].n == 3 and seen[0].total == 3
+    assert "epoch" in capsys.readouterr().err

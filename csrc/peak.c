@@ -1,4 +1,5 @@
 /* peak.c -- this CPU's floating-point peak for one thread, measured (for the bench's "% of peak" column). */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c11 */
 #include "internal.h"
 
 #include <time.h>

@@ -79,10 +79,11 @@ int fm_dense_backward_f64(const double *x, const double *W, const double *p, con
                           double *dz, double *dW, double *db, double *dx,
                           size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
 
-/* Inference layout: W[n_out][n_in] rearranged as panels of nc outputs, Wp[q][k][j] = W[q*nc + j][k] (zero for
- * outputs past n_out), ceil(n_out/nc)*nc*n_in values. nc must be fm_dense_pack_width() for the packed forward,
- * which then skips the per-call rearranging that dense_forward does: for repeated inference with fixed weights
- * (batch 1 above all). Results equal fm_dense_forward's bit for bit. */
+/* Inference layout: W[n_out][n_in] rearranged for the forward kernels. Outputs are cut into panels of nc and the
+ * panels into groups of 4, interleaved by input: Wp[g][k][j] = W[g*4*nc + j][k] for j < 4*nc (zero past n_out),
+ * ceil(n_out / (4*nc)) * 4*nc * n_in values. nc must be fm_dense_pack_width() for the packed forward, which then
+ * skips the per-call rearranging that dense_forward does: for repeated inference with fixed weights (batch 1
+ * above all). Results equal fm_dense_forward's bit for bit. */
 size_t fm_dense_pack_width_f32(void);
 size_t fm_dense_pack_width_f64(void);
 int fm_dense_pack_f32(const float *W, float *Wp, size_t n_out, size_t n_in, size_t nc);

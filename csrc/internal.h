@@ -16,6 +16,9 @@
 
 /* Work (multiply-adds) below which a kernel stays on one thread: a second thread only pays above ~10 MFLOP. */
 #define FM_PAR_MIN_WORK ((size_t)1 << 21)
+/* panels of the packed weight layout are stored in groups of this many, interleaved by k (fastmlp.h) */
+#define FM_PACK_GROUP 4
+
 /* elementwise updates split across threads above this many values */
 #define FM_PAR_MIN_UPDATE ((size_t)1 << 16)
 

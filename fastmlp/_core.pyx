@@ -295,6 +295,14 @@ def _dense_pack(const floating[:, ::1] W, floating[::1] Wp, size_t nc):
     _raise_for(rc, "dense_pack")
 
 
+_PACK_GROUP = 4  # FM_PACK_GROUP: panels per group of the packed layout
+
+
+def _packed_size(n_out, n_in, nc):
+    group = _PACK_GROUP * nc
+    return (n_out + group - 1) // group * group * n_in
+
+
 def dense_pack(W, nc=None):
     """W[n_out, n_in] in the packed inference layout (a flat array; see ``dense_forward_packed``)."""
     W = _check("W", W, shape=(None, None))
@@ -302,7 +310,7 @@ def dense_pack(W, nc=None):
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or not 1 <= width <= 1024:
         raise ValueError(f"nc: expected an int panel width in [1, 1024], got {nc!r}")
     n_out, n_in = W.shape
-    Wp = np.empty(((n_out + width - 1) // width) * width * n_in, dtype=W.dtype)
+    Wp = np.empty(_packed_size(n_out, n_in, width), dtype=W.dtype)
     _dense_pack(W, Wp, width)
     return Wp
 
@@ -332,7 +340,7 @@ def dense_forward_packed(x, Wp, b, n_out, act="relu", *, out=None, check_finite=
     if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
         raise ValueError(f"n_out: expected an int >= 1, got {n_out!r}")
     nc = dense_pack_width(x.dtype)
-    size = ((n_out + nc - 1) // nc) * nc * x.shape[1]
+    size = _packed_size(n_out, x.shape[1], nc)
     Wp = _check("Wp", Wp, x.dtype, (size,), finite=check_finite)
     if b is not None:
         b = _check("b", b, x.dtype, (n_out,), finite=check_finite)

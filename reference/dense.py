@@ -48,15 +48,19 @@ def dense_pack_width():
     return 8
 
 
+PACK_GROUP = 4  # panels per group of the packed layout (FM_PACK_GROUP)
+
+
 def dense_pack(W, Wp, n_out, n_in, nc):
-    """Wp[q][k][j] = W[q*nc + j][k], zero past n_out: panels of nc outputs, each stored k-major."""
+    """Wp[g][k][j] = W[g*G*nc + j][k] for j < G*nc, zero past n_out: groups of G panels of nc outputs, by k."""
     check_sizes(n_out, n_in, nc)
-    panels = (n_out + nc - 1) // nc
-    for q in range(panels):
+    G = PACK_GROUP
+    groups = (n_out + G * nc - 1) // (G * nc)
+    for g in range(groups):
         for k in range(n_in):
-            for j in range(nc):
-                o = q * nc + j
-                Wp[(q * n_in + k) * nc + j] = W[o * n_in + k] if o < n_out else 0.0
+            for j in range(G * nc):
+                o = g * G * nc + j
+                Wp[(g * n_in + k) * G * nc + j] = W[o * n_in + k] if o < n_out else 0.0
 
 
 def dense_forward_packed(x, Wp, b, p, n, n_in, n_out, nc, act):
@@ -65,10 +69,11 @@ def dense_forward_packed(x, Wp, b, p, n, n_in, n_out, nc, act):
     check_act(act)
     for i in range(n):
         for o in range(n_out):
-            base = (o // nc) * n_in * nc + o % nc
+            G = PACK_GROUP
+            base = (o // (G * nc)) * n_in * G * nc + o % (G * nc)
             acc = 0.0
             for k in range(n_in):
-                acc += x[i * n_in + k] * Wp[base + k * nc]
+                acc += x[i * n_in + k] * Wp[base + k * G * nc]
             if b is not None:
                 acc += b[o]
             p[i * n_out + o] = act_apply(acc, act)

@@ -37,7 +37,8 @@ def dense_pack(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
     W = values(rng, (n_out, n_in), dtype, quantized)
     nc = int(rng.choice([1, 2, 3, 8, 16, 32]))
     Wp = fast(W, nc)
-    Wp_r = [0.0] * (((n_out + nc - 1) // nc) * nc * n_in)
+    group = R.dense.PACK_GROUP * nc
+    Wp_r = [0.0] * ((n_out + group - 1) // group * group * n_in)
     ref(flat(W), Wp_r, n_out, n_in, nc)
     return {"Wp": Wp}, {"Wp": Wp_r}, (W,)
 

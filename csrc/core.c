@@ -34,9 +34,9 @@ int fm_get_num_threads(void) {
 #endif
 }
 
-int fm_has_openmp(void) {
+int fm_build_info(void) {
 #ifdef _OPENMP
-    return 1;
+    return FM_BUILD_OPENMP;
 #else
     return 0;
 #endif

@@ -49,8 +49,9 @@ const char *fm_version(void);
 /* Threads used by the kernels (OpenMP); n < 1 gives FM_EVALUE. Without OpenMP: always 1. */
 int fm_set_num_threads(int n);
 int fm_get_num_threads(void);
-/* 1 when the library was compiled with OpenMP, else 0. */
-int fm_has_openmp(void);
+/* How the library was built, as FM_BUILD_* bits (FM_BUILD_OPENMP: compiled with OpenMP). */
+#define FM_BUILD_OPENMP 1
+int fm_build_info(void);
 /* The kernel path chosen for this CPU at run time: "avx512", "avx2", "baseline" (portable SIMD) or "naive"
  * (plain loops; FASTMLP_ISA in the environment can lower the choice, e.g. to compare paths). */
 const char *fm_cpu_path(void);

@@ -26,6 +26,7 @@ cdef extern from "fastmlp.h" nogil:
         FM_EOVERLAP
         FM_EDIVERGED
         FM_MAX_LAYERS
+        FM_BUILD_OPENMP
 
     ctypedef enum fm_loss:
         FM_LOSS_MSE
@@ -49,7 +50,7 @@ cdef extern from "fastmlp.h" nogil:
     const char *fm_version()
     int fm_set_num_threads(int n)
     int fm_get_num_threads()
-    int fm_has_openmp()
+    int fm_build_info()
     const char *fm_cpu_path()
     double fm_cpu_peak_gflops(int f64, double seconds)
 

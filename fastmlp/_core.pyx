@@ -78,7 +78,7 @@ def version():
 
 def has_openmp():
     """True when the C core was compiled with OpenMP."""
-    return bool(fm_has_openmp())
+    return bool(fm_build_info() & FM_BUILD_OPENMP)
 
 
 def cpu_path():

@@ -24,6 +24,15 @@ extern "C" {
 
 #define FASTMLP_VERSION "0.1.0"
 
+/* exported from a shared library built with -fvisibility=hidden */
+#if defined(_WIN32) && defined(FASTMLP_BUILD_DLL)
+#define FM_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define FM_API __attribute__((visibility("default")))
+#else
+#define FM_API
+#endif
+
 /* status codes */
 #define FM_OK         0
 #define FM_ENULL     -1  /* a required pointer is NULL */
@@ -47,24 +56,24 @@ const char *fm_strerror(int code);
 /* Library version string, FASTMLP_VERSION of the build. */
 const char *fm_version(void);
 /* Threads used by the kernels (OpenMP); n < 1 gives FM_EVALUE. Without OpenMP: always 1. */
-int fm_set_num_threads(int n);
-int fm_get_num_threads(void);
+FM_API int fm_set_num_threads(int n);
+FM_API int fm_get_num_threads(void);
 /* How the library was built, as FM_BUILD_* bits (FM_BUILD_OPENMP: compiled with OpenMP). */
 #define FM_BUILD_OPENMP 1
-int fm_build_info(void);
+FM_API int fm_build_info(void);
 /* The kernel path chosen for this CPU at run time: "avx512", "avx2", "baseline" (portable SIMD) or "naive"
  * (plain loops; FASTMLP_ISA in the environment can lower the choice, e.g. to compare paths). */
 const char *fm_cpu_path(void);
 /* This CPU's measured peak of one thread in GFLOP/s (float64 when f64 != 0) with the instructions of
  * fm_cpu_path(), from independent multiply-add chains timed for about `seconds`. */
-double fm_cpu_peak_gflops(int f64, double seconds);
+FM_API double fm_cpu_peak_gflops(int f64, double seconds);
 
 /* ---- dense.c : one fully connected layer ---------------------------------------------------------------- */
 
 /* p[n][n_out] = act(x[n][n_in] . W[n_out][n_in]^T + b[n_out]); b may be NULL (no bias). Overwrites p. */
-int fm_dense_forward_f32(const float *x, const float *W, const float *b, float *p,
+FM_API int fm_dense_forward_f32(const float *x, const float *W, const float *b, float *p,
                          size_t n, size_t n_in, size_t n_out, fm_act act);
-int fm_dense_forward_f64(const double *x, const double *W, const double *b, double *p,
+FM_API int fm_dense_forward_f64(const double *x, const double *W, const double *b, double *p,
                          size_t n, size_t n_in, size_t n_out, fm_act act);
 
 /* Backward of dense_forward, from the layer's output p[n][n_out] and dp = dL/dp[n][n_out]:
@@ -73,10 +82,10 @@ int fm_dense_forward_f64(const double *x, const double *W, const double *b, doub
  *   dW[n_out][n_in] = dz^T . x
  *   dx[n][n_in]     = dz . W                 (may be NULL, e.g. for a first layer; always overwritten)
  * accumulate = 0 overwrites dW and db; accumulate != 0 adds this batch's gradient to them. */
-int fm_dense_backward_f32(const float *x, const float *W, const float *p, const float *dp,
+FM_API int fm_dense_backward_f32(const float *x, const float *W, const float *p, const float *dp,
                           float *dz, float *dW, float *db, float *dx,
                           size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
-int fm_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp,
+FM_API int fm_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp,
                           double *dz, double *dW, double *db, double *dx,
                           size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
 
@@ -85,34 +94,34 @@ int fm_dense_backward_f64(const double *x, const double *W, const double *p, con
  * ceil(n_out / (4*nc)) * 4*nc * n_in values. nc must be fm_dense_pack_width() for the packed forward, which then
  * skips the per-call rearranging that dense_forward does: for repeated inference with fixed weights (batch 1
  * above all). Results equal fm_dense_forward's bit for bit. */
-size_t fm_dense_pack_width_f32(void);
-size_t fm_dense_pack_width_f64(void);
-int fm_dense_pack_f32(const float *W, float *Wp, size_t n_out, size_t n_in, size_t nc);
-int fm_dense_pack_f64(const double *W, double *Wp, size_t n_out, size_t n_in, size_t nc);
-int fm_dense_forward_packed_f32(const float *x, const float *Wp, const float *b, float *p, size_t n, size_t n_in,
+FM_API size_t fm_dense_pack_width_f32(void);
+FM_API size_t fm_dense_pack_width_f64(void);
+FM_API int fm_dense_pack_f32(const float *W, float *Wp, size_t n_out, size_t n_in, size_t nc);
+FM_API int fm_dense_pack_f64(const double *W, double *Wp, size_t n_out, size_t n_in, size_t nc);
+FM_API int fm_dense_forward_packed_f32(const float *x, const float *Wp, const float *b, float *p, size_t n, size_t n_in,
                                 size_t n_out, size_t nc, fm_act act);
-int fm_dense_forward_packed_f64(const double *x, const double *Wp, const double *b, double *p, size_t n,
+FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const double *b, double *p, size_t n,
                                 size_t n_in, size_t n_out, size_t nc, fm_act act);
 
 /* ---- loss.c : losses (means over the batch of per-sample sums) and their gradients ------------------------ */
 
 /* Squared error: *loss = 1/(2n) sum (p - t)^2;  dp = (p - t) / n (dp may be NULL). p, t, dp are [n][m]. */
-int fm_loss_mse_f32(const float *p, const float *t, float *dp, size_t n, size_t m, double *loss);
-int fm_loss_mse_f64(const double *p, const double *t, double *dp, size_t n, size_t m, double *loss);
+FM_API int fm_loss_mse_f32(const float *p, const float *t, float *dp, size_t n, size_t m, double *loss);
+FM_API int fm_loss_mse_f64(const double *p, const double *t, double *dp, size_t n, size_t m, double *loss);
 
 /* Softmax cross-entropy from logits z[n][m] and labels y[n] in [0, m): *loss = mean_i (logsumexp(z_i) - z_i[y_i]);
  * dz = (softmax(z) - onehot(y)) / n (dz may be NULL; dz may be the same buffer as z). */
-int fm_loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, size_t n, size_t m, double *loss);
-int fm_loss_softmax_ce_f64(const double *z, const int64_t *y, double *dz, size_t n, size_t m, double *loss);
+FM_API int fm_loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, size_t n, size_t m, double *loss);
+FM_API int fm_loss_softmax_ce_f64(const double *z, const int64_t *y, double *dz, size_t n, size_t m, double *loss);
 
 /* Sigmoid binary cross-entropy from logits z[n][m] and targets t[n][m] (in [0, 1]):
  * *loss = 1/n sum max(z,0) - z t + log1p(exp(-|z|));  dz = (sigmoid(z) - t) / n (dz may be NULL or z). */
-int fm_loss_sigmoid_bce_f32(const float *z, const float *t, float *dz, size_t n, size_t m, double *loss);
-int fm_loss_sigmoid_bce_f64(const double *z, const double *t, double *dz, size_t n, size_t m, double *loss);
+FM_API int fm_loss_sigmoid_bce_f32(const float *z, const float *t, float *dz, size_t n, size_t m, double *loss);
+FM_API int fm_loss_sigmoid_bce_f64(const double *z, const double *t, double *dz, size_t n, size_t m, double *loss);
 
 /* Row-wise softmax p[n][m] = exp(z - max) / sum exp(z - max); p may be the same buffer as z. */
-int fm_softmax_f32(const float *z, float *p, size_t n, size_t m);
-int fm_softmax_f64(const double *z, double *p, size_t n, size_t m);
+FM_API int fm_softmax_f32(const float *z, float *p, size_t n, size_t m);
+FM_API int fm_softmax_f64(const double *z, double *p, size_t n, size_t m);
 
 /* ---- optim.c : in-place parameter updates over n values (W, dW and state buffers all of length n) ------- */
 
@@ -121,9 +130,9 @@ int fm_softmax_f64(const double *z, double *p, size_t n, size_t m);
  *   momentum == 0:  W -= lr*g                                   (v unused, may be NULL)
  *   else:           v = momentum*v + g;  W -= lr*(nesterov ? g + momentum*v : v)
  * lr, weight_decay, l1 >= 0 and finite; 0 <= momentum < 1; nesterov needs momentum > 0. */
-int fm_sgd_update_f32(float *W, const float *dW, float *v, size_t n,
+FM_API int fm_sgd_update_f32(float *W, const float *dW, float *v, size_t n,
                       double lr, double momentum, double weight_decay, double l1, int nesterov);
-int fm_sgd_update_f64(double *W, const double *dW, double *v, size_t n,
+FM_API int fm_sgd_update_f64(double *W, const double *dW, double *v, size_t n,
                       double lr, double momentum, double weight_decay, double l1, int nesterov);
 
 /* Adam (Kingma & Ba, bias-corrected, as in PyTorch) with L2/L1 terms added to the gradient; t >= 1 is the
@@ -131,9 +140,9 @@ int fm_sgd_update_f64(double *W, const double *dW, double *v, size_t n,
  *   g = dW + weight_decay*W + l1*sign(W);  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
  *   W -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
  * 0 <= b1, b2 < 1; eps > 0; lr, weight_decay, l1 >= 0. */
-int fm_adam_update_f32(float *W, const float *dW, float *m, float *v, size_t n, uint64_t t,
+FM_API int fm_adam_update_f32(float *W, const float *dW, float *m, float *v, size_t n, uint64_t t,
                        double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
-int fm_adam_update_f64(double *W, const double *dW, double *m, double *v, size_t n, uint64_t t,
+FM_API int fm_adam_update_f64(double *W, const double *dW, double *m, double *v, size_t n, uint64_t t,
                        double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
 
 /* ---- mlp.c : a whole network on caller-owned buffers ------------------------------------------------------ */
@@ -168,27 +177,27 @@ typedef struct {
 
 /* Parameters, gradients and optimizer state are flat vectors laid out [W0, b0, W1, b1, ...], with W_l of shape
  * [sizes[l+1]][sizes[l]] row-major. *count = number of parameters. */
-int fm_mlp_num_params(const fm_mlp *net, size_t *count);
+FM_API int fm_mlp_num_params(const fm_mlp *net, size_t *count);
 /* *count = length of the optimizer state vector: 0 (plain SGD), num_params (momentum) or 2*num_params (Adam). */
-int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count);
+FM_API int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count);
 /* *bytes = size of the workspace that forward/loss_grad/train_step/train_epoch need for batches of up to
  * `batch` rows (forward processes any n in chunks of that many rows). */
-int fm_mlp_workspace_size_f32(const fm_mlp *net, size_t batch, size_t *bytes);
-int fm_mlp_workspace_size_f64(const fm_mlp *net, size_t batch, size_t *bytes);
+FM_API int fm_mlp_workspace_size_f32(const fm_mlp *net, size_t batch, size_t *bytes);
+FM_API int fm_mlp_workspace_size_f64(const fm_mlp *net, size_t batch, size_t *bytes);
 
 /* out[n][n_out] = the network's output for x[n][n_in] (the last activation applied; logits for the cross-entropy
  * losses), computed in chunks of work_batch rows. */
-int fm_mlp_forward_f32(const fm_mlp *net, const float *params, const float *x, float *out, size_t n,
+FM_API int fm_mlp_forward_f32(const fm_mlp *net, const float *params, const float *x, float *out, size_t n,
                        void *work, size_t work_batch);
-int fm_mlp_forward_f64(const fm_mlp *net, const double *params, const double *x, double *out, size_t n,
+FM_API int fm_mlp_forward_f64(const fm_mlp *net, const double *params, const double *x, double *out, size_t n,
                        void *work, size_t work_batch);
 
 /* Mean loss of the batch x[n][n_in] (n <= work_batch) against t (MSE, BCE) or y (softmax CE; the other may be
  * NULL) in *loss and, unless grads is NULL, its gradient with respect to every parameter in grads (overwritten).
  * No penalty terms: those enter in the update. FM_EDIVERGED when the loss or a gradient is not finite. */
-int fm_mlp_loss_grad_f32(const fm_mlp *net, const float *params, float *grads, const float *x, const float *t,
+FM_API int fm_mlp_loss_grad_f32(const fm_mlp *net, const float *params, float *grads, const float *x, const float *t,
                          const int64_t *y, size_t n, void *work, size_t work_batch, double *loss);
-int fm_mlp_loss_grad_f64(const fm_mlp *net, const double *params, double *grads, const double *x,
+FM_API int fm_mlp_loss_grad_f64(const fm_mlp *net, const double *params, double *grads, const double *x,
                          const double *t, const int64_t *y, size_t n, void *work, size_t work_batch,
                          double *loss);
 
@@ -196,10 +205,10 @@ int fm_mlp_loss_grad_f64(const fm_mlp *net, const double *params, double *grads,
  * Adam's bias correction). FM_EDIVERGED, with nothing updated, when the loss or a gradient is NaN/Inf or when a
  * bound on the step says it could overflow a weight or optimizer state to Inf (only near the type's largest
  * value): finite weights stay finite. */
-int fm_mlp_train_step_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *x,
+FM_API int fm_mlp_train_step_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *x,
                           const float *t, const int64_t *y, size_t n, const fm_optim *opt, uint64_t step,
                           void *work, size_t work_batch, double *loss);
-int fm_mlp_train_step_f64(const fm_mlp *net, double *params, double *grads, double *state, const double *x,
+FM_API int fm_mlp_train_step_f64(const fm_mlp *net, double *params, double *grads, double *state, const double *x,
                           const double *t, const int64_t *y, size_t n, const fm_optim *opt, uint64_t step,
                           void *work, size_t work_batch, double *loss);
 
@@ -208,10 +217,10 @@ int fm_mlp_train_step_f64(const fm_mlp *net, double *params, double *grads, doub
  * one train_step each, without returning. *step is the last step number used and is advanced by the number of
  * batches; *mean_loss is the sample-weighted mean of the batch losses. On FM_EDIVERGED it stops at the batch
  * that diverged (earlier batches are applied; *step counts them). */
-int fm_mlp_train_epoch_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *X,
+FM_API int fm_mlp_train_epoch_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *X,
                            const float *T, const int64_t *Y, size_t n_samples, const int64_t *order, size_t n_order,
                            size_t batch, const fm_optim *opt, uint64_t *step, void *work, double *mean_loss);
-int fm_mlp_train_epoch_f64(const fm_mlp *net, double *params, double *grads, double *state, const double *X,
+FM_API int fm_mlp_train_epoch_f64(const fm_mlp *net, double *params, double *grads, double *state, const double *X,
                            const double *T, const int64_t *Y, size_t n_samples, const int64_t *order,
                            size_t n_order, size_t batch, const fm_optim *opt, uint64_t *step, void *work,
                            double *mean_loss);

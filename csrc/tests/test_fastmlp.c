@@ -1,0 +1,278 @@
+/* C tests of the fastmlp core through its public header alone: every kernel against a double-precision
+ * reference written here, a finite-difference gradient check, one SGD step equal to -lr x the numeric gradient,
+ * bit-identical results for any thread count, and every argument check. Prints "N passed, M failed". */
+#include "fastmlp.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+#define CHECK(cond, ...)                                                                                      \
+    do {                                                                                                      \
+        if (cond) {                                                                                           \
+            passed++;                                                                                         \
+        } else {                                                                                              \
+            failed++;                                                                                         \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                       \
+            printf(__VA_ARGS__);                                                                              \
+            printf("\n");                                                                                     \
+        }                                                                                                     \
+    } while (0)
+
+static uint64_t rng_state = 88172645463325252ull;
+static double urand(void) { /* xorshift64, uniform in [-1.5, 1.5) */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return ((double)(rng_state >> 11) / 9007199254740992.0) * 3.0 - 1.5;
+}
+
+static double act_ref(double z, fm_act a) {
+    switch (a) {
+    case FM_ACT_RELU: return z > 0 ? z : 0;
+    case FM_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
+    case FM_ACT_TANH: return tanh(z);
+    default: return z;
+    }
+}
+
+static double dact_ref(double p, fm_act a) {
+    switch (a) {
+    case FM_ACT_RELU: return p > 0 ? 1 : 0;
+    case FM_ACT_SIGMOID: return p * (1 - p);
+    case FM_ACT_TANH: return 1 - p * p;
+    default: return 1;
+    }
+}
+
+/* |a - b| <= tol * (|b| + scale), elementwise, scale = max(1, max|b|) */
+static int close_to(const double *got, const double *want, size_t n, double tol) {
+    double scale = 1.0;
+    for (size_t i = 0; i < n; i++) scale = fabs(want[i]) > scale ? fabs(want[i]) : scale;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs(got[i] - want[i]) <= tol * (fabs(want[i]) + scale))) return 0;
+    return 1;
+}
+
+/* the same test body for float and double: T, SUF, TOL */
+#define DEFINE_LAYER_TEST(T, SUF, TOL)                                                                        \
+    static void test_layer##SUF(size_t n, size_t ni, size_t no, fm_act act) {                                \
+        T *x = malloc(n * ni * sizeof(T)), *W = malloc(no * ni * sizeof(T)), *b = malloc(no * sizeof(T));     \
+        T *p = malloc(n * no * sizeof(T)), *dp = malloc(n * no * sizeof(T)), *dz = malloc(n * no * sizeof(T)); \
+        T *dW = malloc(no * ni * sizeof(T)), *db = malloc(no * sizeof(T)), *dx = malloc(n * ni * sizeof(T));  \
+        double *gw = malloc(no * ni * sizeof(double)), *rp = malloc(n * no * sizeof(double));                \
+        double *rdw = malloc(no * ni * sizeof(double)), *rdb = calloc(no, sizeof(double));                   \
+        double *rdx = calloc(n * ni, sizeof(double)), *got = malloc((n * ni + no * ni + n * no) * sizeof(double)); \
+        size_t nc = fm_dense_pack_width##SUF(), G = 4, packed = (no + G * nc - 1) / (G * nc) * G * nc * ni;  \
+        T *Wp = malloc(packed * sizeof(T)), *pp = malloc(n * no * sizeof(T));                                 \
+        for (size_t i = 0; i < n * ni; i++) x[i] = (T)urand();                                               \
+        for (size_t i = 0; i < no * ni; i++) W[i] = (T)urand();                                              \
+        for (size_t i = 0; i < no; i++) b[i] = (T)urand();                                                   \
+        for (size_t i = 0; i < n * no; i++) dp[i] = (T)urand();                                              \
+        CHECK(fm_dense_forward##SUF(x, W, b, p, n, ni, no, act) == FM_OK, "forward status");                 \
+        for (size_t i = 0; i < n; i++)                                                                        \
+            for (size_t o = 0; o < no; o++) {                                                                 \
+                double z = 0;                                                                                 \
+                for (size_t k = 0; k < ni; k++) z += (double)x[i * ni + k] * (double)W[o * ni + k];         \
+                rp[i * no + o] = act_ref(z + (double)b[o], act);                                             \
+            }                                                                                                 \
+        for (size_t i = 0; i < n * no; i++) got[i] = p[i];                                                    \
+        CHECK(close_to(got, rp, n * no, TOL), "forward %s n=%zu n_in=%zu n_out=%zu act=%d", #T, n, ni, no,   \
+              (int)act);                                                                                      \
+        CHECK(fm_dense_pack##SUF(W, Wp, no, ni, nc) == FM_OK, "pack status");                                \
+        CHECK(fm_dense_forward_packed##SUF(x, Wp, b, pp, n, ni, no, nc, act) == FM_OK, "packed status");     \
+        CHECK(memcmp(p, pp, n * no * sizeof(T)) == 0, "packed forward differs from forward (%s)", #T);       \
+        for (size_t i = 0; i < no * ni; i++) dW[i] = (T)0.5;                                                  \
+        for (size_t i = 0; i < no; i++) db[i] = (T)0.25;                                                      \
+        CHECK(fm_dense_backward##SUF(x, W, p, dp, dz, dW, db, dx, n, ni, no, act, 1) == FM_OK, "bwd status"); \
+        for (size_t o = 0; o < no; o++) {                                                                     \
+            rdb[o] = 0.25;                                                                                    \
+            for (size_t k = 0; k < ni; k++) rdw[o * ni + k] = 0.5;                                           \
+        }                                                                                                     \
+        for (size_t i = 0; i < n; i++)                                                                        \
+            for (size_t o = 0; o < no; o++) {                                                                 \
+                const double d = (double)dp[i * no + o] * dact_ref((double)p[i * no + o], act);               \
+                rdb[o] += d;                                                                                  \
+                for (size_t k = 0; k < ni; k++) {                                                             \
+                    rdw[o * ni + k] += d * (double)x[i * ni + k];                                            \
+                    rdx[i * ni + k] += d * (double)W[o * ni + k];                                            \
+                }                                                                                             \
+            }                                                                                                 \
+        for (size_t i = 0; i < no * ni; i++) got[i] = dW[i];                                                  \
+        CHECK(close_to(got, rdw, no * ni, TOL), "dW (accumulated) %s n=%zu %zu->%zu", #T, n, ni, no);       \
+        for (size_t i = 0; i < no; i++) got[i] = db[i];                                                       \
+        CHECK(close_to(got, rdb, no, TOL), "db %s", #T);                                                     \
+        for (size_t i = 0; i < n * ni; i++) got[i] = dx[i];                                                   \
+        CHECK(close_to(got, rdx, n * ni, TOL), "dx %s n=%zu %zu->%zu", #T, n, ni, no);                      \
+        free(x); free(W); free(b); free(p); free(dp); free(dz); free(dW); free(db); free(dx); free(gw);     \
+        free(rp); free(rdw); free(rdb); free(rdx); free(got); free(Wp); free(pp);                           \
+    }
+DEFINE_LAYER_TEST(float, _f32, 1e-5)
+DEFINE_LAYER_TEST(double, _f64, 1e-12)
+
+static void test_losses(void) {
+    double z[6] = {0.5, -1.0, 2.0, 3.0, 0.0, -2.0}, t[6] = {1, 0, 1, 0.5, 0.25, 0}, dz[6], loss, want = 0;
+    int64_t y[2] = {2, 0};
+    CHECK(fm_loss_softmax_ce_f64(z, y, dz, 2, 3, &loss) == FM_OK, "softmax_ce status");
+    for (int i = 0; i < 2; i++) {
+        double s = 0;
+        for (int j = 0; j < 3; j++) s += exp(z[i * 3 + j]);
+        want += (log(s) - z[i * 3 + y[i]]) / 2;
+        double gsum = 0;
+        for (int j = 0; j < 3; j++) gsum += dz[i * 3 + j];
+        CHECK(fabs(gsum) < 1e-15, "softmax_ce gradient rows sum to 0");
+    }
+    CHECK(fabs(loss - want) < 1e-14, "softmax_ce loss %.17g vs %.17g", loss, want);
+    CHECK(fm_loss_mse_f64(z, t, dz, 2, 3, &loss) == FM_OK, "mse status");
+    want = 0;
+    for (int i = 0; i < 6; i++) want += 0.5 * (z[i] - t[i]) * (z[i] - t[i]) / 2;
+    CHECK(fabs(loss - want) < 1e-14 && fabs(dz[0] - (z[0] - t[0]) / 2) < 1e-15, "mse value and gradient");
+    CHECK(fm_loss_sigmoid_bce_f64(z, t, dz, 2, 3, &loss) == FM_OK, "bce status");
+    want = 0;
+    for (int i = 0; i < 6; i++) {
+        const double s = 1 / (1 + exp(-z[i]));
+        want -= (t[i] * log(s) + (1 - t[i]) * log(1 - s)) / 2;
+        CHECK(fabs(dz[i] - (s - t[i]) / 2) < 1e-15, "bce gradient %d", i);
+    }
+    CHECK(fabs(loss - want) < 1e-14, "bce loss %.17g vs %.17g", loss, want);
+    double p[6];
+    CHECK(fm_softmax_f64(z, p, 2, 3) == FM_OK && fabs(p[0] + p[1] + p[2] - 1) < 1e-15, "softmax rows sum to 1");
+}
+
+static void test_updates(void) {
+    double W[2] = {1.0, -2.0}, g[2] = {0.5, 0.25}, v[2] = {0, 0};
+    CHECK(fm_sgd_update_f64(W, g, v, 2, 0.1, 0.9, 0.0, 0.0, 0) == FM_OK, "sgd status");
+    CHECK(fm_sgd_update_f64(W, g, v, 2, 0.1, 0.9, 0.0, 0.0, 0) == FM_OK, "sgd status");
+    CHECK(fabs(v[0] - 1.9 * 0.5) < 1e-15 && fabs(W[0] - (1.0 - 0.29 * 0.5)) < 1e-15, "momentum by hand");
+    double A[1] = {1.0}, m[1] = {0}, s[1] = {0}, ga[1] = {0.3};
+    CHECK(fm_adam_update_f64(A, ga, m, s, 1, 1, 0.01, 0.9, 0.999, 1e-8, 0, 0) == FM_OK, "adam status");
+    CHECK(fabs(A[0] - (1.0 - 0.01 * 0.3 / (0.3 + 1e-8))) < 1e-14, "first Adam step is lr * sign(g)");
+}
+
+/* the mean loss of a 3-5-4-2 network at its parameters, for finite differences */
+static double net_loss(const fm_mlp *net, const double *params, const double *x, const int64_t *y, size_t n,
+                       void *work, size_t wb) {
+    double loss = NAN;
+    fm_mlp_loss_grad_f64(net, params, NULL, x, NULL, y, n, work, wb, &loss);
+    return loss;
+}
+
+static void test_network(void) {
+    fm_mlp net = {0};
+    net.n_layers = 3;
+    net.sizes[0] = 3, net.sizes[1] = 5, net.sizes[2] = 4, net.sizes[3] = 2;
+    net.acts[0] = FM_ACT_TANH, net.acts[1] = FM_ACT_SIGMOID, net.acts[2] = FM_ACT_IDENTITY;
+    net.loss = FM_LOSS_SOFTMAX_CE;
+    size_t P = 0, bytes = 0, n = 6;
+    CHECK(fm_mlp_num_params(&net, &P) == FM_OK && P == 3 * 5 + 5 + 5 * 4 + 4 + 4 * 2 + 2, "num_params %zu", P);
+    CHECK(fm_mlp_workspace_size_f64(&net, n, &bytes) == FM_OK && bytes > 0, "workspace size");
+    double *params = malloc(P * sizeof(double)), *grads = malloc(P * sizeof(double));
+    double *numeric = malloc(P * sizeof(double)), *after = malloc(P * sizeof(double));
+    void *work = malloc(bytes);
+    double x[18];
+    int64_t y[6] = {0, 1, 1, 0, 1, 0};
+    for (size_t i = 0; i < P; i++) params[i] = urand() * 0.8;
+    for (size_t i = 0; i < 18; i++) x[i] = urand();
+    double loss;
+    CHECK(fm_mlp_loss_grad_f64(&net, params, grads, x, NULL, y, n, work, n, &loss) == FM_OK, "loss_grad status");
+    const double eps = 1e-5;
+    double worst = 0, gmax = 0;
+    for (size_t i = 0; i < P; i++) {
+        const double old = params[i];
+        params[i] = old + eps;
+        const double up = net_loss(&net, params, x, y, n, work, n);
+        params[i] = old - eps;
+        const double down = net_loss(&net, params, x, y, n, work, n);
+        params[i] = old;
+        numeric[i] = (up - down) / (2 * eps);
+        gmax = fabs(numeric[i]) > gmax ? fabs(numeric[i]) : gmax;
+    }
+    for (size_t i = 0; i < P; i++) {
+        const double rel = fabs(grads[i] - numeric[i]) / (fabs(grads[i]) + fabs(numeric[i]) + 1e-8 * gmax);
+        worst = rel > worst ? rel : worst;
+    }
+    CHECK(gmax > 1e-3, "the numeric gradient must not vanish (%g)", gmax);
+    CHECK(worst < 1e-6, "finite-difference gradient check: worst relative error %.3g", worst);
+    /* one SGD step moves every parameter by -lr x the numeric gradient */
+    fm_optim opt = {0};
+    opt.kind = FM_OPT_SGD, opt.lr = 0.1;
+    memcpy(after, params, P * sizeof(double));
+    CHECK(fm_mlp_train_step_f64(&net, after, grads, NULL, x, NULL, y, n, &opt, 1, work, n, &loss) == FM_OK,
+          "train_step status");
+    worst = 0;
+    for (size_t i = 0; i < P; i++) {
+        const double err = fabs((after[i] - params[i]) - (-0.1 * numeric[i]));
+        worst = err > worst ? err : worst;
+    }
+    CHECK(worst < 1e-8 * gmax + 1e-12, "SGD step = -lr x numeric gradient (worst difference %.3g)", worst);
+    /* a NaN input: the step is refused and nothing changes */
+    memcpy(params, after, P * sizeof(double));
+    x[4] = NAN;
+    CHECK(fm_mlp_train_step_f64(&net, after, grads, NULL, x, NULL, y, n, &opt, 2, work, n, &loss) == FM_EDIVERGED,
+          "NaN input diverges");
+    CHECK(memcmp(params, after, P * sizeof(double)) == 0, "a refused step leaves the parameters unchanged");
+    free(params), free(grads), free(numeric), free(after), free(work);
+}
+
+static void test_threads(void) {
+    const size_t n = 96, ni = 256, no = 128;
+    float *x = malloc(n * ni * sizeof(float)), *W = malloc(no * ni * sizeof(float));
+    float *p1 = malloc(n * no * sizeof(float)), *p2 = malloc(n * no * sizeof(float));
+    float *dW1 = malloc(no * ni * sizeof(float)), *dW2 = malloc(no * ni * sizeof(float));
+    float *dz = malloc(n * no * sizeof(float));
+    for (size_t i = 0; i < n * ni; i++) x[i] = (float)urand();
+    for (size_t i = 0; i < no * ni; i++) W[i] = (float)urand();
+    const int before = fm_get_num_threads();
+    fm_set_num_threads(1);
+    fm_dense_forward_f32(x, W, NULL, p1, n, ni, no, FM_ACT_TANH);
+    fm_dense_backward_f32(x, W, p1, p1, dz, dW1, NULL, NULL, n, ni, no, FM_ACT_TANH, 0);
+    fm_set_num_threads(2);
+    fm_dense_forward_f32(x, W, NULL, p2, n, ni, no, FM_ACT_TANH);
+    fm_dense_backward_f32(x, W, p2, p2, dz, dW2, NULL, NULL, n, ni, no, FM_ACT_TANH, 0);
+    fm_set_num_threads(before);
+    CHECK(memcmp(p1, p2, n * no * sizeof(float)) == 0 && memcmp(dW1, dW2, no * ni * sizeof(float)) == 0,
+          "1 and 2 threads give the same bits");
+    free(x), free(W), free(p1), free(p2), free(dW1), free(dW2), free(dz);
+}
+
+static void test_refusals(void) {
+    double a[4] = {1, 2, 3, 4}, b[4] = {0}, loss;
+    int64_t y[2] = {0, 5};
+    CHECK(fm_dense_forward_f64(NULL, a, NULL, b, 1, 2, 2, FM_ACT_RELU) == FM_ENULL, "NULL x");
+    CHECK(fm_dense_forward_f64(a, a, NULL, b, 0, 2, 2, FM_ACT_RELU) == FM_ESIZE, "zero size");
+    CHECK(fm_dense_forward_f64(a, a, NULL, b, SIZE_MAX, 2, 2, FM_ACT_RELU) == FM_EOVERFLOW, "overflowing size");
+    CHECK(fm_dense_forward_f64(a, a, NULL, b, 1, 2, 2, (fm_act)7) == FM_EENUM, "unknown activation");
+    CHECK(fm_dense_forward_f64(a, a, NULL, a + 1, 1, 2, 2, FM_ACT_RELU) == FM_EOVERLAP, "overlapping output");
+    CHECK(fm_loss_softmax_ce_f64(a, y, NULL, 2, 2, &loss) == FM_ELABEL, "label out of range");
+    CHECK(fm_sgd_update_f64(a, b, NULL, 4, -1.0, 0, 0, 0, 0) == FM_EVALUE, "negative lr");
+    CHECK(fm_sgd_update_f64(a, b, NULL, 4, 0.1, 0.9, 0, 0, 0) == FM_ENULL, "momentum without a velocity");
+    CHECK(fm_adam_update_f64(a, b, b, b, 4, 0, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_EVALUE, "Adam step 0");
+    fm_mlp net = {0};
+    size_t count;
+    CHECK(fm_mlp_num_params(&net, &count) == FM_ESIZE, "a network with no layers");
+    net.n_layers = 1, net.sizes[0] = 2, net.sizes[1] = 2, net.acts[0] = FM_ACT_RELU, net.loss = FM_LOSS_SOFTMAX_CE;
+    CHECK(fm_mlp_num_params(&net, &count) == FM_EVALUE, "cross-entropy needs a linear output layer");
+    CHECK(strcmp(fm_strerror(FM_ELABEL), "label out of range") == 0, "fm_strerror");
+    CHECK(fm_set_num_threads(0) == FM_EVALUE, "zero threads");
+}
+
+int main(void) {
+    const size_t shapes[][3] = {{1, 1, 1}, {1, 64, 17}, {7, 15, 16}, {16, 17, 7}, {17, 63, 5}, {3, 65, 64},
+                                {65, 16, 3}, {2, 7, 65}, {13, 300, 70}, {40, 257, 33}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int a = 0; a < 4; a++) {
+            test_layer_f32(shapes[s][0], shapes[s][1], shapes[s][2], (fm_act)a);
+            test_layer_f64(shapes[s][0], shapes[s][1], shapes[s][2], (fm_act)a);
+        }
+    test_losses();
+    test_updates();
+    test_network();
+    test_threads();
+    test_refusals();
+    printf("fastmlp %s (%s, OpenMP %s): %d passed, %d failed\n", fm_version(), fm_cpu_path(),
+           (fm_build_info() & FM_BUILD_OPENMP) ? "on" : "off", passed, failed);
+    return failed ? 1 : 0;
+}

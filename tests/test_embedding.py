@@ -1,0 +1,60 @@
+"""Embedding: a downstream Cython extension cimports fastmlp's .pxd, compiles against fastmlp.get_include(),
+calls a kernel without the GIL through the capsule table (nothing linked) and gets the Python API's result."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import fastmlp
+
+PYX = textwrap.dedent("""
+    # cython: language_level=3
+    from fastmlp._core cimport dense_forward_f64, FM_ACT_TANH, FM_OK
+
+    def forward(const double[:, ::1] x, const double[:, ::1] W, const double[::1] b, double[:, ::1] p):
+        cdef int rc
+        with nogil:
+            rc = dense_forward_f64(&x[0, 0], &W[0, 0], &b[0], &p[0, 0], x.shape[0], x.shape[1], W.shape[0],
+                                   FM_ACT_TANH)
+        return rc == FM_OK
+""")
+
+SETUP = textwrap.dedent("""
+    import sys
+    from setuptools import Extension, setup
+    from Cython.Build import cythonize
+    include, pxd_root = sys.argv.pop(1), sys.argv.pop(1)
+    ext = Extension("downstream", ["downstream.pyx"], include_dirs=[include])
+    setup(name="downstream", ext_modules=cythonize([ext], include_path=[pxd_root], quiet=True))
+""")
+
+CHECK = textwrap.dedent("""
+    import numpy as np, fastmlp, downstream
+    rng = np.random.default_rng(0)
+    x, W, b = rng.standard_normal((5, 7)), rng.standard_normal((3, 7)), rng.standard_normal(3)
+    p = np.empty((5, 3))
+    assert downstream.forward(x, W, b, p)
+    np.testing.assert_array_equal(p, fastmlp.dense_forward(x, W, b, "tanh"))
+    print("same result")
+""")
+
+
+def test_downstream_cython_extension(tmp_path):
+    pytest.importorskip("Cython")
+    (tmp_path / "downstream.pyx").write_text(PYX)
+    (tmp_path / "setup.py").write_text(SETUP)
+    pxd_root = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
+    build = subprocess.run([sys.executable, "setup.py", fastmlp.get_include(), pxd_root, "build_ext", "--inplace"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-3000:]
+    run = subprocess.run([sys.executable, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "same result" in run.stdout
+
+
+def test_pxd_and_header_ship_with_the_package():
+    here = os.path.dirname(os.path.abspath(fastmlp.__file__))
+    assert os.path.exists(os.path.join(here, "_core.pxd"))
+    assert os.path.exists(os.path.join(fastmlp.get_include(), "fastmlp.h"))

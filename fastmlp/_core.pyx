@@ -610,14 +610,14 @@ cdef int _set_optim(fm_optim *o, dict opt) except -1:
     return 0
 
 
-def _mlp_forward(_Net self, const floating[::1] params, const floating[:, ::1] x, floating[:, ::1] out):
+def _mlp_forward(_Net self, const floating[::1] params, const floating[:, ::1] x, floating[:, ::1] out,
+                 unsigned char[::1] work, size_t work_batch):
     cdef int rc
-    cdef void *work = self._work_ptr
     with nogil:
         if floating is float:
-            rc = fm_mlp_forward_f32(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], work, self.work_batch)
+            rc = fm_mlp_forward_f32(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], &work[0], work_batch)
         else:
-            rc = fm_mlp_forward_f64(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], work, self.work_batch)
+            rc = fm_mlp_forward_f64(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], &work[0], work_batch)
     _raise_for(rc, "mlp_forward")
 
 
@@ -810,9 +810,13 @@ cdef class _Net:
         if not isinstance(out, np.ndarray) or out.dtype != self.dtype or out.shape != (x.shape[0], n_out) \
                 or not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError(f"out: expected a writable {self.dtype} array of shape ({x.shape[0]}, {n_out})")
-        if self.work_batch == 0:
-            self.reserve(256)
-        _mlp_forward(self, params, x, out)
+        # a workspace of its own for every call: predictions from several threads never share buffers
+        cdef size_t nbytes, chunk = min(<size_t>x.shape[0], 256)
+        if self.dtype == np.float32:
+            _raise_for(fm_mlp_workspace_size_f32(&self.net, chunk, &nbytes), "mlp_workspace_size")
+        else:
+            _raise_for(fm_mlp_workspace_size_f64(&self.net, chunk, &nbytes), "mlp_workspace_size")
+        _mlp_forward(self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
         return out
 
     def loss_grad(self, params, grads, x, t, y):
@@ -966,8 +970,6 @@ cdef class Predictor:
     cdef list _b
     cdef const void *wps[FM_MAX_LAYERS]
     cdef const void *bs[FM_MAX_LAYERS]
-    cdef object _scratch
-    cdef size_t _scratch_rows
 
     def __init__(self, layers, activations, flat_params):
         dt = np.dtype(flat_params.dtype)
@@ -997,8 +999,6 @@ cdef class Predictor:
             self.widest = max(self.widest, n_out)
         if off != flat_params.shape[0]:
             raise ValueError("params: length does not match the layer sizes")
-        self._scratch = None
-        self._scratch_rows = 0
 
     @property
     def n_in(self):
@@ -1015,15 +1015,14 @@ cdef class Predictor:
         if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:
             raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
         cdef size_t n = X.shape[0]
-        if self._scratch_rows < n:
-            self._scratch = np.empty(2 * n * self.widest, dtype=self.dtype)
-            self._scratch_rows = n
+        # scratch of its own for every call, so that threads may share one predictor
+        scratch = np.empty(2 * n * self.widest, dtype=self.dtype)
         out = np.empty((n, self.sizes[self.n_layers]), dtype=self.dtype)
         cdef int rc
         if self.f64:
-            rc = _predictor_run[double](self, X, out, self._scratch, check_finite)
+            rc = _predictor_run[double](self, X, out, scratch, check_finite)
         else:
-            rc = _predictor_run[float](self, X, out, self._scratch, check_finite)
+            rc = _predictor_run[float](self, X, out, scratch, check_finite)
         if rc == 1:
             raise ValueError("X: contains NaN or Inf")
         _raise_for(rc, "Predictor")

@@ -1,7 +1,9 @@
 """``fastmlp.MLP``: a multi-layer perceptron whose forward pass, train step and whole epochs run in C."""
+import functools
 import math
 import os
 import tempfile
+import threading
 import time
 import warnings
 
@@ -29,6 +31,66 @@ class History(dict):
         self.stopped_epoch = None
         self.best_epoch = None
         self.diverged = False
+
+
+class _Guard:
+    """One model used from several threads: any number of readers (predictions) at a time, or one trainer, and
+    the other side is refused with a RuntimeError -- never blocked, never raced. The training thread may read
+    (fit scores its validation data) and nest (partial_fit calls fit)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._readers = 0
+        self._owner = None
+        self._depth = 0
+
+    def enter_read(self):
+        with self._lock:
+            if self._owner is not None and self._owner != threading.get_ident():
+                raise RuntimeError("the model is being trained in another thread: predict after that call "
+                                   "returns, or from model.predictor(), a frozen copy that any thread may use")
+            self._readers += 1
+
+    def exit_read(self):
+        with self._lock:
+            self._readers -= 1
+
+    def enter_write(self, what):
+        me = threading.get_ident()
+        with self._lock:
+            if (self._owner is not None and self._owner != me) or (self._owner is None and self._readers):
+                raise RuntimeError(f"{what}: the model is in use by another thread (training or predicting); "
+                                   f"a model trains in one thread at a time, and not while it predicts")
+            self._owner = me
+            self._depth += 1
+
+    def exit_write(self):
+        with self._lock:
+            self._depth -= 1
+            if not self._depth:
+                self._owner = None
+
+
+def _reads(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        self._guard.enter_read()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._guard.exit_read()
+    return wrapper
+
+
+def _writes(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        self._guard.enter_write(method.__name__)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._guard.exit_write()
+    return wrapper
 
 
 def _as_float_array(name, a, dtype, ndim=2):
@@ -96,6 +158,7 @@ class MLP:
         if init not in INITS:
             raise ValueError(f"init: expected one of {INITS}, got {init!r}")
         self.init, self.seed = init, seed
+        self._guard = _Guard()
         self._rng = np.random.default_rng(seed)
         self._net = _Net(self.layers, self.activations, self._c_loss(), self.dtype)
         self._params = np.zeros(self._net.n_params, dtype=self.dtype)
@@ -149,6 +212,7 @@ class MLP:
         """A copy of all parameters, laid out [W0, b0, W1, b1, ...]."""
         return self._params.copy()
 
+    @_writes
     def set_flat_params(self, flat):
         flat = np.asarray(flat)
         if flat.shape != self._params.shape:
@@ -157,6 +221,7 @@ class MLP:
             raise ValueError("flat: contains NaN or Inf")
         self._params[...] = flat
 
+    @_writes
     def reset_parameters(self):
         """Draw fresh weights from the model's generator (biases zero for he/glorot)."""
         for (w, shape, b) in self._slices():
@@ -234,17 +299,20 @@ class MLP:
         return t, None
 
     # ---- inference -------------------------------------------------------------------------------------------
+    @_reads
     def forward(self, X):
         """The network's raw output (logits for the cross-entropy losses), shape (n, n_out)."""
         X = self._X(X)
         out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
         return self._net.forward(self._params, X, out)
 
+    @_reads
     def predictor(self):
         """A frozen copy of the current weights for fast repeated inference: ``pred = model.predictor();
         pred(X)`` equals ``model.forward(X)`` bit for bit (see ``fastmlp.Predictor``)."""
         return _core.Predictor(self.layers, self.activations, self._params)
 
+    @_reads
     def predict(self, X):
         """Class labels for a classifier (argmax, or output > 0.5 for sigmoid_bce), else the outputs."""
         out = self.forward(X)
@@ -255,6 +323,7 @@ class MLP:
             return labels[:, 0] if self.n_out == 1 else labels
         return out
 
+    @_reads
     def predict_proba(self, X):
         """Class probabilities: softmax of the logits (softmax_ce) or their sigmoid (sigmoid_bce)."""
         if self.loss == "softmax_ce":
@@ -264,6 +333,7 @@ class MLP:
             return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(self.dtype)
         raise AttributeError(f"predict_proba needs loss 'softmax_ce' or 'sigmoid_bce', not {self.loss!r}")
 
+    @_reads
     def score(self, X, y):
         """Accuracy for a classifier, R^2 (averaged over outputs) for a regressor."""
         pred = self.predict(X)
@@ -278,6 +348,7 @@ class MLP:
         r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.where(ss_res == 0, 1.0, 0.0))
         return float(r2.mean())
 
+    @_writes
     def loss_value(self, X, y):
         """Mean loss of the model on (X, y), no penalty terms."""
         X = self._X(X)
@@ -301,6 +372,7 @@ class MLP:
         self._opt = opt
         return opt
 
+    @_writes
     def loss_grad(self, X, y):
         """(mean loss, flat gradient of every parameter) on the batch (X, y), without updating."""
         X = self._X(X)
@@ -309,6 +381,7 @@ class MLP:
         loss = self._net.loss_grad(self._params, grads, X, t, labels)
         return loss, grads
 
+    @_writes
     def train_step(self, X, y, lr=0.01, optimizer="sgd", momentum=0.9, weight_decay=0.0, l1=0.0):
         """One update on the batch (X, y) in one C call; returns the batch loss. Raises DivergenceError (weights
         untouched) when the loss or a gradient is NaN/Inf."""
@@ -323,6 +396,7 @@ class MLP:
         self.step_count += 1
         return loss
 
+    @_writes
     def stepper(self, X, y, lr=0.01, optimizer="sgd", momentum=0.9, weight_decay=0.0, l1=0.0):
         """A bound training step on the fixed batch (X, y): ``step = model.stepper(X, y); step()`` runs one C train
         step per call with no Python-level checks (see ``fastmlp.Stepper``). X is used in place when it is a
@@ -334,6 +408,7 @@ class MLP:
         return _core.Stepper._make(self._net, self._params, self._grads, self._state, X, t, labels, opt,
                                    self._counter)
 
+    @_writes
     def fit(self, X, y, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.9, weight_decay=0.0,
             l1=0.0, lr_schedule="constant", shuffle=True, validation_split=0.0, validation_data=None,
             early_stopping=False, patience=10, min_delta=0.0, callbacks=(), verbose=False,
@@ -440,6 +515,7 @@ class MLP:
         return self.fit(X, y, **kwargs)
 
     # ---- files -----------------------------------------------------------------------------------------------
+    @_reads
     def save(self, path):
         """Write the model to an ``.npz`` file (no pickle): written to a temporary file, then renamed."""
         path = os.fspath(path)
@@ -463,10 +539,12 @@ class MLP:
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_net")  # the C description is rebuilt from layers/activations/loss/dtype
+        state.pop("_guard")
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._guard = _Guard()
         self._net = _Net(self.layers, self.activations, self._c_loss(), self.dtype)
 
     def __repr__(self):
@@ -512,6 +590,14 @@ def gradcheck(model, X, y, eps=1e-3):
 
     Relative error per parameter: |analytic - numeric| / max(|analytic| + |numeric|, 1e-8 * largest gradient),
     so entries that are negligible against the largest gradient do not dominate."""
+    model._guard.enter_write("gradcheck")
+    try:
+        return _gradcheck(model, X, y, eps)
+    finally:
+        model._guard.exit_write()
+
+
+def _gradcheck(model, X, y, eps):
     X = model._X(X)
     t, labels = model._targets(y, X.shape[0])
     params = model._params

@@ -1,0 +1,92 @@
+"""One model, several Python threads: predictions agree, and training next to predicting is refused cleanly."""
+import threading
+
+import numpy as np
+import pytest
+
+import fastmlp
+
+
+def _model_and_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 20)).astype(np.float32)
+    y = rng.integers(0, 4, size=300)
+    model = fastmlp.MLP([20, 64, 32, 4], seed=0)
+    model.fit(X, y, epochs=2, lr=0.05)
+    return model, X, y
+
+
+def _in_threads(fn, n=8):
+    results, errors = [None] * n, []
+
+    def run(i):
+        try:
+            results[i] = fn(i)
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_predictions_from_eight_threads_equal_one():
+    model, X, _ = _model_and_data()
+    want_proba, want = model.predict_proba(X), model.predict(X)
+    pred = model.predictor()
+    want_raw = pred(X)
+    for _ in range(3):
+        got = _in_threads(lambda i: (model.predict_proba(X), model.predict(X), pred(X[i:]), pred(X)))
+        for proba, labels, tail, raw in got:
+            np.testing.assert_array_equal(proba, want_proba)
+            np.testing.assert_array_equal(labels, want)
+            np.testing.assert_array_equal(raw, want_raw)
+        for i, (_, _, tail, _) in enumerate(got):
+            np.testing.assert_array_equal(tail, want_raw[i:])
+
+
+def test_predicting_while_another_thread_trains_is_refused():
+    model, X, y = _model_and_data()
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(m, epoch, logs):  # a callback that keeps fit (and its claim on the model) in progress
+        inside.set()
+        release.wait(10)
+
+    trainer = threading.Thread(target=lambda: model.fit(X, y, epochs=1, lr=0.01, callbacks=[hold]))
+    trainer.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(RuntimeError, match="being trained in another thread"):
+            model.predict(X)
+        with pytest.raises(RuntimeError, match="in use by another thread"):
+            model.train_step(X, y)
+        with pytest.raises(RuntimeError, match="being trained in another thread"):
+            model.predictor()  # a frozen copy of weights that are changing: refused too
+    finally:
+        release.set()
+        trainer.join()
+    model.predict(X)  # fine again once fit has returned
+
+
+def test_training_while_another_thread_predicts_is_refused():
+    model, X, y = _model_and_data()
+    model._guard.enter_read()  # a prediction in progress in this thread
+    try:
+        errors = _in_threads(lambda i: _try(lambda: model.fit(X, y, epochs=1)), n=1)
+        assert isinstance(errors[0], RuntimeError) and "in use by another thread" in str(errors[0])
+    finally:
+        model._guard.exit_read()
+    model.fit(X, y, epochs=1)
+
+
+def _try(fn):
+    try:
+        fn()
+    except RuntimeError as exc:
+        return exc
+    return None

@@ -858,7 +858,8 @@ cdef class Stepper:
     call is one C train step with the GIL released, no Python-level checks and no allocation. X and the targets
     are used in place when they already are C-contiguous arrays of the model's dtype (int64 for labels), so they
     may be refilled between calls (keep them finite: the C step refuses a NaN/Inf loss or gradient, raising
-    DivergenceError with the weights untouched). Returns the batch loss.
+    DivergenceError with the weights untouched). Returns the batch loss. A stepper is the raw path: unlike the
+    model's methods it does not check for other threads using the model, so call it from the training thread.
     """
     cdef fm_mlp net
     cdef fm_optim opt

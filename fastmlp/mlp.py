@@ -462,8 +462,15 @@ class MLP:
                 snapshot = self._params.copy()
                 state_snapshot = self._state.copy()
                 t0 = time.perf_counter()
-                loss, step, diverged = self._net.train_epoch(self._params, self._grads, self._state, X, t, labels,
-                                                             order, batch, opt, self.step_count)
+                try:
+                    loss, step, diverged = self._net.train_epoch(self._params, self._grads, self._state, X, t,
+                                                                 labels, order, batch, opt, self.step_count)
+                except KeyboardInterrupt:
+                    # Ctrl-C lands between the C epoch and the bookkeeping below: go back to the epoch's start so
+                    # that weights, optimizer state and step count agree, then let the interrupt through
+                    self._params[...] = snapshot
+                    self._state[...] = state_snapshot
+                    raise
                 if diverged or not _core._all_finite(self._params):
                     self._params[...] = snapshot
                     self._state[...] = state_snapshot

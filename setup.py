@@ -52,6 +52,9 @@ class BuildExt(build_ext):
                 omp = (["-fopenmp"], ["-fopenmp"])
             if os.environ.get("FASTMLP_NATIVE") == "1":
                 compile_args.append("-march=native")
+            if os.environ.get("FASTMLP_SANITIZE") == "1":  # checked build: run Python with libasan preloaded
+                compile_args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
+                link_args += ["-fsanitize=address,undefined"]
         use_omp = os.environ.get("FASTMLP_NO_OPENMP") != "1" and _compiles(self.compiler, *omp)
         if use_omp:
             compile_args += omp[0]

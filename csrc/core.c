@@ -18,18 +18,24 @@ const char *fm_strerror(int code) {
 
 const char *fm_version(void) { return FASTMLP_VERSION; }
 
+/* the library's thread count, shared by every calling thread (omp_set_num_threads would set it for the calling
+ * thread only); 0 until set: OpenMP's default (OMP_NUM_THREADS) */
+static int fm_nthreads = 0;
+
 int fm_set_num_threads(int n) {
     if (n < 1) return FM_EVALUE;
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#endif
+    __atomic_store_n(&fm_nthreads, n, __ATOMIC_RELAXED);
     return FM_OK;
 }
 
-int fm_get_num_threads(void) {
+int fm_get_num_threads(void) { return fmi_threads(); }
+
+int fmi_threads(void) {
+    const int n = __atomic_load_n(&fm_nthreads, __ATOMIC_RELAXED);
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    return n > 0 ? n : omp_get_max_threads();
 #else
+    (void)n;
     return 1;
 #endif
 }

@@ -52,9 +52,9 @@ typedef enum {
 } fm_act;
 
 /* Name of a status code ("ok", "NULL pointer", ...); never NULL. */
-const char *fm_strerror(int code);
+FM_API const char *fm_strerror(int code);
 /* Library version string, FASTMLP_VERSION of the build. */
-const char *fm_version(void);
+FM_API const char *fm_version(void);
 /* Threads used by the kernels (OpenMP); n < 1 gives FM_EVALUE. Without OpenMP: always 1. */
 FM_API int fm_set_num_threads(int n);
 FM_API int fm_get_num_threads(void);
@@ -63,7 +63,7 @@ FM_API int fm_get_num_threads(void);
 FM_API int fm_build_info(void);
 /* The kernel path chosen for this CPU at run time: "avx512", "avx2", "baseline" (portable SIMD) or "naive"
  * (plain loops; FASTMLP_ISA in the environment can lower the choice, e.g. to compare paths). */
-const char *fm_cpu_path(void);
+FM_API const char *fm_cpu_path(void);
 /* This CPU's measured peak of one thread in GFLOP/s (float64 when f64 != 0) with the instructions of
  * fm_cpu_path(), from independent multiply-add chains timed for about `seconds`. */
 FM_API double fm_cpu_peak_gflops(int f64, double seconds);

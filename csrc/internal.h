@@ -25,12 +25,17 @@
 /* for (ptrdiff_t var = 0; var < count; var++) { body }, split across OpenMP threads (static schedule) when cond
  * holds. The serial case is a plain loop: an OpenMP region with a false if() clause still costs a library call
  * (~0.2 us), which a tiny network's step would pay several times over. */
+/* the library's thread count (fm_set_num_threads, else OpenMP's default), the same from every calling thread */
+int fmi_threads(void);
+
 #ifdef _OPENMP
 #define FM_FOR(cond, var, count, ...)                                                                         \
     do {                                                                                                      \
         const ptrdiff_t fm_n_ = (ptrdiff_t)(count);                                                           \
-        if (cond) {                                                                                           \
-            _Pragma("omp parallel for schedule(static)") for (ptrdiff_t var = 0; var < fm_n_; var++) {        \
+        const int fm_t_ = fmi_threads();                                                                      \
+        if ((cond) && fm_t_ > 1) {                                                                            \
+            _Pragma("omp parallel for schedule(static) num_threads(fm_t_)")                                   \
+            for (ptrdiff_t var = 0; var < fm_n_; var++) {                                                     \
                 __VA_ARGS__                                                                                   \
             }                                                                                                 \
         } else {                                                                                              \

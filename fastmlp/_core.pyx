@@ -86,15 +86,16 @@ def cpu_path():
     return fm_cpu_path().decode()
 
 
-def cpu_peak_gflops(dtype="float32", double seconds=0.3):
+def cpu_peak_gflops(dtype="float32", seconds=0.3):
     """One thread's measured multiply-add peak in GFLOP/s for this dtype on the path cpu_path() reports."""
+    seconds = _scalar("seconds", seconds, 0.0, 10.0, lo_open=True)
     dt = np.dtype(dtype)
     if dt not in _FLOAT_DTYPES:
         raise TypeError(f"dtype: expected float32 or float64, got {dt}")
     cdef int f64 = dt == np.float64
-    cdef double r
+    cdef double r, budget = seconds
     with nogil:
-        r = fm_cpu_peak_gflops(f64, seconds)
+        r = fm_cpu_peak_gflops(f64, budget)
     return r
 
 
@@ -107,14 +108,18 @@ def set_num_threads(n):
     """Set the threads the kernels use (results are bit-identical for any count)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"n: expected an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"n: expected a thread count >= 1, got {n}")
+    if not 1 <= n <= 1 << 16:
+        raise ValueError(f"n: expected a thread count in [1, 65536], got {n}")
     _raise_for(fm_set_num_threads(<int>n), "set_num_threads")
 
 
-def strerror(int code):
+def strerror(code):
     """Name of a C status code."""
-    return fm_strerror(code).decode()
+    if isinstance(code, bool) or not isinstance(code, (int, np.integer)):
+        raise TypeError(f"code: expected an int, got {type(code).__name__}")
+    if not -(1 << 31) <= code < 1 << 31:
+        return "unknown error code"
+    return fm_strerror(<int>code).decode()
 
 
 cdef inline int _raise_for(int rc, str where) except -1:
@@ -159,6 +164,9 @@ def _check(str name, a, dtype=None, shape=None, bint writable=False, bint finite
     """
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
+    if isinstance(a, (np.ma.MaskedArray, np.matrix)):
+        raise TypeError(f"{name}: expected a plain numpy.ndarray, got {type(a).__name__} (its mask or matrix "
+                        f"semantics would be ignored; pass numpy.asarray(...) of the values you mean)")
     if dtype is None:
         if a.dtype not in _FLOAT_DTYPES:
             raise TypeError(f"{name}: expected dtype float32 or float64, got {a.dtype}")
@@ -176,6 +184,9 @@ def _check(str name, a, dtype=None, shape=None, bint writable=False, bint finite
         raise ValueError(f"{name}: empty array (shape {a.shape})")
     if not a.flags.c_contiguous:
         raise ValueError(f"{name}: expected a C-contiguous array (use numpy.ascontiguousarray)")
+    if not a.flags.aligned:
+        raise ValueError(f"{name}: the array's data is not aligned to its dtype (use numpy.ascontiguousarray "
+                         f"on a copy)")
     if writable and not a.flags.writeable:
         raise ValueError(f"{name}: output array is read-only")
     if finite and not writable and not _all_finite(a):
@@ -206,6 +217,13 @@ cdef bint _same_buffer(a, b):
             and a.shape == b.shape and a.dtype == b.dtype)
 
 
+def _flag(str name, value):
+    """A yes/no option: a bool (numpy's too), never a truthy string or number."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
 def _act(act):
     if not isinstance(act, str):
         raise TypeError(f"act: expected one of {ACTIVATIONS} as a str, got {type(act).__name__}")
@@ -219,7 +237,10 @@ def _scalar(str name, value, lo=None, hi=None, bint lo_open=False, bint hi_open=
     """A finite real option within [lo, hi] (open ends by flag)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:
+        raise ValueError(f"{name}: expected a finite number, got {value}") from None
     if v != v or v in (float("inf"), float("-inf")):
         raise ValueError(f"{name}: expected a finite number, got {value}")
     if lo is not None and (v < lo or (lo_open and v == lo)):
@@ -227,6 +248,21 @@ def _scalar(str name, value, lo=None, hi=None, bint lo_open=False, bint hi_open=
     if hi is not None and (v > hi or (hi_open and v == hi)):
         raise ValueError(f"{name}: expected a value {'<' if hi_open else '<='} {hi}, got {value}")
     return v
+
+
+def _fits(dtype, **options):
+    """Options go to C as doubles and are rounded to the arrays' type there: refuse those that change meaning
+    (an lr of 1e300 is inf in float32; a momentum of 0.99999999 rounds to 1)."""
+    cast = np.dtype(dtype).type
+    with np.errstate(over="ignore"):
+        for name, value in options.items():
+            r = float(cast(value))
+            if r != r or r in (float("inf"), float("-inf")):
+                raise ValueError(f"{name}: {value} does not fit in {np.dtype(dtype)}")
+            if name in ("momentum", "beta1", "beta2") and r >= 1.0:
+                raise ValueError(f"{name}: {value} rounds to 1 in {np.dtype(dtype)}")
+            if name == "eps" and r <= 0.0:
+                raise ValueError(f"{name}: {value} rounds to 0 in {np.dtype(dtype)}")
 
 
 def _labels(y, Py_ssize_t n, Py_ssize_t m):
@@ -247,7 +283,7 @@ def _labels(y, Py_ssize_t n, Py_ssize_t m):
 # ---------------------------------------------------------------------------------------------------------------
 # dense layer
 
-def _dense_forward(const floating[:, ::1] x, const floating[:, ::1] W, b, floating[:, ::1] p, fm_act act):
+cdef object _dense_forward(const floating[:, ::1] x, const floating[:, ::1] W, b, floating[:, ::1] p, fm_act act):
     cdef const floating[::1] bv
     cdef const floating *bp = NULL
     cdef int rc
@@ -266,6 +302,7 @@ def dense_forward(x, W, b=None, act="relu", *, out=None, check_finite=True):
     """p = act(x @ W.T + b) for a batch x[n, n_in], W[n_out, n_in], b[n_out] (or None); returns p[n, n_out].
 
     check_finite=False skips the NaN/Inf scan of the inputs (as in scipy.linalg), for callers that know."""
+    check_finite = _flag("check_finite", check_finite)
     x = _check("x", x, shape=(None, None), finite=check_finite)
     W = _check("W", W, x.dtype, (None, x.shape[1]), finite=check_finite)
     if b is not None:
@@ -273,7 +310,10 @@ def dense_forward(x, W, b=None, act="relu", *, out=None, check_finite=True):
     code = _act(act)
     p = _out("out", out, x.dtype, (x.shape[0], W.shape[0]))
     _no_overlap("out", p, (("x", x), ("W", W), ("b", b)))
-    _dense_forward(x, W, b, p, code)
+    if x.dtype == np.float32:
+        _dense_forward[float](x, W, b, p, code)
+    else:
+        _dense_forward[double](x, W, b, p, code)
     return p
 
 
@@ -285,7 +325,7 @@ def dense_pack_width(dtype="float32"):
     return fm_dense_pack_width_f64() if dt == np.float64 else fm_dense_pack_width_f32()
 
 
-def _dense_pack(const floating[:, ::1] W, floating[::1] Wp, size_t nc):
+cdef object _dense_pack(const floating[:, ::1] W, floating[::1] Wp, size_t nc):
     cdef int rc
     with nogil:
         if floating is float:
@@ -303,19 +343,21 @@ def _packed_size(n_out, n_in, nc):
     return (n_out + group - 1) // group * group * n_in
 
 
-def dense_pack(W, nc=None):
-    """W[n_out, n_in] in the packed inference layout (a flat array; see ``dense_forward_packed``)."""
+def dense_pack(W):
+    """W[n_out, n_in] in the packed inference layout of this CPU's kernels (a flat array; see
+    ``dense_forward_packed``, which takes the same n_out)."""
     W = _check("W", W, shape=(None, None))
-    width = dense_pack_width(W.dtype) if nc is None else nc
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or not 1 <= width <= 1024:
-        raise ValueError(f"nc: expected an int panel width in [1, 1024], got {nc!r}")
+    width = dense_pack_width(W.dtype)
     n_out, n_in = W.shape
     Wp = np.empty(_packed_size(n_out, n_in, width), dtype=W.dtype)
-    _dense_pack(W, Wp, width)
+    if W.dtype == np.float32:
+        _dense_pack[float](W, Wp, width)
+    else:
+        _dense_pack[double](W, Wp, width)
     return Wp
 
 
-def _dense_forward_packed(const floating[:, ::1] x, const floating[::1] Wp, b, floating[:, ::1] p, size_t nc,
+cdef object _dense_forward_packed(const floating[:, ::1] x, const floating[::1] Wp, b, floating[:, ::1] p, size_t nc,
                           fm_act act):
     cdef const floating[::1] bv
     cdef const floating *bp = NULL
@@ -347,11 +389,14 @@ def dense_forward_packed(x, Wp, b, n_out, act="relu", *, out=None, check_finite=
     code = _act(act)
     p = _out("out", out, x.dtype, (x.shape[0], n_out))
     _no_overlap("out", p, (("x", x), ("Wp", Wp), ("b", b)))
-    _dense_forward_packed(x, Wp, b, p, nc, code)
+    if x.dtype == np.float32:
+        _dense_forward_packed[float](x, Wp, b, p, nc, code)
+    else:
+        _dense_forward_packed[double](x, Wp, b, p, nc, code)
     return p
 
 
-def _dense_backward(const floating[:, ::1] x, const floating[:, ::1] W, const floating[:, ::1] p,
+cdef object _dense_backward(const floating[:, ::1] x, const floating[:, ::1] W, const floating[:, ::1] p,
                     const floating[:, ::1] dp, floating[:, ::1] dz, floating[:, ::1] dW, db, dx, fm_act act,
                     int accumulate):
     cdef floating[::1] dbv
@@ -384,6 +429,8 @@ def dense_backward(x, W, p, dp, act="relu", *, dW=None, db=None, dx=None, dz=Non
     (``dz=dp`` is allowed, in place). ``accumulate=True`` adds to the given ``dW``/``db`` instead of overwriting.
     check_finite=False skips the NaN/Inf scan of the inputs.
     """
+    check_finite, bias = _flag("check_finite", check_finite), _flag("bias", bias)
+    need_dx, accumulate = _flag("need_dx", need_dx), _flag("accumulate", accumulate)
     x = _check("x", x, shape=(None, None), finite=check_finite)
     n, n_in = x.shape
     W = _check("W", W, x.dtype, (None, n_in), finite=check_finite)
@@ -402,14 +449,17 @@ def dense_backward(x, W, p, dp, act="relu", *, dW=None, db=None, dx=None, dz=Non
     _no_overlap("dW", dW, inputs + (("dz", dz),))
     _no_overlap("db", db, inputs + (("dz", dz), ("dW", dW)))
     _no_overlap("dx", dx, inputs + (("dz", dz), ("dW", dW), ("db", db)))
-    _dense_backward(x, W, p, dp, dz, dW, db, dx, code, 1 if accumulate else 0)
+    if x.dtype == np.float32:
+        _dense_backward[float](x, W, p, dp, dz, dW, db, dx, code, 1 if accumulate else 0)
+    else:
+        _dense_backward[double](x, W, p, dp, dz, dW, db, dx, code, 1 if accumulate else 0)
     return dW, db, dx
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # losses
 
-def _loss_mse(const floating[:, ::1] p, const floating[:, ::1] t, floating[:, ::1] dp):
+cdef object _loss_mse(const floating[:, ::1] p, const floating[:, ::1] t, floating[:, ::1] dp):
     cdef double loss = 0.0
     cdef int rc
     with nogil:
@@ -427,10 +477,12 @@ def loss_mse(p, t, *, dp=None):
     t = _check("t", t, p.dtype, p.shape)
     dp = _out("dp", dp, p.dtype, p.shape)
     _no_overlap("dp", dp, (("p", p), ("t", t)), same_ok=("p", "t"))
-    return _loss_mse(p, t, dp), dp
+    if p.dtype == np.float32:
+        return _loss_mse[float](p, t, dp), dp
+    return _loss_mse[double](p, t, dp), dp
 
 
-def _loss_softmax_ce(const floating[:, ::1] z, const int64_t[::1] y, floating[:, ::1] dz):
+cdef object _loss_softmax_ce(const floating[:, ::1] z, const int64_t[::1] y, floating[:, ::1] dz):
     cdef double loss = 0.0
     cdef int rc
     with nogil:
@@ -449,10 +501,12 @@ def loss_softmax_ce(z, y, *, dz=None):
     y = _labels(y, z.shape[0], z.shape[1])
     dz = _out("dz", dz, z.dtype, z.shape)
     _no_overlap("dz", dz, (("z", z), ("y", y)), same_ok=("z",))
-    return _loss_softmax_ce(z, y, dz), dz
+    if z.dtype == np.float32:
+        return _loss_softmax_ce[float](z, y, dz), dz
+    return _loss_softmax_ce[double](z, y, dz), dz
 
 
-def _loss_sigmoid_bce(const floating[:, ::1] z, const floating[:, ::1] t, floating[:, ::1] dz):
+cdef object _loss_sigmoid_bce(const floating[:, ::1] z, const floating[:, ::1] t, floating[:, ::1] dz):
     cdef double loss = 0.0
     cdef int rc
     with nogil:
@@ -473,10 +527,12 @@ def loss_sigmoid_bce(z, t, *, dz=None):
         raise ValueError(f"t: targets must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
     dz = _out("dz", dz, z.dtype, z.shape)
     _no_overlap("dz", dz, (("z", z), ("t", t)), same_ok=("z", "t"))
-    return _loss_sigmoid_bce(z, t, dz), dz
+    if z.dtype == np.float32:
+        return _loss_sigmoid_bce[float](z, t, dz), dz
+    return _loss_sigmoid_bce[double](z, t, dz), dz
 
 
-def _softmax(const floating[:, ::1] z, floating[:, ::1] p):
+cdef object _softmax(const floating[:, ::1] z, floating[:, ::1] p):
     cdef int rc
     with nogil:
         if floating is float:
@@ -491,7 +547,10 @@ def softmax(z, *, out=None):
     z = _check("z", z, shape=(None, None))
     p = _out("out", out, z.dtype, z.shape)
     _no_overlap("out", p, (("z", z),), same_ok=("z",))
-    _softmax(z, p)
+    if z.dtype == np.float32:
+        _softmax[float](z, p)
+    else:
+        _softmax[double](z, p)
     return p
 
 
@@ -502,7 +561,7 @@ def _flat(a):
     return a.reshape(-1)
 
 
-def _sgd_update(floating[::1] W, const floating[::1] dW, v, double lr, double momentum, double weight_decay,
+cdef object _sgd_update(floating[::1] W, const floating[::1] dW, v, double lr, double momentum, double weight_decay,
                 double l1, int nesterov):
     cdef floating[::1] vv
     cdef floating *vp = NULL
@@ -529,6 +588,8 @@ def sgd_update(W, dW, v=None, *, lr, momentum=0.0, weight_decay=0.0, l1=0.0, nes
     momentum = _scalar("momentum", momentum, 0.0, 1.0, hi_open=True)
     weight_decay = _scalar("weight_decay", weight_decay, 0.0)
     l1 = _scalar("l1", l1, 0.0)
+    nesterov = _flag("nesterov", nesterov)
+    _fits(W.dtype, lr=lr, weight_decay=weight_decay, l1=l1, momentum=momentum)
     if nesterov and momentum == 0.0:
         raise ValueError("nesterov: needs momentum > 0")
     if momentum != 0.0:
@@ -541,11 +602,15 @@ def sgd_update(W, dW, v=None, *, lr, momentum=0.0, weight_decay=0.0, l1=0.0, nes
     else:
         v = None
     _no_overlap("W", W, (("dW", dW),))
-    _sgd_update(_flat(W), _flat(dW), None if v is None else _flat(v), lr, momentum, weight_decay, l1,
-                1 if nesterov else 0)
+    if W.dtype == np.float32:
+        _sgd_update[float](_flat(W), _flat(dW), None if v is None else _flat(v), lr, momentum, weight_decay, l1,
+                           1 if nesterov else 0)
+    else:
+        _sgd_update[double](_flat(W), _flat(dW), None if v is None else _flat(v), lr, momentum, weight_decay, l1,
+                            1 if nesterov else 0)
 
 
-def _adam_update(floating[::1] W, const floating[::1] dW, floating[::1] m, floating[::1] v, uint64_t t,
+cdef object _adam_update(floating[::1] W, const floating[::1] dW, floating[::1] m, floating[::1] v, uint64_t t,
                  double lr, double beta1, double beta2, double eps, double weight_decay, double l1):
     cdef int rc
     with nogil:
@@ -569,18 +634,22 @@ def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, we
             raise ValueError(f"{name}: contains NaN or Inf")
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
         raise TypeError(f"t: expected an int step number, got {type(t).__name__}")
-    if t < 1:
-        raise ValueError(f"t: the step number starts at 1, got {t}")
+    if not 1 <= t < 1 << 63:
+        raise ValueError(f"t: the step number starts at 1 (and stays below 2**63), got {t}")
     lr = _scalar("lr", lr, 0.0)
     beta1 = _scalar("beta1", beta1, 0.0, 1.0, hi_open=True)
     beta2 = _scalar("beta2", beta2, 0.0, 1.0, hi_open=True)
     eps = _scalar("eps", eps, 0.0, lo_open=True)
     weight_decay = _scalar("weight_decay", weight_decay, 0.0)
     l1 = _scalar("l1", l1, 0.0)
+    _fits(W.dtype, lr=lr / (1.0 - beta1 ** t), weight_decay=weight_decay, l1=l1, beta1=beta1, beta2=beta2, eps=eps)
     arrays = (("W", W), ("dW", dW), ("m", m), ("v", v))
     for i in (0, 2, 3):
         _no_overlap(arrays[i][0], arrays[i][1], arrays[:i] + arrays[i + 1:])
-    _adam_update(_flat(W), _flat(dW), _flat(m), _flat(v), t, lr, beta1, beta2, eps, weight_decay, l1)
+    if W.dtype == np.float32:
+        _adam_update[float](_flat(W), _flat(dW), _flat(m), _flat(v), t, lr, beta1, beta2, eps, weight_decay, l1)
+    else:
+        _adam_update[double](_flat(W), _flat(dW), _flat(m), _flat(v), t, lr, beta1, beta2, eps, weight_decay, l1)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -610,7 +679,7 @@ cdef int _set_optim(fm_optim *o, dict opt) except -1:
     return 0
 
 
-def _mlp_forward(_Net self, const floating[::1] params, const floating[:, ::1] x, floating[:, ::1] out,
+cdef object _mlp_forward(_Net self, const floating[::1] params, const floating[:, ::1] x, floating[:, ::1] out,
                  unsigned char[::1] work, size_t work_batch):
     cdef int rc
     with nogil:
@@ -621,7 +690,7 @@ def _mlp_forward(_Net self, const floating[::1] params, const floating[:, ::1] x
     _raise_for(rc, "mlp_forward")
 
 
-def _mlp_loss_grad(_Net self, const floating[::1] params, grads, const floating[:, ::1] x, t, y):
+cdef object _mlp_loss_grad(_Net self, const floating[::1] params, grads, const floating[:, ::1] x, t, y):
     cdef floating[::1] g
     cdef const floating[:, ::1] tv
     cdef const int64_t[::1] yv
@@ -652,7 +721,7 @@ def _mlp_loss_grad(_Net self, const floating[::1] params, grads, const floating[
     return loss
 
 
-def _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] x, t, y,
+cdef object _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] x, t, y,
                     dict opt, uint64_t step):
     cdef floating[::1] sv
     cdef const floating[:, ::1] tv
@@ -686,7 +755,7 @@ def _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads, state,
     return loss
 
 
-def _mlp_train_epoch(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] X, T, Y,
+cdef object _mlp_train_epoch(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] X, T, Y,
                      const int64_t[::1] order, dict opt, uint64_t step):
     cdef floating[::1] sv
     cdef const floating[:, ::1] tv
@@ -816,7 +885,10 @@ cdef class _Net:
             _raise_for(fm_mlp_workspace_size_f32(&self.net, chunk, &nbytes), "mlp_workspace_size")
         else:
             _raise_for(fm_mlp_workspace_size_f64(&self.net, chunk, &nbytes), "mlp_workspace_size")
-        _mlp_forward(self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
+        if x.dtype == np.float32:
+            _mlp_forward[float](self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
+        else:
+            _mlp_forward[double](self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
         return out
 
     def loss_grad(self, params, grads, x, t, y):
@@ -827,7 +899,9 @@ cdef class _Net:
         self._check_xty(x, t, y)
         if self.work_batch < <size_t>x.shape[0]:
             self.reserve(x.shape[0])
-        return _mlp_loss_grad(self, params, grads, x, t, y)
+        if x.dtype == np.float32:
+            return _mlp_loss_grad[float](self, params, grads, x, t, y)
+        return _mlp_loss_grad[double](self, params, grads, x, t, y)
 
     def train_step(self, params, grads, state, x, t, y, dict opt, step):
         """One step in C; returns the batch loss, NaN when it diverged (then nothing was updated)."""
@@ -837,7 +911,9 @@ cdef class _Net:
         self._check_xty(x, t, y)
         if self.work_batch < <size_t>x.shape[0]:
             self.reserve(x.shape[0])
-        return _mlp_train_step(self, params, grads, state, x, t, y, opt, step)
+        if x.dtype == np.float32:
+            return _mlp_train_step[float](self, params, grads, state, x, t, y, opt, step)
+        return _mlp_train_step[double](self, params, grads, state, x, t, y, opt, step)
 
     def train_epoch(self, params, grads, state, X, T, Y, order, size_t batch, dict opt, step):
         """One epoch in one C call: returns (mean loss, last step number, diverged)."""
@@ -848,7 +924,9 @@ cdef class _Net:
         if not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1 or order.shape[0] == 0:
             raise ValueError("order: expected a non-empty int64 vector of sample indices")
         self.reserve(batch)
-        return _mlp_train_epoch(self, params, grads, state, X, T, Y, order, opt, step)
+        if X.dtype == np.float32:
+            return _mlp_train_epoch[float](self, params, grads, state, X, T, Y, order, opt, step)
+        return _mlp_train_epoch[double](self, params, grads, state, X, T, Y, order, opt, step)
 
 
 cdef class Stepper:
@@ -992,7 +1070,7 @@ cdef class Predictor:
             W = np.ascontiguousarray(flat_params[off: off + n_out * n_in].reshape(n_out, n_in))
             b = np.array(flat_params[off + n_out * n_in: off + n_out * n_in + n_out])
             off += n_out * n_in + n_out
-            Wp = dense_pack(W, self.nc)
+            Wp = dense_pack(W)
             self._Wp.append(Wp)
             self._b.append(b)
             self.wps[l] = <const void *><size_t>Wp.ctypes.data  # owned by self._Wp / self._b, never resized

@@ -1,7 +1,7 @@
 """Twin of csrc/dense.c (dense.inc): one fully connected layer, forward and backward."""
 import math
 
-from .common import ACT_RELU, ACT_SIGMOID, ACT_TANH, check_act, check_sizes
+from .common import ACT_RELU, ACT_SIGMOID, ACT_TANH, KernelError, check_act, check_sizes
 
 
 def act_apply(z, act):
@@ -54,6 +54,8 @@ PACK_GROUP = 4  # panels per group of the packed layout (FM_PACK_GROUP)
 def dense_pack(W, Wp, n_out, n_in, nc):
     """Wp[g][k][j] = W[g*G*nc + j][k] for j < G*nc, zero past n_out: groups of G panels of nc outputs, by k."""
     check_sizes(n_out, n_in, nc)
+    if nc > 1024:
+        raise KernelError("option out of range")
     G = PACK_GROUP
     groups = (n_out + G * nc - 1) // (G * nc)
     for g in range(groups):

@@ -35,5 +35,5 @@ def adam_update(W, dW, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1):
     for i in range(n):
         g = dW[i] + weight_decay * W[i] + l1 * _sign(W[i])
         m[i] = beta1 * m[i] + (1.0 - beta1) * g
-        v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
-        W[i] -= step * m[i] / (math.sqrt(v[i]) * rbc2 + eps)
+        v[i] = beta2 * v[i] + (1.0 - beta2) * (g * g)
+        W[i] -= step * (m[i] / (math.sqrt(v[i]) * rbc2 + eps))

@@ -34,9 +34,10 @@ def dense_forward(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
 
 
 def dense_pack(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
+    import fastmlp
     W = values(rng, (n_out, n_in), dtype, quantized)
-    nc = int(rng.choice([1, 2, 3, 8, 16, 32]))
-    Wp = fast(W, nc)
+    nc = fastmlp.dense_pack_width(dtype)
+    Wp = fast(W)
     group = R.dense.PACK_GROUP * nc
     Wp_r = [0.0] * ((n_out + group - 1) // group * group * n_in)
     ref(flat(W), Wp_r, n_out, n_in, nc)

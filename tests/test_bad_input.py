@@ -84,7 +84,7 @@ CASES = [
     (lambda: fastmlp.adam_update(arr(3), arr(3), arr(3), arr(3), 1.0), TypeError, "t: expected an int"),
     (lambda: fastmlp.adam_update(arr(3), arr(3), arr(3), arr(3), 1, eps=0.0), ValueError, "eps: expected a value > 0"),
     (lambda: fastmlp.adam_update(arr(3), arr(3), arr(3), arr(3), 1, beta2=1.0), ValueError, "beta2"),
-    (lambda: fastmlp.set_num_threads(0), ValueError, "n: expected a thread count >= 1"),
+    (lambda: fastmlp.set_num_threads(0), ValueError, "n: expected a thread count in [1, 65536]"),
     (lambda: fastmlp.set_num_threads(1.5), TypeError, "n: expected an int"),
 ]
 
@@ -141,3 +141,63 @@ def test_strerror_names_codes():
     assert _core.strerror(0) == "ok"
     assert _core.strerror(-5) == "label out of range"
     assert _core.strerror(-99) == "unknown error code"
+
+
+def _misaligned():
+    buf = np.zeros(4 * 3 * 8 + 1, dtype=np.uint8)
+    a = np.frombuffer(buf.data, dtype=np.float64, count=12, offset=1).reshape(4, 3)
+    assert not a.flags.aligned
+    return a
+
+
+REVIEW_CASES = [  # found by review: options that round badly, subclasses, overflowing ints, truthy strings
+    (lambda: fastmlp.sgd_update(arr(3, dtype=np.float32), arr(3, dtype=np.float32), lr=1e300), ValueError,
+     "lr: 1e+300 does not fit in float32"),
+    (lambda: fastmlp.sgd_update(arr(3, dtype=np.float32), arr(3, dtype=np.float32), arr(3, dtype=np.float32),
+                                lr=0.1, momentum=0.99999999), ValueError, "momentum: 0.99999999 rounds to 1"),
+    (lambda: fastmlp.adam_update(*[arr(3, dtype=np.float32) for _ in range(4)], 1, eps=1e-50), ValueError,
+     "eps: 1e-50 rounds to 0"),
+    (lambda: fastmlp.sgd_update(arr(3), arr(3), lr=10**400), ValueError, "lr: expected a finite number"),
+    (lambda: fastmlp.sgd_update(arr(3), arr(3), arr(3), lr=0.1, momentum=0.5, nesterov="no"), TypeError,
+     "nesterov: expected True or False"),
+    (lambda: fastmlp.adam_update(arr(3), arr(3), arr(3), arr(3), 2**64), ValueError, "t: the step number"),
+    (lambda: fastmlp.set_num_threads(2**40), ValueError, "n: expected a thread count"),
+    (lambda: fwd(x=np.ma.masked_array(arr(3, 4), mask=np.zeros((3, 4), bool))), TypeError,
+     "x: expected a plain numpy.ndarray, got MaskedArray"),
+    (lambda: fwd(W=np.matrix(arr(2, 4))), TypeError, "W: expected a plain numpy.ndarray, got matrix"),
+    (lambda: fwd(x=_misaligned(), W=arr(2, 3)), ValueError, "x: the array's data is not aligned"),
+    (lambda: bwd(accumulate="yes"), TypeError, "accumulate: expected True or False"),
+    (lambda: fastmlp._core.cpu_peak_gflops(seconds=float("inf")), ValueError, "seconds: expected a finite number"),
+]
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # numpy's own warning about np.matrix
+@pytest.mark.parametrize("i", range(len(REVIEW_CASES)))
+def test_review_cases_raise_clear_errors(i):
+    call, exc, words = REVIEW_CASES[i]
+    with pytest.raises(exc) as info:
+        call()
+    assert words in str(info.value), str(info.value)
+
+
+def test_private_helpers_are_not_reachable():
+    """The fused helpers trust their callers' checks: they are cdef, so Python cannot call them with bad buffers."""
+    from fastmlp import _core
+    for name in ("_dense_forward", "_dense_backward", "_sgd_update", "_adam_update", "_loss_mse", "_softmax",
+                 "_dense_pack", "_dense_forward_packed", "_mlp_forward", "_mlp_train_step", "_mlp_train_epoch"):
+        assert not hasattr(_core, name), name
+    assert _core.strerror(2**40) == "unknown error code"
+
+
+def test_thread_count_is_shared_by_all_threads():
+    import threading
+    before = fastmlp.get_num_threads()
+    seen = []
+    try:
+        fastmlp.set_num_threads(1)
+        t = threading.Thread(target=lambda: seen.append(fastmlp.get_num_threads()))
+        t.start()
+        t.join()
+    finally:
+        fastmlp.set_num_threads(before)
+    assert seen == [1]

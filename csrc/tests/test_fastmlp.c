@@ -250,6 +250,11 @@ static void test_refusals(void) {
     CHECK(fm_sgd_update_f64(a, b, NULL, 4, -1.0, 0, 0, 0, 0) == FM_EVALUE, "negative lr");
     CHECK(fm_sgd_update_f64(a, b, NULL, 4, 0.1, 0.9, 0, 0, 0) == FM_ENULL, "momentum without a velocity");
     CHECK(fm_adam_update_f64(a, b, b, b, 4, 0, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_EVALUE, "Adam step 0");
+    float f[4] = {0}, fg[4] = {0}, fv[4] = {0}, fm[4] = {0};
+    CHECK(fm_sgd_update_f32(f, fg, NULL, 4, 1e300, 0, 0, 0, 0) == FM_EVALUE, "an lr that is inf in float32");
+    CHECK(fm_sgd_update_f32(f, fg, fv, 4, 0.1, 0.99999999, 0, 0, 0) == FM_EVALUE, "a momentum that rounds to 1");
+    CHECK(fm_adam_update_f32(f, fg, fm, fv, 4, 1, 0.1, 0.9, 0.999, 1e-50, 0, 0) == FM_EVALUE, "an eps that is 0");
+    CHECK(f[0] == 0.0f, "refused updates write nothing");
     fm_mlp net = {0};
     size_t count;
     CHECK(fm_mlp_num_params(&net, &count) == FM_ESIZE, "a network with no layers");

@@ -239,6 +239,30 @@ def _case_inference(rows, torch, peak, reps):
     _add(rows, "inference 784-256-128-10, one sample", measure(funcs, reps), 2.0 * weights, peak)
 
 
+def _case_gil(rows, peak, reps):
+    """Two Python threads predicting at once against one doing both batches: the GIL is released in C."""
+    import threading
+
+    sizes = [784, 256, 128, 10]
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((256, 784)).astype(np.float32)
+    model = MLP(sizes, seed=0)
+
+    def one_thread():
+        model.forward(X)
+        model.forward(X)
+
+    def two_threads():
+        t = threading.Thread(target=model.forward, args=(X,))
+        t.start()
+        model.forward(X)
+        t.join()
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    _add(rows, "2 x predict B=256 (2 Python threads)", measure({"fastmlp": two_threads,
+                                                                 "fastmlp 1 Python thread": one_thread}, reps),
+         2 * 2.0 * 256 * weights, peak)
+
+
 def _add(rows, case, result, flops, peak):
     base = result["fastmlp"]
     for impl, sec in result.items():
@@ -258,6 +282,7 @@ GOALS = [  # (case prefix, other implementation, fastmlp must be at least this m
     ("train step 2-3-1 sigmoid B=4", "torch", 500.0),
     ("inference 784-256-128-10, one sample", "torch", 5.0),
     ("train step 784-256-128-10 B=256 (2 threads)", "fastmlp 1 thread", 1.7),
+    ("2 x predict B=256 (2 Python threads)", "fastmlp 1 Python thread", 1.5),  # #7: the GIL is released
 ]
 
 
@@ -295,6 +320,7 @@ def run_bench(quick=False, reps=None, epoch_samples=None, threads=(2,), out=prin
         _case_epoch(rows, torch, n_epoch, peak32, max(3, reps // 5))
         _case_tiny(rows, torch, peak32, reps)
         _case_inference(rows, torch, peak32, reps)
+        _case_gil(rows, peak32, reps)
         if _core.has_openmp():
             for count in threads:
                 if count > 1:

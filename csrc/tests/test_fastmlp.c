@@ -264,6 +264,67 @@ static void test_refusals(void) {
     CHECK(fm_set_num_threads(0) == FM_EVALUE, "zero threads");
 }
 
+/* every required pointer of every kernel, NULL in turn: FM_ENULL and nothing written */
+static void test_null_sweep(void) {
+    double x[6] = {1, 2, 3, 4, 5, 6}, W[6] = {1, 0, 1, 0, 1, 0}, b[2] = {0, 0}, p[4], dp[4] = {1, 1, 1, 1};
+    double dz[4], dW[6], db[2], dx[6], loss, t[4] = {0, 1, 0, 1}, v[6] = {0}, m[6] = {0};
+    int64_t y[2] = {0, 1};
+    const double *in2[2] = {x, W};
+    for (int k = 0; k < 2; k++) {
+        const double *a = k == 0 ? NULL : in2[0], *w = k == 1 ? NULL : in2[1];
+        CHECK(fm_dense_forward_f64(a, w, b, p, 2, 3, 2, FM_ACT_RELU) == FM_ENULL, "forward NULL %d", k);
+    }
+    CHECK(fm_dense_forward_f64(x, W, b, NULL, 2, 3, 2, FM_ACT_RELU) == FM_ENULL, "forward NULL p");
+    fm_dense_forward_f64(x, W, b, p, 2, 3, 2, FM_ACT_RELU);
+    const double *bx[4] = {x, W, p, dp};
+    double *bo[2] = {dz, dW};
+    for (int k = 0; k < 6; k++) {
+        const double *q[4] = {bx[0], bx[1], bx[2], bx[3]};
+        double *o[2] = {bo[0], bo[1]};
+        if (k < 4) q[k] = NULL;
+        else o[k - 4] = NULL;
+        CHECK(fm_dense_backward_f64(q[0], q[1], q[2], q[3], o[0], o[1], db, dx, 2, 3, 2, FM_ACT_RELU, 0) == FM_ENULL,
+              "backward NULL %d", k);
+    }
+    CHECK(fm_loss_mse_f64(NULL, t, dz, 2, 2, &loss) == FM_ENULL && fm_loss_mse_f64(p, NULL, dz, 2, 2, &loss) == FM_ENULL &&
+          fm_loss_mse_f64(p, t, dz, 2, 2, NULL) == FM_ENULL, "mse NULLs");
+    CHECK(fm_loss_softmax_ce_f64(NULL, y, dz, 2, 2, &loss) == FM_ENULL &&
+          fm_loss_softmax_ce_f64(p, NULL, dz, 2, 2, &loss) == FM_ENULL, "softmax_ce NULLs");
+    CHECK(fm_loss_sigmoid_bce_f64(p, NULL, dz, 2, 2, &loss) == FM_ENULL && fm_softmax_f64(NULL, dz, 2, 2) == FM_ENULL,
+          "bce and softmax NULLs");
+    CHECK(fm_sgd_update_f64(NULL, dW, v, 6, 0.1, 0, 0, 0, 0) == FM_ENULL &&
+          fm_sgd_update_f64(v, NULL, NULL, 6, 0.1, 0, 0, 0, 0) == FM_ENULL, "sgd NULLs");
+    CHECK(fm_adam_update_f64(W, dW, NULL, v, 6, 1, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_ENULL &&
+          fm_adam_update_f64(W, dW, m, NULL, 6, 1, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_ENULL, "adam NULLs");
+    CHECK(fm_dense_pack_f64(NULL, dW, 2, 3, 8) == FM_ENULL && fm_dense_pack_f64(W, NULL, 2, 3, 8) == FM_ENULL,
+          "pack NULLs");
+    size_t count;
+    double prm[8] = {0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.0, 0.1}, grd[8]; /* 3 -> 2: 8 parameters */
+    fm_mlp net = {0};
+    net.n_layers = 1, net.sizes[0] = 3, net.sizes[1] = 2, net.acts[0] = FM_ACT_IDENTITY, net.loss = FM_LOSS_MSE;
+    CHECK(fm_mlp_num_params(NULL, &count) == FM_ENULL && fm_mlp_num_params(&net, NULL) == FM_ENULL, "mlp NULLs");
+    CHECK(fm_mlp_workspace_size_f64(&net, SIZE_MAX, &count) == FM_EOVERFLOW, "workspace for SIZE_MAX rows");
+    char work[4096];
+    CHECK(fm_mlp_forward_f64(&net, prm, x, p, 2, work, SIZE_MAX) == FM_EOVERFLOW, "forward with SIZE_MAX rows");
+    CHECK(fm_mlp_forward_f64(&net, NULL, x, p, 2, work, 2) == FM_ENULL, "forward NULL params");
+    fm_optim opt = {0};
+    opt.kind = FM_OPT_SGD, opt.lr = 0.1;
+    CHECK(fm_mlp_train_step_f64(&net, prm, grd, NULL, x, NULL, y, 2, &opt, 1, work, 2, &loss) == FM_ENULL,
+          "train_step without targets");
+    CHECK(fm_mlp_train_step_f64(&net, prm, grd, NULL, x, t, y, 2, NULL, 1, work, 2, &loss) == FM_ENULL,
+          "train_step without options");
+    uint64_t step = UINT64_MAX - 1;
+    int64_t order[2] = {0, 1};
+    CHECK(fm_mlp_train_epoch_f64(&net, prm, grd, NULL, x, t, NULL, 2, order, 2, 1, &opt, &step, work, &loss) ==
+              FM_EVALUE, "step numbers that would wrap");
+    order[1] = 7;
+    step = 0;
+    const int rc_order = fm_mlp_train_epoch_f64(&net, prm, grd, NULL, x, t, NULL, 2, order, 2, 1, &opt, &step, work,
+                                                &loss);
+    CHECK(rc_order == FM_EVALUE && step == 0, "an order index past the data, refused before any step (rc %d, %s)",
+          rc_order, fm_strerror(rc_order));
+}
+
 int main(void) {
     const size_t shapes[][3] = {{1, 1, 1}, {1, 64, 17}, {7, 15, 16}, {16, 17, 7}, {17, 63, 5}, {3, 65, 64},
                                 {65, 16, 3}, {2, 7, 65}, {13, 300, 70}, {40, 257, 33}};
@@ -277,6 +338,7 @@ int main(void) {
     test_network();
     test_threads();
     test_refusals();
+    test_null_sweep();
     printf("fastmlp %s (%s, OpenMP %s): %d passed, %d failed\n", fm_version(), fm_cpu_path(),
            (fm_build_info() & FM_BUILD_OPENMP) ? "on" : "off", passed, failed);
     return failed ? 1 : 0;

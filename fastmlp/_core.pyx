@@ -131,29 +131,34 @@ cdef inline int _raise_for(int rc, str where) except -1:
 # ---------------------------------------------------------------------------------------------------------------
 # validation: the one place that checks arrays and options
 
-cdef bint _finite_u32(const uint32_t[::1] a) noexcept nogil:
-    # a float32 is NaN/Inf exactly when its exponent bits are all ones; an OR over integers vectorises
-    cdef Py_ssize_t i
+cdef bint _finite_ptr_f32(const float *a, size_t n) noexcept nogil:
+    cdef size_t i
     cdef uint32_t bad = 0
-    for i in range(a.shape[0]):
-        bad |= (a[i] & 0x7f800000u) == 0x7f800000u
+    cdef const uint32_t *u = <const uint32_t *>a
+    for i in range(n):
+        bad |= (u[i] & 0x7f800000u) == 0x7f800000u
     return bad == 0
 
 
-cdef bint _finite_u64(const uint64_t[::1] a) noexcept nogil:
-    cdef Py_ssize_t i
+cdef bint _finite_ptr_f64(const double *a, size_t n) noexcept nogil:
+    cdef size_t i
     cdef uint64_t bad = 0
-    for i in range(a.shape[0]):
-        bad |= (a[i] & 0x7ff0000000000000u) == 0x7ff0000000000000u
+    cdef const uint64_t *u = <const uint64_t *>a
+    for i in range(n):
+        bad |= (u[i] & 0x7ff0000000000000u) == 0x7ff0000000000000u
     return bad == 0
 
 
 def _all_finite(a):
     """True when every element of a C-contiguous float32/float64 array is finite."""
+    cdef const float[::1] f
+    cdef const double[::1] d
     flat = a.reshape(-1)
     if flat.dtype == np.float32:
-        return _finite_u32(flat.view(np.uint32))
-    return _finite_u64(flat.view(np.uint64))
+        f = flat
+        return _finite_ptr_f32(&f[0], f.shape[0])
+    d = flat
+    return _finite_ptr_f64(&d[0], d.shape[0])
 
 
 def _check(str name, a, dtype=None, shape=None, bint writable=False, bint finite=True):
@@ -1015,24 +1020,6 @@ cdef class Stepper:
             _raise_for(rc, "Stepper")
         self.counter[0] += 1
         return loss
-
-
-cdef bint _finite_ptr_f32(const float *a, size_t n) noexcept nogil:
-    cdef size_t i
-    cdef uint32_t bad = 0
-    cdef const uint32_t *u = <const uint32_t *>a
-    for i in range(n):
-        bad |= (u[i] & 0x7f800000u) == 0x7f800000u
-    return bad == 0
-
-
-cdef bint _finite_ptr_f64(const double *a, size_t n) noexcept nogil:
-    cdef size_t i
-    cdef uint64_t bad = 0
-    cdef const uint64_t *u = <const uint64_t *>a
-    for i in range(n):
-        bad |= (u[i] & 0x7ff0000000000000u) == 0x7ff0000000000000u
-    return bad == 0
 
 
 cdef class Predictor:

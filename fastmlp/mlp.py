@@ -471,7 +471,7 @@ class MLP:
                     self._params[...] = snapshot
                     self._state[...] = state_snapshot
                     raise
-                if diverged or not _core._all_finite(self._params):
+                if diverged:  # the C epoch refuses any step that could leave non-finite weights
                     self._params[...] = snapshot
                     self._state[...] = state_snapshot
                     history.diverged, history.stopped_epoch = True, epoch

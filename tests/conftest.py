@@ -12,9 +12,10 @@ settings.load_profile("ci" if __import__("os").environ.get("CI") else "default")
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
 
-def assert_close(fast, ref, dtype, what):
-    """|fast - ref| <= rtol * (|ref| + max|ref|), elementwise; names what failed."""
-    rtol = RTOL[np.dtype(dtype)]
+def assert_close(fast, ref, dtype, what, rtol=None):
+    """|fast - ref| <= rtol * (|ref| + max(1, max|ref|)), elementwise (rtol by dtype unless given); names what
+    failed."""
+    rtol = RTOL[np.dtype(dtype)] if rtol is None else rtol
     ref = np.asarray(ref, dtype=np.float64).reshape(np.shape(fast))
     got = np.asarray(fast, dtype=np.float64)
     scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0

@@ -41,17 +41,8 @@ OPTIMIZERS = {
 # ---- helpers ----------------------------------------------------------------------------------------------------
 
 def close(fast, ref, dtype, what, rtol=None):
-    """As conftest.assert_close, |fast - ref| <= rtol * (|ref| + max(1, max|ref|)), with the multi-step tolerance."""
-    rtol = RTOL_STEPS[np.dtype(dtype)] if rtol is None else rtol
-    ref = np.asarray(ref, dtype=np.float64).reshape(np.shape(fast))
-    got = np.asarray(fast, dtype=np.float64)
-    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
-    err = np.abs(got - ref)
-    bound = rtol * (np.abs(ref) + scale)
-    if not np.all(err <= bound):
-        i = np.unravel_index(np.argmax(err - bound), err.shape) if err.ndim else ()
-        raise AssertionError(f"{what}: fast {got[i]!r} vs reference {ref[i]!r} at {i}, |diff| {err[i]:.3g} > "
-                             f"{bound[i]:.3g} (rtol {rtol}, dtype {np.dtype(dtype)})")
+    """conftest.assert_close with the multi-step tolerance."""
+    assert_close(fast, ref, dtype, what, RTOL_STEPS[np.dtype(dtype)] if rtol is None else rtol)
 
 
 def ref_net(sizes, acts, loss):

@@ -1,10 +1,15 @@
 """The command line: demo, info and bench run and print what they promise (no timing assertions)."""
+import os
 import subprocess
 import sys
 
+# from tests/, not the source root: there `python -m fastmlp` would import the uncompiled source tree
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 
 def run(*args, timeout=300):
-    proc = subprocess.run([sys.executable, "-m", "fastmlp", *args], capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, "-m", "fastmlp", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=HERE)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -32,5 +37,5 @@ def test_bench_prints_the_table_and_the_goals():
 
 def test_bench_rejects_bad_thread_list():
     proc = subprocess.run([sys.executable, "-m", "fastmlp", "bench", "--threads", "two"], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, cwd=HERE)
     assert proc.returncode == 2 and "--threads expects" in proc.stdout

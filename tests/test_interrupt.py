@@ -38,7 +38,8 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 def test_ctrl_c_during_fit_leaves_a_usable_model():
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+                            text=True, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                            cwd=os.path.dirname(os.path.abspath(__file__)))
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(1.0)  # a few epochs in
     proc.send_signal(signal.SIGINT)

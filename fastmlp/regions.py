@@ -305,3 +305,572 @@ def pieces_1d(model, a, b, tol=1e-12):
     return Pieces1D(a=a, b=b, t=t, points=a + t[:, None] * d, n_pieces=len(t) + 1, alpha=alpha, beta=beta,
                     activation_t=act_t, n_activation_intervals=n_act, edges=piece_edges, slope=slope,
                     intercept=intercept)
+
+
+# ---- exact n-D enumeration -----------------------------------------------------------------------------------
+def _linprog():
+    try:
+        from scipy.optimize import linprog
+    except ImportError as exc:
+        raise ImportError("fastmlp.regions: the n-D region enumeration solves small linear programs with scipy's "
+                          "HiGHS solver; install the optional extra: pip install 'fastmlp[regions]'") from exc
+    return linprog
+
+
+@dataclass
+class Region:
+    """One activation region: the inputs x with ``H @ x < c`` on the ``strict`` rows and ``H @ x <= c`` on the
+    others (one row per hidden unit, in layer order; rows are unit-normalised, a zero row is a unit that is
+    constant on the region; the box is not included and rows may be redundant), on which the network is
+    ``alpha @ x + beta``. ``pattern``: the activation pattern (one bool per hidden unit, layer after layer);
+    ``point``: a point of the region (inside the box)."""
+    pattern: np.ndarray
+    H: np.ndarray
+    c: np.ndarray
+    strict: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    point: np.ndarray
+
+    def contains(self, X, tol=0.0):
+        """Whether each row of X satisfies the region's half-spaces (to ``tol``)."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        s = X @ self.H.T - self.c
+        return np.all(np.where(self.strict, s < tol, s <= tol), axis=1)
+
+
+class Regions:
+    """All activation regions of a ReLU network that meet a box, from ``enumerate_regions``.
+
+    ``len(regions)`` is the count; ``regions[k]`` a ``Region``. Arrays over all regions: ``patterns`` (K, units)
+    bool, ``H`` (K, units, n_in), ``c``, ``strict`` (K, units), ``alpha`` (K, n_out, n_in), ``beta`` (K, n_out),
+    ``points`` (K, n_in). ``cells`` is "full" (full-dimensional regions: the usual count of linear regions) or
+    "all" (every non-empty cell, lower-dimensional ones included). ``n_lps`` LPs were solved in ``seconds``.
+    ``bounds``: the shallow-net bound, the layer-product bound and 2^units for this architecture, beside the count.
+    """
+
+    def __init__(self, net, lo, hi, cells, patterns, H, c, strict, alpha, beta, points, hp_index, G, g0, n_lps,
+                 n_skipped, seconds):
+        self._net = net
+        self.box = None if lo is None else np.stack([lo, hi], axis=1)
+        self.cells = cells
+        self.patterns, self.H, self.c, self.strict = patterns, H, c, strict
+        self.alpha, self.beta, self.points = alpha, beta, points
+        self.hyperplane_index, self.hyperplanes = hp_index, (G, g0)
+        self.n_lps, self.n_lps_skipped, self.seconds = n_lps, n_skipped, seconds
+        self._lookup = None
+
+    @property
+    def n_regions(self):
+        return len(self.patterns)
+
+    def __len__(self):
+        return len(self.patterns)
+
+    def __getitem__(self, k):
+        return Region(self.patterns[k], self.H[k], self.c[k], self.strict[k], self.alpha[k], self.beta[k],
+                      self.points[k])
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+    @property
+    def bounds(self):
+        layers = [self._net.n_in] + self._net.widths + [self._net.n_out]
+        units = sum(self._net.widths)
+        return {"shallow": shallow_region_bound(self._net.n_in, units), "product": product_region_bound(layers),
+                "patterns": pattern_bound(units)}
+
+    def locate(self, X):
+        """Index of the region each input lies in (by its activation pattern), -1 where the pattern is not one of
+        the enumerated regions (outside the box, or a lower-dimensional cell when ``cells="full"``)."""
+        X = _points("X", X, self._net.n_in)
+        if self._lookup is None:
+            self._lookup = {np.packbits(p).tobytes(): k for k, p in enumerate(self.patterns)}
+        pats = _patterns(self._net, X)
+        if not pats:
+            return np.zeros(len(X), dtype=np.int64)
+        packed = np.packbits(np.concatenate(pats, axis=1), axis=1)
+        get = self._lookup.get
+        return np.fromiter((get(row.tobytes(), -1) for row in packed), dtype=np.int64, count=len(X))
+
+    def __repr__(self):
+        box = "R^n" if self.box is None else f"box {self.box.tolist()}"
+        return (f"<Regions: {len(self)} {'full-dimensional regions' if self.cells == 'full' else 'cells'} of a "
+                f"{[self._net.n_in] + self._net.widths + [self._net.n_out]} network in {box}; {self.n_lps} LPs, "
+                f"{self.seconds:.3g} s>")
+
+
+def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max_lps=200_000, tol=1e-9):
+    """Every activation region of a ReLU network that meets a box (exact, for small networks).
+
+    box: ``(lo, hi)`` for every input, or an array ``[[lo_0, hi_0], ...]`` of shape (n_in, 2); None: all of R^n.
+    cells: "full" counts the full-dimensional regions (the usual "number of linear regions": each region
+        contains a ball of radius > ``tol`` inside the box; every unit is then strictly on or off); "all" keeps
+        every non-empty cell {active units > 0, inactive units <= 0}, lower-dimensional ones included, which
+        covers every point of the box exactly once (what ``to_shallow`` needs).
+    max_regions, max_lps: budgets; when either is exceeded a ``RegionBudgetError`` (a RuntimeError) is raised
+        instead of running on (the count can be exponential in the depth).
+
+    Depth-first search over the hidden units in layer order: each branch adds one normalised half-space; a child
+    exists when the LP "max s subject to h.x + s <= c on the strict rows, h.x <= c on the others, s <= 1, x in
+    the box" (scipy's HiGHS) has s > ``tol``. An infeasible prefix removes its whole subtree, and where the
+    parent's point already lies clearly on one side of the new hyperplane, that child needs no LP. The number of
+    LPs is at most units x regions, so the cost follows the output, not 2^units.
+    """
+    if cells not in ("full", "all"):
+        raise ValueError(f"cells: expected 'full' or 'all', got {cells!r}")
+    for name, v in (("max_regions", max_regions), ("max_lps", max_lps)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
+    if not (isinstance(tol, (int, float)) and tol > 0 and math.isfinite(tol)):
+        raise ValueError(f"tol: expected a positive number, got {tol!r}")
+    net = _net(model)
+    n_in = net.n_in
+    lo, hi = (None, None) if box is None else _box(box, n_in)
+    linprog = _linprog()
+    t0 = time.perf_counter()
+    widths = net.widths
+    U = sum(widths)
+    L = len(widths)
+    full = cells == "full"
+    margin = 1e-7  # a witness decides a side when it lies this far (normalised distance) from the hyperplane
+    bounds = [(None, None)] * n_in if lo is None else list(zip(lo.tolist(), hi.tolist()))
+    bounds = bounds + [(None, 1.0)]
+    cost = np.zeros(n_in + 1)
+    cost[-1] = -1.0
+    n_lps = n_skipped = 0
+    # a start point: the box centre, or the origin
+    x0 = np.zeros(n_in) if lo is None else 0.5 * (lo + hi)
+
+    def solve(Hs, rs, st):
+        """A point of {h.x + s <= r (strict rows), h.x <= r (others), s <= 1, box} with s > tol, or None."""
+        nonlocal n_lps
+        if n_lps >= max_lps:
+            raise RegionBudgetError(
+                f"enumerate_regions: more than max_lps={max_lps} linear programs needed (found {len(out_pat)} "
+                f"regions so far): raise max_lps, shrink the box, or use pieces_1d for exact 1-D slices",
+                len(out_pat), n_lps)
+        n_lps += 1
+        A = np.zeros((len(rs), n_in + 1))
+        A[:, :n_in] = Hs
+        A[st, n_in] = 1.0
+        for opts in ({"presolve": False}, {}):
+            res = linprog(cost, A_ub=A, b_ub=rs, bounds=bounds, method="highs", options=opts)
+            if res.status in (0, 2):
+                break
+        else:
+            raise RuntimeError(f"enumerate_regions: the LP solver failed ({res.message})")
+        if res.status == 2 or (st.any() and res.x[n_in] <= tol):
+            return None
+        return res.x[:n_in].copy()
+
+    out_pat, out_H, out_c, out_st, out_a, out_b, out_pt, out_hp = [], [], [], [], [], [], [], []
+    G_rows, g0_rows = [], []
+
+    def layer_start(Z, cz):
+        base = sum(len(g) for g in g0_rows)
+        G_rows.append(Z)
+        g0_rows.append(cz)
+        return base
+
+    if L == 0:  # one affine map: a single region, described by no half-spaces
+        pt = x0[None, :]
+        return Regions(net, lo, hi, cells, np.zeros((1, 0), bool), np.zeros((1, 0, n_in)), np.zeros((1, 0)),
+                       np.zeros((1, 0), bool), net.Ws[0][None].copy(), net.bs[0][None].copy(), pt,
+                       np.zeros((1, 0), np.int64), np.zeros((0, n_in)), np.zeros(0), 0, 0, time.perf_counter() - t0)
+    empty = np.zeros((0, n_in))
+    # node: (layer, unit, Z, cz, hp_base, pattern list, H rows, rhs, strict, lp-row mask, hp list, witness)
+    stack = [(0, 0, net.Ws[0], net.bs[0], layer_start(net.Ws[0], net.bs[0]), (), empty, np.zeros(0),
+              np.zeros(0, bool), np.zeros(0, bool), (), x0)]
+    while stack:
+        l, j, Z, cz, base, pat, Hs, rs, st, use, hp, w = stack.pop()
+        if j == widths[l]:  # layer complete: the next layer's pre-activations as affine maps of x
+            s = np.array(pat[len(pat) - widths[l]:], dtype=bool)
+            Zm, cm = Z * s[:, None], cz * s
+            Zn, cn = net.Ws[l + 1] @ Zm, net.Ws[l + 1] @ cm + net.bs[l + 1]
+            if l + 1 == L:  # a region
+                if len(out_pat) >= max_regions:
+                    raise RegionBudgetError(
+                        f"enumerate_regions: more than max_regions={max_regions} regions ({n_lps} LPs so far): "
+                        f"raise max_regions, shrink the box, or use pieces_1d for exact 1-D slices",
+                        len(out_pat), n_lps)
+                out_pat.append(pat)
+                out_H.append(Hs)
+                out_c.append(rs)
+                out_st.append(st)
+                out_a.append(Zn)
+                out_b.append(cn)
+                out_pt.append(w)
+                out_hp.append(hp)
+            else:
+                stack.append((l + 1, 0, Zn, cn, layer_start(Zn, cn), pat, Hs, rs, st, use, hp, w))
+            continue
+        z, zc = Z[j], cz[j]
+        nrm = math.sqrt(float(z @ z))
+        q = base + j
+        if nrm == 0.0:  # constant on this cell: one child, no hyperplane
+            on = zc > 0
+            stack.append((l, j + 1, Z, cz, base, pat + (bool(on),), np.vstack([Hs, np.zeros((1, n_in))]),
+                          np.append(rs, zc if on else -zc), np.append(st, bool(on) or full), np.append(use, False),
+                          hp + (q,), w))
+            continue
+        h, r = z / nrm, zc / nrm  # normalised: h.x + r is the signed distance to the hyperplane
+        g = None if w is None else float(h @ w + r)
+        kids = []
+        for on in (False, True):  # pushed in this order: the active child is explored first
+            rows = np.concatenate([Hs, (-h if on else h)[None, :]])
+            rhs = np.append(rs, r if on else -r)
+            strict = np.append(st, on or full)
+            usemask = np.append(use, True)
+            if g is not None and ((on and g > margin) or (not on and g < -margin)):
+                n_skipped += 1
+                kid_w = w
+            else:
+                kid_w = solve(rows[usemask], rhs[usemask], strict[usemask])
+                if kid_w is None:
+                    continue
+            kids.append((l, j + 1, Z, cz, base, pat + (on,), rows, rhs, strict, usemask, hp + (q,), kid_w))
+        stack.extend(kids)
+    K = len(out_pat)
+    G = np.concatenate(G_rows) if G_rows else np.zeros((0, n_in))
+    g0 = np.concatenate(g0_rows) if g0_rows else np.zeros(0)
+    return Regions(net, lo, hi, cells,
+                   np.array(out_pat, dtype=bool).reshape(K, U),
+                   np.array(out_H).reshape(K, U, n_in), np.array(out_c).reshape(K, U),
+                   np.array(out_st, dtype=bool).reshape(K, U),
+                   np.array(out_a).reshape(K, net.n_out, n_in), np.array(out_b).reshape(K, net.n_out),
+                   np.array(out_pt).reshape(K, n_in), np.array(out_hp, dtype=np.int64).reshape(K, U), G, g0,
+                   n_lps, n_skipped, time.perf_counter() - t0)
+
+
+def count_regions(model, box=None, **kwargs):
+    """The number of full-dimensional activation regions meeting the box (``len(enumerate_regions(...))``)."""
+    return len(enumerate_regions(model, box, **kwargs))
+
+
+# ---- deep -> shallow -----------------------------------------------------------------------------------------
+_ACT = {"identity": lambda z: z, "relu": lambda z: np.maximum(z, 0.0),
+        "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), "tanh": np.tanh}
+
+
+def _ext_relu(pre, inf):
+    """relu(pre + inf * INF) in R with a formal infinity: the coefficient of infinity is summed first and
+    0 * inf := 0, i.e. the pointwise limit M -> inf of relu(pre + M * inf)."""
+    return np.where(inf < 0, 0.0, np.where(inf > 0, np.inf, np.maximum(pre, 0.0)))
+
+
+class ShallowNet:
+    """A ReLU network with three hidden layers equal to a deep ReLU network on every input of a box, built from
+    the deep net's cells (``to_shallow``). Weights are extended reals ``W + inf * V``.
+
+    Layer 1 (finite): ``u_q = relu(g_q(x))`` for each distinct hyperplane g_q (one per (layer, unit, pattern of
+        the earlier layers)), and ``relu(+-(alpha_k x + beta_k))`` for each cell k and output.
+    Layer 2: ``ind_q = relu(1 - inf * u_q)``, which is 1 exactly when g_q(x) <= 0 (0 * inf := 0), and the
+        positive and negative parts passed through (relu of a value >= 0).
+    Layer 3: ``relu(part_k - inf * S_k)`` with ``S_k = sum_q M[k, q] ind_q + m_k`` the number of cell k's
+        conditions x violates (M = +1 for a unit the cell needs active, -1 for one it needs inactive, m_k the
+        number of the latter): the cell's linear model where x is in the cell, 0 elsewhere.
+    Output: the sum of the gated parts, then the deep net's output activation.
+
+    Evaluation is symbolic in the infinite weights: a pre-activation is ``W h + b + inf * (V h + c)``, the
+    coefficient of inf is summed first and inf * 0 := 0 (the limit of the big-M network as M -> inf). With
+    IEEE arithmetic inf * 0 would be NaN; with a finite M (``to_finite``, ``to_mlp``) the net is an ordinary
+    ReLU network but only an approximation, wrong in a band of width ~1/M around every cell boundary.
+    Outside the box no cell may fire and the output is then 0 (``cell_index`` says -1); a ShallowNet built from
+    full-dimensional regions only (``ShallowNet(enumerate_regions(model, box))``) is also wrong on the
+    lower-dimensional cells of a degenerate network: ``to_shallow`` keeps every cell.
+
+    Attributes: ``G`` (Q, n_in), ``g0`` (Q,): the hyperplanes; ``M`` (K, Q) int8 and ``m`` (K,): the conditions;
+    ``alpha`` (K, n_out, n_in), ``beta`` (K, n_out): the cells' linear models; ``widths``: the hidden widths.
+    """
+
+    def __init__(self, regions, output="identity"):
+        G, g0 = regions.hyperplanes
+        K, U = regions.patterns.shape
+        self.G, self.g0 = np.array(G, dtype=np.float64), np.array(g0, dtype=np.float64)
+        Q = len(self.g0)
+        self.M = np.zeros((K, Q), dtype=np.int8)
+        rows = np.repeat(np.arange(K), U)
+        self.M[rows, regions.hyperplane_index.ravel()] = np.where(regions.patterns.ravel(), 1, -1)
+        self.m = (~regions.patterns).sum(axis=1).astype(np.int64)
+        self.alpha, self.beta = np.array(regions.alpha), np.array(regions.beta)
+        self.box = regions.box
+        self.output = output
+        self.n_in, self.n_out = self.G.shape[1], self.beta.shape[1]
+        self.n_cells, self.n_hyperplanes = K, Q
+        P = K * self.n_out
+        self.widths = [Q + 2 * P, Q + 2 * P, 2 * P]
+
+    def _parts(self, X):
+        u = np.maximum(X @ self.G.T + self.g0, 0.0)
+        ind = (u == 0.0).astype(np.float32)              # relu(1 - inf * u), symbolically
+        S = ind @ self.M.T.astype(np.float32) + self.m   # integer counts, exact in float32 below 2^24
+        p = np.einsum("ni,koi->nko", X, self.alpha) + self.beta
+        return S, p
+
+    def cell_index(self, X):
+        """The cell whose gate is open at each input, -1 where none is (an input outside the box)."""
+        X = _points("X", X, self.n_in)
+        out = np.empty(len(X), dtype=np.int64)
+        for i in range(0, len(X), 4096):
+            S, _ = self._parts(X[i:i + 4096])
+            hit = S == 0
+            out[i:i + 4096] = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+        return out
+
+    def logits(self, X):
+        """The output before the output activation (what the cells' linear models give)."""
+        X = _points("X", X, self.n_in)
+        out = np.empty((len(X), self.n_out))
+        for i in range(0, len(X), 4096):
+            S, p = self._parts(X[i:i + 4096])
+            open_ = (S == 0)[:, :, None]                 # relu(part - inf * S): passes part where S == 0
+            pos = np.where(open_, np.maximum(p, 0.0), 0.0)
+            neg = np.where(open_, np.maximum(-p, 0.0), 0.0)
+            out[i:i + 4096] = pos.sum(axis=1) - neg.sum(axis=1)
+        return out
+
+    def __call__(self, X):
+        """The network's output (as ``model.forward`` for the deep net), float64, shape (n, n_out)."""
+        return _ACT[self.output](self.logits(X))
+
+    forward = __call__
+
+    def extended_layers(self):
+        """The four weight layers as dense extended-real arrays ``[(W, b, V, c), ...]``: layer i computes
+        ``relu(W h + b + inf * (V h + c))`` (the last, the output, has V = 0, c = 0 and no relu). Memory grows as
+        the square of the width: for small nets, to inspect or export."""
+        Q, K, n_out, n_in = self.n_hyperplanes, self.n_cells, self.n_out, self.n_in
+        P = K * n_out
+        A = self.alpha.reshape(P, n_in)
+        B = self.beta.reshape(P)
+        w1, w2, w3 = self.widths
+        W1 = np.concatenate([self.G, A, -A])
+        b1 = np.concatenate([self.g0, B, -B])
+        W2, b2 = np.zeros((w2, w1)), np.zeros(w2)
+        V2, c2 = np.zeros((w2, w1)), np.zeros(w2)
+        b2[:Q] = 1.0
+        V2[:Q, :Q] = -np.eye(Q)
+        W2[Q:, Q:] = np.eye(2 * P)
+        W3, b3 = np.zeros((w3, w2)), np.zeros(w3)
+        V3, c3 = np.zeros((w3, w2)), np.zeros(w3)
+        W3[:, Q:] = np.eye(2 * P)
+        Mk = np.repeat(self.M.astype(np.float64), n_out, axis=0)   # row k * n_out + o
+        mk = np.repeat(self.m.astype(np.float64), n_out)
+        V3[:P, :Q], V3[P:, :Q] = -Mk, -Mk
+        c3[:P], c3[P:] = -mk, -mk
+        W4 = np.concatenate([np.eye(n_out)[np.tile(np.arange(n_out), K)].T,
+                             -np.eye(n_out)[np.tile(np.arange(n_out), K)].T], axis=1)
+        zeros = lambda W: (np.zeros_like(W), np.zeros(W.shape[0]))  # noqa: E731
+        return [(W1, b1) + zeros(W1), (W2, b2, V2, c2), (W3, b3, V3, c3), (W4, np.zeros(n_out)) + zeros(W4)]
+
+    def to_finite(self, M=1e6):
+        """A finite big-M version ``[(W + M V, b + M c), ...]`` of ``extended_layers()``: an ordinary ReLU network
+        that is only APPROXIMATELY equal to the deep net: wrong in a band of width ~1/M around cell boundaries."""
+        if not (M > 0 and math.isfinite(M)):
+            raise ValueError(f"M: expected a finite positive number, got {M!r}")
+        return [(W + M * V, b + M * c) for W, b, V, c in self.extended_layers()]
+
+    def to_mlp(self, M=1e6):
+        """The big-M approximation (``to_finite``) as a float64 ``fastmlp.MLP`` [n_in, *widths, n_out]."""
+        from .mlp import MLP
+        net = MLP([self.n_in] + self.widths + [self.n_out], activation="relu", output=self.output, dtype="float64")
+        for (W, b), (Wm, bm) in zip(net.params, self.to_finite(M)):
+            W[...] = Wm
+            b[...] = bm
+        return net
+
+    def __repr__(self):
+        return (f"<ShallowNet {self.n_in}-{'-'.join(map(str, self.widths))}-{self.n_out}: {self.n_cells} cells, "
+                f"{self.n_hyperplanes} hyperplanes>")
+
+
+def _ext_forward(layers, X):
+    """Evaluate ``extended_layers()`` directly (the reference for ``ShallowNet``)."""
+    h = np.asarray(X, dtype=np.float64)
+    for W, b, V, c in layers[:-1]:
+        h = _ext_relu(h @ W.T + b, h @ V.T + c)
+    W, b, _, _ = layers[-1]
+    return h @ W.T + b
+
+
+def to_shallow(model, box, **kwargs):
+    """A ``ShallowNet`` (three hidden layers) equal to the deep ReLU network on every input of the box, region
+    boundaries included: built from every non-empty cell (``enumerate_regions(model, box, cells="all")``; the
+    budgets ``max_regions``, ``max_lps`` pass through). ``box=None``: all of R^n (more cells)."""
+    regions = enumerate_regions(model, box, cells="all", **kwargs)
+    return ShallowNet(regions, output=regions._net.output)
+
+
+# ---- explanations --------------------------------------------------------------------------------------------
+def linear_shap(model, X, background):
+    """Exact SHAP values of each input's LOCAL LINEAR MODEL (not of the network): ``phi[i, o, j] =
+    alpha[i, o, j] * (X[i, j] - mean(background[:, j]))``, shape (n, n_out, n_in). For the region's linear model g
+    they add up to ``g(x) - mean g(background)``; for the network this is only a local approximation (the
+    background may lie in other regions). For the network's own Shapley values see ``shapley_values``."""
+    net = _net(model)
+    X = _points("X", X, net.n_in)
+    bg = _points("background", background, net.n_in)
+    alpha, _ = _affine(net, _patterns(net, X), len(X))
+    return alpha * (X - bg.mean(axis=0))[:, None, :]
+
+
+def shapley_values(model, X, background, max_features=16):
+    """Exact interventional Shapley values of the network's output (``model.forward``, any activation) over a
+    background set: the value of a coalition S is ``mean_b f(x_S, b_rest)`` over the background rows b, and all
+    2^n_in coalitions are evaluated (n_in <= max_features, else ValueError). Shape (n, n_out, n_in); additivity:
+    ``phi.sum(-1) = f(x) - mean f(background)``. Cost: 2^n_in x len(background) forward rows per input."""
+    if not hasattr(model, "forward") or not hasattr(model, "layers"):
+        raise TypeError(f"model: expected a fastmlp.MLP, got {type(model).__name__}")
+    n = int(model.layers[0])
+    if n > max_features:
+        raise ValueError(f"shapley_values: {n} features need 2^{n} coalitions per input; refusing more than "
+                         f"max_features={max_features} (use linear_shap, or raise max_features knowingly)")
+    X = _points("X", X, n)
+    bg = _points("background", background, n)
+    C = 1 << n
+    masks = ((np.arange(C)[:, None] >> np.arange(n)) & 1).astype(bool)    # coalition c holds feature j: bit j
+    size = masks.sum(axis=1)
+    w = np.array([math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) for s in range(n)])
+    chunk = max(1, (1 << 18) // len(bg))
+    phi = np.empty((len(X), int(model.layers[-1]), n))
+    for i, x in enumerate(X):
+        v = np.empty((C, int(model.layers[-1])))
+        for c0 in range(0, C, chunk):
+            mk = masks[c0:c0 + chunk]
+            rows = np.where(mk[:, None, :], x, bg[None, :, :]).reshape(-1, n)
+            v[c0:c0 + chunk] = np.asarray(model.forward(rows), dtype=np.float64).reshape(len(mk), len(bg), -1).mean(1)
+        for j in range(n):
+            S = np.flatnonzero(~masks[:, j])
+            phi[i, :, j] = w[size[S]] @ (v[S | (1 << j)] - v[S])
+    return phi
+
+
+# ---- bounds --------------------------------------------------------------------------------------------------
+def shallow_region_bound(n_in, n_units):
+    """The most regions D = n_units ReLU units (hyperplanes) in general position cut R^d, d = n_in, into:
+    sum_{j <= d} C(D, j) (Zaslavsky), an exact Python int; 2^D when d >= D."""
+    for name, v in (("n_in", n_in), ("n_units", n_units)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{name}: expected an int >= 0, got {v!r}")
+    return sum(math.comb(int(n_units), j) for j in range(min(int(n_in), int(n_units)) + 1))
+
+
+def pattern_bound(n_units):
+    """2^n_units: the number of activation patterns, a trivial bound on the number of regions."""
+    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 0:
+        raise ValueError(f"n_units: expected an int >= 0, got {n_units!r}")
+    return 1 << int(n_units)
+
+
+def product_region_bound(layers):
+    """Layer-product upper bound (Montufar 2017; Serra et al. 2018 tighten it) for layer sizes
+    [n_0, n_1, ..., n_L, n_out] (or a model): prod_l sum_{j <= d_l} C(n_l, j), d_l = min(n_0, ..., n_{l-1})."""
+    if hasattr(layers, "layers"):
+        layers = layers.layers
+    layers = [int(s) for s in layers]
+    if len(layers) < 2 or min(layers) < 1:
+        raise ValueError(f"layers: expected [n_in, ..., n_out] with sizes >= 1, got {layers}")
+    bound, d = 1, layers[0]
+    for width in layers[1:-1]:
+        bound *= shallow_region_bound(d, width)
+        d = min(d, width)
+    return bound
+
+
+# ---- plots ---------------------------------------------------------------------------------------------------
+def _new_ax(ax, figsize):
+    """The given axes, or new ones on a figure that needs no display (matplotlib's Agg canvas, no pyplot)."""
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError("fastmlp.regions plots need matplotlib: pip install 'fastmlp[plot]'") from exc
+    if ax is not None:
+        return ax
+    return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def plot_pieces_1d(model, a, b, ax=None, output=0, data=None):
+    """The network along the segment a -> b drawn exactly from its affine pieces (each piece in its own colour),
+    breakpoints (where the map changes) marked with dashed lines and dots, and unit switches that leave the map
+    unchanged as grey crosses. For a 1-input net the horizontal axis is x, else the parameter t in [0, 1].
+    data: optional (X, y) training points to scatter (1-input nets). Returns the axes (``ax.figure.savefig``)."""
+    pieces = pieces_1d(model, a, b)
+    ax = _new_ax(ax, (7, 4.2))
+    net = _net(model)
+    if not 0 <= output < net.n_out:
+        raise ValueError(f"output: expected an index in [0, {net.n_out}), got {output}")
+    one = net.n_in == 1
+    to_x = (lambda t: pieces.a[0] + t * (pieces.b[0] - pieces.a[0])) if one else (lambda t: t)
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    if data is not None:
+        Xd, yd = np.asarray(data[0], dtype=np.float64), np.asarray(data[1], dtype=np.float64)
+        ax.scatter(Xd.reshape(len(Xd), -1)[:, 0], yd.reshape(len(yd), -1)[:, output], s=10, c="0.6",
+                   label="data", zorder=1)
+    e = pieces.edges
+    for k in range(pieces.n_pieces):
+        tt = np.array([e[k], e[k + 1]])
+        ax.plot(to_x(tt), pieces.slope[k, output] * tt + pieces.intercept[k, output], lw=2.2,
+                color=colours[k % len(colours)], zorder=3)
+    if len(pieces.t):
+        yb = pieces(pieces.t)[:, output]
+        for tb in pieces.t:
+            ax.axvline(to_x(tb), color="0.5", ls="--", lw=0.8, zorder=2)
+        ax.plot(to_x(pieces.t), yb, "o", color="k", ms=5, zorder=4, label=f"breakpoints ({len(pieces.t)})")
+    silent = np.setdiff1d(pieces.activation_t, pieces.t)
+    if len(silent):
+        ax.plot(to_x(silent), pieces(silent)[:, output], "x", color="0.4", ms=7, zorder=4,
+                label=f"unit switches, same map ({len(silent)})")
+    ax.set_xlabel("x" if one else "t  (x = a + t (b - a))")
+    ax.set_ylabel("network output" + (f" {output}" if net.n_out > 1 else "") +
+                  ("" if net.output == "identity" else " (pre-activation)"))
+    ax.set_title(f"{pieces.n_pieces} linear pieces, {len(pieces.t)} breakpoints "
+                 f"({pieces.n_activation_intervals} activation intervals)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=9)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_regions_2d(model, box, ax=None, resolution=400, regions=None, seed=0, **kwargs):
+    """The activation regions of a 2-input ReLU net in a box, each in its own colour, with region boundaries
+    drawn; the title gives the exact count (``enumerate_regions``; pass ``regions=`` to reuse one, other
+    keyword arguments go to it) and the most a shallow net with as many units could have,
+    sum_{j <= 2} C(D, j). Returns the axes."""
+    net = _net(model)
+    if net.n_in != 2:
+        raise ValueError(f"plot_regions_2d: needs a 2-input network, got {net.n_in} inputs")
+    lo, hi = _box(box, 2)
+    ax = _new_ax(ax, (6.4, 6))
+    from matplotlib.colors import ListedColormap
+    if regions is None:
+        regions = enumerate_regions(model, box, **kwargs)
+    K = len(regions)
+    xs = np.linspace(lo[0], hi[0], resolution)
+    ys = np.linspace(lo[1], hi[1], resolution)
+    XX, YY = np.meshgrid(xs, ys)
+    idx = regions.locate(np.column_stack([XX.ravel(), YY.ravel()])).reshape(resolution, resolution)
+    rng = np.random.default_rng(seed)
+    hues = (np.arange(K) / max(K, 1) + rng.uniform()) % 1.0
+    rng.shuffle(hues)
+    from matplotlib.colors import hsv_to_rgb
+    sat = 0.35 + 0.3 * rng.uniform(size=K)
+    val = 0.8 + 0.2 * rng.uniform(size=K)
+    cmap = ListedColormap(hsv_to_rgb(np.column_stack([hues, sat, val])) if K else ["white"])
+    ext = [lo[0], hi[0], lo[1], hi[1]]
+    ax.imshow(np.ma.masked_less(idx, 0), origin="lower", extent=ext, cmap=cmap, vmin=-0.5, vmax=K - 0.5,
+              interpolation="nearest", aspect="auto")
+    edge = np.zeros(idx.shape, dtype=bool)
+    edge[:, 1:] |= idx[:, 1:] != idx[:, :-1]
+    edge[1:, :] |= idx[1:, :] != idx[:-1, :]
+    ax.imshow(np.ma.masked_where(~edge, edge.astype(float)), origin="lower", extent=ext, cmap="gray_r",
+              vmin=0, vmax=1, interpolation="nearest", aspect="auto", alpha=0.8)
+    D = sum(net.widths)
+    ax.set_xlabel("$x_1$ (input 0)")
+    ax.set_ylabel("$x_2$ (input 1)")
+    ax.set_title(f"{K} linear regions of a {'-'.join(map(str, [2] + net.widths + [net.n_out]))} ReLU net\n"
+                 f"a shallow net with D = {D} units has at most "
+                 f"$\\sum_{{j\\leq 2}}\\binom{{{D}}}{{j}}$ = {shallow_region_bound(2, D)}", fontsize=11)
+    return ax

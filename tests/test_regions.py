@@ -1,0 +1,491 @@
+"""Linear regions of ReLU networks (fastmlp.regions): hand-worked answers, 1-D vs n-D, deep == shallow, SHAP."""
+import math
+import sys
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import regions as R
+
+
+def net(layers, seed=0, dtype="float64", scale=1.0, activation="relu", **kw):
+    """An MLP with N(0, scale^2) weights and biases (biases non-zero: hyperplanes in general position)."""
+    m = fastmlp.MLP(layers, activation=activation, loss="mse", dtype=dtype, seed=0, **kw)
+    m.set_flat_params(scale * np.random.default_rng(seed).normal(size=m.n_params))
+    return m
+
+
+def set_params(m, *arrays):
+    for (W, b), (Wv, bv) in zip(m.params, zip(arrays[::2], arrays[1::2])):
+        W[...] = np.asarray(Wv, dtype=float).reshape(W.shape)
+        b[...] = np.asarray(bv, dtype=float).reshape(b.shape)
+    return m
+
+
+def relu_sum(offsets, dtype="float64"):
+    """f(x) = sum_i relu(x - offsets[i]) as a 1-k-1 net."""
+    k = len(offsets)
+    m = fastmlp.MLP([1, k, 1], activation="relu", loss="mse", dtype=dtype, seed=0)
+    return set_params(m, np.ones(k), -np.asarray(offsets, dtype=float), np.ones(k), [0.0])
+
+
+def udlbook():
+    """The 1-3-1 net of Understanding Deep Learning, ch. 3: h_d = relu(theta_d0 + theta_d1 x)."""
+    m = fastmlp.MLP([1, 3, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+    return set_params(m, [-1.0, 2.0, 0.65], [0.3, -1.0, -0.5], [2.0, -1.0, 7.0], [-0.3])
+
+
+def tangent_net(D):
+    """D units whose zero lines are tangents to the unit circle: general position, all crossings in the box."""
+    th = np.pi * np.arange(D) / D + 0.1
+    m = fastmlp.MLP([2, D, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+    set_params(m, np.column_stack([np.cos(th), np.sin(th)]), -np.ones(D), np.linspace(1, 2, D), [0.0])
+    return m, 1.0 / math.sin(math.pi / (2 * D)) + 1.0
+
+
+def segment_crossings(regions, a, b, eps=1e-9):
+    """The t-intervals (of positive length) in which the segment a -> b meets each enumerated region."""
+    d = b - a
+    out = []
+    for reg in regions:
+        lo, hi = 0.0, 1.0
+        hd, rhs = reg.H @ d, reg.c - reg.H @ a        # (H d) t <= c - H a
+        for s, r in zip(hd, rhs):
+            if s > 0:
+                hi = min(hi, r / s)
+            elif s < 0:
+                lo = max(lo, r / s)
+            elif r < 0:
+                hi = -1.0
+        if hi - lo > eps:
+            out.append((lo, hi))
+    return sorted(out)
+
+
+# ---- 1-D: hand-worked answers --------------------------------------------------------------------------------
+@pytest.mark.parametrize("N", [2, 3, 5, 9])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_relu_sum_has_N_pieces(N, dtype):
+    # f(x) = sum_{1 <= i < N} relu(x - i) on [0, N]: N pieces, breakpoints 1..N-1, slopes 0..N-1
+    p = R.pieces_1d(relu_sum(range(1, N), dtype), 0.0, float(N))
+    assert p.n_pieces == N == p.n_activation_intervals
+    np.testing.assert_allclose(p.t * N, np.arange(1, N), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(p.points[:, 0], np.arange(1, N), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(p.alpha[:, 0, 0], np.arange(N))
+    np.testing.assert_allclose(p.beta[:, 0], [-sum(range(1, k + 1)) for k in range(N)], atol=1e-12)
+    assert p.alpha.shape == (N, 1, 1) and p.beta.shape == (N, 1) and p.points.shape == (N - 1, 1)
+    # with i = 0..N-1 on [-1, N] the kink at 0 is inside too: N + 1 pieces, slopes 0..N
+    q = R.pieces_1d(relu_sum(range(N), dtype), -1.0, float(N))
+    assert q.n_pieces == N + 1
+    np.testing.assert_allclose(q.points[:, 0], np.arange(N), atol=1e-12)
+    np.testing.assert_array_equal(q.alpha[:, 0, 0], np.arange(N + 1))
+
+
+def test_udlbook_1_3_1():
+    m = udlbook()
+    # hand-worked: the units switch at x = 0.3 (h1 off), 0.5 (h2 on), 0.5/0.65 (h3 on);
+    # slopes: 2*(-1) = -2; 0; -1*2 = -2; -2 + 7*0.65 = 2.55; intercepts 0.3, -0.3, 0.7, 0.7 - 3.5 = -2.8
+    p = R.pieces_1d(m, 0.0, 1.0)
+    assert p.n_pieces == 4
+    np.testing.assert_allclose(p.t, [0.3, 0.5, 0.5 / 0.65], rtol=1e-15)
+    np.testing.assert_allclose(p.alpha[:, 0, 0], [-2.0, 0.0, -2.0, 2.55], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(p.beta[:, 0], [0.3, -0.3, 0.7, -2.8], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(p.slope[:, 0], p.alpha[:, 0, 0])
+    # the same pieces from the other end, and from a wider segment (t rescales)
+    r = R.pieces_1d(m, 1.0, 0.0)
+    np.testing.assert_allclose(np.sort(r.points[:, 0]), p.points[:, 0], rtol=1e-15)
+    np.testing.assert_allclose(r.alpha[::-1, 0, 0], p.alpha[:, 0, 0], atol=1e-15)
+    w = R.pieces_1d(m, np.array([-2.0]), np.array([3.0]))
+    np.testing.assert_allclose(w.points[:, 0], [0.3, 0.5, 0.5 / 0.65], rtol=1e-14)
+    # the pieces reproduce the network
+    t = np.linspace(0, 1, 1001)
+    np.testing.assert_allclose(p(t), m.forward(t[:, None]), rtol=0, atol=1e-14)
+
+
+def test_activation_intervals_differ_from_pieces():
+    # unit 2 has a zero output weight: it switches at x = 0.5 but the map does not change
+    m = fastmlp.MLP([1, 2, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+    set_params(m, [1.0, 1.0], [0.0, -0.5], [1.0, 0.0], [0.0])
+    p = R.pieces_1d(m, -1.0, 1.0)
+    np.testing.assert_allclose(p.activation_t, [0.5, 0.75])
+    np.testing.assert_allclose(p.t, [0.5])
+    assert (p.n_pieces, p.n_activation_intervals) == (2, 3)
+
+
+def test_pieces_1d_random_nets_reproduce_forward():
+    for layers, seed in (([2, 6, 6, 1], 0), ([3, 8, 8, 2], 1), ([1, 10, 10, 10, 1], 2)):
+        m = net(layers, seed)
+        rng = np.random.default_rng(seed)
+        a, b = rng.uniform(-3, 3, size=(2, layers[0]))
+        p = R.pieces_1d(m, a, b)
+        assert p.n_pieces == len(p.t) + 1 and np.all(np.diff(p.t) > 0) and np.all((p.t > 0) & (p.t < 1))
+        assert set(p.t.tolist()) <= set(p.activation_t.tolist())
+        t = np.sort(np.concatenate([rng.uniform(size=2000), p.t, p.activation_t]))
+        X = a + t[:, None] * (b - a)
+        np.testing.assert_allclose(p(t), m.forward(X), rtol=0, atol=1e-12)
+        # each piece's (alpha, beta) is the local linear model at its midpoint
+        mid = 0.5 * (p.edges[:-1] + p.edges[1:])
+        al, be = R.local_linear(m, a + mid[:, None] * (b - a))
+        np.testing.assert_allclose(al, p.alpha, atol=1e-12)
+        np.testing.assert_allclose(be, p.beta, atol=1e-12)
+        # the map changes at every reported breakpoint
+        assert np.all(np.abs(np.diff(p.slope, axis=0)).max(axis=1) > 1e-9)
+
+
+# ---- local linear models -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("layers", [[2, 6, 6, 1], [3, 8, 8, 2], [5, 7, 3]])
+def test_local_linear_equals_forward_and_finite_differences(layers):
+    m = net(layers, seed=3)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, layers[0]))
+    alpha, beta = R.local_linear(m, X)
+    assert alpha.shape == (300, layers[-1], layers[0]) and beta.shape == (300, layers[-1])
+    np.testing.assert_allclose(np.einsum("noi,ni->no", alpha, X) + beta, m.forward(X), rtol=0, atol=1e-12)
+    # valid in a neighbourhood: at x + small steps that stay in the region, and equal to central differences
+    h = 1e-6
+    pats = np.concatenate(R.activation_patterns(m, X), axis=1)
+    checked = 0
+    for i in range(layers[0]):
+        e = np.zeros(layers[0])
+        e[i] = h
+        same = (np.concatenate(R.activation_patterns(m, X + e), axis=1) == pats).all(1) & \
+               (np.concatenate(R.activation_patterns(m, X - e), axis=1) == pats).all(1)
+        fd = (m.forward(X + e) - m.forward(X - e)) / (2 * h)
+        np.testing.assert_allclose(fd[same], alpha[same, :, i], rtol=1e-7, atol=1e-7)
+        Y = X + 1e3 * e                                   # a bigger step, where it stays in the region
+        inside = (np.concatenate(R.activation_patterns(m, Y), axis=1) == pats).all(1)
+        np.testing.assert_allclose(np.einsum("noi,ni->no", alpha, Y)[inside] + beta[inside], m.forward(Y)[inside],
+                                   rtol=0, atol=1e-12)
+        checked += same.sum()
+    assert checked > 0.9 * 300 * layers[0]
+    assert np.abs(alpha).max() > 0.1  # not vacuous
+
+
+def test_activation_patterns_match_a_manual_forward():
+    m = net([3, 5, 4, 2], seed=5)
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    (W1, b1), (W2, b2), _ = m.params
+    z1 = X @ W1.T + b1
+    z2 = np.maximum(z1, 0) @ W2.T + b2
+    p = R.activation_patterns(m, X)
+    assert [q.shape for q in p] == [(50, 5), (50, 4)] and p[0].dtype == bool
+    np.testing.assert_array_equal(p[0], z1 > 0)
+    np.testing.assert_array_equal(p[1], z2 > 0)
+    assert R.activation_patterns(fastmlp.MLP([3, 2], dtype="float64"), X) == []
+
+
+def test_float32_models_are_analysed_in_float64():
+    m = net([2, 6, 6, 1], seed=1, dtype="float32")
+    m64 = net([2, 6, 6, 1], seed=1)
+    m64.set_flat_params(m.get_flat_params().astype(np.float64))
+    X = np.random.default_rng(1).normal(size=(100, 2))
+    a32, b32 = R.local_linear(m, X)
+    a64, b64 = R.local_linear(m64, X)
+    assert a32.dtype == np.float64
+    np.testing.assert_array_equal(a32, a64)
+    np.testing.assert_allclose(np.einsum("noi,ni->no", a32, X) + b32, m.forward(X), rtol=1e-5, atol=1e-5)
+    p = R.pieces_1d(m, [-2, -2], [2, 2])
+    assert p.n_pieces == R.pieces_1d(m64, [-2, -2], [2, 2]).n_pieces
+
+
+def test_network_without_hidden_layer():
+    m = fastmlp.MLP([3, 2], activation="relu", loss="mse", dtype="float64", seed=0)
+    W, b = m.params[0]
+    X = np.random.default_rng(0).normal(size=(7, 3))
+    alpha, beta = R.local_linear(m, X)
+    np.testing.assert_array_equal(alpha, np.broadcast_to(W, (7, 2, 3)))
+    np.testing.assert_array_equal(beta, np.broadcast_to(b, (7, 2)))
+    p = R.pieces_1d(m, np.zeros(3), np.ones(3))
+    assert p.n_pieces == 1 and len(p.t) == 0
+    regions = R.enumerate_regions(m, (-1, 1))
+    assert len(regions) == 1 and regions.n_lps == 0
+    s = R.to_shallow(m, (-1, 1))
+    np.testing.assert_allclose(s(X), m.forward(X), atol=1e-14)
+
+
+# ---- n-D enumeration -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("D", [3, 6, 12])
+def test_shallow_2d_net_in_general_position_reaches_the_bound(D):
+    m, r = tangent_net(D)
+    regions = R.enumerate_regions(m, (-r, r))
+    assert len(regions) == R.shallow_region_bound(2, D) == 1 + D + D * (D - 1) // 2
+    assert R.count_regions(m, (-r, r)) == len(regions)
+    # inside the circle every unit is off (its pre-activation is n_j.x - 1 < 0): one region
+    small = R.enumerate_regions(m, (-0.5, 0.5))
+    assert len(small) == 1 and not small.patterns.any()
+
+
+def test_regions_are_complete_and_consistent():
+    m = net([2, 6, 6, 1], seed=0)
+    regions = R.enumerate_regions(m, (-2, 2))
+    K, U = regions.patterns.shape
+    assert U == 12 and K == len(np.unique(regions.patterns, axis=0))
+    X = np.random.default_rng(0).uniform(-2, 2, size=(20000, 2))
+    idx = regions.locate(X)
+    assert (idx >= 0).all()                    # every sampled input lies in an enumerated region
+    seen = len(np.unique(idx))
+    assert seen <= K
+    # each region: its point lies in it, in the box, and its (alpha, beta) is the local linear model there
+    for reg in regions:
+        assert reg.contains(reg.point[None, :])[0]
+        assert np.all(np.abs(reg.point) <= 2 + 1e-12)
+        al, be = R.local_linear(m, reg.point[None, :])
+        np.testing.assert_allclose(al[0], reg.alpha, atol=1e-12)
+        np.testing.assert_allclose(be[0], reg.beta, atol=1e-12)
+        np.testing.assert_array_equal(np.concatenate(R.activation_patterns(m, reg.point[None, :]), 1)[0],
+                                      reg.pattern)
+    b = regions.bounds
+    assert b["patterns"] == 4096 >= b["product"] >= K and b["shallow"] == 79
+    assert "regions" in repr(regions)
+
+
+@pytest.mark.parametrize("layers,seed", [([2, 5, 5, 1], 0), ([2, 6, 6, 1], 7), ([3, 6, 5, 1], 2),
+                                         ([2, 4, 4, 4, 1], 3)])
+def test_1d_breakpoints_equal_nd_regions_on_the_segment(layers, seed):
+    m = net(layers, seed)
+    regions = R.enumerate_regions(m, (-2, 2))
+    rng = np.random.default_rng(seed)
+    for _ in range(4):
+        a, b = rng.uniform(-2, 2, size=(2, layers[0]))
+        p = R.pieces_1d(m, a, b)
+        crossed = segment_crossings(regions, a, b)
+        assert p.n_activation_intervals == len(crossed)
+        ends = np.array([hi for _, hi in crossed[:-1]])
+        np.testing.assert_allclose(p.activation_t, ends, atol=1e-9)
+
+
+def test_full_and_all_cells_agree_in_general_position_and_differ_when_degenerate():
+    m = net([2, 5, 5, 1], seed=4)
+    assert len(R.enumerate_regions(m, (-2, 2), cells="all")) == len(R.enumerate_regions(m, (-2, 2)))
+    # relu(x) and relu(-x): the point x = 0 is a cell of its own (both units off), of dimension 0
+    d = fastmlp.MLP([1, 2, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+    set_params(d, [1.0, -1.0], [0.0, 0.0], [1.0, 2.0], [0.5])
+    full = R.enumerate_regions(d, (-1, 1))
+    cells = R.enumerate_regions(d, (-1, 1), cells="all")
+    assert len(full) == 2 and len(cells) == 3
+    assert sorted(map(tuple, cells.patterns.tolist())) == [(False, False), (False, True), (True, False)]
+
+
+def test_enumeration_in_all_of_Rn_and_a_float32_model():
+    m, r = tangent_net(5)
+    assert len(R.enumerate_regions(m, None)) == 16
+    m32 = net([2, 5, 5, 1], seed=4, dtype="float32")
+    assert len(R.enumerate_regions(m32, (-2, 2))) > 5
+
+
+def test_budget_errors():
+    m = net([2, 8, 8, 1], seed=0)
+    with pytest.raises(R.RegionBudgetError, match="max_regions=5") as info:
+        R.enumerate_regions(m, (-3, 3), max_regions=5)
+    assert isinstance(info.value, RuntimeError) and info.value.n_regions == 5
+    with pytest.raises(R.RegionBudgetError, match="max_lps=3"):
+        R.enumerate_regions(m, (-3, 3), max_lps=3)
+    with pytest.raises(RuntimeError):
+        R.to_shallow(m, (-3, 3), max_regions=2)
+
+
+# ---- deep -> shallow -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("layers,seed", [([2, 6, 6, 1], 0), ([3, 8, 8, 1], 1)])
+def test_shallow_net_equals_deep_net_in_the_box(layers, seed):
+    m = net(layers, seed)
+    s = R.to_shallow(m, (-2, 2))
+    assert len(s.widths) == 3 and s.n_cells > 10
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(10_000, layers[0]))
+    assert np.abs(s(X) - m.forward(X)).max() <= 1e-9
+    assert (s.cell_index(X) >= 0).all()
+    # points exactly on region boundaries: the breakpoints of segments, and the box's corners
+    B = [R.pieces_1d(m, *rng.uniform(-2, 2, size=(2, layers[0]))).points for _ in range(30)]
+    B = np.concatenate(B + [np.array(np.meshgrid(*[[-2.0, 2.0]] * layers[0])).reshape(layers[0], -1).T])
+    assert len(B) > 100
+    assert (s.cell_index(B) >= 0).all()
+    assert np.abs(s(B) - m.forward(B)).max() <= 1e-9
+
+
+def test_shallow_net_on_all_of_Rn():
+    m = net([2, 5, 4, 1], seed=5)
+    s = R.to_shallow(m, None)
+    X = np.random.default_rng(5).normal(scale=100.0, size=(5000, 2))
+    assert (s.cell_index(X) >= 0).all()
+    assert np.abs(s(X) - m.forward(X)).max() <= 1e-9 * np.abs(m.forward(X)).max()
+    # built for a box, it is exact there and switches off (no cell) far outside
+    t = R.to_shallow(m, (-1, 1))
+    assert t.n_cells <= s.n_cells and (t.cell_index(np.array([[1e3, 1e3], [-1e3, 5e2]])) == -1).any()
+
+
+def test_shallow_net_is_exact_on_lower_dimensional_cells():
+    # relu(x), relu(-x): x = 0 is a 0-dimensional cell; built from full-dimensional regions only it is missed
+    d = fastmlp.MLP([1, 2, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+    set_params(d, [1.0, -1.0], [0.0, 0.0], [1.0, 2.0], [0.5])
+    X = np.array([[-0.5], [0.0], [0.25]])
+    s = R.to_shallow(d, (-1, 1))
+    np.testing.assert_array_equal(s(X), d.forward(X))
+    partial = R.ShallowNet(R.enumerate_regions(d, (-1, 1), cells="full"))
+    assert partial.cell_index(X).tolist()[1] == -1 and partial(X)[1, 0] == 0.0 != d.forward(X)[1, 0]
+    # He-initialised net: zero biases, every hyperplane of layer 1 through the origin (a degenerate arrangement)
+    he = fastmlp.MLP([2, 6, 6, 1], activation="relu", loss="mse", dtype="float64", seed=3)
+    he.params[-1][1][...] = 0.7
+    s = R.to_shallow(he, (-1, 1))
+    th = np.linspace(0, 2 * np.pi, 721)
+    W1 = he.params[0][0]
+    Y = np.concatenate([[[0.0, 0.0]], 0.5 * np.column_stack([np.cos(th), np.sin(th)]),
+                        0.9 * np.column_stack([-W1[:, 1], W1[:, 0]]) / np.linalg.norm(W1, axis=1)[:, None]])
+    assert np.abs(s(Y) - he.forward(Y)).max() <= 1e-12
+
+
+def test_extended_layers_and_big_m_export():
+    m = net([2, 4, 4, 1], seed=6)
+    s = R.to_shallow(m, (-2, 2))
+    layers = s.extended_layers()
+    assert [W.shape[0] for W, *_ in layers] == s.widths + [1]
+    X = np.random.default_rng(0).uniform(-2, 2, size=(3000, 2))
+    np.testing.assert_allclose(R._ext_forward(layers, X), s(X), rtol=0, atol=1e-13)  # same math, other sum order
+    # plain IEEE arithmetic with the infinite weights gives NaN (inf * 0): why evaluation is symbolic
+    with np.errstate(invalid="ignore"):
+        W2, b2, V2, c2 = layers[1]
+        assert np.isnan((np.maximum(X @ layers[0][0].T + layers[0][1], 0) @ (W2 + np.inf * V2).T)).any()
+    # the big-M export is an ordinary fastmlp.MLP, approximately equal (wrong only near boundaries)
+    approx = s.to_mlp(M=1e6)
+    assert approx.layers == [2] + s.widths + [1]
+    err = np.abs(approx.forward(X) - m.forward(X))[:, 0]
+    assert np.median(err) < 1e-9 and np.mean(err > 1e-6) < 0.01
+    with pytest.raises(ValueError):
+        s.to_finite(np.inf)
+
+
+def test_output_activation_is_applied_after_the_linear_models():
+    m = net([2, 5, 1], seed=2, output="sigmoid")
+    X = np.random.default_rng(2).uniform(-1, 1, size=(500, 2))
+    alpha, beta = R.local_linear(m, X)
+    z = np.einsum("noi,ni->no", alpha, X) + beta          # the pre-activation (logit)
+    np.testing.assert_allclose(1 / (1 + np.exp(-z)), m.forward(X), atol=1e-12)
+    s = R.to_shallow(m, (-1, 1))
+    np.testing.assert_allclose(s(X), m.forward(X), atol=1e-12)
+    np.testing.assert_allclose(s.logits(X), z, atol=1e-12)
+
+
+# ---- explanations --------------------------------------------------------------------------------------------
+def test_shapley_values_are_additive():
+    m = net([4, 6, 6, 2], seed=8)
+    rng = np.random.default_rng(8)
+    X, bg = rng.normal(size=(6, 4)), rng.normal(size=(40, 4))
+    phi = R.shapley_values(m, X, bg)
+    assert phi.shape == (6, 2, 4)
+    np.testing.assert_allclose(phi.sum(-1), m.forward(X) - m.forward(bg).mean(0), rtol=0, atol=1e-9)
+    # any activation works (the values are of model.forward)
+    t = net([3, 5, 1], seed=1, activation="tanh")
+    phi = R.shapley_values(t, X[:, :3], bg[:, :3])
+    np.testing.assert_allclose(phi.sum(-1), t.forward(X[:, :3]) - t.forward(bg[:, :3]).mean(0), atol=1e-9)
+    # symmetry: a feature the net ignores gets exactly 0
+    m.params[0][0][:, 2] = 0.0
+    assert np.abs(R.shapley_values(m, X, bg)[:, :, 2]).max() == 0.0
+
+
+def test_linear_shap_equals_shapley_values_for_a_linear_net():
+    rng = np.random.default_rng(0)
+    # positive weights and biases on positive inputs: every hidden unit is on everywhere the game looks
+    m = fastmlp.MLP([3, 4, 4, 2], activation="relu", loss="mse", dtype="float64", seed=0)
+    set_params(m, rng.uniform(0.1, 1, (4, 3)), rng.uniform(0.1, 1, 4), rng.uniform(0.1, 1, (4, 4)),
+               rng.uniform(0.1, 1, 4), rng.normal(size=(2, 4)), rng.normal(size=2))
+    X, bg = rng.uniform(0, 2, size=(5, 3)), rng.uniform(0, 2, size=(30, 3))
+    assert all(p.all() for p in R.activation_patterns(m, np.concatenate([X, bg])))
+    lin = R.linear_shap(m, X, bg)
+    np.testing.assert_allclose(lin, R.shapley_values(m, X, bg), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(lin.sum(-1), m.forward(X) - m.forward(bg).mean(0), atol=1e-12)
+    # and with no hidden layer at all
+    lin_net = fastmlp.MLP([3, 2], dtype="float64", seed=1)
+    np.testing.assert_allclose(R.linear_shap(lin_net, X, bg), R.shapley_values(lin_net, X, bg), atol=1e-12)
+    # for a nonlinear net they differ (local-linear SHAP explains the region's linear model only)
+    nl = net([3, 6, 1], seed=3)
+    assert np.abs(R.linear_shap(nl, X, bg) - R.shapley_values(nl, X, bg)).max() > 1e-3
+
+
+def test_shapley_values_refuse_many_features():
+    m = net([17, 2, 1], seed=0)
+    with pytest.raises(ValueError, match="max_features=16"):
+        R.shapley_values(m, np.zeros((1, 17)), np.zeros((2, 17)))
+    m = net([5, 2, 1], seed=0)
+    with pytest.raises(ValueError, match="max_features=4"):
+        R.shapley_values(m, np.zeros((1, 5)), np.zeros((2, 5)), max_features=4)
+
+
+# ---- bounds --------------------------------------------------------------------------------------------------
+def test_bounds():
+    assert R.shallow_region_bound(2, 3) == 7
+    assert R.shallow_region_bound(10, 50) == 13_432_735_556
+    assert R.shallow_region_bound(10, 8) == 256 == R.pattern_bound(8)
+    assert [R.shallow_region_bound(2, D) for D in (3, 6, 12, 20)] == [7, 22, 79, 211]
+    assert R.product_region_bound([2, 6, 6, 1]) == 22 * 22
+    assert R.product_region_bound(net([2, 3, 1])) == 7
+    assert R.pattern_bound(12) == 4096
+    with pytest.raises(ValueError):
+        R.shallow_region_bound(-1, 3)
+
+
+# ---- plots ---------------------------------------------------------------------------------------------------
+def test_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    ax = R.plot_pieces_1d(udlbook(), 0.0, 1.0, data=(np.linspace(0, 1, 9)[:, None], np.zeros(9)))
+    assert ax.get_xlabel() == "x" and ax.get_ylabel() and "4 linear pieces" in ax.get_title()
+    ax.figure.savefig(tmp_path / "pieces.png")
+    m = net([2, 5, 5, 1], seed=4)
+    ax = R.plot_pieces_1d(m, [-1, -1], [1, 1])
+    assert ax.get_xlabel().startswith("t")
+    ax = R.plot_regions_2d(m, (-2, 2), resolution=120)
+    n = len(R.enumerate_regions(m, (-2, 2)))
+    assert ax.get_title().startswith(f"{n} linear regions") and str(R.shallow_region_bound(2, 10)) in ax.get_title()
+    assert ax.get_xlabel() and ax.get_ylabel()
+    ax.figure.savefig(tmp_path / "regions.png")
+    assert (tmp_path / "regions.png").stat().st_size > 1000 and (tmp_path / "pieces.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="2-input"):
+        R.plot_regions_2d(net([3, 4, 1]), (-1, 1))
+
+
+# ---- bad input and missing extras ----------------------------------------------------------------------------
+def test_bad_input():
+    m = net([2, 4, 1])
+    with pytest.raises(ValueError, match="tanh"):
+        R.local_linear(net([2, 4, 1], activation="tanh"), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="sigmoid"):
+        R.pieces_1d(net([1, 4, 4, 1], activation=["relu", "sigmoid"]), 0, 1)
+    with pytest.raises(ValueError, match="sigmoid"):
+        R.enumerate_regions(net([2, 4, 1], activation="sigmoid"), (-1, 1))
+    with pytest.raises(TypeError):
+        R.local_linear("not a model", np.zeros((1, 2)))
+    for X in (np.zeros(2), np.zeros((3, 3)), np.zeros((0, 2)), [[np.nan, 0.0]], [[np.inf, 0.0]], [["a", "b"]]):
+        with pytest.raises(ValueError):
+            R.local_linear(m, X)
+        with pytest.raises(ValueError):
+            R.activation_patterns(m, X)
+    for a in (0.0, [0.0], [0.0, 0.0, 0.0], [np.nan, 0.0], [[0.0, 0.0]]):
+        with pytest.raises(ValueError):
+            R.pieces_1d(m, a, [1.0, 1.0])
+    for box in ((1, -1), (0, 0), [[0, 1]], [[0, 1], [0, np.nan]], "box", [0, 1, 2]):
+        with pytest.raises(ValueError):
+            R.enumerate_regions(m, box)
+    with pytest.raises(ValueError, match="cells"):
+        R.enumerate_regions(m, (-1, 1), cells="some")
+    with pytest.raises(ValueError, match="max_regions"):
+        R.enumerate_regions(m, (-1, 1), max_regions=0)
+    with pytest.raises(ValueError):
+        R.linear_shap(m, np.zeros((1, 2)), np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        R.shapley_values(m, [[np.nan, 0.0]], np.zeros((3, 2)))
+    # inputs are not modified
+    X = np.random.default_rng(0).normal(size=(5, 2))
+    X0 = X.copy()
+    R.local_linear(m, X)
+    R.pieces_1d(m, X[0], X[1])
+    np.testing.assert_array_equal(X, X0)
+
+
+def test_missing_scipy_and_matplotlib_give_clear_errors(monkeypatch):
+    m = net([2, 3, 1])
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+    with pytest.raises(ImportError, match=r"fastmlp\[regions\]"):
+        R.enumerate_regions(m, (-1, 1))
+    R.pieces_1d(m, [0, 0], [1, 1])  # the 1-D analysis needs no scipy
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"fastmlp\[plot\]"):
+        R.plot_pieces_1d(m, [0, 0], [1, 1])

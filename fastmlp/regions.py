@@ -254,6 +254,8 @@ def pieces_1d(model, a, b, tol=1e-12):
     net = _net(model)
     a = _point("a", a, net.n_in)
     b = _point("b", b, net.n_in)
+    if not (isinstance(tol, (int, float)) and 0 <= tol < 0.5):
+        raise ValueError(f"tol: expected a number in [0, 0.5), got {tol!r}")
     d = b - a
     edges = np.array([0.0, 1.0])
     # h(t) = P t + q on each interval (rows): the current layer's input
@@ -821,7 +823,7 @@ def plot_pieces_1d(model, a, b, ax=None, output=0, data=None):
         ax.plot(to_x(pieces.t), yb, "o", color="k", ms=5, zorder=4, label=f"breakpoints ({len(pieces.t)})")
     silent = np.setdiff1d(pieces.activation_t, pieces.t)
     if len(silent):
-        ax.plot(to_x(silent), pieces(silent)[:, output], "x", color="0.4", ms=7, zorder=4,
+        ax.plot(to_x(silent), pieces(silent)[:, output], "x", color="0.2", ms=9, mew=2, zorder=4,
                 label=f"unit switches, same map ({len(silent)})")
     ax.set_xlabel("x" if one else "t  (x = a + t (b - a))")
     ax.set_ylabel("network output" + (f" {output}" if net.n_out > 1 else "") +

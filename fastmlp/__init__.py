@@ -25,6 +25,7 @@ from ._core import (
 from ._core import version as _core_version
 from ._core import cpu_path as _cpu_path
 from .mlp import MLP, DivergenceError, History, gradcheck, load
+from .interop import from_torch  # torch is imported only when it is called
 
 __version__ = "0.1.0"
 
@@ -64,7 +65,7 @@ def build_info():
 
 
 __all__ = [
-    "MLP", "DivergenceError", "History", "gradcheck", "load",
+    "MLP", "DivergenceError", "History", "gradcheck", "load", "from_torch",
     "ACTIVATIONS", "adam_update", "build_info", "dense_backward", "dense_forward", "dense_forward_packed",
     "dense_pack", "dense_pack_width", "get_include",
     "get_num_threads", "has_openmp", "loss_mse", "loss_sigmoid_bce", "loss_softmax_ce", "set_num_threads",

@@ -154,6 +154,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict_log_proba(self, X):
         return np.log(self.predict_proba(X))
 
+    def to_onnx(self, path=None, opset=None):
+        """The fitted classifier as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
+        ``X`` [N, n_features] in the model's dtype; outputs ``label`` (``predict``: the ``classes_`` values) and
+        ``probabilities`` (``predict_proba``; ``scores``, the raw outputs, for ``loss="ideal_mse"``)."""
+        from . import interop
+
+        check_is_fitted(self)
+        return interop.classifier_to_onnx(self, path, opset=interop.DEFAULT_OPSET if opset is None else opset)
+
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor trained by fastmlp's C core (squared error, identity output)."""
@@ -183,6 +192,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
         out = self.model_.predict(X).astype(np.float64)
         return out[:, 0] if self._y_1d else out
+
+    def to_onnx(self, path=None, opset=None):
+        """The fitted regressor as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
+        ``X`` [N, n_features], output ``output`` = ``predict(X)`` ([N] for a 1-d target), in the model's dtype."""
+        from . import interop
+
+        check_is_fitted(self)
+        return interop.regressor_to_onnx(self, path, opset=interop.DEFAULT_OPSET if opset is None else opset)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -94,6 +94,10 @@ def _writes(method):
 
 
 def _as_float_array(name, a, dtype, ndim=2):
+    """``a`` (an array, a list, a pandas DataFrame, a memmap, ...) as a C-contiguous, aligned array of ``dtype``.
+
+    No copy when ``a`` already is one (a memory-mapped file stays mapped, read-only ones included: the C core
+    only reads inputs); otherwise one converted copy. The NaN/Inf scan runs over the memory in place."""
     try:
         a = np.asarray(a)
     except Exception as exc:  # ragged lists and the like
@@ -107,8 +111,8 @@ def _as_float_array(name, a, dtype, ndim=2):
         raise ValueError(f"{name}: expected a {ndim}-d array, got {a.ndim}-d with shape {a.shape}")
     if a.size == 0:
         raise ValueError(f"{name}: empty array (shape {a.shape})")
-    a = np.ascontiguousarray(a, dtype=dtype)
-    if not np.isfinite(a).all():
+    a = np.require(a, dtype=dtype, requirements=["C", "A"])  # copies only when the layout or dtype differ
+    if not _core._all_finite(a):
         raise ValueError(f"{name}: contains NaN or Inf")
     return a
 
@@ -551,8 +555,31 @@ class MLP:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        # pickle protocol 5 (dask, multiprocessing) may hand back arrays on read-only or unaligned buffers: the C
+        # core writes into these, so give the model its own writable, aligned, contiguous copies
+        for k in ("_params", "_grads", "_state", "_counter"):
+            self.__dict__[k] = np.array(self.__dict__[k], order="C", copy=True)
         self._guard = _Guard()
         self._net = _Net(self.layers, self.activations, self._c_loss(), self.dtype)
+
+    # ---- interop (fastmlp.interop; onnx and torch are imported only here) ------------------------------------
+    @_reads
+    def to_onnx(self, path=None, raw=False, opset=None):
+        """The network as an ONNX graph (``onnx.ModelProto``, also written to ``path`` when given): Gemm +
+        Relu/Sigmoid/Tanh per layer, input ``X`` [N, n_in] and output ``output`` in the model's dtype.
+        ``output`` is ``predict_proba(X)`` for the softmax_ce / sigmoid_bce losses (Softmax / Sigmoid at the
+        end), otherwise ``forward(X)``; ``raw=True`` always exports ``forward(X)``. Needs ``fastmlp[onnx]``."""
+        from . import interop
+
+        return interop.mlp_to_onnx(self, path, raw=raw, opset=interop.DEFAULT_OPSET if opset is None else opset)
+
+    @_reads
+    def to_torch(self):
+        """A ``torch.nn.Sequential`` (Linear + activations, the model's dtype, copied weights) computing
+        ``forward(X)``: raw outputs, i.e. logits for the cross-entropy losses. See ``fastmlp.from_torch``."""
+        from . import interop
+
+        return interop.to_torch(self)
 
     def __repr__(self):
         return (f"MLP({self.layers}, activation={self.activations[:-1]}, output={self.activations[-1]!r}, "

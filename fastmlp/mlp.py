@@ -1,4 +1,5 @@
 """``fastmlp.MLP``: a multi-layer perceptron whose forward pass, train step and whole epochs run in C."""
+import copy
 import functools
 import math
 import os
@@ -547,10 +548,17 @@ class MLP:
             raise
         return path
 
+    @_reads
     def __getstate__(self):
+        # a snapshot taken under the read guard (pickling while another thread trains raises, as predicting does):
+        # the arrays and the generator are copied here, so what is pickled is one consistent state
         state = self.__dict__.copy()
         state.pop("_net")  # the C description is rebuilt from layers/activations/loss/dtype
         state.pop("_guard")
+        for k in ("_params", "_grads", "_state", "_counter"):
+            state[k] = state[k].copy()
+        state["_rng"] = copy.deepcopy(state["_rng"])
+        state["_opt"] = copy.deepcopy(state["_opt"])
         return state
 
     def __setstate__(self, state):

@@ -73,6 +73,39 @@ def test_mlp_pickle_out_of_band_read_only_buffers():
     assert np.array_equal(m.get_flat_params(), c.get_flat_params())
 
 
+def test_pickling_during_training_in_another_thread_raises():
+    """A pickle is a consistent snapshot: another thread's pickle.dumps while fit runs raises (as predicting does),
+    the training thread itself may pickle (e.g. a checkpoint in a callback)."""
+    import threading
+
+    X, y = _data()
+    m = MLP([6, 8, 3], seed=0)
+    in_fit, tried = threading.Event(), threading.Event()
+    checkpoints, errors = [], []
+
+    def callback(model, epoch, logs):
+        checkpoints.append(pickle.dumps(model))
+        in_fit.set()
+        tried.wait(30)
+        return True  # stop after the first epoch
+
+    def other():
+        in_fit.wait(30)
+        try:
+            pickle.dumps(m)
+        except RuntimeError as exc:
+            errors.append(exc)
+        finally:
+            tried.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    m.fit(X, y, epochs=5, callbacks=[callback])
+    t.join(30)
+    assert len(errors) == 1 and "another thread" in str(errors[0])
+    assert np.array_equal(pickle.loads(checkpoints[0]).get_flat_params(), m.get_flat_params())
+
+
 @pytest.mark.parametrize("fitted", [False, True])
 def test_estimators_pickle_round_trip(fitted):
     pytest.importorskip("sklearn")

@@ -1,66 +1,485 @@
-"""``fastmlp demo``: small networks from the source documents trained on built-in data, with a results table."""
+"""``fastmlp demo``: the experiments of the source documents, trained on built-in data, ending in a results table.
+
+Sections (``fastmlp demo [xor|fit|surface|sincos|digits|mnist|all] ...``; none named: every section but mnist):
+
+* xor (source 001): sigmoid nets with 3 and 50 hidden units; the 50-unit net at a large learning rate, whose loss
+  jumps, and the cures (learning-rate decay, stronger L2), each judged from its measured loss curve.
+* fit (source 000): f(x) = sin(2x) + cos(x) + x by shallow 1-12-1, 1-32-1, 1-64-1 and deep 1-6-6-1 ReLU nets, with
+  the test MSE and the exact number of linear pieces (``fastmlp.regions.pieces_1d``).
+* surface (source 000): f(x1, x2) on a 100k-point grid by 2-12-1, 2-32-1, 2-64-1, 2-6-6-1, against the
+  notebooks' train MSE.
+* sincos (source 000): one 1-3-2 net for (sin x, cos x), whose two outputs break at the same x.
+* digits / mnist (source 004): a linear model against a 3-layer ReLU net, with the +-5 "ideal p" squared error and
+  with softmax cross-entropy.
+
+Every function ``xor(ctx)``, ``fit(ctx)``, ... returns a list of ``Row`` with the measured numbers in
+``row.values``; ``run(sections, ...)`` runs several and returns the rows; ``format_table(rows)`` is the table.
+"""
+import os
+import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import datasets, schedules
 from .mlp import MLP
 
+SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "mnist")
+DEFAULT = ("xor", "fit", "surface", "sincos", "digits")
 
-def xor_data(n=200, seed=0):
-    """Source document 001: 2-D Gaussian points around the corners (+-1, +-1), class 1 where the signs differ."""
-    rng = np.random.default_rng(seed)
-    centres = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=np.float64)
-    X = centres[rng.integers(0, 4, size=n)] + 0.3 * rng.standard_normal((n, 2))
-    y = (np.sign(X[:, 0]) != np.sign(X[:, 1])).astype(np.int64)
-    return X, y
+# train MSE the notebooks behind source document 000 report (Adam, 5 epochs, batch 32, 100k grid points)
+SURFACE_REFERENCE = {"2-12-1": 0.165, "2-32-1": 0.071, "2-64-1": 0.049, "2-6-6-1": 0.105}
+SINCOS_REFERENCE = 0.012
+# source document 004 on MNIST: one layer ~80 %, three layers ~86 % (the +-5 target scheme)
+MNIST_REFERENCE = {"linear": 0.80, "3-layer": 0.86}
 
-
-def sine_data(n=2000, seed=0):
-    """Source document 000: f(x) = sin(2x) + cos(x) + x on [-pi, 2pi]."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-np.pi, 2 * np.pi, size=(n, 1))
-    return x, np.sin(2 * x) + np.cos(x) + x
+JUMP = 3.0    # a loss that rises to JUMP x its best so far has jumped (full-batch GD never rises when stable)
+STUCK = 1.5   # a run that ends STUCK x above its best loss blew up and stayed up
 
 
-def _run(rows, name, model, X, y, Xte, yte, **fit):
-    t0 = time.perf_counter()
-    history = model.fit(X, y, **fit)
-    dt = time.perf_counter() - t0
-    metric = model.score(Xte, yte)
-    kind = "accuracy" if model.is_classifier else "R^2"
-    rows.append((name, f"{history['loss'][-1]:.4f}", f"{kind} {metric:.4f}", f"{dt:.2f}s"))
+class DemoError(Exception):
+    """A demo cannot run as asked (missing optional extra or data): the CLI prints it and exits with status 2."""
+
+
+@dataclass
+class Row:
+    section: str
+    name: str
+    loss: float = None          # the final training loss (the model's own loss, without penalty terms)
+    result: str = ""            # the measured metric, in words
+    reference: str = ""         # what the source reports
+    note: str = ""              # a measured observation (loss jumps, linear pieces, breakpoints)
+    seconds: float = 0.0
+    values: dict = field(default_factory=dict)
+
+
+class Context:
+    """Settings shared by the sections: seed, --quick sizes, progress bars, plot folder and MNIST folder."""
+
+    def __init__(self, seed=0, quick=False, quiet=False, plot_dir=None, data_dir=None, stream=None):
+        self.seed, self.quick, self.quiet = seed, quick, quiet
+        self.plot_dir, self.data_dir = plot_dir, data_dir
+        self.stream = sys.stderr if stream is None else stream
+        self.plots = []      # paths of the PNGs written
+        self._tqdm = None
+        if not quiet:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            self._tqdm = tqdm
+        self._count = 0
+
+    def train(self, label, model, X, y, epochs, callbacks=(), **fit):
+        """``model.fit`` with a progress bar labelled ``label``; returns (history, seconds)."""
+        self._count += 1
+        bar = None
+        cbs = list(callbacks)
+        if self._tqdm is not None:
+            bar = self._tqdm(total=epochs, desc=f"[{self._count}] {label}", unit="epoch", leave=False,
+                             file=self.stream, dynamic_ncols=True, mininterval=0.25)
+
+            def tick(model, epoch, logs):
+                bar.update(1)
+                bar.set_postfix_str(f"loss {logs['loss']:.4g}", refresh=False)
+            cbs.append(tick)
+        elif not self.quiet:
+            print(f"  [{self._count}] {label} ...", file=self.stream, flush=True)
+        t0 = time.perf_counter()
+        try:
+            history = model.fit(X, y, epochs=epochs, callbacks=cbs, **fit)
+        finally:
+            if bar is not None:
+                bar.close()
+        return history, time.perf_counter() - t0
+
+    def plot(self, name, func, *args, **kwargs):
+        """Write ``<plot_dir>/<name>.png`` with ``fastmlp.plots.<func>`` when --plot was given."""
+        if not self.plot_dir:
+            return None
+        from . import plots
+
+        os.makedirs(self.plot_dir, exist_ok=True)
+        path = os.path.join(self.plot_dir, name + ".png")
+        getattr(plots, func)(*args, path=path, **kwargs)
+        self.plots.append(path)
+        return path
+
+
+def _mse(model, X, y):
+    return float(np.mean((model.forward(X).astype(np.float64) - y) ** 2))
+
+
+def _name(layers):
+    return "-".join(map(str, layers))
+
+
+# ---- xor: source document 001 -------------------------------------------------------------------------------------
+def loss_jumps(loss, late_from=0.1):
+    """What a loss curve did, from the numbers: ``{"late": largest rise after the first ``late_from`` of the epochs
+    as a multiple of the best loss before it, "late_epoch", "early" and "early_epoch" (the same before that),
+    "stuck": final / best loss, "peak_epoch"}``."""
+    L = np.asarray(loss, dtype=np.float64)
+    out = {"late": 1.0, "late_epoch": None, "early": 1.0, "early_epoch": None,
+           "stuck": float(L[-1] / L.min()) if len(L) and L.min() > 0 else 1.0}
+    if len(L) < 2:
+        return out
+    rise = L[1:] / np.minimum.accumulate(L)[:-1]       # rise[e-1]: epoch e against the best of epochs < e
+    k = max(1, int(len(L) * late_from))
+    if len(rise[:k - 1]):
+        e = int(np.argmax(rise[:k - 1]))
+        out["early"], out["early_epoch"] = float(rise[e]), e + 1
+    if len(rise[k - 1:]):
+        e = int(np.argmax(rise[k - 1:])) + k - 1
+        out["late"], out["late_epoch"] = float(rise[e]), e + 1
+    return out
+
+
+def _verdict(j, diverged):
+    """(note, verdict word) for a loss curve measured by ``loss_jumps``."""
+    late = f"late rise x{j['late']:.1f}"
+    if diverged:
+        return "diverged (NaN/Inf)", "diverged"
+    if j["late"] >= JUMP:
+        ends = f"; ends x{j['stuck']:.1f} above its best" if j["stuck"] > STUCK else ""
+        return f"loss jumps x{j['late']:.0f} late (epoch {j['late_epoch']}){ends}", "jumps"
+    if j["stuck"] > STUCK:
+        return f"blew up: ends x{j['stuck']:.1f} above its best; {late}", "blew up"
+    if j["early"] >= JUMP or j["late"] >= STUCK:
+        e, x = (j["early_epoch"], j["early"]) if j["early"] >= j["late"] else (j["late_epoch"], j["late"])
+        return f"jump x{x:.1f} (epoch {e}), recovers; {late}", "recovered"
+    return f"smooth; {late}", "converges"
+
+
+def xor(ctx):
+    """Source document 001 on 300 Gaussian points (2000 test points), full-batch gradient descent (one step per
+    epoch, as in the source), sigmoid hidden units, weights uniform in +-1/sqrt(fan_in).
+
+    Softmax cross-entropy: 2-3-2 and 2-50-2 at lr 2; 2-50-2 at lr 12, whose loss jumps late; the same with the
+    learning rate decayed by 0.999 per epoch, and with L2 1e-4. Squared error on sigmoid outputs (the source's own
+    loss): 2-50-2 at lr 50 blows up into saturated units and stays there; L2 1e-4 pulls it back out."""
+    epochs = 3000 if ctx.quick else 4000
+    X, y = datasets.xor(300, seed=0)
+    Xte, yte = datasets.xor(2000, seed=100)
+    T = np.eye(2)[y]
+    runs = [
+        # name, hidden, loss, lr, weight decay, schedule, source says
+        ("2-3-2 lr 2", 3, "softmax_ce", 2.0, 0.0, None, "3 units: weak"),
+        ("2-50-2 lr 2", 50, "softmax_ce", 2.0, 0.0, None, "50 units: fits"),
+        ("2-50-2 lr 12", 50, "softmax_ce", 12.0, 0.0, None, "loss jumps late"),
+        ("2-50-2 lr 12 decay", 50, "softmax_ce", 12.0, 0.0, schedules.Exponential(0.999), "cure: lr decay"),
+        ("2-50-2 lr 12 L2 1e-4", 50, "softmax_ce", 12.0, 1e-4, None, "cure: stronger L2"),
+        ("2-50-2 MSE lr 50", 50, "mse", 50.0, 0.0, None, "loss blows up"),
+        ("2-50-2 MSE lr 50 L2 1e-4", 50, "mse", 50.0, 1e-4, None, "cure: stronger L2"),
+    ]
+    rows, models, curves = [], {}, {}
+    every = max(1, epochs // 200)
+    for name, hidden, loss, lr, wd, sched, ref in runs:
+        mse = loss == "mse"
+        model = MLP([2, hidden, 2], activation="sigmoid", output="sigmoid" if mse else "identity", loss=loss,
+                    init="uniform", seed=ctx.seed)
+        acc = {"epoch": [], "train": [], "test": []}
+
+        def record(m, epoch, logs, acc=acc):
+            if epoch % every == 0 or epoch == epochs - 1:
+                acc["epoch"].append(epoch)
+                acc["train"].append(float(np.mean(np.argmax(m.forward(X), 1) == y)))
+                acc["test"].append(float(np.mean(np.argmax(m.forward(Xte), 1) == yte)))
+        hist, dt = ctx.train(f"xor {name}", model, X, T if mse else y, epochs, callbacks=[record], batch_size=len(X),
+                             lr=lr, optimizer="sgd", weight_decay=wd, lr_schedule=sched or "constant",
+                             on_divergence="warn")
+        train_acc = float(np.mean(np.argmax(model.forward(X), 1) == y))
+        test_acc = float(np.mean(np.argmax(model.forward(Xte), 1) == yte))
+        j = loss_jumps(hist["loss"])
+        note, verdict = _verdict(j, hist.diverged)
+        rows.append(Row("xor", f"XOR {name}", hist["loss"][-1] if hist["loss"] else None,
+                        f"acc {train_acc:.3f}, test {test_acc:.3f}", ref, note, dt,
+                        dict(train_accuracy=train_acc, test_accuracy=test_acc, verdict=verdict, loss=loss, lr=lr,
+                             weight_decay=wd, final_loss=hist["loss"][-1], best_loss=min(hist["loss"]), **j)))
+        models[name] = model
+        curves[name] = (hist["loss"], acc)
+    ce = [k for k in curves if "MSE" not in k]
+    sq = [k for k in curves if "MSE" in k]
+    panels = [("softmax cross-entropy", ce), ("squared error on sigmoid outputs", sq)]
+    ctx.plot("xor_loss", "loss_curves", [(t, {k: curves[k][0] for k in ks}) for t, ks in panels],
+             title="XOR, full-batch gradient descent: training loss per epoch", logy=True)
+    ctx.plot("xor_accuracy", "accuracy_curves", [(t, {k: curves[k][1] for k in ks}) for t, ks in panels],
+             title="XOR: accuracy during training (solid: train, dashed: test)")
+    shown = ["2-3-2 lr 2", "2-50-2 lr 2", "2-50-2 lr 12", "2-50-2 lr 12 decay", "2-50-2 MSE lr 50",
+             "2-50-2 MSE lr 50 L2 1e-4"]
+    ctx.plot("xor_boundaries", "decision_boundaries", {k: models[k] for k in shown}, X, y,
+             title="XOR: decision boundaries (colour: P(class 1); line: 0.5)")
+    return rows
+
+
+# ---- fit: source document 000 -------------------------------------------------------------------------------------
+def spread_kinks(model, lo, hi, seed):
+    """Set the first layer's biases so that each unit's kink -b/w lies uniformly in [lo, hi] (1-input nets): with
+    zero biases every unit would start breaking at x = 0."""
+    W, b = model.params[0]
+    b[...] = -W[:, 0] * np.random.default_rng(seed).uniform(lo, hi, size=b.shape)
+
+
+def fit(ctx):
+    """f(x) = sin(2x) + cos(x) + x on [-pi, 2pi] by ReLU nets: He weights with the first layer's kinks spread over
+    the domain, Adam, batch 32, the learning rate decayed from 0.03 to 5 %, the best of 5 restarts by training MSE
+    (small ReLU nets often lose units). Test MSE on a 2000-point grid, and the exact number of linear pieces on
+    [-pi, 2pi] with the layer-product bound."""
+    from . import regions
+
+    lo, hi = datasets.SINE_DOMAIN
+    n, epochs, restarts = (2000, 20, 2) if ctx.quick else (5000, 50, 5)
+    X, y = datasets.sine(n, seed=0)
+    Xte, yte = datasets.sine(2000, grid=True)
+    rows, fitted = [], []
+    for hidden in ([12], [32], [64], [6, 6]):
+        layers = [1, *hidden, 1]
+        best, total = None, 0.0
+        for k in range(restarts):
+            model = MLP(layers, loss="mse", seed=ctx.seed * 1000 + k)
+            spread_kinks(model, lo, hi, ctx.seed * 1000 + k)
+            hist, dt = ctx.train(f"fit {_name(layers)} (restart {k + 1}/{restarts})", model, X, y, epochs,
+                                 batch_size=32, lr=0.03, optimizer="adam",
+                                 lr_schedule=schedules.Exponential(0.05 ** (1 / epochs)))
+            total += dt
+            train_mse = _mse(model, X, y)
+            if best is None or train_mse < best[1]:
+                best = (model, train_mse, hist)
+        model, train_mse, hist = best
+        test_mse = _mse(model, Xte, yte)
+        pieces = regions.pieces_1d(model, lo, hi)
+        bound = regions.product_region_bound(layers)
+        kind = "deep" if len(hidden) > 1 else "shallow"
+        rows.append(Row("fit", f"sine {_name(layers)} relu", hist["loss"][-1], f"test MSE {test_mse:.4f}",
+                        "more units, better fit" if kind == "shallow" else "deep: more regions/unit",
+                        f"{pieces.n_pieces} linear pieces (at most {bound}), best of {restarts}", total,
+                        dict(test_mse=test_mse, train_mse=train_mse, n_pieces=pieces.n_pieces, bound=bound,
+                             breakpoints=pieces.points[:, 0].tolist())))
+        fitted.append((f"{_name(layers)}: {pieces.n_pieces} pieces, test MSE {test_mse:.4f}", model))
+    ctx.plot("fit_sine", "pieces_fits", fitted, lo, hi, datasets.sine_function, data=(X, y),
+             title="f(x) = sin(2x) + cos(x) + x: ReLU fits, breakpoints between linear pieces marked")
+    return rows
+
+
+# ---- surface: source document 000 ---------------------------------------------------------------------------------
+def surface(ctx):
+    """f(x1, x2) = sin(2x1) sin(2x2) + cos(x1) cos(x2) + x1 + x2 on a 316 x 316 grid over [-pi, pi]^2 (99856 points,
+    the notebooks' 100k), Adam, 5 epochs, batch 32, as the notebooks; learning rate 0.02 halved every epoch.
+    The notebooks' train MSE is the reference."""
+    n, epochs = (10_000, 3) if ctx.quick else (100_000, 5)
+    X, y = datasets.surface(n)
+    rows, models = [], {}
+    for hidden in ([12], [32], [64], [6, 6]):
+        layers = [2, *hidden, 1]
+        model = MLP(layers, loss="mse", seed=ctx.seed)
+        hist, dt = ctx.train(f"surface {_name(layers)}", model, X, y, epochs, batch_size=32, lr=0.02,
+                             optimizer="adam", lr_schedule=schedules.Exponential(0.5))
+        mse = _mse(model, X, y)
+        ref = SURFACE_REFERENCE[_name(layers)]
+        rows.append(Row("surface", f"surface {_name(layers)} relu", hist["loss"][-1], f"train MSE {mse:.4f}",
+                        f"notebook {ref:.3f}", (f"beats the notebook x{ref / mse:.1f}" if mse < ref else
+                                                 f"misses the notebook (x{mse / ref:.1f} worse)"), dt,
+                        dict(train_mse=mse, reference=ref)))
+        models[_name(layers)] = model
+    ctx.plot("surface_fits", "surfaces", models, datasets.SURFACE_DOMAIN, datasets.surface_function,
+             title="f(x1, x2) = sin 2x1 sin 2x2 + cos x1 cos x2 + x1 + x2 and ReLU fits (bottom: fit - f)")
+    ctx.plot("surface_neurons", "neuron_surfaces", models["2-6-6-1"], datasets.SURFACE_DOMAIN,
+             title="2-6-6-1: every hidden unit's output over the input square (ReLU folds planes)")
+    return rows
+
+
+# ---- sincos: source document 000 ----------------------------------------------------------------------------------
+def breakpoints_by_output(pieces, tol=1e-9):
+    """For each output, the breakpoints (x) where that output's slope changes."""
+    out = []
+    d = np.diff(pieces.slope, axis=0)        # (n_pieces - 1, n_out): slope change at each breakpoint
+    scale = max(float(np.abs(pieces.slope).max(initial=0.0)), 1e-300)
+    for o in range(pieces.slope.shape[1]):
+        out.append(pieces.points[np.abs(d[:, o]) > tol * scale, 0])
+    return out
+
+
+def sincos(ctx):
+    """x -> (sin x, cos x) on [-pi, pi] by one 1-3-2 ReLU net (Adam, batch 32, lr 0.01 decayed to 5 %, the best of 5
+    restarts); the breakpoints of each output from ``pieces_1d``: both outputs break where a hidden unit switches."""
+    from . import regions
+
+    lo, hi = datasets.SINCOS_DOMAIN
+    n, epochs, restarts = (2000, 20, 3) if ctx.quick else (5000, 50, 5)
+    X, Y = datasets.sincos(n, seed=0)
+    Xte, Yte = datasets.sincos(2000, grid=True)
+    best, total = None, 0.0
+    for k in range(restarts):
+        model = MLP([1, 3, 2], loss="mse", init="uniform", seed=ctx.seed * 1000 + k)
+        hist, dt = ctx.train(f"sincos 1-3-2 (restart {k + 1}/{restarts})", model, X, Y, epochs, batch_size=32,
+                             lr=0.01, optimizer="adam", lr_schedule=schedules.Exponential(0.05 ** (1 / epochs)))
+        total += dt
+        m = _mse(model, X, Y)
+        if best is None or m < best[1]:
+            best = (model, m, hist)
+    model, _, hist = best
+    err = (model.forward(Xte).astype(np.float64) - Yte) ** 2
+    mse, mse_sin, mse_cos = float(err.mean()), float(err[:, 0].mean()), float(err[:, 1].mean())
+    pieces = regions.pieces_1d(model, lo, hi)
+    b_sin, b_cos = breakpoints_by_output(pieces)
+    shared = np.intersect1d(np.round(b_sin, 9), np.round(b_cos, 9))
+    fmt = lambda a: ", ".join(f"{v:.2f}" for v in a) or "none"     # noqa: E731
+    if len(b_sin) == len(b_cos) == len(shared):
+        note = f"both outputs break at x = {fmt(shared)}"
+    else:
+        note = f"sin breaks at x = {fmt(b_sin)}; cos at {fmt(b_cos)}; shared {fmt(shared)}"
+    rows = [Row("sincos", "sincos 1-3-2 relu", hist["loss"][-1],
+                f"test MSE {mse:.4f} (sin {mse_sin:.4f}, cos {mse_cos:.4f})", f"notebook ~{SINCOS_REFERENCE}",
+                note, total, dict(test_mse=mse, mse_sin=mse_sin, mse_cos=mse_cos, n_pieces=pieces.n_pieces,
+                                  breaks_sin=b_sin.tolist(), breaks_cos=b_cos.tolist(), shared=shared.tolist()))]
+    ctx.plot("sincos", "sincos_fit", model, lo, hi, title=f"one 1-3-2 ReLU net for sin x and cos x: "
+             f"{pieces.n_pieces} pieces, breaks shared by both outputs")
+    return rows
+
+
+# ---- digits / mnist: source document 004 --------------------------------------------------------------------------
+def _classifiers(ctx, section, Xtr, ytr, Xte, yte, hidden, epochs, lr, batch, reference, curves_title):
+    n_in, n_out = Xtr.shape[1], int(max(ytr.max(), yte.max())) + 1
+    rows, curves, linear = [], {}, {}
+    for kind, layers in (("linear", [n_in, n_out]), ("3-layer", [n_in, *hidden, n_out])):
+        for loss, label in (("ideal_mse", "+-5 MSE"), ("softmax_ce", "CE")):
+            model = MLP(layers, activation="relu", loss=loss, seed=ctx.seed)
+            hist, dt = ctx.train(f"{section} {_name(layers)} {label}", model, Xtr, ytr, epochs, batch_size=batch,
+                                 lr=lr, optimizer="adam", validation_data=(Xte, yte))
+            train_acc, test_acc = model.score(Xtr, ytr), model.score(Xte, yte)
+            name = f"{section} {_name(layers)} {label}"
+            if kind == "linear":
+                linear[loss] = test_acc
+                note = "one layer: p = Wx + b"
+            else:
+                note = f"test accuracy {100 * (test_acc - linear[loss]):+.1f} points over linear"
+            rows.append(Row(section, name, hist["loss"][-1], f"acc {train_acc:.3f}, test {test_acc:.3f}",
+                            reference[kind], note, dt, dict(train_accuracy=train_acc, test_accuracy=test_acc,
+                                                            loss=loss, kind=kind)))
+            curves[f"{kind} {label.replace('+-', '±')}"] = (hist["loss"], {"epoch": list(range(len(hist["val_score"]))),
+                                                        "test": hist["val_score"]})
+    ctx.plot(f"{section}_loss", "loss_curves", {k: v[0] for k, v in curves.items()},
+             title=f"{curves_title}: training loss (each its own loss)", logy=True, xlabel="epoch")
+    ctx.plot(f"{section}_accuracy", "accuracy_curves", {k: v[1] for k, v in curves.items()},
+             title=f"{curves_title}: test accuracy after each epoch")
+    return rows
+
+
+def digits(ctx):
+    """scikit-learn's 8x8 digits (75/25 seeded split): linear 64-10 against 3-layer 64-128-64-10 ReLU, each with
+    the +-5 target squared error (``loss="ideal_mse"``) and with softmax cross-entropy; Adam, lr 0.003, batch 32."""
+    try:
+        X, y = datasets.digits()
+    except ImportError as exc:
+        raise DemoError(str(exc)) from None
+    Xtr, ytr, Xte, yte = datasets.split(X, y, 0.25, seed=0)
+    ref = {"linear": "MNIST: ~80 %", "3-layer": "MNIST: ~86 %"}
+    return _classifiers(ctx, "digits", Xtr, ytr, Xte, yte, [128, 64], 10 if ctx.quick else 40, 0.003, 32, ref,
+                        "8x8 digits")
+
+
+def mnist(ctx):
+    """MNIST from the IDX files in ``ctx.data_dir``: linear 784-10 against 3-layer 784-256-128-10 ReLU, +-5 MSE and
+    softmax CE; Adam, lr 0.001, batch 64, 10 epochs (``--quick``: 2 epochs on the first 10000 images)."""
+    if not ctx.data_dir:
+        raise DemoError("fastmlp demo mnist: pass --data DIR, the folder with the MNIST files. " +
+                        datasets.mnist_help())
+    try:
+        Xtr, ytr, Xte, yte = datasets.load_mnist(ctx.data_dir)
+    except (OSError, ValueError) as exc:
+        raise DemoError(f"fastmlp demo mnist: {exc}") from None
+    epochs = 10
+    if ctx.quick:
+        Xtr, ytr, epochs = Xtr[:10_000], ytr[:10_000], 2
+    ref = {"linear": f"~{MNIST_REFERENCE['linear']:.0%}", "3-layer": f"~{MNIST_REFERENCE['3-layer']:.0%}"}
+    return _classifiers(ctx, "mnist", Xtr, ytr, Xte, yte, [256, 128], epochs, 0.001, 64, ref, "MNIST")
+
+
+# ---- running and printing ---------------------------------------------------------------------------------------
+def selection(names):
+    """The sections to run for the names given on the command line ([] -> the default selection)."""
+    if not names:
+        return list(DEFAULT)
+    out = []
+    for n in names:
+        if n == "all":
+            out += [s for s in SECTIONS if s not in out]
+        elif n not in SECTIONS:
+            raise DemoError(f"fastmlp demo: unknown demo {n!r}; choose from {', '.join(SECTIONS)} or all")
+        elif n not in out:
+            out.append(n)
+    return out
+
+
+def run(sections, ctx):
+    """Run the named sections in order; returns the rows. A section that cannot run (missing extra or data) raises
+    DemoError when it was named alone; in a larger selection it becomes a "skipped" row."""
+    rows = []
+    funcs = {"xor": xor, "fit": fit, "surface": surface, "sincos": sincos, "digits": digits, "mnist": mnist}
+    for s in sections:
+        if s == "mnist" and not ctx.data_dir and len(sections) > 1:
+            rows.append(Row("mnist", "mnist", None, "skipped", "~80 % / ~86 %",
+                            "pass --data DIR with the MNIST IDX files"))
+            continue
+        try:
+            rows += funcs[s](ctx)
+        except DemoError as exc:
+            if len(sections) == 1:
+                raise
+            rows.append(Row(s, s, None, "skipped", "", str(exc).split(". ")[0]))
+        except ImportError as exc:   # matplotlib for --plot
+            raise DemoError(str(exc)) from None
+    return rows
+
+
+HEADER = ("run", "loss", "result", "source says", "measured", "time")
+
+
+def format_table(rows):
+    """The rows as a plain-text table, one block per section."""
+    cells = [HEADER] + [(r.name, "-" if r.loss is None else f"{r.loss:.3g}", r.result, r.reference, r.note,
+                         f"{r.seconds:.1f}s" if r.seconds else "-") for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
+    line = lambda c: "  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip()      # noqa: E731
+    out = [line(HEADER), "  ".join("-" * w for w in widths)]
+    prev = None
+    for r, c in zip(rows, cells[1:]):
+        if prev is not None and r.section != prev:
+            out.append("")
+        out.append(line(c))
+        prev = r.section
+    return "\n".join(out)
 
 
 def run_demo(args):
-    seed = args.seed
-    rows = []
-    X, y = xor_data(seed=seed)
-    Xte, yte = xor_data(seed=seed + 100)
-    for hidden in (3, 50):
-        _run(rows, f"XOR 2-{hidden}-2 sigmoid", MLP([2, hidden, 2], activation="sigmoid", seed=seed), X, y, Xte, yte,
-             epochs=300, batch_size=16, lr=0.5, optimizer="momentum")
-    X, y = sine_data(seed=seed)
-    Xte, yte = sine_data(500, seed=seed + 100)
-    for hidden in ([12], [64], [6, 6]):
-        name = "sine 1-" + "-".join(map(str, hidden)) + "-1 relu"
-        _run(rows, name, MLP([1, *hidden, 1], seed=seed, loss="mse"), X, y, Xte, yte, epochs=200, batch_size=32,
-             lr=0.01, optimizer="adam")
+    """The ``fastmlp demo`` command: returns the exit status."""
     try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        rows.append(("digits 64-128-10", "-", "needs pip install 'fastmlp[sklearn]'", "-"))
-    else:
-        Xd, yd = load_digits(return_X_y=True)
-        Xd = Xd / 16.0
-        perm = np.random.default_rng(seed).permutation(len(yd))
-        cut = int(0.75 * len(yd))
-        tr, te = perm[:cut], perm[cut:]
-        _run(rows, "digits 64-128-10 relu", MLP([64, 128, 10], seed=seed), Xd[tr], yd[tr], Xd[te], yd[te],
-             epochs=40, batch_size=32, lr=0.003, optimizer="adam")
-    widths = [max(len(r[i]) for r in rows + [("network", "final loss", "test metric", "time")]) for i in range(4)]
-    header = ("network", "final loss", "test metric", "time")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        sections = selection(getattr(args, "demos", None) or [])
+    except DemoError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    ctx = Context(seed=args.seed, quick=getattr(args, "quick", False), quiet=getattr(args, "quiet", False),
+                  plot_dir=getattr(args, "plot", None), data_dir=getattr(args, "data", None))
+    if ctx.plot_dir:
+        try:
+            from . import plots
+            plots.require()
+        except ImportError as exc:
+            print(f"fastmlp demo --plot: {exc}", file=sys.stderr)
+            return 2
+    t0 = time.perf_counter()
+    try:
+        rows = run(sections, ctx)
+    except DemoError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(format_table(rows))
+    total = time.perf_counter() - t0
+    print(f"\n{len(rows)} rows in {total:.1f} s (seed {ctx.seed}{', --quick' if ctx.quick else ''}). loss: final "
+          f"training loss (CE, or 1/2 mean squared error; +-5 MSE: against +5/-5 targets). XOR 'late rise': the\n"
+          f"largest loss after the first 10 % of epochs over the best before it (full-batch descent does not rise "
+          f"when stable); 'jumps' >= x{JUMP:g}, 'blew up' ends > x{STUCK:g} above its best.")
+    if ctx.plots:
+        print(f"plots: {', '.join(ctx.plots)}")
     return 0

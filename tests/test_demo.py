@@ -1,0 +1,182 @@
+"""The demo sections at --quick size, in-process: the numbers in the table come from real training and show what the
+source documents describe (XOR's late loss jump and its cure, pieces of ReLU fits, the notebooks' surface MSE,
+shared sin/cos breakpoints, digits accuracy), plus the table, the plots and the MNIST path on small IDX files."""
+import io
+import os
+
+import numpy as np
+import pytest
+
+from fastmlp import demo
+
+from test_datasets import write_mnist
+
+
+def ctx(**kw):
+    kw.setdefault("quick", True)
+    kw.setdefault("quiet", True)
+    return demo.Context(**kw)
+
+
+def by_name(rows):
+    return {r.name: r for r in rows}
+
+
+@pytest.fixture(scope="module")
+def xor_rows(tmp_path_factory):
+    pytest.importorskip("matplotlib")
+    plots = tmp_path_factory.mktemp("plots")
+    c = ctx(plot_dir=str(plots))
+    return by_name(demo.xor(c)), c.plots
+
+
+def test_xor_large_learning_rate_jumps_and_decay_cures_it(xor_rows):
+    rows, _ = xor_rows
+    big, decay = rows["XOR 2-50-2 lr 12"].values, rows["XOR 2-50-2 lr 12 decay"].values
+    # constant lr 12: the loss has fallen, then jumps far above its best in the late part of training
+    assert big["verdict"] == "jumps" and big["late"] > 10 and big["late_epoch"] > 1000
+    # the same net and lr, decayed by 0.999 per epoch: no late rise at all (full-batch descent), and it fits
+    assert decay["late"] < 1.2 and decay["verdict"] in ("converges", "recovered")
+    assert decay["train_accuracy"] > 0.95 and decay["test_accuracy"] > 0.9
+    assert "jumps" in rows["XOR 2-50-2 lr 12"].note and "late rise x1.0" in rows["XOR 2-50-2 lr 12 decay"].note
+
+
+def test_xor_three_units_are_weaker_than_fifty(xor_rows):
+    rows, _ = xor_rows
+    small, large = rows["XOR 2-3-2 lr 2"].values, rows["XOR 2-50-2 lr 2"].values
+    assert small["verdict"] == "converges" and small["late"] < 1.5
+    assert small["train_accuracy"] < 0.95 < large["train_accuracy"]
+    assert large["test_accuracy"] > small["test_accuracy"] + 0.05
+
+
+def test_xor_squared_error_blow_up_and_the_l2_cure(xor_rows):
+    rows, _ = xor_rows
+    up, cured = rows["XOR 2-50-2 MSE lr 50"].values, rows["XOR 2-50-2 MSE lr 50 L2 1e-4"].values
+    assert up["verdict"] == "blew up" and up["stuck"] > 1.5 and up["train_accuracy"] < 0.6
+    assert up["final_loss"] > 0.4                                  # saturated sigmoids: stuck near 1/2
+    assert cured["stuck"] < 1.1 and cured["final_loss"] < 0.1 and cured["train_accuracy"] > 0.85
+
+
+def test_xor_plots(xor_rows):
+    _, paths = xor_rows
+    names = sorted(os.path.basename(p) for p in paths)
+    assert names == ["xor_accuracy.png", "xor_boundaries.png", "xor_loss.png"]
+    for p in paths:
+        with open(p, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+        assert os.path.getsize(p) > 20_000
+
+
+def test_loss_jumps_measures():
+    smooth = demo.loss_jumps(np.linspace(1, 0.1, 100))
+    assert smooth["late"] < 1 and smooth["early"] < 1 and smooth["stuck"] == pytest.approx(1)
+    assert demo._verdict(smooth, False)[1] == "converges"
+    spike = np.linspace(1, 0.1, 100)
+    spike[60] = 2.0
+    j = demo.loss_jumps(spike)
+    assert j["late_epoch"] == 60 and j["late"] == pytest.approx(2.0 / spike[59])
+    assert demo._verdict(j, False)[1] == "jumps"
+    stuck = np.r_[0.25, np.full(99, 0.46)]
+    assert demo._verdict(demo.loss_jumps(stuck), False)[1] == "blew up"
+    assert demo._verdict(demo.loss_jumps(stuck), True)[1] == "diverged"
+
+
+def test_fit_reports_mse_and_exact_pieces():
+    rows = by_name(demo.fit(ctx()))
+    assert list(rows) == ["sine 1-12-1 relu", "sine 1-32-1 relu", "sine 1-64-1 relu", "sine 1-6-6-1 relu"]
+    for name, r in rows.items():
+        v = r.values
+        assert 2 <= v["n_pieces"] <= v["bound"]
+        assert len(v["breakpoints"]) == v["n_pieces"] - 1
+        assert f"{v['n_pieces']} linear pieces" in r.note
+        assert v["test_mse"] < 0.2                                   # f spans about [-4, 7]: far better than a line
+    assert rows["sine 1-64-1 relu"].values["test_mse"] < 0.01
+    assert rows["sine 1-64-1 relu"].values["n_pieces"] > rows["sine 1-12-1 relu"].values["n_pieces"]
+    assert rows["sine 1-12-1 relu"].values["bound"] == 13 and rows["sine 1-6-6-1 relu"].values["bound"] == 49
+
+
+def test_surface_matches_or_beats_the_notebooks():
+    rows = by_name(demo.surface(ctx()))
+    for name, ref in (("surface 2-12-1 relu", 0.165), ("surface 2-32-1 relu", 0.071), ("surface 2-64-1 relu", 0.049),
+                      ("surface 2-6-6-1 relu", 0.105)):
+        v = rows[name].values
+        assert v["reference"] == ref
+        assert v["train_mse"] < ref, (name, v)
+        assert "beats the notebook" in rows[name].note
+    assert rows["surface 2-64-1 relu"].values["train_mse"] < 0.01
+
+
+def test_sincos_outputs_break_at_the_same_x(tmp_path):
+    pytest.importorskip("matplotlib")
+    c = ctx(plot_dir=str(tmp_path))
+    (row,) = demo.sincos(c)
+    v = row.values
+    assert v["test_mse"] < 0.03                      # the notebooks: ~0.012
+    assert v["n_pieces"] == 4                        # 3 units, 3 breakpoints
+    assert len(v["shared"]) == 3
+    np.testing.assert_allclose(v["breaks_sin"], v["breaks_cos"])
+    assert "both outputs break at x =" in row.note
+    assert [os.path.basename(p) for p in c.plots] == ["sincos.png"]
+
+
+def test_digits_three_layers_beat_linear():
+    pytest.importorskip("sklearn")
+    rows = by_name(demo.digits(ctx()))
+    assert len(rows) == 4
+    lin = rows["digits 64-10 +-5 MSE"].values
+    deep = rows["digits 64-128-64-10 +-5 MSE"].values
+    assert lin["test_accuracy"] > 0.75 and deep["test_accuracy"] > 0.93
+    assert deep["test_accuracy"] > lin["test_accuracy"]
+    assert rows["digits 64-128-64-10 CE"].values["test_accuracy"] > 0.93
+    assert rows["digits 64-10 CE"].values["test_accuracy"] > 0.85
+
+
+def test_mnist_on_small_idx_files(tmp_path):
+    write_mnist(tmp_path / "mnist", n_train=300, n_test=100)
+    rows = by_name(demo.mnist(ctx(data_dir=str(tmp_path / "mnist"))))
+    assert set(rows) == {"mnist 784-10 +-5 MSE", "mnist 784-10 CE", "mnist 784-256-128-10 +-5 MSE",
+                         "mnist 784-256-128-10 CE"}
+    # the bright band gives the label away: every model learns it
+    assert min(r.values["test_accuracy"] for r in rows.values()) > 0.5
+
+
+def test_mnist_without_data_says_what_to_download(tmp_path):
+    with pytest.raises(demo.DemoError, match="--data DIR.*train-images-idx3-ubyte.*https://"):
+        demo.mnist(ctx())
+    with pytest.raises(demo.DemoError, match="missing"):
+        demo.mnist(ctx(data_dir=str(tmp_path)))
+    # in a larger selection it is a row of the table, not an error
+    rows = demo.run(["sincos", "mnist"], ctx())
+    assert rows[-1].name == "mnist" and rows[-1].result == "skipped" and "--data" in rows[-1].note
+
+
+def test_selection():
+    assert demo.selection([]) == list(demo.DEFAULT)
+    assert demo.selection(["all"]) == list(demo.SECTIONS)
+    assert demo.selection(["sincos", "xor", "sincos"]) == ["sincos", "xor"]
+    with pytest.raises(demo.DemoError, match="unknown demo 'nope'"):
+        demo.selection(["nope"])
+
+
+def test_table_format():
+    rows = [demo.Row("xor", "XOR a", 0.5, "acc 1.000", "src", "smooth", 0.25),
+            demo.Row("fit", "sine b", None, "skipped", "", "")]
+    text = demo.format_table(rows)
+    lines = text.splitlines()
+    assert lines[0].split() == ["run", "loss", "result", "source", "says", "measured", "time"]
+    assert set(lines[1]) <= {"-", " "}
+    assert lines[2].startswith("XOR a") and "0.5" in lines[2] and lines[2].endswith("0.2s")
+    assert lines[3] == "" and lines[4].startswith("sine b")
+
+
+def test_progress_bars_go_to_the_stream():
+    tqdm = pytest.importorskip("tqdm")  # noqa: F841
+    stream = io.StringIO()
+    c = demo.Context(quick=True, quiet=False, stream=stream)
+    c._tqdm = __import__("tqdm").tqdm           # tqdm.auto would pick the notebook bar in some environments
+    from fastmlp import MLP
+
+    m = MLP([1, 2, 1], loss="mse", seed=0)
+    hist, dt = c.train("tiny", m, np.zeros((8, 1)), np.zeros((8, 1)), 3, batch_size=4)
+    assert len(hist["loss"]) == 3 and dt > 0
+    assert "[1] tiny" in stream.getvalue()

@@ -329,8 +329,7 @@ def sincos(ctx):
         note = f"both outputs break at x = {fmt(shared)}"
     else:
         note = f"sin breaks at x = {fmt(b_sin)}; cos at {fmt(b_cos)}; shared {fmt(shared)}"
-    rows = [Row("sincos", "sincos 1-3-2 relu", hist["loss"][-1],
-                f"test MSE {mse:.4f} (sin {mse_sin:.4f}, cos {mse_cos:.4f})", f"notebook ~{SINCOS_REFERENCE}",
+    rows = [Row("sincos", "sincos 1-3-2 relu", hist["loss"][-1], f"test MSE {mse:.4f}", f"notebook ~{SINCOS_REFERENCE}",
                 note, total, dict(test_mse=mse, mse_sin=mse_sin, mse_cos=mse_cos, n_pieces=pieces.n_pieces,
                                   breaks_sin=b_sin.tolist(), breaks_cos=b_cos.tolist(), shared=shared.tolist()))]
     ctx.plot("sincos", "sincos_fit", model, lo, hi, title=f"one 1-3-2 ReLU net for sin x and cos x: "
@@ -372,7 +371,7 @@ def digits(ctx):
     try:
         X, y = datasets.digits()
     except ImportError as exc:
-        raise DemoError(str(exc)) from None
+        raise DemoError('fastmlp demo digits: needs scikit-learn: pip install "fastmlp[sklearn]"') from None
     Xtr, ytr, Xte, yte = datasets.split(X, y, 0.25, seed=0)
     ref = {"linear": "MNIST: ~80 %", "3-layer": "MNIST: ~86 %"}
     return _classifiers(ctx, "digits", Xtr, ytr, Xte, yte, [128, 64], 10 if ctx.quick else 40, 0.003, 32, ref,
@@ -427,7 +426,8 @@ def run(sections, ctx):
         except DemoError as exc:
             if len(sections) == 1:
                 raise
-            rows.append(Row(s, s, None, "skipped", "", str(exc).split(". ")[0]))
+            msg = str(exc).split(". ")[0]
+            rows.append(Row(s, s, None, "skipped", "", msg.replace(f"fastmlp demo {s}: ", "")))
         except ImportError as exc:   # matplotlib for --plot
             raise DemoError(str(exc)) from None
     return rows

@@ -219,9 +219,12 @@ def surfaces(models, domain, function, path, title="surfaces"):
             ax.set_ylabel("x2")
     from matplotlib.ticker import MaxNLocator
 
-    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.85, label="f", ticks=MaxNLocator(6))
+    def ticks(lo, hi):      # inside the range: the colour bars' extension triangles must not get labels
+        t = MaxNLocator(6).tick_values(lo, hi)
+        return t[(t >= lo) & (t <= hi)]
+    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.85, label="f", ticks=ticks(vmin, vmax))
     if em is not None:
-        fig.colorbar(em, ax=axes[1, 1:].tolist(), shrink=0.85, label="fit - target", ticks=MaxNLocator(6))
+        fig.colorbar(em, ax=axes[1, 1:].tolist(), shrink=0.85, label="fit - target", ticks=ticks(-emax, emax))
     fig.suptitle(title, fontsize=12)
     return _save(fig, path)
 

@@ -11,6 +11,9 @@ import sys
 
 import pytest
 
+import fastmlp  # noqa: F401  (the installed package, imported before the source root joins sys.path)
+import fastmlp.reference  # noqa: F401
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULES = ("dense", "loss", "optim", "mlp")
 
@@ -18,7 +21,7 @@ MODULES = ("dense", "loss", "optim", "mlp")
 def _benchmark_classes():
     if not os.path.isdir(os.path.join(ROOT, "asv_bench", "benchmarks")):
         return []  # an installed copy of the tests without the source tree
-    sys.path.insert(0, ROOT)
+    sys.path.append(ROOT)  # last: asv_bench is found there, fastmlp stays the installed one
     try:
         out = []
         for mod_name in MODULES:

@@ -19,7 +19,8 @@ output. "Linear region" has two non-equivalent meanings and the functions say wh
   switch without changing the map, e.g. when its outgoing weights are zero).
 
 Exact counting is #P-hard in general and the counts can grow exponentially with depth; ``enumerate_regions``
-therefore takes budgets (``max_regions``, ``max_lps``) and raises ``RegionBudgetError`` instead of running on.
+therefore takes budgets (``max_regions``, ``max_lps``, ``max_seconds``) and raises ``RegionBudgetError``
+instead of running on.
 
 Functions: ``activation_patterns``, ``local_linear``, ``pieces_1d`` (exact 1-D analysis, no LP),
 ``enumerate_regions`` / ``count_regions`` (exact n-D, one small LP per undecided branch, needs scipy:
@@ -30,6 +31,7 @@ layers), ``linear_shap`` and ``shapley_values`` (explanations), ``shallow_region
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -93,14 +95,26 @@ def _net(model):
     return _Net(tuple(Ws), tuple(bs), acts[-1])
 
 
+def _check_numeric(name, X):
+    """Strings are a TypeError, other non-real arrays (object, complex) a ValueError."""
+    if X.dtype.kind in "USa":
+        raise TypeError(f"{name}: expected numbers, got strings (dtype {X.dtype})")
+    if X.dtype == object or X.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
+
+
+def _real(v):
+    """A real number (Python or numpy scalar, not bool)?"""
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
 def _points(name, X, n_in):
     """X as a C-contiguous float64 array (n, n_in), validated."""
     try:
         X = np.asarray(X)
     except Exception as exc:
         raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
-    if X.dtype == object or X.dtype.kind not in "biuf":
-        raise ValueError(f"{name}: expected numbers, got dtype {X.dtype}")
+    _check_numeric(name, X)
     if X.ndim != 2:
         hint = " (one point: X.reshape(1, -1))" if X.ndim == 1 else ""
         raise ValueError(f"{name}: expected a 2-d array (n_points, {n_in}), got shape {X.shape}{hint}")
@@ -120,8 +134,7 @@ def _point(name, a, n_in):
         a = np.asarray(a)
     except Exception as exc:
         raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
-    if a.dtype == object or a.dtype.kind not in "biuf":
-        raise ValueError(f"{name}: expected numbers, got dtype {a.dtype}")
+    _check_numeric(name, a)
     if a.ndim == 0 and n_in == 1:
         a = a.reshape(1)
     if a.ndim != 1 or a.shape[0] != n_in:
@@ -163,20 +176,27 @@ def _patterns(net, X):
     return pats
 
 
-def _affine(net, pats, n=None):
+def _affine(net, pats, n=None, absolute=False):
     """(alpha (n, n_out, n_in), beta (n, n_out)) of the affine maps selected by the patterns (n rows each).
 
     Backward through the masked layers: G = W_out; for each hidden layer from the top, mask G's columns with
-    the pattern, add G.b to beta and multiply by W. No subtraction, so beta carries no cancellation error."""
+    the pattern, add G.b to beta and multiply by W. absolute=True does the same with |W| and |b|: the sums of
+    the absolute values of the terms, which bound the rounding error of alpha and beta (~ eps x depth x that)."""
     if n is None:
         n = pats[0].shape[0] if pats else 1
-    G = np.broadcast_to(net.Ws[-1], (n,) + net.Ws[-1].shape).copy()
-    beta = np.broadcast_to(net.bs[-1], (n, net.n_out)).copy()
+    f = np.abs if absolute else (lambda v: v)
+    G = np.broadcast_to(f(net.Ws[-1]), (n,) + net.Ws[-1].shape).copy()
+    beta = np.broadcast_to(f(net.bs[-1]), (n, net.n_out)).copy()
     for W, b, s in zip(net.Ws[-2::-1], net.bs[-2::-1], pats[::-1]):
         G = G * s[:, None, :]
-        beta += G @ b
-        G = G @ W
+        beta += G @ f(b)
+        G = G @ f(W)
     return G, beta
+
+
+def _rows_per_chunk(row_bytes, budget=64 << 20):
+    """How many rows of row_bytes each fit in the working-memory budget (at least 1)."""
+    return max(1, int(budget // max(int(row_bytes), 1)))
 
 
 def activation_patterns(model, X):
@@ -193,7 +213,15 @@ def local_linear(model, X):
     (the one-sided one of the region the convention "active iff > 0" puts a boundary point in)."""
     net = _net(model)
     X = _points("X", X, net.n_in)
-    return _affine(net, _patterns(net, X), X.shape[0])
+    n = X.shape[0]
+    alpha = np.empty((n, net.n_out, net.n_in))
+    beta = np.empty((n, net.n_out))
+    # the backward pass holds (rows, n_out, width) intermediates: chunk the rows to keep them near 64 MB
+    step = _rows_per_chunk(8 * net.n_out * max(net.widths + [net.n_in]) * 3)
+    for i in range(0, n, step):
+        Xc = X[i:i + step]
+        alpha[i:i + step], beta[i:i + step] = _affine(net, _patterns(net, Xc), len(Xc))
+    return alpha, beta
 
 
 def _forward(net, X):
@@ -243,20 +271,30 @@ class Pieces1D:
         return self.slope[k] * t[:, None] + self.intercept[k]
 
 
-def pieces_1d(model, a, b, tol=1e-12):
+def pieces_1d(model, a, b, tol=None):
     """Exact 1-D analysis along the segment from a to b (points of input space; scalars for 1-input nets).
 
     Layer-wise refinement, no sampling: on each current interval the earlier layers' pattern is fixed, so every
     unit of the next layer is affine in t and its zero crossing inside the interval is computed in closed form.
-    Cost O(intervals x parameters). Crossings closer than ``tol`` (in t) are merged. Returns a ``Pieces1D``:
-    activation intervals and merged affine pieces are reported separately (they differ when a unit switches
-    without changing the map)."""
+    Cost O(intervals x parameters). Crossings closer than ``tol`` (in t) are merged; the default (None) is the
+    floating-point resolution of the segment, ``64 eps max(1, max|a|, max|b|) / max|b - a|`` (points x(t)
+    closer than that are a few ulps apart), so real breakpoints are kept however long the segment is.
+    Neighbouring activation intervals are one affine piece when their (alpha, beta) agree to rounding, judged
+    entry by entry at the entries' own scale (the sum of the absolute values of the terms), not at a global one.
+    Returns a ``Pieces1D``: activation intervals and merged affine pieces are reported separately (they differ
+    when a unit switches without changing the map)."""
     net = _net(model)
     a = _point("a", a, net.n_in)
     b = _point("b", b, net.n_in)
-    if not (isinstance(tol, (int, float)) and 0 <= tol < 0.5):
-        raise ValueError(f"tol: expected a number in [0, 0.5), got {tol!r}")
     d = b - a
+    if tol is None:
+        span = float(np.max(np.abs(d)))
+        tol = 0.0 if span == 0.0 else \
+            64 * np.finfo(np.float64).eps * max(1.0, float(np.max(np.abs(a))), float(np.max(np.abs(b)))) / span
+        tol = min(tol, 0.25)
+    elif not (_real(tol) and 0 <= tol < 0.5):
+        raise ValueError(f"tol: expected None or a number in [0, 0.5), got {tol!r}")
+    tol = float(tol)
     edges = np.array([0.0, 1.0])
     # h(t) = P t + q on each interval (rows): the current layer's input
     P, q = d[None, :], a[None, :]
@@ -291,13 +329,15 @@ def pieces_1d(model, a, b, tol=1e-12):
     act_t = edges[1:-1].copy()
     n_act = len(edges) - 1
     alpha, beta = _affine(net, pats, n_act)
-    # maximal affine pieces: merge neighbours whose (alpha, beta) agree to rounding
-    scale = max(float(np.max(np.abs(alpha), initial=0.0)), float(np.max(np.abs(beta), initial=0.0)), 1e-300)
+    # maximal affine pieces: merge neighbours whose (alpha, beta) agree to rounding. Each entry is compared at its
+    # own scale: the sum of |terms| that made it (an error bound up to ~eps x depth), the larger of the two pieces'
     same = np.zeros(n_act - 1, dtype=bool)
     if n_act > 1:
-        da = np.abs(alpha[1:] - alpha[:-1]).reshape(n_act - 1, -1).max(axis=1)
-        db = np.abs(beta[1:] - beta[:-1]).reshape(n_act - 1, -1).max(axis=1)
-        same = np.maximum(da, db) <= 1e-12 * scale
+        abs_a, abs_b = _affine(net, pats, n_act, absolute=True)
+        rtol = 1e-12
+        ok_a = np.abs(alpha[1:] - alpha[:-1]) <= rtol * np.maximum(abs_a[1:], abs_a[:-1])
+        ok_b = np.abs(beta[1:] - beta[:-1]) <= rtol * np.maximum(abs_b[1:], abs_b[:-1])
+        same = ok_a.reshape(n_act - 1, -1).all(axis=1) & ok_b.reshape(n_act - 1, -1).all(axis=1)
     starts = np.flatnonzero(np.concatenate([[True], ~same]))
     alpha, beta = alpha[starts], beta[starts]
     t = act_t[~same]
@@ -325,7 +365,7 @@ class Region:
     others (one row per hidden unit, in layer order; rows are unit-normalised, a zero row is a unit that is
     constant on the region; the box is not included and rows may be redundant), on which the network is
     ``alpha @ x + beta``. ``pattern``: the activation pattern (one bool per hidden unit, layer after layer);
-    ``point``: a point of the region (inside the box)."""
+    ``point``: a point of the region (inside the box) at which the forward pass gives ``pattern``."""
     pattern: np.ndarray
     H: np.ndarray
     c: np.ndarray
@@ -337,6 +377,8 @@ class Region:
     def contains(self, X, tol=0.0):
         """Whether each row of X satisfies the region's half-spaces (to ``tol``)."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.ndim != 2 or X.shape[1] != self.H.shape[1]:
+            raise ValueError(f"X: expected points of shape (n, {self.H.shape[1]}), got shape {X.shape}")
         s = X @ self.H.T - self.c
         return np.all(np.where(self.strict, s < tol, s <= tol), axis=1)
 
@@ -347,19 +389,21 @@ class Regions:
     ``len(regions)`` is the count; ``regions[k]`` a ``Region``. Arrays over all regions: ``patterns`` (K, units)
     bool, ``H`` (K, units, n_in), ``c``, ``strict`` (K, units), ``alpha`` (K, n_out, n_in), ``beta`` (K, n_out),
     ``points`` (K, n_in). ``cells`` is "full" (full-dimensional regions: the usual count of linear regions) or
-    "all" (every non-empty cell, lower-dimensional ones included). ``n_lps`` LPs were solved in ``seconds``.
+    "all" (every non-empty cell, lower-dimensional ones included). ``n_lps`` LPs were solved in ``seconds``;
+    ``n_repaired`` / ``n_rejected``: witnesses that failed the forward-pass check and were re-solved / dropped.
     ``bounds``: the shallow-net bound, the layer-product bound and 2^units for this architecture, beside the count.
     """
 
-    def __init__(self, net, lo, hi, cells, patterns, H, c, strict, alpha, beta, points, hp_index, G, g0, n_lps,
-                 n_skipped, seconds):
+    def __init__(self, net, lo, hi, cells, patterns, H, c, strict, alpha, beta, points, hp_index, G, g0, stats,
+                 seconds):
         self._net = net
         self.box = None if lo is None else np.stack([lo, hi], axis=1)
         self.cells = cells
         self.patterns, self.H, self.c, self.strict = patterns, H, c, strict
         self.alpha, self.beta, self.points = alpha, beta, points
         self.hyperplane_index, self.hyperplanes = hp_index, (G, g0)
-        self.n_lps, self.n_lps_skipped, self.seconds = n_lps, n_skipped, seconds
+        self.n_lps, self.n_lps_skipped, self.seconds = stats["lps"], stats["skipped"], seconds
+        self.n_repaired, self.n_rejected = stats.get("repaired", 0), stats.get("rejected", 0)
         self._lookup = None
 
     @property
@@ -403,69 +447,142 @@ class Regions:
                 f"{self.seconds:.3g} s>")
 
 
-def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max_lps=200_000, tol=1e-9):
+def _lp_scale(net, centre, half):
+    """The unit lengths S (n_in,) of the LPs' coordinates y = (x - centre) / S: S_i = min(half_i, R), R the largest
+    distance from the centre of a first-layer hyperplane that can meet the box (its circumscribed ball), i.e. the
+    extent of the arrangement in the box. Both scale with the inputs and ignore a shift, so the LPs do too; a
+    box much larger than its features (R << half) is not resolved more coarsely. half = inf: all of R^n."""
+    R = np.inf
+    if len(net.Ws) > 1:
+        W, b = net.Ws[0], net.bs[0]
+        nrm = np.sqrt((W * W).sum(axis=1))
+        ok = nrm > 0
+        if ok.any():
+            dist = np.abs(W[ok] @ centre + b[ok]) / nrm[ok]
+            reach = float(np.sqrt((half * half).sum()))
+            dist = dist[dist <= reach]
+            if len(dist) and dist.max() > 0:
+                R = float(dist.max())
+    S = np.minimum(half, R)
+    return np.where(np.isfinite(S), S, 1.0)
+
+
+# HiGHS's feasibility tolerances, set explicitly (its smallest allowed values). The LPs are posed in box
+# coordinates (the box mapped onto [-1, 1]^n, rows normalised there), so these are relative to the box's size.
+_HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max_lps=20_000, max_seconds=None,
+                      tol=1e-9):
     """Every activation region of a ReLU network that meets a box (exact, for small networks).
 
     box: ``(lo, hi)`` for every input, or an array ``[[lo_0, hi_0], ...]`` of shape (n_in, 2); None: all of R^n.
-    cells: "full" counts the full-dimensional regions (the usual "number of linear regions": each region
-        contains a ball of radius > ``tol`` inside the box; every unit is then strictly on or off); "all" keeps
-        every non-empty cell {active units > 0, inactive units <= 0}, lower-dimensional ones included, which
-        covers every point of the box exactly once (what ``to_shallow`` needs).
-    max_regions, max_lps: budgets; when either is exceeded a ``RegionBudgetError`` (a RuntimeError) is raised
-        instead of running on (the count can be exponential in the depth).
+    cells: "full" counts the full-dimensional regions (the usual "number of linear regions"); "all" keeps every
+        non-empty cell {active units > 0, inactive units <= 0}, lower-dimensional ones included, which covers
+        every point of the box exactly once, down to the resolution below (what ``to_shallow`` needs).
+    max_regions, max_lps, max_seconds: budgets; when one is exceeded a ``RegionBudgetError`` (a RuntimeError) is
+        raised instead of running on (the count can be exponential in the depth). One LP takes ~1-2 ms, so the
+        default ``max_lps=20_000`` stops a hopeless run after roughly 30 s; ``max_seconds`` (None: no limit)
+        bounds the wall time directly.
+    tol: the resolution, relative to the box. All LPs are posed after the affine change of variables
+        x = centre + S * y (per input; centre: the box's centre, S_i = min(half-width_i, R), R the largest
+        distance from the centre of a first-layer hyperplane that can meet the box: the extent of the
+        arrangement there), with every half-space normalised in y, so the result does not depend on the inputs'
+        units or offset. A region is found when, in y, it contains a ball of radius > ``tol`` (cells="full"),
+        resp. a point at distance > ``tol`` from the hyperplanes of its active units (cells="all"); the ball's
+        centre lies in the box, the ball need not. So regions or cells thinner than ~2 tol S can be missed, e.g.
+        a sliver of width 1e-10 in the box [-1, 1]; shrink the box around it to resolve it. Values of tol below
+        ~1e-9 approach HiGHS's feasibility tolerance (1e-10, set explicitly) and are not reliable.
+        box=None: centre 0 and S = R over all first-layer hyperplanes (1 if they all pass through the origin).
 
     Depth-first search over the hidden units in layer order: each branch adds one normalised half-space; a child
-    exists when the LP "max s subject to h.x + s <= c on the strict rows, h.x <= c on the others, s <= 1, x in
-    the box" (scipy's HiGHS) has s > ``tol``. An infeasible prefix removes its whole subtree, and where the
-    parent's point already lies clearly on one side of the new hyperplane, that child needs no LP. The number of
-    LPs is at most units x regions, so the cost follows the output, not 2^units.
+    exists when the LP "max s subject to h.y + s <= c on the strict rows, h.y <= c on the others, s <= 1, y in
+    the box" (scipy's HiGHS) has s > ``tol``; the solution is re-checked in numpy (rows' slack) rather than
+    trusted. An infeasible prefix removes its whole subtree, and where the parent's point already lies clearly
+    on one side of the new hyperplane, that child needs no LP. The number of LPs is at most units x regions, so
+    the cost follows the output, not 2^units. Every region's witness point (``points``) is verified: the deep
+    net's own forward pass there must give the region's pattern (cells="all": up to inactive units whose
+    hyperplane passes within tol of it). A region that fails is re-solved once with all its rows and dropped
+    if it still fails (``n_repaired``, ``n_rejected`` count these; they are numerical artefacts thinner than the
+    resolution). A non-empty box always meets at least one region: if the search finds none (a box much
+    smaller than the resolution of the network's hyperplanes), the region of the box's centre is returned.
     """
     if cells not in ("full", "all"):
         raise ValueError(f"cells: expected 'full' or 'all', got {cells!r}")
     for name, v in (("max_regions", max_regions), ("max_lps", max_lps)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
-    if not (isinstance(tol, (int, float)) and tol > 0 and math.isfinite(tol)):
-        raise ValueError(f"tol: expected a positive number, got {tol!r}")
+    if max_seconds is not None and not (_real(max_seconds) and max_seconds > 0 and not math.isnan(max_seconds)):
+        raise ValueError(f"max_seconds: expected None or a positive number, got {max_seconds!r}")
+    if not (_real(tol) and 0 < tol < 0.5 and math.isfinite(tol)):
+        raise ValueError(f"tol: expected a number in (0, 0.5), got {tol!r}")
+    tol = float(tol)
     net = _net(model)
     n_in = net.n_in
-    lo, hi = (None, None) if box is None else _box(box, n_in)
+    if box is None:
+        lo = hi = None
+        centre, half = np.zeros(n_in), np.full(n_in, np.inf)
+    else:
+        lo, hi = _box(box, n_in)
+        centre, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
+        if not (half > 0).all():
+            raise ValueError(f"box: too narrow to represent (half-widths {half.tolist()})")
+    unit = _lp_scale(net, centre, half)        # x = centre + unit * y: the LPs' coordinates
     linprog = _linprog()
     t0 = time.perf_counter()
+    deadline = None if max_seconds is None else t0 + float(max_seconds)
     widths = net.widths
     U = sum(widths)
     L = len(widths)
     full = cells == "full"
-    margin = 1e-7  # a witness decides a side when it lies this far (normalised distance) from the hyperplane
-    bounds = [(None, None)] * n_in if lo is None else list(zip(lo.tolist(), hi.tolist()))
-    bounds = bounds + [(None, 1.0)]
+    # a witness decides a side without an LP when it lies this far (normalised, in y) from the hyperplane; never
+    # less than tol, so that every region keeps a witness at distance > tol from its strict hyperplanes
+    margin = max(1e-7, tol)
+    ylim = None if lo is None else half / unit   # the box in y: [-ylim, ylim] (ylim >= 1)
+    bounds = ([(None, None)] * n_in if lo is None else [(-v, v) for v in ylim.tolist()]) + [(None, 1.0)]
     cost = np.zeros(n_in + 1)
     cost[-1] = -1.0
-    n_lps = n_skipped = 0
-    # a start point: the box centre, or the origin
-    x0 = np.zeros(n_in) if lo is None else 0.5 * (lo + hi)
+    stats = {"lps": 0, "skipped": 0, "repaired": 0, "rejected": 0}
+
+    def to_x(y):
+        x = centre + unit * y
+        return x if lo is None else np.clip(x, lo, hi)
+
+    def check_time():
+        if deadline is not None and time.perf_counter() > deadline:
+            raise RegionBudgetError(
+                f"enumerate_regions: more than max_seconds={max_seconds} s (found {len(out_pat)} regions so far, "
+                f"{stats['lps']} LPs): raise max_seconds, shrink the box, or use pieces_1d for exact 1-D slices",
+                len(out_pat), stats["lps"])
 
     def solve(Hs, rs, st):
-        """A point of {h.x + s <= r (strict rows), h.x <= r (others), s <= 1, box} with s > tol, or None."""
-        nonlocal n_lps
-        if n_lps >= max_lps:
+        """A point y of {h.y + s <= r (strict rows), h.y <= r (others), s <= 1, box} with s > tol, or None."""
+        if stats["lps"] >= max_lps:
             raise RegionBudgetError(
                 f"enumerate_regions: more than max_lps={max_lps} linear programs needed (found {len(out_pat)} "
                 f"regions so far): raise max_lps, shrink the box, or use pieces_1d for exact 1-D slices",
-                len(out_pat), n_lps)
-        n_lps += 1
+                len(out_pat), stats["lps"])
+        check_time()
+        stats["lps"] += 1
         A = np.zeros((len(rs), n_in + 1))
         A[:, :n_in] = Hs
         A[st, n_in] = 1.0
         for opts in ({"presolve": False}, {}):
-            res = linprog(cost, A_ub=A, b_ub=rs, bounds=bounds, method="highs", options=opts)
+            res = linprog(cost, A_ub=A, b_ub=rs, bounds=bounds, method="highs", options={**_HIGHS, **opts})
             if res.status in (0, 2):
                 break
         else:
             raise RuntimeError(f"enumerate_regions: the LP solver failed ({res.message})")
         if res.status == 2 or (st.any() and res.x[n_in] <= tol):
             return None
-        return res.x[:n_in].copy()
+        y = res.x[:n_in].copy()
+        if lo is not None:
+            y = np.clip(y, -ylim, ylim)
+        # re-check in numpy: the strict rows' slack must exceed tol/2, the others must hold to HiGHS's tolerance
+        slack = rs - Hs @ y
+        if (st.any() and slack[st].min() <= 0.5 * tol) or (slack[~st].min(initial=0.0) < -1e-9):
+            return None
+        return y
 
     out_pat, out_H, out_c, out_st, out_a, out_b, out_pt, out_hp = [], [], [], [], [], [], [], []
     G_rows, g0_rows = [], []
@@ -477,63 +594,107 @@ def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max
         return base
 
     if L == 0:  # one affine map: a single region, described by no half-spaces
-        pt = x0[None, :]
+        pt = to_x(np.zeros(n_in))[None, :]
         return Regions(net, lo, hi, cells, np.zeros((1, 0), bool), np.zeros((1, 0, n_in)), np.zeros((1, 0)),
                        np.zeros((1, 0), bool), net.Ws[0][None].copy(), net.bs[0][None].copy(), pt,
-                       np.zeros((1, 0), np.int64), np.zeros((0, n_in)), np.zeros(0), 0, 0, time.perf_counter() - t0)
-    empty = np.zeros((0, n_in))
-    # node: (layer, unit, Z, cz, hp_base, pattern list, H rows, rhs, strict, lp-row mask, hp list, witness)
-    stack = [(0, 0, net.Ws[0], net.bs[0], layer_start(net.Ws[0], net.bs[0]), (), empty, np.zeros(0),
-              np.zeros(0, bool), np.zeros(0, bool), (), x0)]
-    while stack:
-        l, j, Z, cz, base, pat, Hs, rs, st, use, hp, w = stack.pop()
-        if j == widths[l]:  # layer complete: the next layer's pre-activations as affine maps of x
-            s = np.array(pat[len(pat) - widths[l]:], dtype=bool)
-            Zm, cm = Z * s[:, None], cz * s
-            Zn, cn = net.Ws[l + 1] @ Zm, net.Ws[l + 1] @ cm + net.bs[l + 1]
-            if l + 1 == L:  # a region
-                if len(out_pat) >= max_regions:
-                    raise RegionBudgetError(
-                        f"enumerate_regions: more than max_regions={max_regions} regions ({n_lps} LPs so far): "
-                        f"raise max_regions, shrink the box, or use pieces_1d for exact 1-D slices",
-                        len(out_pat), n_lps)
-                out_pat.append(pat)
-                out_H.append(Hs)
-                out_c.append(rs)
-                out_st.append(st)
-                out_a.append(Zn)
-                out_b.append(cn)
-                out_pt.append(w)
-                out_hp.append(hp)
-            else:
-                stack.append((l + 1, 0, Zn, cn, layer_start(Zn, cn), pat, Hs, rs, st, use, hp, w))
-            continue
-        z, zc = Z[j], cz[j]
-        nrm = math.sqrt(float(z @ z))
-        q = base + j
-        if nrm == 0.0:  # constant on this cell: one child, no hyperplane
-            on = zc > 0
-            stack.append((l, j + 1, Z, cz, base, pat + (bool(on),), np.vstack([Hs, np.zeros((1, n_in))]),
-                          np.append(rs, zc if on else -zc), np.append(st, bool(on) or full), np.append(use, False),
-                          hp + (q,), w))
-            continue
-        h, r = z / nrm, zc / nrm  # normalised: h.x + r is the signed distance to the hyperplane
-        g = None if w is None else float(h @ w + r)
-        kids = []
-        for on in (False, True):  # pushed in this order: the active child is explored first
-            rows = np.concatenate([Hs, (-h if on else h)[None, :]])
-            rhs = np.append(rs, r if on else -r)
-            strict = np.append(st, on or full)
-            usemask = np.append(use, True)
-            if g is not None and ((on and g > margin) or (not on and g < -margin)):
-                n_skipped += 1
-                kid_w = w
-            else:
-                kid_w = solve(rows[usemask], rhs[usemask], strict[usemask])
-                if kid_w is None:
+                       np.zeros((1, 0), np.int64), np.zeros((0, n_in)), np.zeros(0), stats,
+                       time.perf_counter() - t0)
+
+    def verified(pat, Hy, ry, st, use, w):
+        """The witness (possibly re-solved) if the forward pass at it gives the region's pattern, else None."""
+        pat = np.array(pat, dtype=bool)
+        for attempt in (0, 1):
+            fwd = np.concatenate(_patterns(net, to_x(w)[None, :]), axis=1)[0]
+            bad = fwd != pat
+            if not full:  # an inactive unit whose hyperplane passes within tol of the witness may read either way
+                bad &= pat | (ry - Hy @ w > tol)
+            if not bad.any():
+                if attempt:
+                    stats["repaired"] += 1
+                return w
+            if attempt == 0:
+                w = solve(Hy[use], ry[use], st[use])
+                if w is None:
+                    break
+        stats["rejected"] += 1
+        return None
+
+    def search(force=None):
+        """The depth-first search; force: follow only this pattern, without LPs (the centre's region)."""
+        empty = np.zeros((0, n_in))
+        e0, b0 = np.zeros(0), np.zeros(0, bool)
+        # node: (layer, unit, Z, cz, hp_base, pattern, H rows (x), rhs (x), H rows (y), rhs (y), strict,
+        #        lp-row mask, hyperplane indices, witness in box coordinates)
+        stack = [(0, 0, net.Ws[0], net.bs[0], layer_start(net.Ws[0], net.bs[0]), (), empty, e0, empty, e0, b0, b0,
+                  (), np.zeros(n_in))]
+        while stack:
+            l, j, Z, cz, base, pat, Hs, rs, Hy, ry, st, use, hp, w = stack.pop()
+            if j == widths[l]:  # layer complete: the next layer's pre-activations as affine maps of x
+                s = np.array(pat[len(pat) - widths[l]:], dtype=bool)
+                Zm, cm = Z * s[:, None], cz * s
+                Zn, cn = net.Ws[l + 1] @ Zm, net.Ws[l + 1] @ cm + net.bs[l + 1]
+                if l + 1 == L:  # a region
+                    check_time()
+                    if force is None:
+                        w = verified(pat, Hy, ry, st, use, w)
+                        if w is None:
+                            continue
+                    if len(out_pat) >= max_regions:
+                        raise RegionBudgetError(
+                            f"enumerate_regions: more than max_regions={max_regions} regions ({stats['lps']} LPs so "
+                            f"far): raise max_regions, shrink the box, or use pieces_1d for exact 1-D slices",
+                            len(out_pat), stats["lps"])
+                    out_pat.append(pat)
+                    out_H.append(Hs)
+                    out_c.append(rs)
+                    out_st.append(st)
+                    out_a.append(Zn)
+                    out_b.append(cn)
+                    out_pt.append(to_x(w))
+                    out_hp.append(hp)
+                else:
+                    stack.append((l + 1, 0, Zn, cn, layer_start(Zn, cn), pat, Hs, rs, Hy, ry, st, use, hp, w))
+                continue
+            z, zc = Z[j], cz[j]
+            q = base + j
+            zy = z * unit                      # the unit in the LP coordinates y: zy . y + (z . centre + zc)
+            ny = math.sqrt(float(zy @ zy))
+            if ny == 0.0:  # constant on this cell: one child, no hyperplane
+                val = float(z @ centre + zc) if z.any() else float(zc)
+                on = val > 0
+                sg = 1.0 if on else -1.0
+                stack.append((l, j + 1, Z, cz, base, pat + (bool(on),), np.vstack([Hs, np.zeros((1, n_in))]),
+                              np.append(rs, sg * zc), np.vstack([Hy, np.zeros((1, n_in))]), np.append(ry, sg * val),
+                              np.append(st, bool(on) or full), np.append(use, False), hp + (q,), w))
+                continue
+            nx = math.sqrt(float(z @ z))
+            hx, rx = z / nx, zc / nx           # x-space row, unit-normalised (what Region.H reports)
+            h, r = zy / ny, float(z @ centre + zc) / ny  # normalised in box coordinates: the signed distance there
+            g = float(h @ w + r)
+            kids = []
+            for on in (False, True):  # pushed in this order: the active child is explored first
+                if force is not None and on != bool(force[len(pat)]):
                     continue
-            kids.append((l, j + 1, Z, cz, base, pat + (on,), rows, rhs, strict, usemask, hp + (q,), kid_w))
-        stack.extend(kids)
+                rows = np.concatenate([Hy, (-h if on else h)[None, :]])
+                rhs = np.append(ry, r if on else -r)
+                strict = np.append(st, on or full)
+                usemask = np.append(use, True)
+                if force is not None or (on and g > margin) or (not on and g < -margin):
+                    stats["skipped"] += force is None
+                    kid_w = w
+                else:
+                    kid_w = solve(rows[usemask], rhs[usemask], strict[usemask])
+                    if kid_w is None:
+                        continue
+                kids.append((l, j + 1, Z, cz, base, pat + (on,), np.concatenate([Hs, (-hx if on else hx)[None, :]]),
+                             np.append(rs, rx if on else -rx), rows, rhs, strict, usemask, hp + (q,), kid_w))
+            stack.extend(kids)
+
+    search()
+    if not out_pat:  # every box meets a region: numerically none was found, so take the centre's
+        G_rows.clear()
+        g0_rows.clear()
+        search(force=np.concatenate(_patterns(net, to_x(np.zeros(n_in))[None, :]), axis=1)[0])
     K = len(out_pat)
     G = np.concatenate(G_rows) if G_rows else np.zeros((0, n_in))
     g0 = np.concatenate(g0_rows) if g0_rows else np.zeros(0)
@@ -543,11 +704,12 @@ def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max
                    np.array(out_st, dtype=bool).reshape(K, U),
                    np.array(out_a).reshape(K, net.n_out, n_in), np.array(out_b).reshape(K, net.n_out),
                    np.array(out_pt).reshape(K, n_in), np.array(out_hp, dtype=np.int64).reshape(K, U), G, g0,
-                   n_lps, n_skipped, time.perf_counter() - t0)
+                   stats, time.perf_counter() - t0)
 
 
 def count_regions(model, box=None, **kwargs):
-    """The number of full-dimensional activation regions meeting the box (``len(enumerate_regions(...))``)."""
+    """The number of regions meeting the box, ``len(enumerate_regions(model, box, **kwargs))``: full-dimensional
+    activation regions by default (the usual count), every non-empty cell with ``cells="all"``."""
     return len(enumerate_regions(model, box, **kwargs))
 
 
@@ -579,9 +741,11 @@ class ShallowNet:
     coefficient of inf is summed first and inf * 0 := 0 (the limit of the big-M network as M -> inf). With
     IEEE arithmetic inf * 0 would be NaN; with a finite M (``to_finite``, ``to_mlp``) the net is an ordinary
     ReLU network but only an approximation, wrong in a band of width ~1/M around every cell boundary.
-    Outside the box no cell may fire and the output is then 0 (``cell_index`` says -1); a ShallowNet built from
-    full-dimensional regions only (``ShallowNet(enumerate_regions(model, box))``) is also wrong on the
-    lower-dimensional cells of a degenerate network: ``to_shallow`` keeps every cell.
+    Outside the box an input may lie in none of the cells: then no gate opens, ``cell_index`` says -1 and the
+    output is NaN (the literal network of ``extended_layers`` would give 0 there, a silently wrong value). The
+    same holds inside the box for points of cells thinner than the enumeration's resolution (``tol``), and for
+    the lower-dimensional cells of a degenerate network when the ShallowNet is built from full-dimensional
+    regions only (``ShallowNet(enumerate_regions(model, box))``): ``to_shallow`` keeps every cell.
 
     Attributes: ``G`` (Q, n_in), ``g0`` (Q,): the hyperplanes; ``M`` (K, Q) int8 and ``m`` (K,): the conditions;
     ``alpha`` (K, n_out, n_in), ``beta`` (K, n_out): the cells' linear models; ``widths``: the hidden widths.
@@ -597,6 +761,8 @@ class ShallowNet:
         self.M[rows, regions.hyperplane_index.ravel()] = np.where(regions.patterns.ravel(), 1, -1)
         self.m = (~regions.patterns).sum(axis=1).astype(np.int64)
         self.alpha, self.beta = np.array(regions.alpha), np.array(regions.beta)
+        self._Mt = np.ascontiguousarray(self.M.T, dtype=np.float32)   # converted once, not per chunk
+        self._m32 = self.m.astype(np.float32)
         self.box = regions.box
         self.output = output
         self.n_in, self.n_out = self.G.shape[1], self.beta.shape[1]
@@ -604,37 +770,51 @@ class ShallowNet:
         P = K * self.n_out
         self.widths = [Q + 2 * P, Q + 2 * P, 2 * P]
 
-    def _parts(self, X):
+    def _open(self, X):
+        """The (rows, cells) bool matrix of open gates: S_k == 0, i.e. x satisfies every condition of cell k."""
         u = np.maximum(X @ self.G.T + self.g0, 0.0)
         ind = (u == 0.0).astype(np.float32)              # relu(1 - inf * u), symbolically
-        S = ind @ self.M.T.astype(np.float32) + self.m   # integer counts, exact in float32 below 2^24
-        p = np.einsum("ni,koi->nko", X, self.alpha) + self.beta
-        return S, p
+        S = ind @ self._Mt + self._m32                   # integer counts, exact in float32 below 2^24
+        return S == 0
+
+    def _chunk(self):
+        """Rows per evaluation chunk: u (8 B), ind (4 B) per hyperplane, S (4 B) and the gate (1 B) per cell,
+        about 64 MB in all, however many cells there are."""
+        return _rows_per_chunk(12 * self.n_hyperplanes + 5 * self.n_cells + 16 * self.n_out + 8 * self.n_in)
 
     def cell_index(self, X):
-        """The cell whose gate is open at each input, -1 where none is (an input outside the box)."""
+        """The cell whose gate is open at each input, -1 where none is (an input outside the box that no cell
+        contains, or one the enumeration's resolution missed; see ``enumerate_regions``'s tol)."""
         X = _points("X", X, self.n_in)
         out = np.empty(len(X), dtype=np.int64)
-        for i in range(0, len(X), 4096):
-            S, _ = self._parts(X[i:i + 4096])
-            hit = S == 0
-            out[i:i + 4096] = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+        step = self._chunk()
+        for i in range(0, len(X), step):
+            hit = self._open(X[i:i + step])
+            out[i:i + step] = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
         return out
 
     def logits(self, X):
-        """The output before the output activation (what the cells' linear models give)."""
+        """The output before the output activation (what the cells' linear models give); NaN on the rows of
+        inputs where no cell's gate is open (``cell_index`` -1)."""
         X = _points("X", X, self.n_in)
         out = np.empty((len(X), self.n_out))
-        for i in range(0, len(X), 4096):
-            S, p = self._parts(X[i:i + 4096])
-            open_ = (S == 0)[:, :, None]                 # relu(part - inf * S): passes part where S == 0
-            pos = np.where(open_, np.maximum(p, 0.0), 0.0)
-            neg = np.where(open_, np.maximum(-p, 0.0), 0.0)
-            out[i:i + 4096] = pos.sum(axis=1) - neg.sum(axis=1)
+        step = self._chunk()
+        for i in range(0, len(X), step):
+            Xc = X[i:i + step]
+            hit = self._open(Xc)
+            # relu(part - inf * S) passes part only where S == 0; the output sums the open cells' parts (their
+            # positive minus their negative part: exactly the linear model). The cells partition space, so one
+            # gate at most is open: evaluate only the open cells' models.
+            r, k = np.nonzero(hit)
+            o = np.zeros((len(Xc), self.n_out))
+            np.add.at(o, r, np.einsum("ri,roi->ro", Xc[r], self.alpha[k]) + self.beta[k])
+            o[~hit.any(axis=1)] = np.nan
+            out[i:i + step] = o
         return out
 
     def __call__(self, X):
-        """The network's output (as ``model.forward`` for the deep net), float64, shape (n, n_out)."""
+        """The network's output (as ``model.forward`` for the deep net), float64, shape (n, n_out); NaN where no
+        cell applies (see ``logits``)."""
         return _ACT[self.output](self.logits(X))
 
     forward = __call__
@@ -700,7 +880,8 @@ def _ext_forward(layers, X):
 def to_shallow(model, box, **kwargs):
     """A ``ShallowNet`` (three hidden layers) equal to the deep ReLU network on every input of the box, region
     boundaries included: built from every non-empty cell (``enumerate_regions(model, box, cells="all")``; the
-    budgets ``max_regions``, ``max_lps`` pass through). ``box=None``: all of R^n (more cells)."""
+    budgets ``max_regions``, ``max_lps``, ``max_seconds`` and ``tol`` pass through). ``box=None``: all of R^n (more
+    cells). Inputs in no cell (outside the box, or in a cell thinner than the resolution) evaluate to NaN."""
     regions = enumerate_regions(model, box, cells="all", **kwargs)
     return ShallowNet(regions, output=regions._net.output)
 
@@ -725,6 +906,10 @@ def shapley_values(model, X, background, max_features=16):
     ``phi.sum(-1) = f(x) - mean f(background)``. Cost: 2^n_in x len(background) forward rows per input."""
     if not hasattr(model, "forward") or not hasattr(model, "layers"):
         raise TypeError(f"model: expected a fastmlp.MLP, got {type(model).__name__}")
+    if isinstance(max_features, (bool, np.bool_)) or not isinstance(max_features, (int, np.integer)):
+        raise TypeError(f"max_features: expected an int, got {type(max_features).__name__} {max_features!r}")
+    if max_features < 1:
+        raise ValueError(f"max_features: expected an int >= 1, got {max_features}")
     n = int(model.layers[0])
     if n > max_features:
         raise ValueError(f"shapley_values: {n} features need 2^{n} coalitions per input; refusing more than "
@@ -771,7 +956,13 @@ def product_region_bound(layers):
     [n_0, n_1, ..., n_L, n_out] (or a model): prod_l sum_{j <= d_l} C(n_l, j), d_l = min(n_0, ..., n_{l-1})."""
     if hasattr(layers, "layers"):
         layers = layers.layers
-    layers = [int(s) for s in layers]
+    try:
+        layers = list(layers)
+    except TypeError:
+        raise ValueError(f"layers: expected a list of layer sizes, got {layers!r}") from None
+    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) for v in layers):
+        raise ValueError(f"layers: expected integer layer sizes, got {layers}")
+    layers = [int(v) for v in layers]
     if len(layers) < 2 or min(layers) < 1:
         raise ValueError(f"layers: expected [n_in, ..., n_out] with sizes >= 1, got {layers}")
     bound, d = 1, layers[0]
@@ -838,13 +1029,15 @@ def plot_pieces_1d(model, a, b, ax=None, output=0, data=None):
 
 def plot_regions_2d(model, box, ax=None, resolution=400, regions=None, seed=0, **kwargs):
     """The activation regions of a 2-input ReLU net in a box, each in its own colour, with region boundaries
-    drawn; the title gives the exact count (``enumerate_regions``; pass ``regions=`` to reuse one, other
-    keyword arguments go to it) and the most a shallow net with as many units could have,
-    sum_{j <= 2} C(D, j). Returns the axes."""
+    drawn; the title gives the exact count of full-dimensional activation regions (not of maximal affine
+    pieces; ``enumerate_regions``: pass ``regions=`` to reuse one, other keyword arguments go to it) and the
+    most a shallow net with as many units could have, sum_{j <= 2} C(D, j). Returns the axes."""
     net = _net(model)
     if net.n_in != 2:
         raise ValueError(f"plot_regions_2d: needs a 2-input network, got {net.n_in} inputs")
     lo, hi = _box(box, 2)
+    if isinstance(resolution, (bool, np.bool_)) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
+        raise ValueError(f"resolution: expected an int >= 2, got {resolution!r}")
     ax = _new_ax(ax, (6.4, 6))
     from matplotlib.colors import ListedColormap
     if regions is None:
@@ -872,7 +1065,7 @@ def plot_regions_2d(model, box, ax=None, resolution=400, regions=None, seed=0, *
     D = sum(net.widths)
     ax.set_xlabel("$x_1$ (input 0)")
     ax.set_ylabel("$x_2$ (input 1)")
-    ax.set_title(f"{K} linear regions of a {'-'.join(map(str, [2] + net.widths + [net.n_out]))} ReLU net\n"
+    ax.set_title(f"{K} activation regions of a {'-'.join(map(str, [2] + net.widths + [net.n_out]))} ReLU net\n"
                  f"a shallow net with D = {D} units has at most "
                  f"$\\sum_{{j\\leq 2}}\\binom{{{D}}}{{j}}$ = {shallow_region_bound(2, D)}", fontsize=11)
     return ax

@@ -113,6 +113,36 @@ def test_activation_intervals_differ_from_pieces():
     assert (p.n_pieces, p.n_activation_intervals) == (2, 3)
 
 
+def test_near_coincident_breakpoints_are_kept():
+    # two kinks 1e-6 apart at x = 0 on a long segment: in t they are 5e-13 apart, far above the resolution of
+    # x(t) (~1e-16 in t), so they are 3 pieces with slopes 0, 1, 2
+    m = relu_sum([0.0, 1e-6])
+    p = R.pieces_1d(m, -1e6, 1e6)
+    assert p.n_pieces == 3 == p.n_activation_intervals
+    np.testing.assert_allclose(p.points[:, 0], [0.0, 1e-6], rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(p.alpha[:, 0, 0], [0.0, 1.0, 2.0])
+    t_mid = (5e-7 + 1e6) / 2e6
+    np.testing.assert_allclose(p(t_mid)[0, 0], 5e-7, rtol=1e-3)        # between the kinks: f = x
+    # the same on a short segment, and kinks 1e-9 apart on [-1, 1]
+    assert R.pieces_1d(m, -1.0, 1.0).n_pieces == 3
+    assert R.pieces_1d(relu_sum([0.0, 1e-9]), -1.0, 1.0).n_pieces == 3
+    # slope changes are judged at their own scale: a 1e-4 change beside a 1e9 one is a real breakpoint
+    for big in (1e9, 1e12):
+        k = set_params(fastmlp.MLP([1, 2, 1], activation="relu", loss="mse", dtype="float64", seed=0),
+                       [1.0, 1.0], [-0.2, -0.6], [1e-4, big], [0.0])
+        q = R.pieces_1d(k, 0.0, 1.0)
+        assert q.n_pieces == 3
+        np.testing.assert_allclose(q.t, [0.2, 0.6], rtol=1e-15)
+        np.testing.assert_allclose(q.alpha[:, 0, 0], [0.0, 1e-4, 1e-4 + big], rtol=1e-15)
+    # the same with a slope change that leaves beta unchanged (kink at 0): alpha alone must tell the pieces apart
+    k = set_params(fastmlp.MLP([1, 2, 1], activation="relu", loss="mse", dtype="float64", seed=0),
+                   [1.0, 1.0], [0.0, -0.6], [1e-4, 1e9], [0.0])
+    q = R.pieces_1d(k, -1.0, 1.0)
+    assert q.n_pieces == 3 and q.beta[0, 0] == q.beta[1, 0] == 0.0
+    # an exact duplicate crossing (two units with the same kink) is one breakpoint
+    assert R.pieces_1d(relu_sum([0.5, 0.5]), 0.0, 1.0).n_pieces == 2
+
+
 def test_pieces_1d_random_nets_reproduce_forward():
     for layers, seed in (([2, 6, 6, 1], 0), ([3, 8, 8, 2], 1), ([1, 10, 10, 10, 1], 2)):
         m = net(layers, seed)
@@ -162,6 +192,27 @@ def test_local_linear_equals_forward_and_finite_differences(layers):
     assert np.abs(alpha).max() > 0.1  # not vacuous
 
 
+def test_active_iff_pre_activation_is_strictly_positive_at_a_boundary():
+    # relu(x - 0.5) + relu(-x + 0.5 ...): at x = 0.5 exactly the pre-activations are exactly 0: both units off
+    m = fastmlp.MLP([1, 2, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+    set_params(m, [1.0, -1.0], [-0.5, 0.5], [3.0, 2.0], [0.25])
+    X = np.array([[0.5], [np.nextafter(0.5, 1.0)], [np.nextafter(0.5, 0.0)]])
+    (p,) = R.activation_patterns(m, X)
+    assert p.tolist() == [[False, False], [True, False], [False, True]]
+    alpha, beta = R.local_linear(m, X)
+    assert alpha[0, 0, 0] == 0.0 and beta[0, 0] == 0.25          # the map of the all-off cell, the point x = 0.5
+    assert alpha[1, 0, 0] == 3.0 and alpha[2, 0, 0] == -2.0
+    np.testing.assert_allclose(np.einsum("noi,ni->no", alpha, X) + beta, m.forward(X), rtol=0, atol=1e-15)
+    # the enumeration's cells follow the same convention: {x = 0.5} is a cell of its own, with both units off
+    cells = R.enumerate_regions(m, (0.0, 1.0), cells="all")
+    k = cells.locate(X[:1])[0]
+    assert k >= 0 and not cells.patterns[k].any() and abs(cells.points[k, 0] - 0.5) < 1e-9
+    # in 2-D: a point exactly on the line x0 + x1 = 1 is on its inactive side
+    m2 = fastmlp.MLP([2, 1, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+    set_params(m2, [[1.0, 1.0]], [-1.0], [1.0], [0.0])
+    assert R.activation_patterns(m2, [[0.25, 0.75], [0.25, 0.7500001]])[0][:, 0].tolist() == [False, True]
+
+
 def test_activation_patterns_match_a_manual_forward():
     m = net([3, 5, 4, 2], seed=5)
     X = np.random.default_rng(0).normal(size=(50, 3))
@@ -184,9 +235,21 @@ def test_float32_models_are_analysed_in_float64():
     a64, b64 = R.local_linear(m64, X)
     assert a32.dtype == np.float64
     np.testing.assert_array_equal(a32, a64)
-    np.testing.assert_allclose(np.einsum("noi,ni->no", a32, X) + b32, m.forward(X), rtol=1e-5, atol=1e-5)
+    f32 = m.forward(X)
+    assert f32.dtype == np.float32
+    scale = np.abs(f32).max()
+    np.testing.assert_allclose(np.einsum("noi,ni->no", a32, X) + b32, f32, rtol=0, atol=1e-5 * scale)
+    # the pieces along a segment reproduce the float32 model's own forward pass, to float32 precision
     p = R.pieces_1d(m, [-2, -2], [2, 2])
-    assert p.n_pieces == R.pieces_1d(m64, [-2, -2], [2, 2]).n_pieces
+    t = np.linspace(0, 1, 2001)
+    f = m.forward(np.array([-2.0, -2.0]) + t[:, None] * 4.0)
+    assert f.dtype == np.float32 and p.n_pieces >= 3
+    np.testing.assert_allclose(p(t), f, rtol=0, atol=1e-5 * np.abs(f).max())
+    # and so does its shallow net (built in float64 from the widened weights)
+    s = R.to_shallow(m, (-2, 2))
+    Y = np.random.default_rng(2).uniform(-2, 2, size=(5000, 2))
+    f = m.forward(Y)
+    np.testing.assert_allclose(s(Y), f, rtol=0, atol=1e-5 * np.abs(f).max())
 
 
 def test_network_without_hidden_layer():
@@ -224,8 +287,9 @@ def test_regions_are_complete_and_consistent():
     X = np.random.default_rng(0).uniform(-2, 2, size=(20000, 2))
     idx = regions.locate(X)
     assert (idx >= 0).all()                    # every sampled input lies in an enumerated region
-    seen = len(np.unique(idx))
-    assert seen <= K
+    # each region's own witness is located in that region (so no two regions share a pattern or a point)
+    np.testing.assert_array_equal(regions.locate(regions.points), np.arange(K))
+    assert regions.n_rejected == 0 and K == 42
     # each region: its point lies in it, in the box, and its (alpha, beta) is the local linear model there
     for reg in regions:
         assert reg.contains(reg.point[None, :])[0]
@@ -237,7 +301,7 @@ def test_regions_are_complete_and_consistent():
                                       reg.pattern)
     b = regions.bounds
     assert b["patterns"] == 4096 >= b["product"] >= K and b["shallow"] == 79
-    assert "regions" in repr(regions)
+    assert repr(regions).startswith(f"<Regions: {K} full-dimensional regions of a [2, 6, 6, 1] network in box")
 
 
 @pytest.mark.parametrize("layers,seed", [([2, 5, 5, 1], 0), ([2, 6, 6, 1], 7), ([3, 6, 5, 1], 2),
@@ -253,6 +317,72 @@ def test_1d_breakpoints_equal_nd_regions_on_the_segment(layers, seed):
         assert p.n_activation_intervals == len(crossed)
         ends = np.array([hi for _, hi in crossed[:-1]])
         np.testing.assert_allclose(p.activation_t, ends, atol=1e-9)
+
+
+def test_enumeration_is_invariant_to_the_inputs_scale_and_offset():
+    # m_s(x) = m(x / s) in the box s [-2, 2]^2 has exactly the regions of m in [-2, 2]^2 (42 of them), for tiny and
+    # huge s, and so has m_c(x) = m(x - c) in c + [-2, 2]^2; every witness has its region's pattern
+    base = len(R.enumerate_regions(net([2, 6, 6, 1], seed=0), (-2, 2)))
+    assert base == 42
+    cases = [(s, 0.0) for s in (1e-6, 1e-9, 1e6)] + [(1.0, 1e4)]
+    for s, c in cases:
+        m = net([2, 6, 6, 1], seed=0)
+        W, b = m.params[0]
+        W[...] /= s
+        b[...] -= W @ np.full(2, c)
+        box = (c - 2 * s, c + 2 * s)
+        regions = R.enumerate_regions(m, box)
+        assert len(regions) == base, (s, c)
+        assert regions.n_rejected == 0
+        np.testing.assert_array_equal(np.concatenate(R.activation_patterns(m, regions.points), 1), regions.patterns)
+        if s == 1e-6:
+            sh = R.to_shallow(m, box)
+            X = np.random.default_rng(0).uniform(-2 * s, 2 * s, size=(5000, 2))
+            assert (sh.cell_index(X) >= 0).all() and np.abs(sh(X) - m.forward(X)).max() <= 1e-12
+
+
+def test_witnesses_are_checked_against_the_forward_pass(monkeypatch):
+    # wire test: make the forward-pass pattern lie about unit 0 right of x0 = 0.5; regions whose witness lies
+    # there must be re-solved (a witness elsewhere in the region) or dropped, never returned with a wrong witness
+    m = net([2, 6, 6, 1], seed=0)
+    honest = R.enumerate_regions(m, (-2, 2))
+    real = R._patterns
+
+    def lying(net_, X):
+        pats = [p.copy() for p in real(net_, X)]
+        pats[0][:, 0] ^= X[:, 0] > 0.5
+        return pats
+
+    monkeypatch.setattr(R, "_patterns", lying)
+    r = R.enumerate_regions(m, (-2, 2))
+    assert r.n_repaired + r.n_rejected > 0
+    assert len(r) == len(honest) - r.n_rejected
+    np.testing.assert_array_equal(np.concatenate(lying(honest._net, r.points), 1), r.patterns)
+
+
+def test_tiny_boxes_meet_at_least_one_region():
+    # f = relu(x - 0.5) + 0.25 in a box of half-width 1e-10 around the kink: 2 regions, 1 without the kink
+    m = set_params(fastmlp.MLP([1, 1, 1], activation="relu", loss="mse", dtype="float64", seed=0),
+                   [1.0], [-0.5], [1.0], [0.25])
+    w = 1e-10
+    for cells in ("full", "all"):
+        assert R.count_regions(m, (0.5 - w, 0.5 + w), cells=cells) == 2
+    assert R.count_regions(m, (0.1 - 1e-12, 0.1 + 1e-12)) == 1
+    s = R.to_shallow(m, (0.5 - w, 0.5 + w))
+    X = np.array([[0.5 - w / 2], [0.5], [0.5 + w / 2], [0.5 + w]])
+    assert (s.cell_index(X) >= 0).all()
+    np.testing.assert_array_equal(s(X), m.forward(X))
+    # a sliver 1e-10 wide at the centre of [-1, 1] is resolved too (the LP coordinates follow the features)
+    sl = set_params(fastmlp.MLP([1, 2, 1], activation="relu", loss="mse", dtype="float64", seed=0),
+                    [1.0, 1.0], [0.0, -1e-10], [1.0, -1.0], [0.5])
+    assert R.count_regions(sl, (-1, 1)) == 3 == R.count_regions(sl, (-1, 1), cells="all")
+    Y = np.array([[-0.5], [0.0], [5e-11], [1e-10], [0.5]])
+    assert (R.to_shallow(sl, (-1, 1)).cell_index(Y) >= 0).all()
+    # when every region is below the resolution, the box still meets one: the region of its centre
+    k = relu_sum(np.linspace(-0.75, 0.75, 7))
+    r = R.enumerate_regions(k, (-1, 1), tol=0.4)
+    assert len(r) == 1 and r.points[0, 0] == 0.0
+    np.testing.assert_array_equal(r.patterns[0], np.linspace(-0.75, 0.75, 7) < 0)
 
 
 def test_full_and_all_cells_agree_in_general_position_and_differ_when_degenerate():
@@ -271,7 +401,12 @@ def test_enumeration_in_all_of_Rn_and_a_float32_model():
     m, r = tangent_net(5)
     assert len(R.enumerate_regions(m, None)) == 16
     m32 = net([2, 5, 5, 1], seed=4, dtype="float32")
-    assert len(R.enumerate_regions(m32, (-2, 2))) > 5
+    m64 = fastmlp.MLP([2, 5, 5, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+    m64.set_flat_params(m32.get_flat_params().astype(np.float64))     # the same weights, widened exactly
+    r32 = R.enumerate_regions(m32, (-2, 2))
+    r64 = R.enumerate_regions(m64, (-2, 2))
+    assert len(r32) == len(r64) > 5
+    np.testing.assert_array_equal(r32.patterns, r64.patterns)
 
 
 def test_budget_errors():
@@ -283,6 +418,24 @@ def test_budget_errors():
         R.enumerate_regions(m, (-3, 3), max_lps=3)
     with pytest.raises(RuntimeError):
         R.to_shallow(m, (-3, 3), max_regions=2)
+
+
+def test_default_and_time_budgets_stop_a_hopeless_run_quickly():
+    import inspect, time
+    sig = inspect.signature(R.enumerate_regions).parameters
+    assert sig["max_lps"].default == 20_000 and sig["max_seconds"].default is None
+    big = net([6, 24, 24, 1], seed=0)            # far too many regions to enumerate
+    t0 = time.perf_counter()
+    with pytest.raises(R.RegionBudgetError, match="max_seconds=0.3") as info:
+        R.enumerate_regions(big, (-3, 3), max_seconds=0.3)
+    assert time.perf_counter() - t0 < 3.0 and info.value.n_lps > 0
+    t0 = time.perf_counter()
+    with pytest.raises(R.RegionBudgetError, match="max_lps=300"):
+        R.enumerate_regions(big, (-3, 3), max_lps=300)
+    assert time.perf_counter() - t0 < 5.0
+    for bad in (0, -1.0, float("nan"), "1"):
+        with pytest.raises(ValueError, match="max_seconds"):
+            R.enumerate_regions(big, (-3, 3), max_seconds=bad)
 
 
 # ---- deep -> shallow -----------------------------------------------------------------------------------------
@@ -309,9 +462,17 @@ def test_shallow_net_on_all_of_Rn():
     X = np.random.default_rng(5).normal(scale=100.0, size=(5000, 2))
     assert (s.cell_index(X) >= 0).all()
     assert np.abs(s(X) - m.forward(X)).max() <= 1e-9 * np.abs(m.forward(X)).max()
-    # built for a box, it is exact there and switches off (no cell) far outside
+    # built for a box, it is exact there; outside, exact where an input lies in one of its cells, NaN elsewhere
     t = R.to_shallow(m, (-1, 1))
-    assert t.n_cells <= s.n_cells and (t.cell_index(np.array([[1e3, 1e3], [-1e3, 5e2]])) == -1).any()
+    assert t.n_cells < s.n_cells
+    Y = np.random.default_rng(6).uniform(-3, 3, size=(5000, 2))
+    out = (np.abs(Y) > 1).any(axis=1)
+    idx, y = t.cell_index(Y), t(Y)[:, 0]
+    assert (idx[~out] >= 0).all()
+    none = idx < 0
+    assert none.sum() > 100 and out[none].all()               # uncovered only outside the box, and often
+    assert np.isnan(y[none]).all() and np.isnan(t.logits(Y)[none]).all()
+    assert np.abs(y[~none] - m.forward(Y)[~none, 0]).max() <= 1e-9
 
 
 def test_shallow_net_is_exact_on_lower_dimensional_cells():
@@ -322,7 +483,8 @@ def test_shallow_net_is_exact_on_lower_dimensional_cells():
     s = R.to_shallow(d, (-1, 1))
     np.testing.assert_array_equal(s(X), d.forward(X))
     partial = R.ShallowNet(R.enumerate_regions(d, (-1, 1), cells="full"))
-    assert partial.cell_index(X).tolist()[1] == -1 and partial(X)[1, 0] == 0.0 != d.forward(X)[1, 0]
+    assert partial.cell_index(X).tolist() == [1, -1, 0] and np.isnan(partial(X)[1, 0])   # missed: NaN, not 0
+    np.testing.assert_array_equal(partial(X)[[0, 2]], d.forward(X)[[0, 2]])
     # He-initialised net: zero biases, every hyperplane of layer 1 through the origin (a degenerate arrangement)
     he = fastmlp.MLP([2, 6, 6, 1], activation="relu", loss="mse", dtype="float64", seed=3)
     he.params[-1][1][...] = 0.7
@@ -382,6 +544,25 @@ def test_shapley_values_are_additive():
     assert np.abs(R.shapley_values(m, X, bg)[:, :, 2]).max() == 0.0
 
 
+def test_shapley_values_of_a_nonlinear_net_by_hand():
+    # f = relu(2 x1 + x2 - 1), x = (1, 1), background {(0, 0)}: v({}) = 0, v({1}) = relu(1) = 1,
+    # v({2}) = relu(0) = 0, v({1, 2}) = 2, so phi1 = (1 - 0)/2 + (2 - 0)/2 = 1.5, phi2 = (0 - 0)/2 + (2 - 1)/2 = 0.5
+    # (a single ordering would give (1, 1) or (2, 0); local-linear SHAP gives (2, 1), which is not even additive)
+    m = set_params(fastmlp.MLP([2, 1, 1], activation="relu", loss="mse", dtype="float64", seed=0),
+                   [[2.0, 1.0]], [-1.0], [1.0], [0.0])
+    np.testing.assert_allclose(R.shapley_values(m, [[1.0, 1.0]], [[0.0, 0.0]])[0, 0], [1.5, 0.5], rtol=0,
+                               atol=1e-15)
+    np.testing.assert_allclose(R.linear_shap(m, [[1.0, 1.0]], [[0.0, 0.0]])[0, 0], [2.0, 1.0])
+    # two background rows {(0, 0), (1, 0)}: v({}) = 0.5, v({1}) = 1, v({2}) = 1, v({1, 2}) = 2 -> (0.75, 0.75)
+    np.testing.assert_allclose(R.shapley_values(m, [[1.0, 1.0]], [[0.0, 0.0], [1.0, 0.0]])[0, 0], [0.75, 0.75],
+                               atol=1e-15)
+    # an additive game of three features: relu(x1) + relu(x2 + x3 - 1) at (1, 1, 1) against 0 -> (1, 0.5, 0.5)
+    m3 = set_params(fastmlp.MLP([3, 2, 1], activation="relu", loss="mse", dtype="float64", seed=0),
+                    [[1.0, 0, 0], [0, 1, 1]], [0.0, -1.0], [1.0, 1.0], [0.0])
+    np.testing.assert_allclose(R.shapley_values(m3, [[1.0, 1, 1]], [[0.0, 0, 0]])[0, 0], [1.0, 0.5, 0.5],
+                               atol=1e-15)
+
+
 def test_linear_shap_equals_shapley_values_for_a_linear_net():
     rng = np.random.default_rng(0)
     # positive weights and biases on positive inputs: every hidden unit is on everywhere the game looks
@@ -434,7 +615,7 @@ def test_plots(tmp_path):
     assert ax.get_xlabel().startswith("t")
     ax = R.plot_regions_2d(m, (-2, 2), resolution=120)
     n = len(R.enumerate_regions(m, (-2, 2)))
-    assert ax.get_title().startswith(f"{n} linear regions") and str(R.shallow_region_bound(2, 10)) in ax.get_title()
+    assert ax.get_title().startswith(f"{n} activation regions") and str(R.shallow_region_bound(2, 10)) in ax.get_title()
     assert ax.get_xlabel() and ax.get_ylabel()
     ax.figure.savefig(tmp_path / "regions.png")
     assert (tmp_path / "regions.png").stat().st_size > 1000 and (tmp_path / "pieces.png").stat().st_size > 1000
@@ -453,7 +634,8 @@ def test_bad_input():
         R.enumerate_regions(net([2, 4, 1], activation="sigmoid"), (-1, 1))
     with pytest.raises(TypeError):
         R.local_linear("not a model", np.zeros((1, 2)))
-    for X in (np.zeros(2), np.zeros((3, 3)), np.zeros((0, 2)), [[np.nan, 0.0]], [[np.inf, 0.0]], [["a", "b"]]):
+    for X in (np.zeros(2), np.zeros((3, 3)), np.zeros((0, 2)), [[np.nan, 0.0]], [[np.inf, 0.0]],
+              np.zeros((1, 2), complex)):
         with pytest.raises(ValueError):
             R.local_linear(m, X)
         with pytest.raises(ValueError):
@@ -472,6 +654,31 @@ def test_bad_input():
         R.linear_shap(m, np.zeros((1, 2)), np.zeros((3, 5)))
     with pytest.raises(ValueError, match="NaN"):
         R.shapley_values(m, [[np.nan, 0.0]], np.zeros((3, 2)))
+    # strings are a TypeError (not numbers at all)
+    with pytest.raises(TypeError, match="strings"):
+        R.local_linear(m, [["a", "b"]])
+    with pytest.raises(TypeError, match="strings"):
+        R.pieces_1d(m, ["a", "b"], [1.0, 1.0])
+    # numpy scalars are accepted as tolerances; bad ones are refused
+    R.pieces_1d(m, [0, 0], [1, 1], tol=np.float32(1e-12))
+    R.pieces_1d(m, [0, 0], [1, 1], tol=np.int64(0))
+    assert len(R.enumerate_regions(m, (-1, 1), tol=np.float64(1e-9))) == len(R.enumerate_regions(m, (-1, 1)))
+    for tol in (-1, float("nan"), 0.5, True, "1e-9"):
+        with pytest.raises(ValueError, match="tol"):
+            R.pieces_1d(m, [0, 0], [1, 1], tol=tol)
+    for tol in (0, -1e-9, float("nan"), float("inf"), True):
+        with pytest.raises(ValueError, match="tol"):
+            R.enumerate_regions(m, (-1, 1), tol=tol)
+    with pytest.raises(ValueError, match="integer"):
+        R.product_region_bound([2.7, 3, 1])
+    with pytest.raises(TypeError, match="max_features"):
+        R.shapley_values(m, np.zeros((1, 2)), np.zeros((1, 2)), max_features="x")
+    with pytest.raises(ValueError, match="max_features"):
+        R.shapley_values(m, np.zeros((1, 2)), np.zeros((1, 2)), max_features=-1)
+    reg = R.enumerate_regions(m, (-1, 1))[0]
+    with pytest.raises(ValueError, match="shape"):
+        reg.contains(np.zeros((1, 3)))
+    assert reg.contains(reg.point)[0]
     # inputs are not modified
     X = np.random.default_rng(0).normal(size=(5, 2))
     X0 = X.copy()

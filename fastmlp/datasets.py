@@ -193,8 +193,7 @@ def write_idx(path, array):
     ``read_idx``. Supported dtypes: uint8, int8, int16, int32, float32, float64."""
     path = os.fspath(path)
     a = np.asarray(array)
-    codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,
-             np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D, np.dtype(np.float64): 0x0E}
+    codes = {dt.newbyteorder("="): code for code, dt in _IDX_TYPES.items()}
     key = a.dtype.newbyteorder("=")
     if key not in codes:
         raise TypeError(f"write_idx: unsupported dtype {a.dtype} (uint8, int8, int16, int32, float32, float64)")
@@ -252,7 +251,8 @@ def load_mnist(path, dtype=np.float32, flatten=True):
             raise ValueError(f"{lp}: {labels.shape[0]} labels for the {images.shape[0]} images of {ip}")
         if labels.size and labels.max() > 9:
             raise ValueError(f"{lp}: labels must lie in 0-9, found {int(labels.max())}")
-        X = images.astype(dtype) / dtype(255) if np.dtype(dtype).kind == "f" else images.astype(dtype)
+        dt = np.dtype(dtype)
+        X = images.astype(dt) / dt.type(255) if dt.kind == "f" else images.astype(dt)
         if flatten:
             X = X.reshape(len(X), -1)
         out += [X, labels.astype(np.int64)]

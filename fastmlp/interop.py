@@ -37,14 +37,14 @@ def _import_torch():
 
 
 # ---- ONNX ----------------------------------------------------------------------------------------------------
-def _graph_body(model, helper, numpy_helper, prefix=""):
+def _graph_body(model, helper, numpy_helper):
     """Nodes and initializers from ``X`` to the network's raw output (what ``model.forward`` returns); returns
     (nodes, initializers, name of the last tensor)."""
     nodes, inits = [], []
     h = "X"
     last = len(model.layers) - 2
     for l, (W, b) in enumerate(model.params):
-        w_name, b_name, z = f"{prefix}W{l}", f"{prefix}b{l}", f"{prefix}z{l}"
+        w_name, b_name, z = f"W{l}", f"b{l}", f"z{l}"
         inits.append(numpy_helper.from_array(np.ascontiguousarray(W), w_name))
         inits.append(numpy_helper.from_array(np.ascontiguousarray(b), b_name))
         nodes.append(helper.make_node("Gemm", [h, w_name, b_name], [z], name=f"gemm{l}", transB=1))
@@ -52,14 +52,17 @@ def _graph_body(model, helper, numpy_helper, prefix=""):
         if op is None:
             h = z
         else:
-            h = f"{prefix}h{l}" if l < last else f"{prefix}out"
+            h = f"h{l}" if l < last else "out"
             nodes.append(helper.make_node(op, [z], [h], name=f"{op.lower()}{l}"))
     return nodes, inits, h
 
 
-def _finish(helper, onnx, nodes, inits, outputs, model, opset, doc, path):
+def _check_opset(opset):
     if not isinstance(opset, (int, np.integer)) or isinstance(opset, bool) or opset < MIN_OPSET:
         raise ValueError(f"opset: expected an int >= {MIN_OPSET}, got {opset!r}")
+
+
+def _finish(helper, onnx, nodes, inits, outputs, model, opset, doc, path):
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)
     inputs = [helper.make_tensor_value_info("X", elem, ["N", model.n_in])]
     graph = helper.make_graph(nodes, "fastmlp", inputs, outputs, initializer=inits)
@@ -80,6 +83,7 @@ def mlp_to_onnx(model, path=None, raw=False, opset=DEFAULT_OPSET):
     One output, ``output``: ``model.predict_proba(X)`` for the softmax_ce / sigmoid_bce losses (Softmax or
     Sigmoid after the logits), else ``model.forward(X)``. ``raw=True``: always ``model.forward(X)`` (logits).
     """
+    _check_opset(opset)
     onnx, helper, numpy_helper = _import_onnx()
     nodes, inits, h = _graph_body(model, helper, numpy_helper)
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)
@@ -99,6 +103,7 @@ def classifier_to_onnx(est, path=None, opset=DEFAULT_OPSET):
     """A fitted ``fastmlp.MLPClassifier``: outputs ``label`` (``est.predict``: the ``classes_`` values, via
     ArgMax + Gather) and ``probabilities`` (``est.predict_proba``; for ``loss="ideal_mse"`` the output is named
     ``scores`` and holds the network's raw outputs)."""
+    _check_opset(opset)
     onnx, helper, numpy_helper = _import_onnx()
     model = est.model_
     nodes, inits, h = _graph_body(model, helper, numpy_helper)
@@ -130,6 +135,7 @@ def classifier_to_onnx(est, path=None, opset=DEFAULT_OPSET):
 def regressor_to_onnx(est, path=None, opset=DEFAULT_OPSET):
     """A fitted ``fastmlp.MLPRegressor``: output ``output`` equals ``est.predict(X)`` (shape ``[N]`` for a 1-d
     target, else ``[N, n_outputs]``) in the model's dtype (``predict`` returns float64)."""
+    _check_opset(opset)
     onnx, helper, numpy_helper = _import_onnx()
     model = est.model_
     nodes, inits, h = _graph_body(model, helper, numpy_helper)

@@ -98,11 +98,9 @@ def accuracy_curves(curves, path, title="accuracy"):
 
 
 def _class1_score(model, G):
-    out = model.forward(G).astype(np.float64)
     if model.loss == "softmax_ce":
-        z = out - out.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e[:, 1] / e.sum(axis=1)
+        return model.predict_proba(G)[:, 1].astype(np.float64)
+    out = model.forward(G).astype(np.float64)
     return np.clip(0.5 + 0.5 * (out[:, 1] - out[:, 0]), 0.0, 1.0)   # squared error on sigmoid outputs
 
 

@@ -103,18 +103,37 @@ def _check_numeric(name, X):
         raise ValueError(f"{name}: expected real numbers, got dtype {X.dtype}")
 
 
+def _is_int(v):
+    """An integer (Python or numpy), not bool?"""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
 def _real(v):
     """A real number (Python or numpy scalar, not bool)?"""
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
-def _points(name, X, n_in):
-    """X as a C-contiguous float64 array (n, n_in), validated."""
+def _numbers(name, X):
+    """X as a numpy array of real numbers (any shape), or a TypeError/ValueError naming it."""
     try:
         X = np.asarray(X)
     except Exception as exc:
         raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
     _check_numeric(name, X)
+    return X
+
+
+def _finite64(name, X):
+    """X in float64, refusing NaN/Inf."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name}: contains NaN or Inf")
+    return X
+
+
+def _points(name, X, n_in):
+    """X as a C-contiguous float64 array (n, n_in), validated."""
+    X = _numbers(name, X)
     if X.ndim != 2:
         hint = " (one point: X.reshape(1, -1))" if X.ndim == 1 else ""
         raise ValueError(f"{name}: expected a 2-d array (n_points, {n_in}), got shape {X.shape}{hint}")
@@ -122,28 +141,18 @@ def _points(name, X, n_in):
         raise ValueError(f"{name}: expected {n_in} features (the model's input size), got {X.shape[1]}")
     if X.shape[0] == 0:
         raise ValueError(f"{name}: no points (shape {X.shape})")
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    if not np.isfinite(X).all():
-        raise ValueError(f"{name}: contains NaN or Inf")
-    return X
+    return _finite64(name, X)
 
 
 def _point(name, a, n_in):
     """One point in input space; a scalar is accepted for a 1-input net."""
-    try:
-        a = np.asarray(a)
-    except Exception as exc:
-        raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
-    _check_numeric(name, a)
+    a = _numbers(name, a)
     if a.ndim == 0 and n_in == 1:
         a = a.reshape(1)
     if a.ndim != 1 or a.shape[0] != n_in:
         raise ValueError(f"{name}: expected a point of the model's input space, shape ({n_in},), got shape "
                          f"{a.shape}" + (" (scalars only for 1-input nets)" if a.ndim == 0 else ""))
-    a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name}: contains NaN or Inf")
-    return a
+    return _finite64(name, a).copy()   # kept in the results: never an alias of the caller's array
 
 
 def _box(box, n_in):
@@ -222,14 +231,6 @@ def local_linear(model, X):
         Xc = X[i:i + step]
         alpha[i:i + step], beta[i:i + step] = _affine(net, _patterns(net, Xc), len(Xc))
     return alpha, beta
-
-
-def _forward(net, X):
-    """The output layer's pre-activation in float64."""
-    h = X
-    for W, b in zip(net.Ws[:-1], net.bs[:-1]):
-        h = np.maximum(h @ W.T + b, 0.0)
-    return h @ net.Ws[-1].T + net.bs[-1]
 
 
 # ---- exact 1-D analysis --------------------------------------------------------------------------------------
@@ -510,7 +511,7 @@ def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max
     if cells not in ("full", "all"):
         raise ValueError(f"cells: expected 'full' or 'all', got {cells!r}")
     for name, v in (("max_regions", max_regions), ("max_lps", max_lps)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+        if not _is_int(v) or v < 1:
             raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
     if max_seconds is not None and not (_real(max_seconds) and max_seconds > 0 and not math.isnan(max_seconds)):
         raise ValueError(f"max_seconds: expected None or a positive number, got {max_seconds!r}")
@@ -906,7 +907,7 @@ def shapley_values(model, X, background, max_features=16):
     ``phi.sum(-1) = f(x) - mean f(background)``. Cost: 2^n_in x len(background) forward rows per input."""
     if not hasattr(model, "forward") or not hasattr(model, "layers"):
         raise TypeError(f"model: expected a fastmlp.MLP, got {type(model).__name__}")
-    if isinstance(max_features, (bool, np.bool_)) or not isinstance(max_features, (int, np.integer)):
+    if not _is_int(max_features):
         raise TypeError(f"max_features: expected an int, got {type(max_features).__name__} {max_features!r}")
     if max_features < 1:
         raise ValueError(f"max_features: expected an int >= 1, got {max_features}")
@@ -939,14 +940,14 @@ def shallow_region_bound(n_in, n_units):
     """The most regions D = n_units ReLU units (hyperplanes) in general position cut R^d, d = n_in, into:
     sum_{j <= d} C(D, j) (Zaslavsky), an exact Python int; 2^D when d >= D."""
     for name, v in (("n_in", n_in), ("n_units", n_units)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+        if not _is_int(v) or v < 0:
             raise ValueError(f"{name}: expected an int >= 0, got {v!r}")
     return sum(math.comb(int(n_units), j) for j in range(min(int(n_in), int(n_units)) + 1))
 
 
 def pattern_bound(n_units):
     """2^n_units: the number of activation patterns, a trivial bound on the number of regions."""
-    if isinstance(n_units, bool) or not isinstance(n_units, (int, np.integer)) or n_units < 0:
+    if not _is_int(n_units) or n_units < 0:
         raise ValueError(f"n_units: expected an int >= 0, got {n_units!r}")
     return 1 << int(n_units)
 
@@ -960,7 +961,7 @@ def product_region_bound(layers):
         layers = list(layers)
     except TypeError:
         raise ValueError(f"layers: expected a list of layer sizes, got {layers!r}") from None
-    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) for v in layers):
+    if not all(_is_int(v) for v in layers):
         raise ValueError(f"layers: expected integer layer sizes, got {layers}")
     layers = [int(v) for v in layers]
     if len(layers) < 2 or min(layers) < 1:
@@ -975,11 +976,11 @@ def product_region_bound(layers):
 # ---- plots ---------------------------------------------------------------------------------------------------
 def _new_ax(ax, figsize):
     """The given axes, or new ones on a figure that needs no display (matplotlib's Agg canvas, no pyplot)."""
-    try:
-        import matplotlib  # noqa: F401
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("fastmlp.regions plots need matplotlib: pip install 'fastmlp[plot]'") from exc
+    from .plots import require
+
+    require()
+    from matplotlib.figure import Figure
+
     if ax is not None:
         return ax
     return Figure(figsize=figsize, layout="constrained").add_subplot()
@@ -1036,7 +1037,7 @@ def plot_regions_2d(model, box, ax=None, resolution=400, regions=None, seed=0, *
     if net.n_in != 2:
         raise ValueError(f"plot_regions_2d: needs a 2-input network, got {net.n_in} inputs")
     lo, hi = _box(box, 2)
-    if isinstance(resolution, (bool, np.bool_)) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
+    if not _is_int(resolution) or resolution < 2:
         raise ValueError(f"resolution: expected an int >= 2, got {resolution!r}")
     ax = _new_ax(ax, (6.4, 6))
     from matplotlib.colors import ListedColormap

@@ -7,6 +7,7 @@ it off; without it, -fopenmp-simd keeps `omp simd` pragmas). Never -ffast-math o
 run on any x86-64 and keep IEEE semantics (FASTMLP_NATIVE=1 adds -march=native for a local build only).
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,4 +85,14 @@ def extensions():
     return cythonize([ext], compiler_directives=directives)
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
+def version():
+    """FASTMLP_VERSION of csrc/fastmlp.h: the one place the version is written (fastmlp.__version__ and the
+    wheel's metadata both come from it)."""
+    with open(os.path.join(HERE, "csrc", "fastmlp.h")) as f:
+        m = re.search(r'^#define FASTMLP_VERSION "([^"]+)"', f.read(), re.M)
+    if m is None:
+        raise RuntimeError("csrc/fastmlp.h: no FASTMLP_VERSION")
+    return m.group(1)
+
+
+setup(version=version(), ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

@@ -27,7 +27,7 @@ from ._core import cpu_path as _cpu_path
 from .mlp import MLP, DivergenceError, History, gradcheck, load
 from .interop import from_torch  # torch is imported only when it is called
 
-__version__ = "0.1.0"
+__version__ = _core_version()  # FASTMLP_VERSION of fastmlp.h, the one version string
 
 
 def __getattr__(name):

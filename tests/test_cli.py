@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastmlp.__main__ import main
+from fastmlp.apps.main import main
 
 # from tests/, not the source root: there `python -m fastmlp` would import the uncompiled source tree
 HERE = os.path.dirname(os.path.abspath(__file__))

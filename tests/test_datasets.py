@@ -1,4 +1,4 @@
-"""fastmlp.datasets: shapes, formulas, seeds, the digits extra, and IDX / MNIST files written here (plain and .gz),
+"""fastmlp.apps.datasets: shapes, formulas, seeds, the digits extra, and IDX / MNIST files written here (plain and .gz),
 including damaged ones."""
 import gzip
 import os
@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastmlp import datasets
+from fastmlp.apps import datasets
 
 
 # ---- generators -------------------------------------------------------------------------------------------------

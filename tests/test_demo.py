@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from fastmlp import demo
+from fastmlp.apps import demo
 
 from test_datasets import write_mnist
 

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from . import _core
-from .mlp import MLP
+from .. import _core
+from ..mlp import MLP
 
 
 # ---- timing ------------------------------------------------------------------------------------------------------

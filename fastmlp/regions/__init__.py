@@ -857,7 +857,7 @@ class ShallowNet:
 
     def to_mlp(self, M=1e6):
         """The big-M approximation (``to_finite``) as a float64 ``fastmlp.MLP`` [n_in, *widths, n_out]."""
-        from .mlp import MLP
+        from ..mlp import MLP
         net = MLP([self.n_in] + self.widths + [self.n_out], activation="relu", output=self.output, dtype="float64")
         for (W, b), (Wm, bm) in zip(net.params, self.to_finite(M)):
             W[...] = Wm
@@ -976,7 +976,7 @@ def product_region_bound(layers):
 # ---- plots ---------------------------------------------------------------------------------------------------
 def _new_ax(ax, figsize):
     """The given axes, or new ones on a figure that needs no display (matplotlib's Agg canvas, no pyplot)."""
-    from .plots import require
+    from ..apps.plots import require
 
     require()
     from matplotlib.figure import Figure

@@ -145,7 +145,7 @@ def pieces_fits(fitted, lo, hi, function, path, data=None, title="fits", cols=2)
     """1-D fits: ``fitted`` is ``[(panel title, model)]`` (1-input ReLU nets); each panel shows the target
     ``function``, the net drawn exactly from its linear pieces, and the breakpoints between pieces (dots and
     dotted lines), from ``fastmlp.regions.pieces_1d``."""
-    from . import regions
+    from .. import regions
 
     rows = (len(fitted) + cols - 1) // cols
     fig = _figure(6.0 * cols, 3.8 * rows)
@@ -275,7 +275,7 @@ def neuron_surfaces(model, domain, path, title="hidden units"):
 def sincos_fit(model, lo, hi, path, title="sin and cos"):
     """A 1-input, 2-output ReLU net against sin x and cos x, with the breakpoints of the pieces (shared by both
     outputs) as vertical lines."""
-    from . import regions
+    from .. import regions
 
     p = regions.pieces_1d(model, lo, hi)
     xs = np.linspace(lo, hi, 800)

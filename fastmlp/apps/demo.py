@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import datasets, schedules
-from .mlp import MLP
+from .. import schedules
+from . import datasets
+from ..mlp import MLP
 
 SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "mnist")
 DEFAULT = ("xor", "fit", "surface", "sincos", "digits")
@@ -244,7 +245,7 @@ def fit(ctx):
     the domain, Adam, batch 32, the learning rate decayed from 0.03 to 5 %, the best of 5 restarts by training MSE
     (small ReLU nets often lose units). Test MSE on a 2000-point grid, and the exact number of linear pieces on
     [-pi, 2pi] with the layer-product bound."""
-    from . import regions
+    from .. import regions
 
     lo, hi = datasets.SINE_DOMAIN
     n, epochs, restarts = (5000, 40, 2) if ctx.quick else (5000, 50, 5)
@@ -317,7 +318,7 @@ def breakpoints_by_output(pieces, tol=1e-9):
 def sincos(ctx):
     """x -> (sin x, cos x) on [-pi, pi] by one 1-3-2 ReLU net (Adam, batch 32, lr 0.01 decayed to 5 %, the best of 5
     restarts); the breakpoints of each output from ``pieces_1d``: both outputs break where a hidden unit switches."""
-    from . import regions
+    from .. import regions
 
     lo, hi = datasets.SINCOS_DOMAIN
     n, epochs, restarts = (5000, 30, 3) if ctx.quick else (5000, 50, 5)

@@ -286,7 +286,7 @@ def _progress_available():
 
 
 def train(args):
-    from .mlp import MLP, DivergenceError
+    from ..mlp import MLP, DivergenceError
 
     for name, v, lo in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1)):
         if v < lo:
@@ -385,7 +385,7 @@ def train(args):
 
 
 def predict(args):
-    from . import load
+    from .. import load
 
     if not os.path.exists(args.model):
         raise CLIError(f"{args.model}: no such file")

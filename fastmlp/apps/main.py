@@ -1,0 +1,130 @@
+"""Command line: ``fastmlp demo | train | predict | bench | info`` (also ``python -m fastmlp ...``)."""
+import argparse
+import os
+import sys
+
+
+def _demo(args):
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+def _train(args):
+    from .cli import run_train
+
+    return run_train(args)
+
+
+def _predict(args):
+    from .cli import run_predict
+
+    return run_predict(args)
+
+
+def build_parser():
+    from .demo import SECTIONS
+
+    parser = argparse.ArgumentParser(prog="fastmlp", description="fastmlp: multi-layer perceptrons in C")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser(
+        "demo", help="train the source documents' networks on built-in data and print a results table",
+        description="Train the networks of the source documents on built-in data and print a results table. "
+                    "With no DEMO: " + ", ".join(s for s in SECTIONS if s != "mnist") + " (mnist needs --data).")
+    demo.add_argument("demos", nargs="*", metavar="DEMO", help=f"{', '.join(SECTIONS)} or all")
+    demo.add_argument("--seed", type=int, default=0, help="seed of every model (data sets are fixed); default 0")
+    demo.add_argument("--quick", action="store_true", help="smaller data and fewer epochs (a smoke test)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("--plot", metavar="DIR", help="write PNG figures into DIR (needs fastmlp[plot])")
+    demo.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files (for the mnist demo)")
+    demo.set_defaults(func=_demo)
+
+    train = sub.add_parser(
+        "train", help="train a network on your own data (.npz with X and y, or CSV) and save it",
+        description="Train an MLP on X, y from an .npz file (arrays X and y) or a CSV file (one label column, "
+                    "the rest features; a header row is detected) and save it with model.save.")
+    train.add_argument("data", help="training data: .npz with arrays X and y, or .csv")
+    train.add_argument("--label", help="CSV label column: a header name or a 0-based index (negative from the end);"
+                                       " default: the last column")
+    train.add_argument("--delimiter", help="CSV delimiter (default: detected among , ; tab and space)")
+    shape = train.add_mutually_exclusive_group()
+    shape.add_argument("--layers", help="all layer sizes, e.g. 64,128,10 (must match the data)")
+    shape.add_argument("--hidden", default=None, help="hidden layer sizes only, e.g. 128 or 128,64 (default 64)")
+    train.add_argument("--activation", default="relu", help="hidden activation: relu, sigmoid, tanh, identity")
+    train.add_argument("--loss", default="auto",
+                       help="auto (integer or text labels: softmax_ce, else mse), softmax_ce, ideal_mse, "
+                            "sigmoid_bce, mse")
+    train.add_argument("--optimizer", default="adam", help="sgd, momentum, nesterov or adam (default)")
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--lr", type=float, default=0.001)
+    train.add_argument("--weight-decay", type=float, default=0.0, help="L2 on the weights")
+    train.add_argument("--val", type=float, default=0.2, help="validation fraction of the (shuffled) rows; 0: none")
+    train.add_argument("--standardize", action="store_true",
+                       help="scale every feature to mean 0, std 1 (saved with the model, applied by predict)")
+    train.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    train.add_argument("--seed", type=int, default=0, help="weights, shuffling and the validation split")
+    train.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    predict = sub.add_parser(
+        "predict", help="predict with a saved model and write the predictions as CSV",
+        description="Load a model saved by `fastmlp train` (or MLP.save) and write its predictions for DATA.")
+    predict.add_argument("model", help="model file (.npz written by MLP.save / fastmlp train)")
+    predict.add_argument("data", help=".npz with an array X, or .csv with the feature columns")
+    predict.add_argument("--out", help="output CSV (default: standard output)")
+    predict.add_argument("--label", help="a CSV label column to drop (default: the training label's name if the "
+                                         "header has it)")
+    predict.add_argument("--delimiter", help="CSV delimiter (default: detected)")
+    predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
+    predict.set_defaults(func=_predict)
+
+    sub.add_parser("info", help="print how the C core was built").set_defaults(func=_info)
+
+    bench = sub.add_parser("bench", help="time fastmlp against numpy, PyTorch and scikit-learn in one process")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller epoch")
+    bench.add_argument("--reps", type=int, default=None, help="interleaved repetitions per case (median taken)")
+    bench.add_argument("--epoch-samples", type=int, default=None, help="samples in the epoch case (60000)")
+    bench.add_argument("--threads", default="2", help="comma-separated thread counts for the scaling rows (2)")
+    bench.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        print(f"fastmlp {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:   # `fastmlp predict ... | head`: the reader left; say nothing more
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1
+
+
+def _bench(args):
+    from .bench import run_bench
+
+    try:
+        threads = tuple(int(t) for t in args.threads.split(","))
+    except ValueError:
+        print(f"fastmlp bench: --threads expects comma-separated integers, got {args.threads!r}")
+        return 2
+    run_bench(quick=args.quick, reps=args.reps, epoch_samples=args.epoch_samples, threads=threads)
+    return 0
+
+
+def _info(args):
+    from .. import build_info
+
+    for key, value in build_info().items():
+        print(f"{key:12s} {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

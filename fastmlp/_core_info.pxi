@@ -1,0 +1,59 @@
+# _core_info.pxi: library information -- included by _core.pyx (one compiled module)
+# ---------------------------------------------------------------------------------------------------------------
+# library information
+
+def version():
+    """Version of the compiled C core."""
+    return fm_version().decode()
+
+
+def has_openmp():
+    """True when the C core was compiled with OpenMP."""
+    return bool(fm_build_info() & FM_BUILD_OPENMP)
+
+
+def cpu_path():
+    """The kernel path chosen for this CPU: "avx512", "avx2", "baseline" or "naive" (FASTMLP_ISA lowers it)."""
+    return fm_cpu_path().decode()
+
+
+def cpu_peak_gflops(dtype="float32", seconds=0.3):
+    """One thread's measured multiply-add peak in GFLOP/s for this dtype on the path cpu_path() reports."""
+    seconds = _scalar("seconds", seconds, 0.0, 10.0, lo_open=True)
+    dt = np.dtype(dtype)
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+    cdef int f64 = dt == np.float64
+    cdef double r, budget = seconds
+    with nogil:
+        r = fm_cpu_peak_gflops(f64, budget)
+    return r
+
+
+def get_num_threads():
+    """Threads the kernels use (OpenMP's max threads; 1 without OpenMP)."""
+    return fm_get_num_threads()
+
+
+def set_num_threads(n):
+    """Set the threads the kernels use (results are bit-identical for any count)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n: expected an int, got {type(n).__name__}")
+    if not 1 <= n <= 1 << 16:
+        raise ValueError(f"n: expected a thread count in [1, 65536], got {n}")
+    _raise_for(fm_set_num_threads(<int>n), "set_num_threads")
+
+
+def strerror(code):
+    """Name of a C status code."""
+    if isinstance(code, bool) or not isinstance(code, (int, np.integer)):
+        raise TypeError(f"code: expected an int, got {type(code).__name__}")
+    if not -(1 << 31) <= code < 1 << 31:
+        return "unknown error code"
+    return fm_strerror(<int>code).decode()
+
+
+cdef inline int _raise_for(int rc, str where) except -1:
+    if rc != FM_OK:
+        raise ValueError(f"{where}: C core refused the call: {fm_strerror(rc).decode()} (code {rc})")
+    return 0

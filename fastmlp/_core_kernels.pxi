@@ -1,0 +1,371 @@
+# _core_kernels.pxi: the kernel wrappers: dense layer, losses, updates -- included by _core.pyx (one compiled module)
+# ---------------------------------------------------------------------------------------------------------------
+# dense layer
+
+cdef object _dense_forward(const floating[:, ::1] x, const floating[:, ::1] W, b, floating[:, ::1] p, fm_act act):
+    cdef const floating[::1] bv
+    cdef const floating *bp = NULL
+    cdef int rc
+    if b is not None:
+        bv = b
+        bp = &bv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_dense_forward_f32(&x[0, 0], &W[0, 0], bp, &p[0, 0], x.shape[0], x.shape[1], W.shape[0], act)
+        else:
+            rc = fm_dense_forward_f64(&x[0, 0], &W[0, 0], bp, &p[0, 0], x.shape[0], x.shape[1], W.shape[0], act)
+    _raise_for(rc, "dense_forward")
+
+
+def dense_forward(x, W, b=None, act="relu", *, out=None, check_finite=True):
+    """p = act(x @ W.T + b) for a batch x[n, n_in], W[n_out, n_in], b[n_out] (or None); returns p[n, n_out].
+
+    check_finite=False skips the NaN/Inf scan of the inputs (as in scipy.linalg), for callers that know."""
+    check_finite = _flag("check_finite", check_finite)
+    x = _check("x", x, shape=(None, None), finite=check_finite)
+    W = _check("W", W, x.dtype, (None, x.shape[1]), finite=check_finite)
+    if b is not None:
+        b = _check("b", b, x.dtype, (W.shape[0],), finite=check_finite)
+    code = _act(act)
+    p = _out("out", out, x.dtype, (x.shape[0], W.shape[0]))
+    _no_overlap("out", p, (("x", x), ("W", W), ("b", b)))
+    if x.dtype == np.float32:
+        _dense_forward[float](x, W, b, p, code)
+    else:
+        _dense_forward[double](x, W, b, p, code)
+    return p
+
+
+def dense_pack_width(dtype="float32"):
+    """Panel width of the packed weight layout on this CPU's kernel path."""
+    dt = np.dtype(dtype)
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+    return fm_dense_pack_width_f64() if dt == np.float64 else fm_dense_pack_width_f32()
+
+
+cdef object _dense_pack(const floating[:, ::1] W, floating[::1] Wp, size_t nc):
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_dense_pack_f32(&W[0, 0], &Wp[0], W.shape[0], W.shape[1], nc)
+        else:
+            rc = fm_dense_pack_f64(&W[0, 0], &Wp[0], W.shape[0], W.shape[1], nc)
+    _raise_for(rc, "dense_pack")
+
+
+_PACK_GROUP = 4  # FM_PACK_GROUP: panels per group of the packed layout
+
+
+def _packed_size(n_out, n_in, nc):
+    group = _PACK_GROUP * nc
+    return (n_out + group - 1) // group * group * n_in
+
+
+def dense_pack(W):
+    """W[n_out, n_in] in the packed inference layout of this CPU's kernels (a flat array; see
+    ``dense_forward_packed``, which takes the same n_out)."""
+    W = _check("W", W, shape=(None, None))
+    width = dense_pack_width(W.dtype)
+    n_out, n_in = W.shape
+    Wp = np.empty(_packed_size(n_out, n_in, width), dtype=W.dtype)
+    if W.dtype == np.float32:
+        _dense_pack[float](W, Wp, width)
+    else:
+        _dense_pack[double](W, Wp, width)
+    return Wp
+
+
+cdef object _dense_forward_packed(const floating[:, ::1] x, const floating[::1] Wp, b, floating[:, ::1] p, size_t nc,
+                          fm_act act):
+    cdef const floating[::1] bv
+    cdef const floating *bp = NULL
+    cdef int rc
+    if b is not None:
+        bv = b
+        bp = &bv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_dense_forward_packed_f32(&x[0, 0], &Wp[0], bp, &p[0, 0], x.shape[0], x.shape[1], p.shape[1],
+                                             nc, act)
+        else:
+            rc = fm_dense_forward_packed_f64(&x[0, 0], &Wp[0], bp, &p[0, 0], x.shape[0], x.shape[1], p.shape[1],
+                                             nc, act)
+    _raise_for(rc, "dense_forward_packed")
+
+
+def dense_forward_packed(x, Wp, b, n_out, act="relu", *, out=None, check_finite=True):
+    """``dense_forward`` with W given in the packed layout of ``dense_pack(W)`` (same results, bit for bit),
+    which saves rearranging W on every call: for repeated inference with fixed weights."""
+    x = _check("x", x, shape=(None, None), finite=check_finite)
+    if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
+        raise ValueError(f"n_out: expected an int >= 1, got {n_out!r}")
+    nc = dense_pack_width(x.dtype)
+    size = _packed_size(n_out, x.shape[1], nc)
+    Wp = _check("Wp", Wp, x.dtype, (size,), finite=check_finite)
+    if b is not None:
+        b = _check("b", b, x.dtype, (n_out,), finite=check_finite)
+    code = _act(act)
+    p = _out("out", out, x.dtype, (x.shape[0], n_out))
+    _no_overlap("out", p, (("x", x), ("Wp", Wp), ("b", b)))
+    if x.dtype == np.float32:
+        _dense_forward_packed[float](x, Wp, b, p, nc, code)
+    else:
+        _dense_forward_packed[double](x, Wp, b, p, nc, code)
+    return p
+
+
+cdef object _dense_backward(const floating[:, ::1] x, const floating[:, ::1] W, const floating[:, ::1] p,
+                    const floating[:, ::1] dp, floating[:, ::1] dz, floating[:, ::1] dW, db, dx, fm_act act,
+                    int accumulate):
+    cdef floating[::1] dbv
+    cdef floating[:, ::1] dxv
+    cdef floating *dbp = NULL
+    cdef floating *dxp = NULL
+    cdef int rc
+    if db is not None:
+        dbv = db
+        dbp = &dbv[0]
+    if dx is not None:
+        dxv = dx
+        dxp = &dxv[0, 0]
+    with nogil:
+        if floating is float:
+            rc = fm_dense_backward_f32(&x[0, 0], &W[0, 0], &p[0, 0], &dp[0, 0], &dz[0, 0], &dW[0, 0], dbp, dxp,
+                                       x.shape[0], x.shape[1], W.shape[0], act, accumulate)
+        else:
+            rc = fm_dense_backward_f64(&x[0, 0], &W[0, 0], &p[0, 0], &dp[0, 0], &dz[0, 0], &dW[0, 0], dbp, dxp,
+                                       x.shape[0], x.shape[1], W.shape[0], act, accumulate)
+    _raise_for(rc, "dense_backward")
+
+
+def dense_backward(x, W, p, dp, act="relu", *, dW=None, db=None, dx=None, dz=None, bias=True,
+                   need_dx=True, accumulate=False, check_finite=True):
+    """Backward of ``dense_forward`` from its output p[n, n_out] and dp = dL/dp.
+
+    Returns ``(dW, db, dx)``: dW[n_out, n_in] = dz.T @ x, db[n_out] = dz.sum(0) (None when ``bias=False``),
+    dx[n, n_in] = dz @ W (None when ``need_dx=False``), where dz = dp * act'(p) is written to ``dz`` when given
+    (``dz=dp`` is allowed, in place). ``accumulate=True`` adds to the given ``dW``/``db`` instead of overwriting.
+    check_finite=False skips the NaN/Inf scan of the inputs.
+    """
+    check_finite, bias = _flag("check_finite", check_finite), _flag("bias", bias)
+    need_dx, accumulate = _flag("need_dx", need_dx), _flag("accumulate", accumulate)
+    x = _check("x", x, shape=(None, None), finite=check_finite)
+    n, n_in = x.shape
+    W = _check("W", W, x.dtype, (None, n_in), finite=check_finite)
+    n_out = W.shape[0]
+    p = _check("p", p, x.dtype, (n, n_out), finite=check_finite)
+    dp = _check("dp", dp, x.dtype, (n, n_out), finite=check_finite)
+    code = _act(act)
+    if accumulate and (dW is None or (bias and db is None)):
+        raise ValueError("accumulate: needs the dW (and db) arrays to add to")
+    dW = _out("dW", dW, x.dtype, (n_out, n_in))
+    db = _out("db", db, x.dtype, (n_out,)) if bias else None
+    dx = _out("dx", dx, x.dtype, (n, n_in)) if need_dx else None
+    dz = _out("dz", dz, x.dtype, (n, n_out))
+    inputs = (("x", x), ("W", W), ("p", p), ("dp", dp))
+    _no_overlap("dz", dz, inputs, same_ok=("dp",))
+    _no_overlap("dW", dW, inputs + (("dz", dz),))
+    _no_overlap("db", db, inputs + (("dz", dz), ("dW", dW)))
+    _no_overlap("dx", dx, inputs + (("dz", dz), ("dW", dW), ("db", db)))
+    if x.dtype == np.float32:
+        _dense_backward[float](x, W, p, dp, dz, dW, db, dx, code, 1 if accumulate else 0)
+    else:
+        _dense_backward[double](x, W, p, dp, dz, dW, db, dx, code, 1 if accumulate else 0)
+    return dW, db, dx
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# losses
+
+cdef object _loss_mse(const floating[:, ::1] p, const floating[:, ::1] t, floating[:, ::1] dp):
+    cdef double loss = 0.0
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_loss_mse_f32(&p[0, 0], &t[0, 0], &dp[0, 0], p.shape[0], p.shape[1], &loss)
+        else:
+            rc = fm_loss_mse_f64(&p[0, 0], &t[0, 0], &dp[0, 0], p.shape[0], p.shape[1], &loss)
+    _raise_for(rc, "loss_mse")
+    return loss
+
+
+def loss_mse(p, t, *, dp=None):
+    """Squared error ``0.5 * mean_i sum_j (p - t)**2`` of p[n, m] against targets t[n, m]; returns (loss, dp)."""
+    p = _check("p", p, shape=(None, None))
+    t = _check("t", t, p.dtype, p.shape)
+    dp = _out("dp", dp, p.dtype, p.shape)
+    _no_overlap("dp", dp, (("p", p), ("t", t)), same_ok=("p", "t"))
+    if p.dtype == np.float32:
+        return _loss_mse[float](p, t, dp), dp
+    return _loss_mse[double](p, t, dp), dp
+
+
+cdef object _loss_softmax_ce(const floating[:, ::1] z, const int64_t[::1] y, floating[:, ::1] dz):
+    cdef double loss = 0.0
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_loss_softmax_ce_f32(&z[0, 0], &y[0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+        else:
+            rc = fm_loss_softmax_ce_f64(&z[0, 0], &y[0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+    _raise_for(rc, "loss_softmax_ce")
+    return loss
+
+
+def loss_softmax_ce(z, y, *, dz=None):
+    """Softmax cross-entropy from logits z[n, m] and integer labels y[n] in [0, m), mean over the batch;
+    returns (loss, dz) with dz = (softmax(z) - onehot(y)) / n."""
+    z = _check("z", z, shape=(None, None))
+    y = _labels(y, z.shape[0], z.shape[1])
+    dz = _out("dz", dz, z.dtype, z.shape)
+    _no_overlap("dz", dz, (("z", z), ("y", y)), same_ok=("z",))
+    if z.dtype == np.float32:
+        return _loss_softmax_ce[float](z, y, dz), dz
+    return _loss_softmax_ce[double](z, y, dz), dz
+
+
+cdef object _loss_sigmoid_bce(const floating[:, ::1] z, const floating[:, ::1] t, floating[:, ::1] dz):
+    cdef double loss = 0.0
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_loss_sigmoid_bce_f32(&z[0, 0], &t[0, 0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+        else:
+            rc = fm_loss_sigmoid_bce_f64(&z[0, 0], &t[0, 0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+    _raise_for(rc, "loss_sigmoid_bce")
+    return loss
+
+
+def loss_sigmoid_bce(z, t, *, dz=None):
+    """Sigmoid binary cross-entropy from logits z[n, m] and targets t[n, m] in [0, 1], summed over outputs and
+    averaged over the batch; returns (loss, dz) with dz = (sigmoid(z) - t) / n."""
+    z = _check("z", z, shape=(None, None))
+    t = _check("t", t, z.dtype, z.shape)
+    if t.min() < 0 or t.max() > 1:
+        raise ValueError(f"t: targets must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
+    dz = _out("dz", dz, z.dtype, z.shape)
+    _no_overlap("dz", dz, (("z", z), ("t", t)), same_ok=("z", "t"))
+    if z.dtype == np.float32:
+        return _loss_sigmoid_bce[float](z, t, dz), dz
+    return _loss_sigmoid_bce[double](z, t, dz), dz
+
+
+cdef object _softmax(const floating[:, ::1] z, floating[:, ::1] p):
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_softmax_f32(&z[0, 0], &p[0, 0], z.shape[0], z.shape[1])
+        else:
+            rc = fm_softmax_f64(&z[0, 0], &p[0, 0], z.shape[0], z.shape[1])
+    _raise_for(rc, "softmax")
+
+
+def softmax(z, *, out=None):
+    """Row-wise softmax of z[n, m] (``out=z`` computes in place)."""
+    z = _check("z", z, shape=(None, None))
+    p = _out("out", out, z.dtype, z.shape)
+    _no_overlap("out", p, (("z", z),), same_ok=("z",))
+    if z.dtype == np.float32:
+        _softmax[float](z, p)
+    else:
+        _softmax[double](z, p)
+    return p
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# parameter updates (in place; arrays of any shape, treated as flat)
+
+def _flat(a):
+    return a.reshape(-1)
+
+
+cdef object _sgd_update(floating[::1] W, const floating[::1] dW, v, double lr, double momentum, double weight_decay,
+                double l1, int nesterov):
+    cdef floating[::1] vv
+    cdef floating *vp = NULL
+    cdef int rc
+    if v is not None:
+        vv = v
+        vp = &vv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_sgd_update_f32(&W[0], &dW[0], vp, W.shape[0], lr, momentum, weight_decay, l1, nesterov)
+        else:
+            rc = fm_sgd_update_f64(&W[0], &dW[0], vp, W.shape[0], lr, momentum, weight_decay, l1, nesterov)
+    _raise_for(rc, "sgd_update")
+
+
+def sgd_update(W, dW, v=None, *, lr, momentum=0.0, weight_decay=0.0, l1=0.0, nesterov=False):
+    """In place: ``W -= lr * g`` with g = dW + weight_decay*W + l1*sign(W), or with (Nesterov) momentum through the
+    velocity buffer v (same shape as W, start it at zeros), as in PyTorch's SGD."""
+    W = _check("W", W, writable=True)
+    dW = _check("dW", dW, W.dtype, W.shape)
+    if not _all_finite(W):
+        raise ValueError("W: contains NaN or Inf")
+    lr = _scalar("lr", lr, 0.0)
+    momentum = _scalar("momentum", momentum, 0.0, 1.0, hi_open=True)
+    weight_decay = _scalar("weight_decay", weight_decay, 0.0)
+    l1 = _scalar("l1", l1, 0.0)
+    nesterov = _flag("nesterov", nesterov)
+    _fits(W.dtype, lr=lr, weight_decay=weight_decay, l1=l1, momentum=momentum)
+    if nesterov and momentum == 0.0:
+        raise ValueError("nesterov: needs momentum > 0")
+    if momentum != 0.0:
+        if v is None:
+            raise ValueError("v: momentum > 0 needs a velocity buffer v (zeros of W's shape to start)")
+        v = _check("v", v, W.dtype, W.shape, writable=True)
+        if not _all_finite(v):
+            raise ValueError("v: contains NaN or Inf")
+        _no_overlap("v", v, (("W", W), ("dW", dW)))
+    else:
+        v = None
+    _no_overlap("W", W, (("dW", dW),))
+    if W.dtype == np.float32:
+        _sgd_update[float](_flat(W), _flat(dW), None if v is None else _flat(v), lr, momentum, weight_decay, l1,
+                           1 if nesterov else 0)
+    else:
+        _sgd_update[double](_flat(W), _flat(dW), None if v is None else _flat(v), lr, momentum, weight_decay, l1,
+                            1 if nesterov else 0)
+
+
+cdef object _adam_update(floating[::1] W, const floating[::1] dW, floating[::1] m, floating[::1] v, uint64_t t,
+                 double lr, double beta1, double beta2, double eps, double weight_decay, double l1):
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_adam_update_f32(&W[0], &dW[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps,
+                                    weight_decay, l1)
+        else:
+            rc = fm_adam_update_f64(&W[0], &dW[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps,
+                                    weight_decay, l1)
+    _raise_for(rc, "adam_update")
+
+
+def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0):
+    """In place: Adam step number t (1 for the first) on W with moment buffers m, v (zeros to start)."""
+    W = _check("W", W, writable=True)
+    dW = _check("dW", dW, W.dtype, W.shape)
+    m = _check("m", m, W.dtype, W.shape, writable=True)
+    v = _check("v", v, W.dtype, W.shape, writable=True)
+    for name, a in (("W", W), ("m", m), ("v", v)):
+        if not _all_finite(a):
+            raise ValueError(f"{name}: contains NaN or Inf")
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
+        raise TypeError(f"t: expected an int step number, got {type(t).__name__}")
+    if not 1 <= t < 1 << 63:
+        raise ValueError(f"t: the step number starts at 1 (and stays below 2**63), got {t}")
+    lr = _scalar("lr", lr, 0.0)
+    beta1 = _scalar("beta1", beta1, 0.0, 1.0, hi_open=True)
+    beta2 = _scalar("beta2", beta2, 0.0, 1.0, hi_open=True)
+    eps = _scalar("eps", eps, 0.0, lo_open=True)
+    weight_decay = _scalar("weight_decay", weight_decay, 0.0)
+    l1 = _scalar("l1", l1, 0.0)
+    _fits(W.dtype, lr=lr / (1.0 - beta1 ** t), weight_decay=weight_decay, l1=l1, beta1=beta1, beta2=beta2, eps=eps)
+    arrays = (("W", W), ("dW", dW), ("m", m), ("v", v))
+    for i in (0, 2, 3):
+        _no_overlap(arrays[i][0], arrays[i][1], arrays[:i] + arrays[i + 1:])
+    if W.dtype == np.float32:
+        _adam_update[float](_flat(W), _flat(dW), _flat(m), _flat(v), t, lr, beta1, beta2, eps, weight_decay, l1)
+    else:
+        _adam_update[double](_flat(W), _flat(dW), _flat(m), _flat(v), t, lr, beta1, beta2, eps, weight_decay, l1)

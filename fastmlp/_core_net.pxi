@@ -1,0 +1,466 @@
+# _core_net.pxi: whole network: _Net, Stepper, Predictor -- included by _core.pyx (one compiled module)
+# ---------------------------------------------------------------------------------------------------------------
+# whole network (csrc/mlp.c): the state a model holds, with one C call per forward / step / epoch
+
+MAX_LAYERS = FM_MAX_LAYERS
+
+
+cdef int _set_optim(fm_optim *o, dict opt) except -1:
+    kind = opt["optimizer"]
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {kind!r}")
+    o.kind = FM_OPT_ADAM if kind == "adam" else FM_OPT_SGD
+    o.lr = _scalar("lr", opt["lr"], 0.0)
+    o.weight_decay = _scalar("weight_decay", opt.get("weight_decay", 0.0), 0.0)
+    o.l1 = _scalar("l1", opt.get("l1", 0.0), 0.0)
+    o.momentum = 0.0
+    o.nesterov = 0
+    if kind in ("momentum", "nesterov"):
+        o.momentum = _scalar("momentum", opt.get("momentum", 0.9), 0.0, 1.0, lo_open=True, hi_open=True)
+        o.nesterov = kind == "nesterov"
+    o.beta1 = _scalar("beta1", opt.get("beta1", 0.9), 0.0, 1.0, hi_open=True)
+    o.beta2 = _scalar("beta2", opt.get("beta2", 0.999), 0.0, 1.0, hi_open=True)
+    o.eps = _scalar("eps", opt.get("eps", 1e-8), 0.0, lo_open=True)
+    return 0
+
+
+cdef object _mlp_forward(_Net self, const floating[::1] params, const floating[:, ::1] x, floating[:, ::1] out,
+                 unsigned char[::1] work, size_t work_batch):
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = fm_mlp_forward_f32(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], &work[0], work_batch)
+        else:
+            rc = fm_mlp_forward_f64(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], &work[0], work_batch)
+    _raise_for(rc, "mlp_forward")
+
+
+cdef object _mlp_loss_grad(_Net self, const floating[::1] params, grads, const floating[:, ::1] x, t, y):
+    cdef floating[::1] g
+    cdef const floating[:, ::1] tv
+    cdef const int64_t[::1] yv
+    cdef floating *gp = NULL
+    cdef const floating *tp = NULL
+    cdef const int64_t *yp = NULL
+    cdef double loss = 0.0
+    cdef int rc
+    if grads is not None:
+        g = grads
+        gp = &g[0]
+    if t is not None:
+        tv = t
+        tp = &tv[0, 0]
+    if y is not None:
+        yv = y
+        yp = &yv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_mlp_loss_grad_f32(&self.net, &params[0], gp, &x[0, 0], tp, yp, x.shape[0], self._work_ptr,
+                                      self.work_batch, &loss)
+        else:
+            rc = fm_mlp_loss_grad_f64(&self.net, &params[0], gp, &x[0, 0], tp, yp, x.shape[0], self._work_ptr,
+                                      self.work_batch, &loss)
+    if rc == FM_EDIVERGED:
+        return float("nan")
+    _raise_for(rc, "mlp_loss_grad")
+    return loss
+
+
+cdef object _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] x, t, y,
+                    dict opt, uint64_t step):
+    cdef floating[::1] sv
+    cdef const floating[:, ::1] tv
+    cdef const int64_t[::1] yv
+    cdef floating *sp = NULL
+    cdef const floating *tp = NULL
+    cdef const int64_t *yp = NULL
+    cdef fm_optim o
+    cdef double loss = 0.0
+    cdef int rc
+    _set_optim(&o, opt)
+    if state is not None and len(state):
+        sv = state
+        sp = &sv[0]
+    if t is not None:
+        tv = t
+        tp = &tv[0, 0]
+    if y is not None:
+        yv = y
+        yp = &yv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_mlp_train_step_f32(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &o,
+                                       step, self._work_ptr, self.work_batch, &loss)
+        else:
+            rc = fm_mlp_train_step_f64(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &o,
+                                       step, self._work_ptr, self.work_batch, &loss)
+    if rc == FM_EDIVERGED:
+        return float("nan")
+    _raise_for(rc, "mlp_train_step")
+    return loss
+
+
+cdef object _mlp_train_epoch(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] X, T, Y,
+                     const int64_t[::1] order, dict opt, uint64_t step):
+    cdef floating[::1] sv
+    cdef const floating[:, ::1] tv
+    cdef const int64_t[::1] yv
+    cdef floating *sp = NULL
+    cdef const floating *tp = NULL
+    cdef const int64_t *yp = NULL
+    cdef fm_optim o
+    cdef double loss = 0.0
+    cdef uint64_t st = step
+    cdef int rc
+    _set_optim(&o, opt)
+    if state is not None and len(state):
+        sv = state
+        sp = &sv[0]
+    if T is not None:
+        tv = T
+        tp = &tv[0, 0]
+    if Y is not None:
+        yv = Y
+        yp = &yv[0]
+    with nogil:
+        if floating is float:
+            rc = fm_mlp_train_epoch_f32(&self.net, &params[0], &grads[0], sp, &X[0, 0], tp, yp, X.shape[0],
+                                        &order[0], order.shape[0], self.work_batch, &o, &st, self._work_ptr, &loss)
+        else:
+            rc = fm_mlp_train_epoch_f64(&self.net, &params[0], &grads[0], sp, &X[0, 0], tp, yp, X.shape[0],
+                                        &order[0], order.shape[0], self.work_batch, &o, &st, self._work_ptr, &loss)
+    if rc != FM_EDIVERGED:
+        _raise_for(rc, "mlp_train_epoch")
+    return loss, st, rc == FM_EDIVERGED
+
+
+cdef class _Net:
+    """The C network description and its workspace (internal; ``fastmlp.MLP`` is the public face).
+
+    Methods take the model's flat parameter, gradient and state vectors and batches already validated by the
+    caller; they check the lengths that the C code relies on, so a wrong buffer raises instead of overrunning.
+    """
+    cdef fm_mlp net
+    cdef readonly object dtype
+    cdef readonly Py_ssize_t n_params
+    cdef readonly size_t work_batch
+    cdef object _work
+    cdef void *_work_ptr
+
+    def __init__(self, sizes, acts, str loss, dtype):
+        cdef size_t count
+        if len(sizes) < 2 or len(sizes) - 1 > FM_MAX_LAYERS:
+            raise ValueError(f"sizes: expected 2 to {FM_MAX_LAYERS + 1} layer sizes, got {len(sizes)}")
+        if len(acts) != len(sizes) - 1:
+            raise ValueError(f"acts: expected {len(sizes) - 1} activations, got {len(acts)}")
+        if loss not in _LOSS_CODES:
+            raise ValueError(f"loss: expected one of {CORE_LOSSES}, got {loss!r}")
+        self.net.n_layers = len(sizes) - 1
+        for i, s in enumerate(sizes):
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+                raise ValueError(f"sizes: every layer size must be an int >= 1, got {s!r}")
+            self.net.sizes[i] = s
+        for i, a in enumerate(acts):
+            self.net.acts[i] = _act(a)
+        self.net.loss = _LOSS_CODES[loss]
+        if loss != "mse" and acts[len(acts) - 1] != "identity":
+            raise ValueError(f"loss {loss!r} takes logits: the output activation must be 'identity'")
+        _raise_for(fm_mlp_num_params(&self.net, &count), "mlp_num_params")
+        self.n_params = count
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"dtype: expected float32 or float64, got {self.dtype}")
+        self.work_batch = 0
+        self._work = None
+
+    def state_size(self, dict opt):
+        cdef fm_optim o
+        cdef size_t count
+        _set_optim(&o, opt)
+        _raise_for(fm_mlp_state_size(&self.net, &o, &count), "mlp_state_size")
+        return count
+
+    def reserve(self, size_t batch):
+        """Make the workspace fit batches of exactly this many rows (the epoch's batch size)."""
+        cdef size_t nbytes
+        if batch == 0:
+            raise ValueError("batch: expected >= 1")
+        if batch == self.work_batch:
+            return
+        if self.dtype == np.float32:
+            _raise_for(fm_mlp_workspace_size_f32(&self.net, batch, &nbytes), "mlp_workspace_size")
+        else:
+            _raise_for(fm_mlp_workspace_size_f64(&self.net, batch, &nbytes), "mlp_workspace_size")
+        cdef unsigned char[::1] buf
+        self._work = np.empty(nbytes, dtype=np.uint8)
+        buf = self._work
+        self._work_ptr = <void *>&buf[0]
+        self.work_batch = batch
+
+    cdef _check_vec(self, str name, a, Py_ssize_t n):
+        if not isinstance(a, np.ndarray) or a.dtype != self.dtype or a.ndim != 1 or a.shape[0] != n \
+                or not a.flags.c_contiguous:
+            raise ValueError(f"{name}: expected a contiguous {self.dtype} vector of length {n}")
+
+    cdef _check_xty(self, x, t, y):
+        n_in, n_out = self.net.sizes[0], self.net.sizes[self.net.n_layers]
+        if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
+                or x.shape[0] == 0 or not x.flags.c_contiguous:
+            raise ValueError(f"x: expected a C-contiguous {self.dtype} array of shape (n, {n_in})")
+        if self.net.loss == FM_LOSS_SOFTMAX_CE:
+            if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.shape != (x.shape[0],) \
+                    or not y.flags.c_contiguous:
+                raise ValueError(f"y: expected int64 labels of shape ({x.shape[0]},)")
+        elif not isinstance(t, np.ndarray) or t.dtype != self.dtype or t.shape != (x.shape[0], n_out) \
+                or not t.flags.c_contiguous:
+            raise ValueError(f"t: expected a C-contiguous {self.dtype} array of shape ({x.shape[0]}, {n_out})")
+
+    def forward(self, params, x, out):
+        self._check_vec("params", params, self.n_params)
+        n_in, n_out = self.net.sizes[0], self.net.sizes[self.net.n_layers]
+        if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
+                or x.shape[0] == 0 or not x.flags.c_contiguous:
+            raise ValueError(f"x: expected a C-contiguous {self.dtype} array of shape (n, {n_in})")
+        if not isinstance(out, np.ndarray) or out.dtype != self.dtype or out.shape != (x.shape[0], n_out) \
+                or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"out: expected a writable {self.dtype} array of shape ({x.shape[0]}, {n_out})")
+        # a workspace of its own for every call: predictions from several threads never share buffers
+        cdef size_t nbytes, chunk = min(<size_t>x.shape[0], 256)
+        if self.dtype == np.float32:
+            _raise_for(fm_mlp_workspace_size_f32(&self.net, chunk, &nbytes), "mlp_workspace_size")
+        else:
+            _raise_for(fm_mlp_workspace_size_f64(&self.net, chunk, &nbytes), "mlp_workspace_size")
+        if x.dtype == np.float32:
+            _mlp_forward[float](self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
+        else:
+            _mlp_forward[double](self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
+        return out
+
+    def loss_grad(self, params, grads, x, t, y):
+        """Mean loss of the batch and (grads not None) its gradient; NaN when it diverged."""
+        self._check_vec("params", params, self.n_params)
+        if grads is not None:
+            self._check_vec("grads", grads, self.n_params)
+        self._check_xty(x, t, y)
+        if self.work_batch < <size_t>x.shape[0]:
+            self.reserve(x.shape[0])
+        if x.dtype == np.float32:
+            return _mlp_loss_grad[float](self, params, grads, x, t, y)
+        return _mlp_loss_grad[double](self, params, grads, x, t, y)
+
+    def train_step(self, params, grads, state, x, t, y, dict opt, step):
+        """One step in C; returns the batch loss, NaN when it diverged (then nothing was updated)."""
+        self._check_vec("params", params, self.n_params)
+        self._check_vec("grads", grads, self.n_params)
+        self._check_vec("state", state, self.state_size(opt))
+        self._check_xty(x, t, y)
+        if self.work_batch < <size_t>x.shape[0]:
+            self.reserve(x.shape[0])
+        if x.dtype == np.float32:
+            return _mlp_train_step[float](self, params, grads, state, x, t, y, opt, step)
+        return _mlp_train_step[double](self, params, grads, state, x, t, y, opt, step)
+
+    def train_epoch(self, params, grads, state, X, T, Y, order, size_t batch, dict opt, step):
+        """One epoch in one C call: returns (mean loss, last step number, diverged)."""
+        self._check_vec("params", params, self.n_params)
+        self._check_vec("grads", grads, self.n_params)
+        self._check_vec("state", state, self.state_size(opt))
+        self._check_xty(X, T, Y)
+        if not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1 or order.shape[0] == 0:
+            raise ValueError("order: expected a non-empty int64 vector of sample indices")
+        self.reserve(batch)
+        if X.dtype == np.float32:
+            return _mlp_train_epoch[float](self, params, grads, state, X, T, Y, order, opt, step)
+        return _mlp_train_epoch[double](self, params, grads, state, X, T, Y, order, opt, step)
+
+
+cdef class Stepper:
+    """One training step on a fixed batch, bound once: ``step = model.stepper(X, y, lr=...)`` then ``step()``.
+
+    The fast path for tiny networks and tight loops: everything is validated when the stepper is made, and each
+    call is one C train step with the GIL released, no Python-level checks and no allocation. X and the targets
+    are used in place when they already are C-contiguous arrays of the model's dtype (int64 for labels), so they
+    may be refilled between calls (keep them finite: the C step refuses a NaN/Inf loss or gradient, raising
+    DivergenceError with the weights untouched). Returns the batch loss. A stepper is the raw path: unlike the
+    model's methods it does not check for other threads using the model, so call it from the training thread.
+    """
+    cdef fm_mlp net
+    cdef fm_optim opt
+    cdef void *params
+    cdef void *grads
+    cdef void *state
+    cdef const void *x
+    cdef const void *t
+    cdef const int64_t *y
+    cdef size_t n, n_params, work_batch
+    cdef void *work
+    cdef bint f64
+    cdef uint64_t *counter
+    cdef object _keep
+
+    def __cinit__(self):
+        self.state = NULL
+        self.t = NULL
+        self.y = NULL
+
+    @staticmethod
+    def _make(_Net netobj, params, grads, state, X, T, Y, dict opt, counter):
+        cdef Stepper s = Stepper.__new__(Stepper)
+        cdef const unsigned char[::1] raw
+        netobj._check_vec("params", params, netobj.n_params)
+        netobj._check_vec("grads", grads, netobj.n_params)
+        netobj._check_vec("state", state, netobj.state_size(opt))
+        netobj._check_xty(X, T, Y)
+        netobj.reserve(X.shape[0])
+        s.net = netobj.net
+        _set_optim(&s.opt, opt)
+        s.params = <void *><size_t>params.ctypes.data
+        s.grads = <void *><size_t>grads.ctypes.data
+        s.state = <void *><size_t>state.ctypes.data if state.shape[0] else NULL
+        s.x = <const void *><size_t>X.ctypes.data
+        s.t = <const void *><size_t>T.ctypes.data if T is not None else NULL
+        s.y = <const int64_t *><size_t>Y.ctypes.data if Y is not None else NULL
+        s.n = X.shape[0]
+        s.n_params = netobj.n_params
+        s.work = netobj._work_ptr
+        s.work_batch = netobj.work_batch
+        s.f64 = netobj.dtype == np.float64
+        if not isinstance(counter, np.ndarray) or counter.dtype != np.uint64 or counter.shape != (1,):
+            raise ValueError("counter: expected a uint64 array of shape (1,)")
+        s.counter = <uint64_t *><size_t>counter.ctypes.data
+        s._keep = (netobj, params, grads, state, X, T, Y, netobj._work, counter)  # owners of every pointer above
+        return s
+
+    @property
+    def step_count(self):
+        return self.counter[0]
+
+    cdef int _step(self, double *loss) noexcept nogil:
+        if self.f64:
+            return fm_mlp_train_step_f64(&self.net, <double *>self.params, <double *>self.grads,
+                                         <double *>self.state, <const double *>self.x, <const double *>self.t,
+                                         self.y, self.n, &self.opt, self.counter[0] + 1, self.work,
+                                         self.work_batch, loss)
+        return fm_mlp_train_step_f32(&self.net, <float *>self.params, <float *>self.grads, <float *>self.state,
+                                     <const float *>self.x, <const float *>self.t, self.y, self.n, &self.opt,
+                                     self.counter[0] + 1, self.work, self.work_batch, loss)
+
+    def __call__(self):
+        cdef double loss = 0.0
+        cdef int rc
+        if self.n * self.n_params < 4096:  # a tiny step takes less time than releasing the GIL
+            rc = self._step(&loss)
+        else:
+            with nogil:
+                rc = self._step(&loss)
+        if rc != FM_OK:
+            if rc == FM_EDIVERGED:
+                raise DivergenceError("step: the loss or a gradient is NaN/Inf; weights left unchanged")
+            _raise_for(rc, "Stepper")
+        self.counter[0] += 1
+        return loss
+
+
+cdef class Predictor:
+    """A frozen copy of a network's weights in the packed inference layout: ``pred = model.predictor()`` then
+    ``pred(X)`` gives ``model.forward(X)`` bit for bit, without rearranging the weights on every call and with
+    the least per-call work (the fast path for batch-1 inference). Later training does not change it: make a new
+    one. X: a C-contiguous array of the model's dtype with n_in columns (others are converted)."""
+    cdef size_t n_layers, nc, widest
+    cdef size_t sizes[FM_MAX_LAYERS + 1]
+    cdef fm_act acts[FM_MAX_LAYERS]
+    cdef readonly object dtype
+    cdef bint f64
+    cdef list _Wp
+    cdef list _b
+    cdef const void *wps[FM_MAX_LAYERS]
+    cdef const void *bs[FM_MAX_LAYERS]
+
+    def __init__(self, layers, activations, flat_params):
+        dt = np.dtype(flat_params.dtype)
+        if dt not in _FLOAT_DTYPES:
+            raise TypeError(f"params: expected float32 or float64, got {dt}")
+        if len(layers) < 2 or len(layers) - 1 > FM_MAX_LAYERS or len(activations) != len(layers) - 1:
+            raise ValueError("layers/activations: inconsistent network description")
+        self.dtype = dt
+        self.f64 = dt == np.float64
+        self.n_layers = len(layers) - 1
+        self.nc = dense_pack_width(dt)
+        self.widest = 0
+        self._Wp, self._b = [], []
+        off = 0
+        for l in range(self.n_layers):
+            n_in, n_out = int(layers[l]), int(layers[l + 1])
+            self.sizes[l], self.sizes[l + 1] = n_in, n_out
+            self.acts[l] = _act(activations[l])
+            W = np.ascontiguousarray(flat_params[off: off + n_out * n_in].reshape(n_out, n_in))
+            b = np.array(flat_params[off + n_out * n_in: off + n_out * n_in + n_out])
+            off += n_out * n_in + n_out
+            Wp = dense_pack(W)
+            self._Wp.append(Wp)
+            self._b.append(b)
+            self.wps[l] = <const void *><size_t>Wp.ctypes.data  # owned by self._Wp / self._b, never resized
+            self.bs[l] = <const void *><size_t>b.ctypes.data
+            self.widest = max(self.widest, n_out)
+        if off != flat_params.shape[0]:
+            raise ValueError("params: length does not match the layer sizes")
+
+    @property
+    def n_in(self):
+        return self.sizes[0]
+
+    @property
+    def n_out(self):
+        return self.sizes[self.n_layers]
+
+    def __call__(self, X, bint check_finite=True):
+        """The network's output for X[n, n_in] (the last activation applied; logits for cross-entropy models)."""
+        if not isinstance(X, np.ndarray) or X.dtype != self.dtype or not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X, dtype=self.dtype)
+        if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:
+            raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
+        cdef size_t n = X.shape[0]
+        # scratch of its own for every call, so that threads may share one predictor
+        scratch = np.empty(2 * n * self.widest, dtype=self.dtype)
+        out = np.empty((n, self.sizes[self.n_layers]), dtype=self.dtype)
+        cdef int rc
+        if self.f64:
+            rc = _predictor_run[double](self, X, out, scratch, check_finite)
+        else:
+            rc = _predictor_run[float](self, X, out, scratch, check_finite)
+        if rc == 1:
+            raise ValueError("X: contains NaN or Inf")
+        _raise_for(rc, "Predictor")
+        return out
+
+
+cdef int _predictor_run(Predictor self, const floating[:, ::1] X, floating[:, ::1] out, floating[::1] scratch,
+                        bint check_finite) except? -99:
+    """Layer by layer through the packed weights, ping-ponging between two halves of the scratch buffer."""
+    cdef size_t l, n = X.shape[0]
+    cdef int rc = 0
+    cdef const floating *inp = &X[0, 0]
+    cdef floating *bufs[2]
+    cdef floating *dst
+    bufs[0] = &scratch[0]
+    bufs[1] = &scratch[n * self.widest]
+    with nogil:
+        if check_finite:
+            if floating is float:
+                if not _finite_ptr_f32(inp, n * self.sizes[0]):
+                    return 1
+            else:
+                if not _finite_ptr_f64(inp, n * self.sizes[0]):
+                    return 1
+        for l in range(self.n_layers):
+            dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
+            if floating is float:
+                rc = fm_dense_forward_packed_f32(inp, <const float *>self.wps[l], <const float *>self.bs[l], dst, n,
+                                                 self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
+            else:
+                rc = fm_dense_forward_packed_f64(inp, <const double *>self.wps[l], <const double *>self.bs[l], dst,
+                                                 n, self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
+            if rc:
+                return rc
+            inp = dst
+    return 0

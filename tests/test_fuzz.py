@@ -12,11 +12,9 @@ import textwrap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-RUNNER = textwrap.dedent(r'''
-    import json, sys, warnings
+# the pool of hostile values: built in the runner, and here too (numpy only), so that its size is counted, not stated
+POOL_SOURCE = textwrap.dedent(r'''
     import numpy as np
-    import fastmlp
-    warnings.simplefilter("ignore")
 
     def arr(shape, dtype=np.float64, fill=0.5):
         return np.full(shape, fill, dtype=dtype)
@@ -35,6 +33,12 @@ RUNNER = textwrap.dedent(r'''
         [4, 3, 2], [3, 5, 2], [0, 3], [3], [3, -2, 2], [3, 2.5, 2], [10**12, 10**12], {"a": 1}, b"bytes",
         arr((4, 3)).astype(">f8"), arr((4, 3), np.float32)[::-1],
     ]
+''')
+
+RUNNER = POOL_SOURCE + textwrap.dedent(r'''
+    import json, sys, warnings
+    import fastmlp
+    warnings.simplefilter("ignore")
 
     def mlp(*a):
         return fastmlp.MLP(*a)
@@ -88,7 +92,14 @@ RUNNER = textwrap.dedent(r'''
     print(json.dumps(results))
 ''')
 
-N_POOL = 62
+
+def _pool_size():
+    namespace = {}
+    exec(POOL_SOURCE, namespace)
+    return len(namespace["POOL"])
+
+
+N_POOL = _pool_size()  # every index a call draws names its own value (none wraps around onto another)
 NAMES = ["dense_forward", "dense_backward", "dense_pack", "dense_forward_packed", "loss_mse", "loss_softmax_ce",
          "loss_sigmoid_bce", "softmax", "sgd_update", "adam_update", "set_num_threads", "MLP", "fit", "predict",
          "predict_proba", "score", "train_step", "stepper", "predictor", "load"]

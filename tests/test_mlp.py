@@ -10,7 +10,7 @@ import pytest
 import fastmlp
 import fastmlp.reference as R
 from fastmlp import MLP, DivergenceError, gradcheck, schedules
-from fastmlp._core import _Net
+from fastmlp._core import OptimConfig, _Net
 from conftest import assert_close
 from kernels import flat
 
@@ -48,6 +48,16 @@ def close(fast, ref, dtype, what, rtol=None):
 def ref_net(sizes, acts, loss):
     return R.Net(n_layers=len(sizes) - 1, sizes=list(sizes), acts=[R.ACTIVATIONS[a] for a in acts],
                  loss=R.LOSSES[loss])
+
+
+def cfg(opt, dtype):
+    """The checked C configuration of an opt dict."""
+    kind, options = opt["optimizer"], {k: v for k, v in opt.items() if k != "optimizer"}
+    return OptimConfig(kind, dtype, **options)
+
+
+def counter(steps_done=0):
+    return np.array([steps_done], dtype=np.uint64)
 
 
 def ref_opt(opt):
@@ -94,7 +104,7 @@ def test_num_params_and_state_size_match_reference(loss, sizes, acts, dtype):
     P = count[0]
     for name, opt in OPTIMIZERS.items():
         R.mlp_state_size(rnet, ref_opt(opt), count)
-        assert net.state_size(opt) == count[0] == {"sgd": 0, "momentum": P, "nesterov": P, "adam": 2 * P}[name]
+        assert net.state_size(cfg(opt, dtype)) == count[0] == {"sgd": 0, "momentum": P, "nesterov": P, "adam": 2 * P}[name]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -148,13 +158,15 @@ def test_train_steps_match_reference(loss, sizes, acts, opt_name, dtype):
     net = _Net(sizes, acts, loss, dtype)
     params = random_params(rng, sizes, dtype)
     grads = np.zeros(net.n_params, dtype=dtype)
-    state = np.zeros(net.state_size(opt), dtype=dtype)
+    c = cfg(opt, dtype)
+    state, steps = np.zeros(net.state_size(c), dtype=dtype), counter()
     rnet, ropt = ref_net(sizes, acts, loss), ref_opt(opt)
     params_r, grads_r, state_r = flat(params), [0.0] * net.n_params, [0.0] * len(state)
     start = params.copy()
     for step in range(1, 5):
         x, t, y = random_batch(rng, sizes, loss, 6, dtype)
-        value = net.train_step(params, grads, state, x, t, y, opt, step)
+        value = net.train_step(params, grads, c, state, steps, x, t, y)
+        assert steps[0] == step
         loss_r = [0.0]
         R.mlp_train_step(rnet, params_r, grads_r, state_r, flat(x), *ref_ty(t, y), 6, ropt, step, None, 6, loss_r)
         close(value, loss_r[0], dtype, f"{opt_name} step {step} loss")
@@ -179,18 +191,19 @@ def test_train_epoch_matches_reference(loss, sizes, acts, opt_name, dtype):
     net = _Net(sizes, acts, loss, dtype)
     params = random_params(rng, sizes, dtype)
     grads = np.zeros(net.n_params, dtype=dtype)
-    state = np.zeros(net.state_size(opt), dtype=dtype)
+    c = cfg(opt, dtype)
+    state, steps = np.zeros(net.state_size(c), dtype=dtype), counter()
     rnet, ropt = ref_net(sizes, acts, loss), ref_opt(opt)
     params_r, grads_r, state_r = flat(params), [0.0] * net.n_params, [0.0] * len(state)
-    step, step_r = 0, [0]
+    step_r = [0]
     orders = [rng.permutation(n), rng.permutation(n), np.array([4, 4, 0, 6, 2])]
     for e, order in enumerate(orders):
         order = order.astype(np.int64)
-        mean, step, diverged = net.train_epoch(params, grads, state, X, T, Y, order, batch, opt, step)
+        mean = net.train_epoch(params, grads, c, state, steps, X, T, Y, order, batch)  # raises on divergence
+        step = int(steps[0])
         mean_r = [0.0]
         R.mlp_train_epoch(rnet, params_r, grads_r, state_r, flat(X), Tr, Yr, n, [int(i) for i in order],
                           len(order), batch, ropt, step_r, None, mean_r)
-        assert not diverged
         assert step == step_r[0] == [3, 6, 8][e]
         close(mean, mean_r[0], dtype, f"{opt_name} epoch {e} mean loss")
         close(params, params_r, dtype, f"{opt_name} epoch {e} params")
@@ -214,8 +227,8 @@ def test_penalties_apply_to_weights_not_biases():
         w = slice(off, off + n_o * n_i)
         expected[w] -= lr * (wd * params[w] + l1 * np.sign(params[w]))
         off += n_o * n_i + n_o
-    net.train_step(params, np.zeros(net.n_params), np.zeros(0), x, t, None,
-                   dict(optimizer="sgd", lr=lr, weight_decay=wd, l1=l1), 1)
+    net.train_step(params, np.zeros(net.n_params), cfg(dict(optimizer="sgd", lr=lr, weight_decay=wd, l1=l1), np.float64),
+                   np.zeros(0), counter(), x, t, None)
     np.testing.assert_allclose(params, expected, rtol=1e-13, atol=1e-15)
 
 
@@ -485,15 +498,15 @@ def test_divergence_raises_and_keeps_the_last_finite_weights(dtype):
     model = MLP([1, 16, 1], loss="mse", dtype=dtype, seed=0)
     start = model.get_flat_params()
     ends = []  # params and optimizer state at the end of every finished epoch
-    cb = lambda m, epoch, logs: ends.append((m.get_flat_params(), m._state.copy(), m.step_count))  # noqa: E731
+    cb = lambda m, epoch, logs: ends.append((m.get_flat_params(), m.optimizer_.state.copy(), m.step_count))  # noqa: E731
     with pytest.raises(DivergenceError, match="epoch 2"):
         model.fit(X, y, epochs=5, batch_size=8, lr=1e-3, optimizer="momentum", lr_schedule=blow_up_at_epoch_2,
                   callbacks=[cb])
     assert len(ends) == 2
     params = model.get_flat_params()
-    assert np.isfinite(params).all() and np.isfinite(model._state).all()
+    assert np.isfinite(params).all() and np.isfinite(model.optimizer_.state).all()
     np.testing.assert_array_equal(params, ends[-1][0])  # the weights at the start of the diverging epoch
-    np.testing.assert_array_equal(model._state, ends[-1][1])
+    np.testing.assert_array_equal(model.optimizer_.state, ends[-1][1])
     assert model.step_count == ends[-1][2] == 16
     assert not np.array_equal(params, start)
     # the model trains on afterwards
@@ -530,12 +543,12 @@ def test_train_step_on_a_diverging_batch_changes_nothing(dtype, big):
     model = MLP([2, 4, 1], loss="mse", dtype=dtype, seed=0)
     for _ in range(2):
         model.train_step(X, y, lr=0.01, optimizer="momentum")
-    params, state = model.get_flat_params(), model._state.copy()
+    params, state = model.get_flat_params(), model.optimizer_.state.copy()
     assert np.any(state != 0)
     with pytest.raises(DivergenceError):
         model.train_step(np.full((8, 2), big), y, lr=0.01, optimizer="momentum")  # finite input, infinite loss
     np.testing.assert_array_equal(model.get_flat_params(), params)
-    np.testing.assert_array_equal(model._state, state)
+    np.testing.assert_array_equal(model.optimizer_.state, state)
     assert model.step_count == 2
     model.train_step(X, y, lr=0.01, optimizer="momentum")
     assert model.step_count == 3 and not np.array_equal(model.get_flat_params(), params)
@@ -774,7 +787,7 @@ BAD = [
     (lambda: MLP([3, 4, 2], activation="softmaxx"), ValueError, "softmaxx"),
     (lambda: MLP([3, 4, 4, 2], activation=["relu"]), ValueError, "activation"),
     (lambda: MLP([3, 4, 2], output="bogus"), ValueError, "bogus"),
-    (lambda: MLP([3, 4, 2], activation=3), TypeError, ""),
+    (lambda: MLP([3, 4, 2], activation=3), TypeError, "activation: expected a name or a list of names, got int"),
     (lambda: MLP([3, 4, 2], loss="hinge"), ValueError, "hinge"),
     (lambda: MLP([3, 4, 2], loss="softmax_ce", output="tanh"), ValueError, "logits"),
     (lambda: MLP([3]), ValueError, "layers"),

@@ -7,6 +7,9 @@ import pytest
 
 import fastmlp
 from fastmlp import regions as R
+from fastmlp.apps import plots
+from fastmlp.regions import enumeration
+from fastmlp.regions.shallow import extended_forward
 
 
 def net(layers, seed=0, dtype="float64", scale=1.0, activation="relu", **kw):
@@ -346,14 +349,14 @@ def test_witnesses_are_checked_against_the_forward_pass(monkeypatch):
     # there must be re-solved (a witness elsewhere in the region) or dropped, never returned with a wrong witness
     m = net([2, 6, 6, 1], seed=0)
     honest = R.enumerate_regions(m, (-2, 2))
-    real = R._patterns
+    real = enumeration.layer_patterns
 
     def lying(net_, X):
         pats = [p.copy() for p in real(net_, X)]
         pats[0][:, 0] ^= X[:, 0] > 0.5
         return pats
 
-    monkeypatch.setattr(R, "_patterns", lying)
+    monkeypatch.setattr(enumeration, "layer_patterns", lying)
     r = R.enumerate_regions(m, (-2, 2))
     assert r.n_repaired + r.n_rejected > 0
     assert len(r) == len(honest) - r.n_rejected
@@ -502,7 +505,7 @@ def test_extended_layers_and_big_m_export():
     layers = s.extended_layers()
     assert [W.shape[0] for W, *_ in layers] == s.widths + [1]
     X = np.random.default_rng(0).uniform(-2, 2, size=(3000, 2))
-    np.testing.assert_allclose(R._ext_forward(layers, X), s(X), rtol=0, atol=1e-13)  # same math, other sum order
+    np.testing.assert_allclose(extended_forward(layers, X), s(X), rtol=0, atol=1e-13)  # same math, other sum order
     # plain IEEE arithmetic with the infinite weights gives NaN (inf * 0): why evaluation is symbolic
     with np.errstate(invalid="ignore"):
         W2, b2, V2, c2 = layers[1]
@@ -607,20 +610,20 @@ def test_bounds():
 # ---- plots ---------------------------------------------------------------------------------------------------
 def test_plots(tmp_path):
     pytest.importorskip("matplotlib")
-    ax = R.plot_pieces_1d(udlbook(), 0.0, 1.0, data=(np.linspace(0, 1, 9)[:, None], np.zeros(9)))
+    ax = plots.plot_pieces_1d(udlbook(), 0.0, 1.0, data=(np.linspace(0, 1, 9)[:, None], np.zeros(9)))
     assert ax.get_xlabel() == "x" and ax.get_ylabel() and "4 linear pieces" in ax.get_title()
     ax.figure.savefig(tmp_path / "pieces.png")
     m = net([2, 5, 5, 1], seed=4)
-    ax = R.plot_pieces_1d(m, [-1, -1], [1, 1])
+    ax = plots.plot_pieces_1d(m, [-1, -1], [1, 1])
     assert ax.get_xlabel().startswith("t")
-    ax = R.plot_regions_2d(m, (-2, 2), resolution=120)
+    ax = plots.plot_regions_2d(m, (-2, 2), resolution=120)
     n = len(R.enumerate_regions(m, (-2, 2)))
     assert ax.get_title().startswith(f"{n} activation regions") and str(R.shallow_region_bound(2, 10)) in ax.get_title()
     assert ax.get_xlabel() and ax.get_ylabel()
     ax.figure.savefig(tmp_path / "regions.png")
     assert (tmp_path / "regions.png").stat().st_size > 1000 and (tmp_path / "pieces.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="2-input"):
-        R.plot_regions_2d(net([3, 4, 1]), (-1, 1))
+        plots.plot_regions_2d(net([3, 4, 1]), (-1, 1))
 
 
 # ---- bad input and missing extras ----------------------------------------------------------------------------
@@ -695,4 +698,4 @@ def test_missing_scipy_and_matplotlib_give_clear_errors(monkeypatch):
     R.pieces_1d(m, [0, 0], [1, 1])  # the 1-D analysis needs no scipy
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"fastmlp\[plot\]"):
-        R.plot_pieces_1d(m, [0, 0], [1, 1])
+        plots.plot_pieces_1d(m, [0, 0], [1, 1])

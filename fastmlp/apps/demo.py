@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import schedules
-from . import datasets
 from ..mlp import MLP
+from ..regions import pieces_1d, product_region_bound
+from . import datasets, plots   # plots imports matplotlib only when a figure is drawn
 
 SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "mnist")
 DEFAULT = ("xor", "fit", "surface", "sincos", "digits")
@@ -96,14 +97,13 @@ class Context:
         return history, time.perf_counter() - t0
 
     def plot(self, name, func, *args, **kwargs):
-        """Write ``<plot_dir>/<name>.png`` with ``fastmlp.plots.<func>`` when --plot was given."""
+        """Write ``<plot_dir>/<name>.png`` with ``func(*args, path=..., **kwargs)`` (a function of
+        ``fastmlp.apps.plots``) when --plot was given."""
         if not self.plot_dir:
             return None
-        from . import plots
-
         os.makedirs(self.plot_dir, exist_ok=True)
         path = os.path.join(self.plot_dir, name + ".png")
-        getattr(plots, func)(*args, path=path, **kwargs)
+        func(*args, path=path, **kwargs)
         self.plots.append(path)
         return path
 
@@ -221,13 +221,13 @@ def xor(ctx):
     ce = [k for k in curves if "MSE" not in k]
     sq = [k for k in curves if "MSE" in k]
     panels = [("softmax cross-entropy", ce), ("squared error on sigmoid outputs", sq)]
-    ctx.plot("xor_loss", "loss_curves", [(t, {k: curves[k][0] for k in ks}) for t, ks in panels],
+    ctx.plot("xor_loss", plots.loss_curves, [(t, {k: curves[k][0] for k in ks}) for t, ks in panels],
              title="XOR, full-batch gradient descent: training loss per epoch", logy=True)
-    ctx.plot("xor_accuracy", "accuracy_curves", [(t, {k: curves[k][1] for k in ks}) for t, ks in panels],
+    ctx.plot("xor_accuracy", plots.accuracy_curves, [(t, {k: curves[k][1] for k in ks}) for t, ks in panels],
              title="XOR: accuracy during training (solid: train, dashed: test)")
     shown = ["2-3-2 lr 2", "2-50-2 lr 2", "2-50-2 lr 12", "2-50-2 lr 12 decay", "2-50-2 MSE lr 50",
              "2-50-2 MSE lr 50 L2 1e-4"]
-    ctx.plot("xor_boundaries", "decision_boundaries", {k: models[k] for k in shown}, X, y,
+    ctx.plot("xor_boundaries", plots.decision_boundaries, {k: models[k] for k in shown}, X, y,
              title="XOR: decision boundaries (colour: P(class 1); line: 0.5)")
     return rows
 
@@ -245,8 +245,6 @@ def fit(ctx):
     the domain, Adam, batch 32, the learning rate decayed from 0.03 to 5 %, the best of 5 restarts by training MSE
     (small ReLU nets often lose units). Test MSE on a 2000-point grid, and the exact number of linear pieces on
     [-pi, 2pi] with the layer-product bound."""
-    from .. import regions
-
     lo, hi = datasets.SINE_DOMAIN
     n, epochs, restarts = (5000, 40, 2) if ctx.quick else (5000, 50, 5)
     X, y = datasets.sine(n, seed=0)
@@ -263,8 +261,8 @@ def fit(ctx):
                                                  batch_size=32, lr=0.03, optimizer="adam",
                                                  lr_schedule=schedules.Exponential(0.05 ** (1 / epochs)))
         test_mse = _mse(model, Xte, yte)
-        pieces = regions.pieces_1d(model, lo, hi)
-        bound = regions.product_region_bound(layers)
+        pieces = pieces_1d(model, lo, hi)
+        bound = product_region_bound(layers)
         kind = "deep" if len(hidden) > 1 else "shallow"
         rows.append(Row("fit", f"sine {_name(layers)} relu", hist["loss"][-1], f"test MSE {test_mse:.4f}",
                         "more units, better fit" if kind == "shallow" else "deep: more regions/unit",
@@ -272,7 +270,7 @@ def fit(ctx):
                         dict(test_mse=test_mse, train_mse=train_mse, n_pieces=pieces.n_pieces, bound=bound,
                              breakpoints=pieces.points[:, 0].tolist())))
         fitted.append((f"{_name(layers)}: {pieces.n_pieces} pieces, test MSE {test_mse:.4f}", model))
-    ctx.plot("fit_sine", "pieces_fits", fitted, lo, hi, datasets.sine_function, data=(X, y),
+    ctx.plot("fit_sine", plots.pieces_fits, fitted, lo, hi, datasets.sine_function, data=(X, y),
              title="f(x) = sin(2x) + cos(x) + x: ReLU fits, breakpoints between linear pieces marked")
     return rows
 
@@ -297,9 +295,9 @@ def surface(ctx):
                                                  f"misses the notebook (x{mse / ref:.1f} worse)"), dt,
                         dict(train_mse=mse, reference=ref)))
         models[_name(layers)] = model
-    ctx.plot("surface_fits", "surfaces", models, datasets.SURFACE_DOMAIN, datasets.surface_function,
+    ctx.plot("surface_fits", plots.surfaces, models, datasets.SURFACE_DOMAIN, datasets.surface_function,
              title="f(x1, x2) = sin 2x1 sin 2x2 + cos x1 cos x2 + x1 + x2 and ReLU fits (bottom: fit - f)")
-    ctx.plot("surface_neurons", "neuron_surfaces", models["2-6-6-1"], datasets.SURFACE_DOMAIN,
+    ctx.plot("surface_neurons", plots.neuron_surfaces, models["2-6-6-1"], datasets.SURFACE_DOMAIN,
              title="2-6-6-1: every hidden unit's output over the input square (ReLU folds planes)")
     return rows
 
@@ -318,8 +316,6 @@ def breakpoints_by_output(pieces, tol=1e-9):
 def sincos(ctx):
     """x -> (sin x, cos x) on [-pi, pi] by one 1-3-2 ReLU net (Adam, batch 32, lr 0.01 decayed to 5 %, the best of 5
     restarts); the breakpoints of each output from ``pieces_1d``: both outputs break where a hidden unit switches."""
-    from .. import regions
-
     lo, hi = datasets.SINCOS_DOMAIN
     n, epochs, restarts = (5000, 30, 3) if ctx.quick else (5000, 50, 5)
     X, Y = datasets.sincos(n, seed=0)
@@ -330,7 +326,7 @@ def sincos(ctx):
         lr_schedule=schedules.Exponential(0.05 ** (1 / epochs)))
     err = (model.forward(Xte).astype(np.float64) - Yte) ** 2
     mse, mse_sin, mse_cos = float(err.mean()), float(err[:, 0].mean()), float(err[:, 1].mean())
-    pieces = regions.pieces_1d(model, lo, hi)
+    pieces = pieces_1d(model, lo, hi)
     b_sin, b_cos = breakpoints_by_output(pieces)
     shared = np.intersect1d(np.round(b_sin, 9), np.round(b_cos, 9))
     fmt = lambda a: ", ".join(f"{v:.2f}" for v in a) or "none"     # noqa: E731
@@ -341,7 +337,7 @@ def sincos(ctx):
     rows = [Row("sincos", "sincos 1-3-2 relu", hist["loss"][-1], f"test MSE {mse:.4f}", f"notebook ~{SINCOS_REFERENCE}",
                 note, total, dict(test_mse=mse, mse_sin=mse_sin, mse_cos=mse_cos, n_pieces=pieces.n_pieces,
                                   breaks_sin=b_sin.tolist(), breaks_cos=b_cos.tolist(), shared=shared.tolist()))]
-    ctx.plot("sincos", "sincos_fit", model, lo, hi, title=f"one 1-3-2 ReLU net for sin x and cos x: "
+    ctx.plot("sincos", plots.sincos_fit, model, lo, hi, title=f"one 1-3-2 ReLU net for sin x and cos x: "
              f"{pieces.n_pieces} pieces, breaks shared by both outputs")
     return rows
 
@@ -367,9 +363,9 @@ def _classifiers(ctx, section, Xtr, ytr, Xte, yte, hidden, epochs, lr, batch, re
                                                             loss=loss, kind=kind)))
             curves[f"{kind} {label.replace('+-', '±')}"] = (hist["loss"], {"epoch": list(range(len(hist["val_score"]))),
                                                         "test": hist["val_score"]})
-    ctx.plot(f"{section}_loss", "loss_curves", {k: v[0] for k, v in curves.items()},
+    ctx.plot(f"{section}_loss", plots.loss_curves, {k: v[0] for k, v in curves.items()},
              title=f"{curves_title}: training loss (each its own loss)", logy=True, xlabel="epoch")
-    ctx.plot(f"{section}_accuracy", "accuracy_curves", {k: v[1] for k, v in curves.items()},
+    ctx.plot(f"{section}_accuracy", plots.accuracy_curves, {k: v[1] for k, v in curves.items()},
              title=f"{curves_title}: test accuracy after each epoch")
     return rows
 
@@ -468,7 +464,6 @@ def run_demo(args):
                   plot_dir=getattr(args, "plot", None), data_dir=getattr(args, "data", None))
     if ctx.plot_dir:
         try:
-            from . import plots
             plots.require()
         except ImportError as exc:
             print(f"fastmlp demo --plot: {exc}", file=sys.stderr)

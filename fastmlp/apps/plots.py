@@ -2,12 +2,16 @@
 
 matplotlib is imported on first use, and only its object-oriented API (``matplotlib.figure.Figure`` saved by the Agg
 canvas): no pyplot, so nothing here changes the backend or the global state of a program that also uses pyplot.
-Every function takes ``path`` and writes one PNG there.
+The demo's figures take ``path`` and write one PNG there; the region figures ``plot_pieces_1d`` and
+``plot_regions_2d`` (from ``fastmlp.regions``) draw on given or new axes and return them (``ax.figure.savefig``).
 """
 import numpy as np
 
+from ..regions import enumerate_regions, pieces_1d, shallow_region_bound
+from ..regions.readers import is_int, read_box, read_net
+
 __all__ = ["require", "loss_curves", "accuracy_curves", "decision_boundaries", "pieces_fits", "surfaces",
-           "neuron_surfaces", "sincos_fit"]
+           "neuron_surfaces", "sincos_fit", "plot_pieces_1d", "plot_regions_2d"]
 
 COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
            "tab:olive", "tab:cyan"]
@@ -145,8 +149,6 @@ def pieces_fits(fitted, lo, hi, function, path, data=None, title="fits", cols=2)
     """1-D fits: ``fitted`` is ``[(panel title, model)]`` (1-input ReLU nets); each panel shows the target
     ``function``, the net drawn exactly from its linear pieces, and the breakpoints between pieces (dots and
     dotted lines), from ``fastmlp.regions.pieces_1d``."""
-    from .. import regions
-
     rows = (len(fitted) + cols - 1) // cols
     fig = _figure(6.0 * cols, 3.8 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
@@ -156,7 +158,7 @@ def pieces_fits(fitted, lo, hi, function, path, data=None, title="fits", cols=2)
             ax.set_visible(False)
             continue
         name, model = fitted[i]
-        p = regions.pieces_1d(model, lo, hi)
+        p = pieces_1d(model, lo, hi)
         if data is not None:
             ax.scatter(np.ravel(data[0])[::5], np.ravel(data[1])[::5], s=3, c="0.75", label="training data",
                        zorder=1)
@@ -275,9 +277,7 @@ def neuron_surfaces(model, domain, path, title="hidden units"):
 def sincos_fit(model, lo, hi, path, title="sin and cos"):
     """A 1-input, 2-output ReLU net against sin x and cos x, with the breakpoints of the pieces (shared by both
     outputs) as vertical lines."""
-    from .. import regions
-
-    p = regions.pieces_1d(model, lo, hi)
+    p = pieces_1d(model, lo, hi)
     xs = np.linspace(lo, hi, 800)
     fig = _figure(7.5, 4.4)
     ax = fig.subplots()
@@ -297,3 +297,100 @@ def sincos_fit(model, lo, hi, path, title="sin and cos"):
     ax.legend(fontsize=8.5, loc="upper left")
     ax.set_title(title, fontsize=11)
     return _save(fig, path)
+
+
+# ---- linear regions (fastmlp.regions) -------------------------------------------------------------------------------
+def _new_ax(ax, figsize):
+    """The given axes, or new ones on a figure that needs no display (matplotlib's Agg canvas, no pyplot)."""
+    require()
+    from matplotlib.figure import Figure
+
+    if ax is not None:
+        return ax
+    return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def plot_pieces_1d(model, a, b, ax=None, output=0, data=None):
+    """The network along the segment a -> b drawn exactly from its affine pieces (each piece in its own colour),
+    breakpoints (where the map changes) marked with dashed lines and dots, and unit switches that leave the map
+    unchanged as grey crosses. For a 1-input net the horizontal axis is x, else the parameter t in [0, 1].
+    data: optional (X, y) training points to scatter (1-input nets). Returns the axes (``ax.figure.savefig``)."""
+    pieces = pieces_1d(model, a, b)
+    ax = _new_ax(ax, (7, 4.2))
+    net = read_net(model)
+    if not 0 <= output < net.n_out:
+        raise ValueError(f"output: expected an index in [0, {net.n_out}), got {output}")
+    one = net.n_in == 1
+    to_x = (lambda t: pieces.a[0] + t * (pieces.b[0] - pieces.a[0])) if one else (lambda t: t)
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    if data is not None:
+        Xd, yd = np.asarray(data[0], dtype=np.float64), np.asarray(data[1], dtype=np.float64)
+        ax.scatter(Xd.reshape(len(Xd), -1)[:, 0], yd.reshape(len(yd), -1)[:, output], s=10, c="0.6",
+                   label="data", zorder=1)
+    e = pieces.edges
+    for k in range(pieces.n_pieces):
+        tt = np.array([e[k], e[k + 1]])
+        ax.plot(to_x(tt), pieces.slope[k, output] * tt + pieces.intercept[k, output], lw=2.2,
+                color=colours[k % len(colours)], zorder=3)
+    if len(pieces.t):
+        yb = pieces(pieces.t)[:, output]
+        for tb in pieces.t:
+            ax.axvline(to_x(tb), color="0.5", ls="--", lw=0.8, zorder=2)
+        ax.plot(to_x(pieces.t), yb, "o", color="k", ms=5, zorder=4, label=f"breakpoints ({len(pieces.t)})")
+    silent = np.setdiff1d(pieces.activation_t, pieces.t)
+    if len(silent):
+        ax.plot(to_x(silent), pieces(silent)[:, output], "x", color="0.2", ms=9, mew=2, zorder=4,
+                label=f"unit switches, same map ({len(silent)})")
+    ax.set_xlabel("x" if one else "t  (x = a + t (b - a))")
+    ax.set_ylabel("network output" + (f" {output}" if net.n_out > 1 else "") +
+                  ("" if net.output == "identity" else " (pre-activation)"))
+    ax.set_title(f"{pieces.n_pieces} linear pieces, {len(pieces.t)} breakpoints "
+                 f"({pieces.n_activation_intervals} activation intervals)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=9)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_regions_2d(model, box, ax=None, resolution=400, regions=None, seed=0, **kwargs):
+    """The activation regions of a 2-input ReLU net in a box, each in its own colour, with region boundaries
+    drawn; the title gives the exact count of full-dimensional activation regions (not of maximal affine
+    pieces; ``enumerate_regions``: pass ``regions=`` to reuse one, other keyword arguments go to it) and the
+    most a shallow net with as many units could have, sum_{j <= 2} C(D, j). Returns the axes."""
+    net = read_net(model)
+    if net.n_in != 2:
+        raise ValueError(f"plot_regions_2d: needs a 2-input network, got {net.n_in} inputs")
+    lo, hi = read_box(box, 2)
+    if not is_int(resolution) or resolution < 2:
+        raise ValueError(f"resolution: expected an int >= 2, got {resolution!r}")
+    ax = _new_ax(ax, (6.4, 6))
+    from matplotlib.colors import ListedColormap
+    if regions is None:
+        regions = enumerate_regions(model, box, **kwargs)
+    K = len(regions)
+    xs = np.linspace(lo[0], hi[0], resolution)
+    ys = np.linspace(lo[1], hi[1], resolution)
+    XX, YY = np.meshgrid(xs, ys)
+    idx = regions.locate(np.column_stack([XX.ravel(), YY.ravel()])).reshape(resolution, resolution)
+    rng = np.random.default_rng(seed)
+    hues = (np.arange(K) / max(K, 1) + rng.uniform()) % 1.0
+    rng.shuffle(hues)
+    from matplotlib.colors import hsv_to_rgb
+    sat = 0.35 + 0.3 * rng.uniform(size=K)
+    val = 0.8 + 0.2 * rng.uniform(size=K)
+    cmap = ListedColormap(hsv_to_rgb(np.column_stack([hues, sat, val])) if K else ["white"])
+    ext = [lo[0], hi[0], lo[1], hi[1]]
+    ax.imshow(np.ma.masked_less(idx, 0), origin="lower", extent=ext, cmap=cmap, vmin=-0.5, vmax=K - 0.5,
+              interpolation="nearest", aspect="auto")
+    edge = np.zeros(idx.shape, dtype=bool)
+    edge[:, 1:] |= idx[:, 1:] != idx[:, :-1]
+    edge[1:, :] |= idx[1:, :] != idx[:-1, :]
+    ax.imshow(np.ma.masked_where(~edge, edge.astype(float)), origin="lower", extent=ext, cmap="gray_r",
+              vmin=0, vmax=1, interpolation="nearest", aspect="auto", alpha=0.8)
+    D = sum(net.widths)
+    ax.set_xlabel("$x_1$ (input 0)")
+    ax.set_ylabel("$x_2$ (input 1)")
+    ax.set_title(f"{K} activation regions of a {'-'.join(map(str, [2] + net.widths + [net.n_out]))} ReLU net\n"
+                 f"a shallow net with D = {D} units has at most "
+                 f"$\\sum_{{j\\leq 2}}\\binom{{{D}}}{{j}}$ = {shallow_region_bound(2, D)}", fontsize=11)
+    return ax

@@ -1,0 +1,356 @@
+"""Exact n-D enumeration of the activation regions that meet a box: a depth-first search over the hidden units,
+one small LP (scipy's HiGHS: the optional extra ``fastmlp[regions]``) per branch that the parent's witness point
+does not decide, under budgets that raise ``RegionBudgetError`` instead of running on."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .cells import Regions
+from .patterns import layer_patterns
+from .readers import is_int, is_real, read_box, read_net
+
+
+class RegionBudgetError(RuntimeError):
+    """``enumerate_regions`` hit its ``max_regions`` or ``max_lps`` budget. ``n_regions`` and ``n_lps`` say how
+    far it got (the regions found so far are a lower bound on the count, not the answer)."""
+
+    def __init__(self, message, n_regions=0, n_lps=0):
+        super().__init__(message)
+        self.n_regions = n_regions
+        self.n_lps = n_lps
+
+
+def _linprog():
+    try:
+        from scipy.optimize import linprog
+    except ImportError as exc:
+        raise ImportError("fastmlp.regions: the n-D region enumeration solves small linear programs with scipy's "
+                          "HiGHS solver; install the optional extra: pip install 'fastmlp[regions]'") from exc
+    return linprog
+
+
+def _lp_scale(net, centre, half):
+    """The unit lengths S (n_in,) of the LPs' coordinates y = (x - centre) / S: S_i = min(half_i, R), R the largest
+    distance from the centre of a first-layer hyperplane that can meet the box (its circumscribed ball), i.e. the
+    extent of the arrangement in the box. Both scale with the inputs and ignore a shift, so the LPs do too; a
+    box much larger than its features (R << half) is not resolved more coarsely. half = inf: all of R^n."""
+    R = np.inf
+    if len(net.Ws) > 1:
+        W, b = net.Ws[0], net.bs[0]
+        nrm = np.sqrt((W * W).sum(axis=1))
+        ok = nrm > 0
+        if ok.any():
+            dist = np.abs(W[ok] @ centre + b[ok]) / nrm[ok]
+            reach = float(np.sqrt((half * half).sum()))
+            dist = dist[dist <= reach]
+            if len(dist) and dist.max() > 0:
+                R = float(dist.max())
+    S = np.minimum(half, R)
+    return np.where(np.isfinite(S), S, 1.0)
+
+
+# HiGHS's feasibility tolerances, set explicitly (its smallest allowed values). The LPs are posed in box
+# coordinates (the box mapped onto [-1, 1]^n, rows normalised there), so these are relative to the box's size.
+_HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A branch of the search: the units decided so far and the half-spaces of their cell, one row per unit.
+
+    ``Hx``, ``rx``: the rows in x, unit-normalised (what ``Region.H`` reports); ``Hy``, ``ry``: the same rows in the
+    LP coordinates y, normalised there; ``strict``: the strict rows; ``use``: the rows the LPs take (not the zero
+    row of a unit that is constant on the cell); ``hp``: each row's hyperplane index; ``w``: a witness point of
+    the cell, in y."""
+    layer: int            # the layer being decided
+    unit: int             # its next undecided unit
+    Z: np.ndarray         # the layer's pre-activations on this cell as affine maps of x: Z x + cz
+    cz: np.ndarray
+    base: int             # the hyperplane index of the layer's unit 0
+    pattern: tuple        # one bool per decided unit
+    Hx: np.ndarray
+    rx: np.ndarray
+    Hy: np.ndarray
+    ry: np.ndarray
+    strict: np.ndarray
+    use: np.ndarray
+    hp: tuple
+    w: np.ndarray
+
+    def child(self, on, q, hx, rx, hy, ry, strict, use):
+        """The node one unit further: the unit (hyperplane q) decided ``on``, one more row, the same witness."""
+        return replace(self, unit=self.unit + 1, pattern=self.pattern + (on,),
+                       Hx=np.concatenate([self.Hx, hx[None, :]]), rx=np.append(self.rx, rx),
+                       Hy=np.concatenate([self.Hy, hy[None, :]]), ry=np.append(self.ry, ry),
+                       strict=np.append(self.strict, strict), use=np.append(self.use, use), hp=self.hp + (q,))
+
+
+class _Search:
+    """One run of ``enumerate_regions``: the LP coordinates, the budgets, the counters and the regions found.
+    ``run()`` searches and returns the ``Regions``."""
+
+    def __init__(self, net, lo, hi, centre, half, cells, linprog, *, max_regions, max_lps, max_seconds, tol):
+        self.net, self.n_in, self.widths = net, net.n_in, net.widths
+        self.lo, self.hi, self.centre = lo, hi, centre
+        self.cells, self.full, self.tol = cells, cells == "full", tol
+        self.unit = _lp_scale(net, centre, half)      # x = centre + unit * y: the LPs' coordinates
+        self.linprog = linprog
+        self.max_regions, self.max_lps, self.max_seconds = max_regions, max_lps, max_seconds
+        self.t0 = time.perf_counter()
+        self.deadline = None if max_seconds is None else self.t0 + float(max_seconds)
+        # a witness decides a side without an LP when it lies this far (normalised, in y) from the hyperplane;
+        # never less than tol, so that every region keeps a witness at distance > tol from its strict hyperplanes
+        self.margin = max(1e-7, tol)
+        self.ylim = None if lo is None else half / self.unit   # the box in y: [-ylim, ylim] (ylim >= 1)
+        self.var_bounds = ([(None, None)] * self.n_in if lo is None else [(-v, v) for v in self.ylim.tolist()]) + \
+            [(None, 1.0)]
+        self.cost = np.zeros(self.n_in + 1)
+        self.cost[-1] = -1.0
+        self.stats = {"lps": 0, "skipped": 0, "repaired": 0, "rejected": 0}
+        self.found = []                # per region: pattern, H, c, strict, alpha, beta, point, hyperplane indices
+        self.G_rows, self.g0_rows = [], []    # the hyperplanes, one block per layer and cell prefix
+
+    # ---- budgets and LPs
+    def _over(self, name, detail):
+        return RegionBudgetError(f"enumerate_regions: more than {name}={getattr(self, name)}{detail}: raise {name}, "
+                                 f"shrink the box, or use pieces_1d for exact 1-D slices",
+                                 len(self.found), self.stats["lps"])
+
+    def check_time(self):
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise self._over("max_seconds", f" s (found {len(self.found)} regions so far, {self.stats['lps']} LPs)")
+
+    def to_x(self, y):
+        x = self.centre + self.unit * y
+        return x if self.lo is None else np.clip(x, self.lo, self.hi)
+
+    def solve(self, Hs, rs, st):
+        """A point y of {h.y + s <= r (strict rows), h.y <= r (others), s <= 1, box} with s > tol, or None."""
+        if self.stats["lps"] >= self.max_lps:
+            raise self._over("max_lps", f" linear programs needed (found {len(self.found)} regions so far)")
+        self.check_time()
+        self.stats["lps"] += 1
+        n_in = self.n_in
+        A = np.zeros((len(rs), n_in + 1))
+        A[:, :n_in] = Hs
+        A[st, n_in] = 1.0
+        for opts in ({"presolve": False}, {}):
+            res = self.linprog(self.cost, A_ub=A, b_ub=rs, bounds=self.var_bounds, method="highs",
+                               options={**_HIGHS, **opts})
+            if res.status in (0, 2):
+                break
+        else:
+            raise RuntimeError(f"enumerate_regions: the LP solver failed ({res.message})")
+        if res.status == 2 or (st.any() and res.x[n_in] <= self.tol):
+            return None
+        y = res.x[:n_in].copy()
+        if self.lo is not None:
+            y = np.clip(y, -self.ylim, self.ylim)
+        # re-check in numpy: the strict rows' slack must exceed tol/2, the others must hold to HiGHS's tolerance
+        slack = rs - Hs @ y
+        if (st.any() and slack[st].min() <= 0.5 * self.tol) or (slack[~st].min(initial=0.0) < -1e-9):
+            return None
+        return y
+
+    def verified(self, node):
+        """The witness (possibly re-solved) if the forward pass at it gives the region's pattern, else None."""
+        pat = np.array(node.pattern, dtype=bool)
+        w = node.w
+        for attempt in (0, 1):
+            fwd = np.concatenate(layer_patterns(self.net, self.to_x(w)[None, :]), axis=1)[0]
+            bad = fwd != pat
+            if not self.full:  # an inactive unit whose hyperplane passes within tol of the witness may read either way
+                bad &= pat | (node.ry - node.Hy @ w > self.tol)
+            if not bad.any():
+                if attempt:
+                    self.stats["repaired"] += 1
+                return w
+            if attempt == 0:
+                w = self.solve(node.Hy[node.use], node.ry[node.use], node.strict[node.use])
+                if w is None:
+                    break
+        self.stats["rejected"] += 1
+        return None
+
+    # ---- the search
+    def run(self):
+        """All regions; if the search finds none (a box much smaller than the resolution of the network's
+        hyperplanes), the region of the box's centre: every box meets one."""
+        if not self.widths:
+            return self._single_region()
+        self._search()
+        if not self.found:
+            self.G_rows.clear()
+            self.g0_rows.clear()
+            centre = self.to_x(np.zeros(self.n_in))[None, :]
+            self._search(force=np.concatenate(layer_patterns(self.net, centre), axis=1)[0])
+        return self._regions()
+
+    def _search(self, force=None):
+        """The depth-first search; force: follow only this pattern, without LPs (the centre's region)."""
+        net, n_in = self.net, self.n_in
+        empty, e0, b0 = np.zeros((0, n_in)), np.zeros(0), np.zeros(0, bool)
+        stack = [_Node(0, 0, net.Ws[0], net.bs[0], self._layer_start(net.Ws[0], net.bs[0]), (), empty, e0, empty, e0,
+                       b0, b0, (), np.zeros(n_in))]
+        while stack:
+            node = stack.pop()
+            if node.unit < self.widths[node.layer]:
+                stack.extend(self._children(node, force))
+            elif node.layer + 1 < len(self.widths):
+                Zn, cn = self._next_layer(node)
+                stack.append(replace(node, layer=node.layer + 1, unit=0, Z=Zn, cz=cn, base=self._layer_start(Zn, cn)))
+            else:
+                self._record(node, force)
+
+    def _layer_start(self, Z, cz):
+        base = sum(len(g) for g in self.g0_rows)
+        self.G_rows.append(Z)
+        self.g0_rows.append(cz)
+        return base
+
+    def _next_layer(self, node):
+        """A completed layer's pattern fixed: the next layer's pre-activations as affine maps (Z, cz) of x."""
+        l = node.layer
+        s = np.array(node.pattern[len(node.pattern) - self.widths[l]:], dtype=bool)
+        Zm, cm = node.Z * s[:, None], node.cz * s
+        W, b = self.net.Ws[l + 1], self.net.bs[l + 1]
+        return W @ Zm, W @ cm + b
+
+    def _record(self, node, force):
+        """A leaf: a region (after its witness is verified), with the output layer's map as alpha, beta."""
+        alpha, beta = self._next_layer(node)
+        self.check_time()
+        w = node.w
+        if force is None:
+            w = self.verified(node)
+            if w is None:
+                return
+        if len(self.found) >= self.max_regions:
+            raise self._over("max_regions", f" regions ({self.stats['lps']} LPs so far)")
+        self.found.append((node.pattern, node.Hx, node.rx, node.strict, alpha, beta, self.to_x(w), node.hp))
+
+    def _children(self, node, force):
+        """The feasible children of a node: the next unit off and on (in this order, so that the active child is
+        explored first)."""
+        j = node.unit
+        z, zc = node.Z[j], node.cz[j]
+        q = node.base + j
+        zy = z * self.unit                     # the unit in the LP coordinates y: zy . y + (z . centre + zc)
+        ny = math.sqrt(float(zy @ zy))
+        if ny == 0.0:  # constant on this cell: one child, no hyperplane
+            val = float(z @ self.centre + zc) if z.any() else float(zc)
+            on = val > 0
+            sg = 1.0 if on else -1.0
+            zero = np.zeros(self.n_in)
+            return [node.child(bool(on), q, zero, sg * zc, zero, sg * val, bool(on) or self.full, False)]
+        nx = math.sqrt(float(z @ z))
+        hx, rx = z / nx, zc / nx               # x-space row, unit-normalised (what Region.H reports)
+        h, r = zy / ny, float(z @ self.centre + zc) / ny   # normalised in box coordinates: the signed distance there
+        g = float(h @ node.w + r)
+        kids = []
+        for on in (False, True):
+            if force is not None and on != bool(force[len(node.pattern)]):
+                continue
+            kid = node.child(on, q, -hx if on else hx, rx if on else -rx, -h if on else h, r if on else -r,
+                             on or self.full, True)
+            if force is not None or (on and g > self.margin) or (not on and g < -self.margin):
+                self.stats["skipped"] += force is None
+            else:
+                w = self.solve(kid.Hy[kid.use], kid.ry[kid.use], kid.strict[kid.use])
+                if w is None:
+                    continue
+                kid = replace(kid, w=w)
+            kids.append(kid)
+        return kids
+
+    # ---- the result
+    def _single_region(self):
+        """A network without hidden layers: one affine map, a single region described by no half-spaces."""
+        net, n_in = self.net, self.n_in
+        pt = self.to_x(np.zeros(n_in))[None, :]
+        return Regions(net, self.lo, self.hi, self.cells, np.zeros((1, 0), bool), np.zeros((1, 0, n_in)),
+                       np.zeros((1, 0)), np.zeros((1, 0), bool), net.Ws[0][None].copy(), net.bs[0][None].copy(), pt,
+                       np.zeros((1, 0), np.int64), np.zeros((0, n_in)), np.zeros(0), self.stats,
+                       time.perf_counter() - self.t0)
+
+    def _regions(self):
+        K, U, n_in, n_out = len(self.found), sum(self.widths), self.n_in, self.net.n_out
+        pat, H, c, st, alpha, beta, pt, hp = zip(*self.found) if self.found else ([],) * 8
+        G = np.concatenate(self.G_rows) if self.G_rows else np.zeros((0, n_in))
+        g0 = np.concatenate(self.g0_rows) if self.g0_rows else np.zeros(0)
+        return Regions(self.net, self.lo, self.hi, self.cells,
+                       np.array(pat, dtype=bool).reshape(K, U),
+                       np.array(H).reshape(K, U, n_in), np.array(c).reshape(K, U),
+                       np.array(st, dtype=bool).reshape(K, U),
+                       np.array(alpha).reshape(K, n_out, n_in), np.array(beta).reshape(K, n_out),
+                       np.array(pt).reshape(K, n_in), np.array(hp, dtype=np.int64).reshape(K, U), G, g0,
+                       self.stats, time.perf_counter() - self.t0)
+
+
+def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max_lps=20_000, max_seconds=None,
+                      tol=1e-9):
+    """Every activation region of a ReLU network that meets a box (exact, for small networks).
+
+    box: ``(lo, hi)`` for every input, or an array ``[[lo_0, hi_0], ...]`` of shape (n_in, 2); None: all of R^n.
+    cells: "full" counts the full-dimensional regions (the usual "number of linear regions"); "all" keeps every
+        non-empty cell {active units > 0, inactive units <= 0}, lower-dimensional ones included, which covers
+        every point of the box exactly once, down to the resolution below (what ``to_shallow`` needs).
+    max_regions, max_lps, max_seconds: budgets; when one is exceeded a ``RegionBudgetError`` (a RuntimeError) is
+        raised instead of running on (the count can be exponential in the depth). One LP takes ~1-2 ms, so the
+        default ``max_lps=20_000`` stops a hopeless run after roughly 30 s; ``max_seconds`` (None: no limit)
+        bounds the wall time directly.
+    tol: the resolution, relative to the box. All LPs are posed after the affine change of variables
+        x = centre + S * y (per input; centre: the box's centre, S_i = min(half-width_i, R), R the largest
+        distance from the centre of a first-layer hyperplane that can meet the box: the extent of the
+        arrangement there), with every half-space normalised in y, so the result does not depend on the inputs'
+        units or offset. A region is found when, in y, it contains a ball of radius > ``tol`` (cells="full"),
+        resp. a point at distance > ``tol`` from the hyperplanes of its active units (cells="all"); the ball's
+        centre lies in the box, the ball need not. So regions or cells thinner than ~2 tol S can be missed, e.g.
+        a sliver of width 1e-10 in the box [-1, 1]; shrink the box around it to resolve it. Values of tol below
+        ~1e-9 approach HiGHS's feasibility tolerance (1e-10, set explicitly) and are not reliable.
+        box=None: centre 0 and S = R over all first-layer hyperplanes (1 if they all pass through the origin).
+
+    Depth-first search over the hidden units in layer order: each branch adds one normalised half-space; a child
+    exists when the LP "max s subject to h.y + s <= c on the strict rows, h.y <= c on the others, s <= 1, y in
+    the box" (scipy's HiGHS) has s > ``tol``; the solution is re-checked in numpy (rows' slack) rather than
+    trusted. An infeasible prefix removes its whole subtree, and where the parent's point already lies clearly
+    on one side of the new hyperplane, that child needs no LP. The number of LPs is at most units x regions, so
+    the cost follows the output, not 2^units. Every region's witness point (``points``) is verified: the deep
+    net's own forward pass there must give the region's pattern (cells="all": up to inactive units whose
+    hyperplane passes within tol of it). A region that fails is re-solved once with all its rows and dropped
+    if it still fails (``n_repaired``, ``n_rejected`` count these; they are numerical artefacts thinner than the
+    resolution). A non-empty box always meets at least one region: if the search finds none (a box much
+    smaller than the resolution of the network's hyperplanes), the region of the box's centre is returned.
+    """
+    if cells not in ("full", "all"):
+        raise ValueError(f"cells: expected 'full' or 'all', got {cells!r}")
+    for name, v in (("max_regions", max_regions), ("max_lps", max_lps)):
+        if not is_int(v) or v < 1:
+            raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
+    if max_seconds is not None and not (is_real(max_seconds) and max_seconds > 0 and not math.isnan(max_seconds)):
+        raise ValueError(f"max_seconds: expected None or a positive number, got {max_seconds!r}")
+    if not (is_real(tol) and 0 < tol < 0.5 and math.isfinite(tol)):
+        raise ValueError(f"tol: expected a number in (0, 0.5), got {tol!r}")
+    tol = float(tol)
+    net = read_net(model)
+    n_in = net.n_in
+    if box is None:
+        lo = hi = None
+        centre, half = np.zeros(n_in), np.full(n_in, np.inf)
+    else:
+        lo, hi = read_box(box, n_in)
+        centre, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
+        if not (half > 0).all():
+            raise ValueError(f"box: too narrow to represent (half-widths {half.tolist()})")
+    return _Search(net, lo, hi, centre, half, cells, _linprog(), max_regions=max_regions, max_lps=max_lps,
+                   max_seconds=max_seconds, tol=tol).run()
+
+
+def count_regions(model, box=None, **kwargs):
+    """The number of regions meeting the box, ``len(enumerate_regions(model, box, **kwargs))``: full-dimensional
+    activation regions by default (the usual count), every non-empty cell with ``cells="all"``."""
+    return len(enumerate_regions(model, box, **kwargs))

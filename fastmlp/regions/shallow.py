@@ -1,0 +1,183 @@
+"""Deep -> shallow: ``ShallowNet``, a ReLU network with three hidden layers and extended-real weights that equals a
+deep ReLU network on every input of a box (region boundaries included), built from its cells (``to_shallow``)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..mlp import MLP
+from .enumeration import enumerate_regions
+from .readers import read_points, rows_per_chunk
+
+
+_ACT = {"identity": lambda z: z, "relu": lambda z: np.maximum(z, 0.0),
+        "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), "tanh": np.tanh}
+
+
+def _ext_relu(pre, inf):
+    """relu(pre + inf * INF) in R with a formal infinity: the coefficient of infinity is summed first and
+    0 * inf := 0, i.e. the pointwise limit M -> inf of relu(pre + M * inf)."""
+    return np.where(inf < 0, 0.0, np.where(inf > 0, np.inf, np.maximum(pre, 0.0)))
+
+
+class ShallowNet:
+    """A ReLU network with three hidden layers equal to a deep ReLU network on every input of a box, built from
+    the deep net's cells (``to_shallow``). Weights are extended reals ``W + inf * V``.
+
+    Layer 1 (finite): ``u_q = relu(g_q(x))`` for each distinct hyperplane g_q (one per (layer, unit, pattern of
+        the earlier layers)), and ``relu(+-(alpha_k x + beta_k))`` for each cell k and output.
+    Layer 2: ``ind_q = relu(1 - inf * u_q)``, which is 1 exactly when g_q(x) <= 0 (0 * inf := 0), and the
+        positive and negative parts passed through (relu of a value >= 0).
+    Layer 3: ``relu(part_k - inf * S_k)`` with ``S_k = sum_q M[k, q] ind_q + m_k`` the number of cell k's
+        conditions x violates (M = +1 for a unit the cell needs active, -1 for one it needs inactive, m_k the
+        number of the latter): the cell's linear model where x is in the cell, 0 elsewhere.
+    Output: the sum of the gated parts, then the deep net's output activation.
+
+    Evaluation is symbolic in the infinite weights: a pre-activation is ``W h + b + inf * (V h + c)``, the
+    coefficient of inf is summed first and inf * 0 := 0 (the limit of the big-M network as M -> inf). With
+    IEEE arithmetic inf * 0 would be NaN; with a finite M (``to_finite``, ``to_mlp``) the net is an ordinary
+    ReLU network but only an approximation, wrong in a band of width ~1/M around every cell boundary.
+    Outside the box an input may lie in none of the cells: then no gate opens, ``cell_index`` says -1 and the
+    output is NaN (the literal network of ``extended_layers`` would give 0 there, a silently wrong value). The
+    same holds inside the box for points of cells thinner than the enumeration's resolution (``tol``), and for
+    the lower-dimensional cells of a degenerate network when the ShallowNet is built from full-dimensional
+    regions only (``ShallowNet(enumerate_regions(model, box))``): ``to_shallow`` keeps every cell.
+
+    Attributes: ``G`` (Q, n_in), ``g0`` (Q,): the hyperplanes; ``M`` (K, Q) int8 and ``m`` (K,): the conditions;
+    ``alpha`` (K, n_out, n_in), ``beta`` (K, n_out): the cells' linear models; ``widths``: the hidden widths.
+    """
+
+    def __init__(self, regions, output="identity"):
+        G, g0 = regions.hyperplanes
+        K, U = regions.patterns.shape
+        self.G, self.g0 = np.array(G, dtype=np.float64), np.array(g0, dtype=np.float64)
+        Q = len(self.g0)
+        self.M = np.zeros((K, Q), dtype=np.int8)
+        rows = np.repeat(np.arange(K), U)
+        self.M[rows, regions.hyperplane_index.ravel()] = np.where(regions.patterns.ravel(), 1, -1)
+        self.m = (~regions.patterns).sum(axis=1).astype(np.int64)
+        self.alpha, self.beta = np.array(regions.alpha), np.array(regions.beta)
+        self._Mt = np.ascontiguousarray(self.M.T, dtype=np.float32)   # converted once, not per chunk
+        self._m32 = self.m.astype(np.float32)
+        self.box = regions.box
+        self.output = output
+        self.n_in, self.n_out = self.G.shape[1], self.beta.shape[1]
+        self.n_cells, self.n_hyperplanes = K, Q
+        P = K * self.n_out
+        self.widths = [Q + 2 * P, Q + 2 * P, 2 * P]
+
+    def _open(self, X):
+        """The (rows, cells) bool matrix of open gates: S_k == 0, i.e. x satisfies every condition of cell k."""
+        u = np.maximum(X @ self.G.T + self.g0, 0.0)
+        ind = (u == 0.0).astype(np.float32)              # relu(1 - inf * u), symbolically
+        S = ind @ self._Mt + self._m32                   # integer counts, exact in float32 below 2^24
+        return S == 0
+
+    def _chunk(self):
+        """Rows per evaluation chunk: u (8 B), ind (4 B) per hyperplane, S (4 B) and the gate (1 B) per cell,
+        about 64 MB in all, however many cells there are."""
+        return rows_per_chunk(12 * self.n_hyperplanes + 5 * self.n_cells + 16 * self.n_out + 8 * self.n_in)
+
+    def cell_index(self, X):
+        """The cell whose gate is open at each input, -1 where none is (an input outside the box that no cell
+        contains, or one the enumeration's resolution missed; see ``enumerate_regions``'s tol)."""
+        X = read_points("X", X, self.n_in)
+        out = np.empty(len(X), dtype=np.int64)
+        step = self._chunk()
+        for i in range(0, len(X), step):
+            hit = self._open(X[i:i + step])
+            out[i:i + step] = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+        return out
+
+    def logits(self, X):
+        """The output before the output activation (what the cells' linear models give); NaN on the rows of
+        inputs where no cell's gate is open (``cell_index`` -1)."""
+        X = read_points("X", X, self.n_in)
+        out = np.empty((len(X), self.n_out))
+        step = self._chunk()
+        for i in range(0, len(X), step):
+            Xc = X[i:i + step]
+            hit = self._open(Xc)
+            # relu(part - inf * S) passes part only where S == 0; the output sums the open cells' parts (their
+            # positive minus their negative part: exactly the linear model). The cells partition space, so one
+            # gate at most is open: evaluate only the open cells' models.
+            r, k = np.nonzero(hit)
+            o = np.zeros((len(Xc), self.n_out))
+            np.add.at(o, r, np.einsum("ri,roi->ro", Xc[r], self.alpha[k]) + self.beta[k])
+            o[~hit.any(axis=1)] = np.nan
+            out[i:i + step] = o
+        return out
+
+    def __call__(self, X):
+        """The network's output (as ``model.forward`` for the deep net), float64, shape (n, n_out); NaN where no
+        cell applies (see ``logits``)."""
+        return _ACT[self.output](self.logits(X))
+
+    forward = __call__
+
+    def extended_layers(self):
+        """The four weight layers as dense extended-real arrays ``[(W, b, V, c), ...]``: layer i computes
+        ``relu(W h + b + inf * (V h + c))`` (the last, the output, has V = 0, c = 0 and no relu). Memory grows as
+        the square of the width: for small nets, to inspect or export."""
+        Q, K, n_out, n_in = self.n_hyperplanes, self.n_cells, self.n_out, self.n_in
+        P = K * n_out
+        A = self.alpha.reshape(P, n_in)
+        B = self.beta.reshape(P)
+        w1, w2, w3 = self.widths
+        W1 = np.concatenate([self.G, A, -A])
+        b1 = np.concatenate([self.g0, B, -B])
+        W2, b2 = np.zeros((w2, w1)), np.zeros(w2)
+        V2, c2 = np.zeros((w2, w1)), np.zeros(w2)
+        b2[:Q] = 1.0
+        V2[:Q, :Q] = -np.eye(Q)
+        W2[Q:, Q:] = np.eye(2 * P)
+        W3, b3 = np.zeros((w3, w2)), np.zeros(w3)
+        V3, c3 = np.zeros((w3, w2)), np.zeros(w3)
+        W3[:, Q:] = np.eye(2 * P)
+        Mk = np.repeat(self.M.astype(np.float64), n_out, axis=0)   # row k * n_out + o
+        mk = np.repeat(self.m.astype(np.float64), n_out)
+        V3[:P, :Q], V3[P:, :Q] = -Mk, -Mk
+        c3[:P], c3[P:] = -mk, -mk
+        W4 = np.concatenate([np.eye(n_out)[np.tile(np.arange(n_out), K)].T,
+                             -np.eye(n_out)[np.tile(np.arange(n_out), K)].T], axis=1)
+        zeros = lambda W: (np.zeros_like(W), np.zeros(W.shape[0]))  # noqa: E731
+        return [(W1, b1) + zeros(W1), (W2, b2, V2, c2), (W3, b3, V3, c3), (W4, np.zeros(n_out)) + zeros(W4)]
+
+    def to_finite(self, M=1e6):
+        """A finite big-M version ``[(W + M V, b + M c), ...]`` of ``extended_layers()``: an ordinary ReLU network
+        that is only APPROXIMATELY equal to the deep net: wrong in a band of width ~1/M around cell boundaries."""
+        if not (M > 0 and math.isfinite(M)):
+            raise ValueError(f"M: expected a finite positive number, got {M!r}")
+        return [(W + M * V, b + M * c) for W, b, V, c in self.extended_layers()]
+
+    def to_mlp(self, M=1e6):
+        """The big-M approximation (``to_finite``) as a float64 ``fastmlp.MLP`` [n_in, *widths, n_out]."""
+        net = MLP([self.n_in] + self.widths + [self.n_out], activation="relu", output=self.output, dtype="float64")
+        for (W, b), (Wm, bm) in zip(net.params, self.to_finite(M)):
+            W[...] = Wm
+            b[...] = bm
+        return net
+
+    def __repr__(self):
+        return (f"<ShallowNet {self.n_in}-{'-'.join(map(str, self.widths))}-{self.n_out}: {self.n_cells} cells, "
+                f"{self.n_hyperplanes} hyperplanes>")
+
+
+def extended_forward(layers, X):
+    """Evaluate ``extended_layers()`` literally, layer by layer (the reference the tests hold ``ShallowNet``
+    to)."""
+    h = np.asarray(X, dtype=np.float64)
+    for W, b, V, c in layers[:-1]:
+        h = _ext_relu(h @ W.T + b, h @ V.T + c)
+    W, b, _, _ = layers[-1]
+    return h @ W.T + b
+
+
+def to_shallow(model, box, **kwargs):
+    """A ``ShallowNet`` (three hidden layers) equal to the deep ReLU network on every input of the box, region
+    boundaries included: built from every non-empty cell (``enumerate_regions(model, box, cells="all")``; the
+    budgets ``max_regions``, ``max_lps``, ``max_seconds`` and ``tol`` pass through). ``box=None``: all of R^n (more
+    cells). Inputs in no cell (outside the box, or in a cell thinner than the resolution) evaluate to NaN."""
+    regions = enumerate_regions(model, box, cells="all", **kwargs)
+    return ShallowNet(regions, output=regions._net.output)

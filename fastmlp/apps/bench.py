@@ -2,12 +2,19 @@
 process, interleaved, with medians, GFLOP/s, % of this CPU's measured peak and the ratios that the project's speed
 goals are stated in. Timings on a shared machine are noisy: read the ratios of one run, not a lone time."""
 import platform
+import threading
 import time
+import warnings
 
 import numpy as np
 
 from .. import _core
 from ..mlp import MLP
+
+try:  # comes with scikit-learn: keeps numpy's BLAS on one thread for the 1-thread rows
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None
 
 
 # ---- timing ------------------------------------------------------------------------------------------------------
@@ -170,8 +177,6 @@ def _case_epoch(rows, torch, n, peak, reps):
                 opt.step()
         funcs["torch"] = torch_epoch
     try:
-        import warnings
-
         from sklearn.neural_network import MLPClassifier
     except ImportError:
         pass
@@ -241,8 +246,6 @@ def _case_inference(rows, torch, peak, reps):
 
 def _case_gil(rows, peak, reps):
     """Two Python threads predicting at once against one doing both batches: the GIL is released in C."""
-    import threading
-
     sizes = [784, 256, 128, 10]
     rng = np.random.default_rng(5)
     X = rng.standard_normal((256, 784)).astype(np.float32)
@@ -296,11 +299,7 @@ def _fmt_time(s):
 def run_bench(quick=False, reps=None, epoch_samples=None, threads=(2,), out=print):
     """Run every case and print the table; returns the rows (case, impl, seconds, GFLOP/s, %peak, ratio)."""
     torch = _torch()
-    try:
-        from threadpoolctl import threadpool_limits
-        limiter = threadpool_limits(1)
-    except ImportError:
-        limiter = None
+    limiter = threadpool_limits(1) if threadpool_limits is not None else None
     before = _core.get_num_threads()
     _core.set_num_threads(1)
     if torch is not None:

@@ -3,28 +3,26 @@ import argparse
 import os
 import sys
 
+# build_info lives in the package's __init__ (layer 5): an upward import until it moves into a library module
+from .. import build_info
+from .bench import run_bench
+from .cli import run_predict, run_train
+from .demo import SECTIONS, run_demo
+
 
 def _demo(args):
-    from .demo import run_demo
-
     return run_demo(args)
 
 
 def _train(args):
-    from .cli import run_train
-
     return run_train(args)
 
 
 def _predict(args):
-    from .cli import run_predict
-
     return run_predict(args)
 
 
 def build_parser():
-    from .demo import SECTIONS
-
     parser = argparse.ArgumentParser(prog="fastmlp", description="fastmlp: multi-layer perceptrons in C")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -108,8 +106,6 @@ def main(argv=None):
 
 
 def _bench(args):
-    from .bench import run_bench
-
     try:
         threads = tuple(int(t) for t in args.threads.split(","))
     except ValueError:
@@ -120,8 +116,6 @@ def _bench(args):
 
 
 def _info(args):
-    from .. import build_info
-
     for key, value in build_info().items():
         print(f"{key:12s} {value}")
 

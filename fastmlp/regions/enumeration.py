@@ -15,8 +15,8 @@ from .readers import is_int, is_real, read_box, read_net
 
 
 class RegionBudgetError(RuntimeError):
-    """``enumerate_regions`` hit its ``max_regions`` or ``max_lps`` budget. ``n_regions`` and ``n_lps`` say how
-    far it got (the regions found so far are a lower bound on the count, not the answer)."""
+    """``enumerate_regions`` hit its ``max_regions``, ``max_lps`` or ``max_seconds`` budget. ``n_regions`` and
+    ``n_lps`` say how far it got (the regions found so far are a lower bound on the count, not the answer)."""
 
     def __init__(self, message, n_regions=0, n_lps=0):
         super().__init__(message)
@@ -25,6 +25,7 @@ class RegionBudgetError(RuntimeError):
 
 
 def _linprog():
+    """scipy's ``linprog`` (scipy is the optional extra ``fastmlp[regions]``), or an ImportError saying so."""
     try:
         from scipy.optimize import linprog
     except ImportError as exc:

@@ -10,9 +10,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("fastmlp's scikit-learn estimators need scikit-learn: pip install 'fastmlp[sklearn]'") from exc
 
+from . import interop, validation
 from .mlp import MLP
-
-_SOLVERS = ("sgd", "momentum", "nesterov", "adam")
+from .vocabulary import LABEL_LOSSES, OPTIMIZERS
 
 
 class _BaseMLP(BaseEstimator):
@@ -45,8 +45,7 @@ class _BaseMLP(BaseEstimator):
     def _new_model(self, n_in, n_out, loss):
         hidden = self.hidden_layer_sizes
         hidden = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"solver: expected one of {_SOLVERS}, got {self.solver!r}")
+        validation.choice("solver", self.solver, OPTIMIZERS)
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         return MLP([n_in, *hidden, n_out], activation=self.activation, loss=loss, dtype=self.dtype, init=self.init,
                    seed=seed)
@@ -114,8 +113,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def fit(self, X, y):
         X, y = validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32], order="C")
         check_classification_targets(y)
-        if self.loss not in ("softmax_ce", "ideal_mse"):
-            raise ValueError(f"loss: expected 'softmax_ce' or 'ideal_mse', got {self.loss!r}")
+        validation.choice("loss", self.loss, LABEL_LOSSES)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"MLPClassifier needs samples of at least 2 classes; got 1 class ({self.classes_[0]})")
@@ -130,6 +128,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if first:
             if classes is None:
                 raise ValueError("partial_fit: the first call needs classes=")
+            validation.choice("loss", self.loss, LABEL_LOSSES)
             self.classes_ = np.unique(classes)
             if len(self.classes_) < 2:
                 raise ValueError("partial_fit: classes must hold at least 2 classes")
@@ -158,8 +157,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """The fitted classifier as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
         ``X`` [N, n_features] in the model's dtype; outputs ``label`` (``predict``: the ``classes_`` values) and
         ``probabilities`` (``predict_proba``; ``scores``, the raw outputs, for ``loss="ideal_mse"``)."""
-        from . import interop
-
         check_is_fitted(self)
         return interop.classifier_to_onnx(self, path, opset=interop.DEFAULT_OPSET if opset is None else opset)
 
@@ -196,8 +193,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def to_onnx(self, path=None, opset=None):
         """The fitted regressor as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
         ``X`` [N, n_features], output ``output`` = ``predict(X)`` ([N] for a 1-d target), in the model's dtype."""
-        from . import interop
-
         check_is_fitted(self)
         return interop.regressor_to_onnx(self, path, opset=interop.DEFAULT_OPSET if opset is None else opset)
 

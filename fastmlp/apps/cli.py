@@ -6,28 +6,28 @@ detected (a first row with text where the next row has numbers). Bad input -- a 
 or missing columns, text or NaN in the features, a bad layer spec -- gives one line naming the problem on stderr
 and exit status 2, never a traceback.
 
-The model is written by ``MLP.save`` (``fastmlp.load`` reads it back); ``train`` then adds one extra member,
-``cli_meta`` (JSON: class labels, feature and label names, the standardization), which ``fastmlp.load`` ignores and
-``predict`` uses to map class indices back to the labels and to scale the features as in training.
+The model is written by ``MLP.save`` in one atomic write, with its metadata (class labels, feature and label
+names, the standardization) in the same file; ``fastmlp.load`` reads the model back and
+``fastmlp.read_metadata`` the metadata, which ``predict`` uses to map class indices back to the labels and to scale
+the features as in training. Names (activations, losses, optimizers, dtypes) come from ``fastmlp.vocabulary`` and
+the checks of numeric options from ``fastmlp.validation``.
 """
 import csv
-import io
-import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
-import zipfile
 
 import numpy as np
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
-LOSSES = ("auto", "softmax_ce", "ideal_mse", "sigmoid_bce", "mse")
+from .. import validation
+from ..errors import DivergenceError
+from ..mlp import MLP, load
+from ..modelfile import read_metadata
+from ..vocabulary import ACTIVATIONS, CLASSIFIER_LOSSES, DTYPES, LOGIT_LOSSES, LOSSES, OPTIMIZERS
+
+LOSS_CHOICES = ("auto",) + LOSSES   # auto: integer or text labels -> softmax_ce, else mse
 MAX_AUTO_CLASSES = 50   # integer-valued CSV labels with at most this many values are classes, else regression
-META_KEY = "cli_meta"
 
 
 class CLIError(Exception):
@@ -215,10 +215,19 @@ def parse_sizes(spec, option):
     return sizes
 
 
+def option(check, name, value, *limits, **kw):
+    """``check`` (a ``fastmlp.validation`` function) applied to the option ``name``; its error as a CLIError that
+    names the option and the value given, e.g. ``--epochs 0: expected an int >= 1``."""
+    try:
+        return check(name, value, *limits, **kw)
+    except (TypeError, ValueError) as exc:
+        reason = str(exc).removeprefix(f"{name}: ").rsplit(", got ", 1)[0]
+        raise CLIError(f"{name} {value!r}: {reason}") from None
+
+
 def _task(y, loss, from_npz):
     """(loss, classes or None) for the targets y."""
-    if loss not in LOSSES:
-        raise CLIError(f"--loss {loss!r}: expected one of {', '.join(LOSSES)}")
+    option(validation.choice, "--loss", loss, LOSS_CHOICES)
     text = y.dtype.kind in "US"
     if loss == "auto":
         if text or y.dtype.kind in "biu":
@@ -228,9 +237,9 @@ def _task(y, loss, from_npz):
         else:
             integral = np.all(y == np.round(y))
             loss = "softmax_ce" if integral and len(np.unique(y)) <= MAX_AUTO_CLASSES else "mse"
-    if loss == "mse":
+    if loss not in CLASSIFIER_LOSSES:
         if text:
-            raise CLIError("--loss mse needs numeric targets, the labels are text")
+            raise CLIError(f"--loss {loss} needs numeric targets, the labels are text")
         return loss, None
     if y.ndim > 1:
         if loss == "sigmoid_bce":
@@ -248,33 +257,12 @@ def _meta_value(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def _write_meta(path, meta):
-    """Add the ``cli_meta`` member to the saved .npz (on a copy, then renamed over it)."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=d)
-    os.close(fd)
-    try:
-        shutil.copyfile(path, tmp)
-        buf = io.BytesIO()
-        np.save(buf, np.array(json.dumps(meta)), allow_pickle=False)
-        with zipfile.ZipFile(tmp, "a") as z:
-            z.writestr(META_KEY + ".npy", buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def read_meta(path):
-    """The ``cli_meta`` dict of a model file written by ``fastmlp train`` ({} for other model files)."""
+    """The metadata dict saved with a model file ({} when it has none); a CLIError for a damaged file."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if META_KEY not in f.files:
-                return {}
-            return json.loads(str(f[META_KEY]))
-    except Exception:
-        return {}
+        return read_metadata(path)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _progress_available():
@@ -286,23 +274,14 @@ def _progress_available():
 
 
 def train(args):
-    from ..mlp import MLP, DivergenceError
-
-    for name, v, lo in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1)):
-        if v < lo:
-            raise CLIError(f"{name} {v}: expected an integer >= {lo}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise CLIError(f"--lr {args.lr}: expected a positive number")
-    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
-        raise CLIError(f"--weight-decay {args.weight_decay}: expected a number >= 0")
-    if not 0 <= args.val < 1:
-        raise CLIError(f"--val {args.val}: expected a fraction in [0, 1)")
-    if args.activation not in ACTIVATIONS:
-        raise CLIError(f"--activation {args.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
-    if args.optimizer not in OPTIMIZERS:
-        raise CLIError(f"--optimizer {args.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
-    if args.dtype not in ("float32", "float64"):
-        raise CLIError(f"--dtype {args.dtype!r}: expected float32 or float64")
+    option(validation.integer, "--epochs", args.epochs, 1)
+    option(validation.integer, "--batch-size", args.batch_size, 1)
+    option(validation.real, "--lr", args.lr, 0, lo_open=True)
+    option(validation.real, "--weight-decay", args.weight_decay, 0)
+    option(validation.fraction, "--val", args.val)
+    option(validation.choice, "--activation", args.activation, ACTIVATIONS)
+    option(validation.choice, "--optimizer", args.optimizer, OPTIMIZERS)
+    option(validation.choice, "--dtype", args.dtype, DTYPES)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         raise CLIError(f"--out {args.out}: the folder {out_dir} does not exist")
@@ -372,12 +351,11 @@ def train(args):
     if val is not None:
         line += f"; validation loss {hist['val_loss'][-1]:.4g}, {metric} {hist['val_score'][-1]:.4f}"
     print(line)
+    meta = {"features": features, "label": label_name, "loss": loss,
+            "classes": None if classes is None else [_meta_value(c) for c in classes],
+            "mean": None if mean is None else mean.tolist(), "std": None if std is None else std.tolist()}
     try:
-        path = model.save(args.out)
-        meta = {"features": features, "label": label_name, "loss": loss,
-                "classes": None if classes is None else [_meta_value(c) for c in classes],
-                "mean": None if mean is None else mean.tolist(), "std": None if std is None else std.tolist()}
-        _write_meta(path, meta)
+        path = model.save(args.out, metadata=meta)
     except OSError as exc:
         raise CLIError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
     print(f"saved {path}")
@@ -385,8 +363,6 @@ def train(args):
 
 
 def predict(args):
-    from .. import load
-
     if not os.path.exists(args.model):
         raise CLIError(f"{args.model}: no such file")
     try:
@@ -404,8 +380,8 @@ def predict(args):
     classes = meta.get("classes")
     loss = model.loss
     if args.proba:
-        if loss not in ("softmax_ce", "sigmoid_bce"):
-            raise CLIError(f"--proba needs a softmax_ce or sigmoid_bce model, this one has loss {loss!r}")
+        if loss not in LOGIT_LOSSES:
+            raise CLIError(f"--proba needs a {' or '.join(LOGIT_LOSSES)} model, this one has loss {loss!r}")
         P = model.predict_proba(X).astype(np.float64)
         if loss == "sigmoid_bce" and P.shape[1] == 1:
             P = np.hstack([1 - P, P])

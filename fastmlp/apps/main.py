@@ -5,6 +5,7 @@ import sys
 
 # build_info lives in the package's __init__ (layer 5): an upward import until it moves into a library module
 from .. import build_info
+from ..vocabulary import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS
 from .bench import run_bench
 from .cli import run_predict, run_train
 from .demo import SECTIONS, run_demo
@@ -49,11 +50,11 @@ def build_parser():
     shape = train.add_mutually_exclusive_group()
     shape.add_argument("--layers", help="all layer sizes, e.g. 64,128,10 (must match the data)")
     shape.add_argument("--hidden", default=None, help="hidden layer sizes only, e.g. 128 or 128,64 (default 64)")
-    train.add_argument("--activation", default="relu", help="hidden activation: relu, sigmoid, tanh, identity")
+    train.add_argument("--activation", default="relu",
+                       help=f"hidden activation: {', '.join(ACTIVATIONS)} (default relu)")
     train.add_argument("--loss", default="auto",
-                       help="auto (integer or text labels: softmax_ce, else mse), softmax_ce, ideal_mse, "
-                            "sigmoid_bce, mse")
-    train.add_argument("--optimizer", default="adam", help="sgd, momentum, nesterov or adam (default)")
+                       help=f"auto (default; integer or text labels: softmax_ce, else mse), {', '.join(LOSSES)}")
+    train.add_argument("--optimizer", default="adam", help=f"{', '.join(OPTIMIZERS)} (default adam)")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--lr", type=float, default=0.001)
@@ -61,7 +62,7 @@ def build_parser():
     train.add_argument("--val", type=float, default=0.2, help="validation fraction of the (shuffled) rows; 0: none")
     train.add_argument("--standardize", action="store_true",
                        help="scale every feature to mean 0, std 1 (saved with the model, applied by predict)")
-    train.add_argument("--dtype", default="float32", help="float32 (default) or float64")
+    train.add_argument("--dtype", default="float32", help=f"{' or '.join(DTYPES)} (default float32)")
     train.add_argument("--seed", type=int, default=0, help="weights, shuffling and the validation split")
     train.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -5,23 +5,13 @@
 MAX_LAYERS = FM_MAX_LAYERS
 
 
-cdef int _set_optim(fm_optim *o, dict opt) except -1:
-    kind = opt["optimizer"]
-    if kind not in OPTIMIZERS:
-        raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {kind!r}")
-    o.kind = FM_OPT_ADAM if kind == "adam" else FM_OPT_SGD
-    o.lr = _scalar("lr", opt["lr"], 0.0)
-    o.weight_decay = _scalar("weight_decay", opt.get("weight_decay", 0.0), 0.0)
-    o.l1 = _scalar("l1", opt.get("l1", 0.0), 0.0)
-    o.momentum = 0.0
-    o.nesterov = 0
-    if kind in ("momentum", "nesterov"):
-        o.momentum = _scalar("momentum", opt.get("momentum", 0.9), 0.0, 1.0, lo_open=True, hi_open=True)
-        o.nesterov = kind == "nesterov"
-    o.beta1 = _scalar("beta1", opt.get("beta1", 0.9), 0.0, 1.0, hi_open=True)
-    o.beta2 = _scalar("beta2", opt.get("beta2", 0.999), 0.0, 1.0, hi_open=True)
-    o.eps = _scalar("eps", opt.get("eps", 1e-8), 0.0, lo_open=True)
-    return 0
+cdef int _net_raise(int rc, str where) except -1:
+    """The one place a network call's status becomes an exception: FM_EDIVERGED is DivergenceError (the C step
+    changed nothing), every other code a ValueError."""
+    if rc == FM_EDIVERGED:
+        raise DivergenceError(f"{where}: the loss or a gradient is NaN/Inf, or the step would overflow (learning "
+                              f"rate too large); the refused step changed nothing")
+    return _raise_for(rc, where)
 
 
 cdef object _mlp_forward(_Net self, const floating[::1] params, const floating[:, ::1] x, floating[:, ::1] out,
@@ -67,17 +57,15 @@ cdef object _mlp_loss_grad(_Net self, const floating[::1] params, grads, const f
 
 
 cdef object _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] x, t, y,
-                    dict opt, uint64_t step):
+                    OptimConfig cfg, uint64_t step):
     cdef floating[::1] sv
     cdef const floating[:, ::1] tv
     cdef const int64_t[::1] yv
     cdef floating *sp = NULL
     cdef const floating *tp = NULL
     cdef const int64_t *yp = NULL
-    cdef fm_optim o
     cdef double loss = 0.0
     cdef int rc
-    _set_optim(&o, opt)
     if state is not None and len(state):
         sv = state
         sp = &sv[0]
@@ -89,30 +77,26 @@ cdef object _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads
         yp = &yv[0]
     with nogil:
         if floating is float:
-            rc = fm_mlp_train_step_f32(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &o,
+            rc = fm_mlp_train_step_f32(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &cfg.o,
                                        step, self._work_ptr, self.work_batch, &loss)
         else:
-            rc = fm_mlp_train_step_f64(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &o,
+            rc = fm_mlp_train_step_f64(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &cfg.o,
                                        step, self._work_ptr, self.work_batch, &loss)
-    if rc == FM_EDIVERGED:
-        return float("nan")
-    _raise_for(rc, "mlp_train_step")
+    _net_raise(rc, "train_step")
     return loss
 
 
 cdef object _mlp_train_epoch(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] X, T, Y,
-                     const int64_t[::1] order, dict opt, uint64_t step):
+                     const int64_t[::1] order, OptimConfig cfg, uint64_t[::1] counter):
     cdef floating[::1] sv
     cdef const floating[:, ::1] tv
     cdef const int64_t[::1] yv
     cdef floating *sp = NULL
     cdef const floating *tp = NULL
     cdef const int64_t *yp = NULL
-    cdef fm_optim o
     cdef double loss = 0.0
-    cdef uint64_t st = step
+    cdef uint64_t st = counter[0]
     cdef int rc
-    _set_optim(&o, opt)
     if state is not None and len(state):
         sv = state
         sp = &sv[0]
@@ -125,13 +109,13 @@ cdef object _mlp_train_epoch(_Net self, floating[::1] params, floating[::1] grad
     with nogil:
         if floating is float:
             rc = fm_mlp_train_epoch_f32(&self.net, &params[0], &grads[0], sp, &X[0, 0], tp, yp, X.shape[0],
-                                        &order[0], order.shape[0], self.work_batch, &o, &st, self._work_ptr, &loss)
+                                        &order[0], order.shape[0], self.work_batch, &cfg.o, &st, self._work_ptr, &loss)
         else:
             rc = fm_mlp_train_epoch_f64(&self.net, &params[0], &grads[0], sp, &X[0, 0], tp, yp, X.shape[0],
-                                        &order[0], order.shape[0], self.work_batch, &o, &st, self._work_ptr, &loss)
-    if rc != FM_EDIVERGED:
-        _raise_for(rc, "mlp_train_epoch")
-    return loss, st, rc == FM_EDIVERGED
+                                        &order[0], order.shape[0], self.work_batch, &cfg.o, &st, self._work_ptr, &loss)
+    counter[0] = st  # the batches applied, also when one diverged
+    _net_raise(rc, "train_epoch")
+    return loss
 
 
 cdef class _Net:
@@ -173,11 +157,10 @@ cdef class _Net:
         self.work_batch = 0
         self._work = None
 
-    def state_size(self, dict opt):
-        cdef fm_optim o
+    def state_size(self, OptimConfig cfg):
+        """Length of the optimizer state vector this network needs under ``cfg``."""
         cdef size_t count
-        _set_optim(&o, opt)
-        _raise_for(fm_mlp_state_size(&self.net, &o, &count), "mlp_state_size")
+        _raise_for(fm_mlp_state_size(&self.net, &cfg.o, &count), "mlp_state_size")
         return count
 
     def reserve(self, size_t batch):
@@ -248,30 +231,42 @@ cdef class _Net:
             return _mlp_loss_grad[float](self, params, grads, x, t, y)
         return _mlp_loss_grad[double](self, params, grads, x, t, y)
 
-    def train_step(self, params, grads, state, x, t, y, dict opt, step):
-        """One step in C; returns the batch loss, NaN when it diverged (then nothing was updated)."""
+    cdef _check_train(self, params, grads, OptimConfig cfg, state, counter):
         self._check_vec("params", params, self.n_params)
         self._check_vec("grads", grads, self.n_params)
-        self._check_vec("state", state, self.state_size(opt))
+        if cfg.dtype != self.dtype:
+            raise ValueError(f"optimizer: configured for {cfg.dtype}, the network is {self.dtype}")
+        self._check_vec("state", state, self.state_size(cfg))
+        if not isinstance(counter, np.ndarray) or counter.dtype != np.uint64 or counter.shape != (1,) \
+                or not counter.flags.writeable:
+            raise ValueError("counter: expected a writable uint64 array of shape (1,)")
+
+    def train_step(self, params, grads, OptimConfig cfg, state, counter, x, t, y):
+        """One step in C (step number counter[0] + 1); returns the batch loss and advances the counter. Raises
+        DivergenceError, with nothing updated, when the loss or a gradient is NaN/Inf."""
+        self._check_train(params, grads, cfg, state, counter)
         self._check_xty(x, t, y)
         if self.work_batch < <size_t>x.shape[0]:
             self.reserve(x.shape[0])
         if x.dtype == np.float32:
-            return _mlp_train_step[float](self, params, grads, state, x, t, y, opt, step)
-        return _mlp_train_step[double](self, params, grads, state, x, t, y, opt, step)
+            loss = _mlp_train_step[float](self, params, grads, state, x, t, y, cfg, counter[0] + 1)
+        else:
+            loss = _mlp_train_step[double](self, params, grads, state, x, t, y, cfg, counter[0] + 1)
+        counter[0] += 1
+        return loss
 
-    def train_epoch(self, params, grads, state, X, T, Y, order, size_t batch, dict opt, step):
-        """One epoch in one C call: returns (mean loss, last step number, diverged)."""
-        self._check_vec("params", params, self.n_params)
-        self._check_vec("grads", grads, self.n_params)
-        self._check_vec("state", state, self.state_size(opt))
+    def train_epoch(self, params, grads, OptimConfig cfg, state, counter, X, T, Y, order, size_t batch):
+        """One epoch in one C call, the samples visited in ``order``; returns the mean loss and advances the
+        counter by the batches applied. Raises DivergenceError at the batch that diverged (the earlier ones are
+        applied)."""
+        self._check_train(params, grads, cfg, state, counter)
         self._check_xty(X, T, Y)
         if not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1 or order.shape[0] == 0:
             raise ValueError("order: expected a non-empty int64 vector of sample indices")
         self.reserve(batch)
         if X.dtype == np.float32:
-            return _mlp_train_epoch[float](self, params, grads, state, X, T, Y, order, opt, step)
-        return _mlp_train_epoch[double](self, params, grads, state, X, T, Y, order, opt, step)
+            return _mlp_train_epoch[float](self, params, grads, state, X, T, Y, order, cfg, counter)
+        return _mlp_train_epoch[double](self, params, grads, state, X, T, Y, order, cfg, counter)
 
 
 cdef class Stepper:
@@ -286,6 +281,7 @@ cdef class Stepper:
     """
     cdef fm_mlp net
     cdef fm_optim opt
+    cdef const unsigned char *alive
     cdef void *params
     cdef void *grads
     cdef void *state
@@ -302,18 +298,23 @@ cdef class Stepper:
         self.state = NULL
         self.t = NULL
         self.y = NULL
+        self.counter = NULL
+        self.alive = NULL
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("Stepper objects are made by model.stepper(X, y, ...), not directly")
 
     @staticmethod
-    def _make(_Net netobj, params, grads, state, X, T, Y, dict opt, counter):
+    def _make(_Net netobj, params, grads, OptimConfig cfg, state, counter, alive, X, T, Y):
         cdef Stepper s = Stepper.__new__(Stepper)
         cdef const unsigned char[::1] raw
-        netobj._check_vec("params", params, netobj.n_params)
-        netobj._check_vec("grads", grads, netobj.n_params)
-        netobj._check_vec("state", state, netobj.state_size(opt))
+        netobj._check_train(params, grads, cfg, state, counter)
         netobj._check_xty(X, T, Y)
+        if not isinstance(alive, np.ndarray) or alive.dtype != np.uint8 or alive.shape != (1,):
+            raise ValueError("alive: expected a uint8 array of shape (1,)")
         netobj.reserve(X.shape[0])
         s.net = netobj.net
-        _set_optim(&s.opt, opt)
+        s.opt = cfg.o
         s.params = <void *><size_t>params.ctypes.data
         s.grads = <void *><size_t>grads.ctypes.data
         s.state = <void *><size_t>state.ctypes.data if state.shape[0] else NULL
@@ -325,14 +326,15 @@ cdef class Stepper:
         s.work = netobj._work_ptr
         s.work_batch = netobj.work_batch
         s.f64 = netobj.dtype == np.float64
-        if not isinstance(counter, np.ndarray) or counter.dtype != np.uint64 or counter.shape != (1,):
-            raise ValueError("counter: expected a uint64 array of shape (1,)")
         s.counter = <uint64_t *><size_t>counter.ctypes.data
-        s._keep = (netobj, params, grads, state, X, T, Y, netobj._work, counter)  # owners of every pointer above
+        s.alive = <const unsigned char *><size_t>alive.ctypes.data
+        s._keep = (netobj, params, grads, state, X, T, Y, netobj._work, counter, alive)  # owners of the pointers
         return s
 
     @property
     def step_count(self):
+        if self.counter == NULL:
+            raise TypeError("Stepper objects are made by model.stepper(X, y, ...), not directly")
         return self.counter[0]
 
     cdef int _step(self, double *loss) noexcept nogil:
@@ -348,15 +350,20 @@ cdef class Stepper:
     def __call__(self):
         cdef double loss = 0.0
         cdef int rc
+        if self.alive == NULL or not self.alive[0]:
+            if self.alive == NULL:
+                raise TypeError("Stepper objects are made by model.stepper(X, y, ...), not directly")
+            raise RuntimeError("step: the model's optimizer was replaced (another optimizer or options that need "
+                               "another state) or the model was reset after this stepper was made; this stepper "
+                               "would update the weights with a stale optimizer state: make a new one with "
+                               "model.stepper(...)")
         if self.n * self.n_params < 4096:  # a tiny step takes less time than releasing the GIL
             rc = self._step(&loss)
         else:
             with nogil:
                 rc = self._step(&loss)
         if rc != FM_OK:
-            if rc == FM_EDIVERGED:
-                raise DivergenceError("step: the loss or a gradient is NaN/Inf; weights left unchanged")
-            _raise_for(rc, "Stepper")
+            _net_raise(rc, "step")
         self.counter[0] += 1
         return loss
 

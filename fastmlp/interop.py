@@ -1,112 +1,21 @@
-"""Interop: ONNX export (``MLP.to_onnx``) and PyTorch conversion (``fastmlp.from_torch``, ``MLP.to_torch``).
+"""Interop: ONNX graphs of the scikit-learn estimators and PyTorch conversion into fastmlp (``from_torch``).
 
-Neither onnx nor torch is imported until one of these functions is called; both are optional
-(``pip install "fastmlp[onnx]"``; torch is not in any extra, install the build you want).
-
-ONNX graphs are plain ``ai.onnx`` operators built with ``onnx.helper``: one ``Gemm`` (``transB=1``, so ``W``
-is stored as ``[n_out, n_in]``, exactly the model's layout) per layer, ``Relu`` / ``Sigmoid`` / ``Tanh`` for the
-activations, then ``Softmax`` (softmax_ce) or ``Sigmoid`` (sigmoid_bce) for a classifier's probabilities. The
-input is ``X`` of shape ``[N, n_in]`` in the model's dtype (float32 or float64); the batch size ``N`` is free.
+The network's own export (``MLP.to_onnx``, ``MLP.to_torch``) is ``fastmlp.export``; onnx and torch are optional
+extras, imported only when one of these functions is called.
 """
-import os
-
 import numpy as np
 
-DEFAULT_OPSET = 17   # ai.onnx opset of the exported graphs; 13 is the oldest with today's Softmax(axis) meaning
-MIN_OPSET = 13
-IR_VERSION = 8       # the IR version that goes with opset 17; newer runtimes read it, older ones too
-_ONNX_ACT = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "identity": None}
-
-
-def _import_onnx():
-    try:
-        import onnx
-        from onnx import helper, numpy_helper
-    except ImportError as exc:
-        raise ImportError("to_onnx needs the onnx package: pip install 'fastmlp[onnx]'") from exc
-    return onnx, helper, numpy_helper
-
-
-def _import_torch():
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError("PyTorch interop needs torch (not in any fastmlp extra: install the build you want, "
-                          "e.g. the CPU one)") from exc
-    return torch
-
-
-# ---- ONNX ----------------------------------------------------------------------------------------------------
-def _graph_body(model, helper, numpy_helper):
-    """Nodes and initializers from ``X`` to the network's raw output (what ``model.forward`` returns); returns
-    (nodes, initializers, name of the last tensor)."""
-    nodes, inits = [], []
-    h = "X"
-    last = len(model.layers) - 2
-    for l, (W, b) in enumerate(model.params):
-        w_name, b_name, z = f"W{l}", f"b{l}", f"z{l}"
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(W), w_name))
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(b), b_name))
-        nodes.append(helper.make_node("Gemm", [h, w_name, b_name], [z], name=f"gemm{l}", transB=1))
-        op = _ONNX_ACT[model.activations[l]]
-        if op is None:
-            h = z
-        else:
-            h = f"h{l}" if l < last else "out"
-            nodes.append(helper.make_node(op, [z], [h], name=f"{op.lower()}{l}"))
-    return nodes, inits, h
-
-
-def _check_opset(opset):
-    if not isinstance(opset, (int, np.integer)) or isinstance(opset, bool) or opset < MIN_OPSET:
-        raise ValueError(f"opset: expected an int >= {MIN_OPSET}, got {opset!r}")
-
-
-def _finish(helper, onnx, nodes, inits, outputs, model, opset, doc, path):
-    elem = helper.np_dtype_to_tensor_dtype(model.dtype)
-    inputs = [helper.make_tensor_value_info("X", elem, ["N", model.n_in])]
-    graph = helper.make_graph(nodes, "fastmlp", inputs, outputs, initializer=inits)
-    from . import __version__
-
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))],
-                              producer_name="fastmlp", producer_version=__version__, doc_string=doc)
-    proto.ir_version = IR_VERSION
-    onnx.checker.check_model(proto)
-    if path is not None:
-        onnx.save(proto, os.fspath(path))
-    return proto
-
-
-def mlp_to_onnx(model, path=None, raw=False, opset=DEFAULT_OPSET):
-    """The ``fastmlp.MLP`` as an ONNX ``ModelProto`` (written to ``path`` when given).
-
-    One output, ``output``: ``model.predict_proba(X)`` for the softmax_ce / sigmoid_bce losses (Softmax or
-    Sigmoid after the logits), else ``model.forward(X)``. ``raw=True``: always ``model.forward(X)`` (logits).
-    """
-    _check_opset(opset)
-    onnx, helper, numpy_helper = _import_onnx()
-    nodes, inits, h = _graph_body(model, helper, numpy_helper)
-    elem = helper.np_dtype_to_tensor_dtype(model.dtype)
-    if not raw and model.loss == "softmax_ce":
-        nodes.append(helper.make_node("Softmax", [h], ["output"], name="softmax", axis=1))
-    elif not raw and model.loss == "sigmoid_bce":
-        nodes.append(helper.make_node("Sigmoid", [h], ["output"], name="sigmoid_out"))
-    else:
-        nodes.append(helper.make_node("Identity", [h], ["output"], name="output"))
-    outputs = [helper.make_tensor_value_info("output", elem, ["N", model.n_out])]
-    what = "probabilities" if not raw and model.loss in ("softmax_ce", "sigmoid_bce") else "raw outputs"
-    return _finish(helper, onnx, nodes, inits, outputs, model, opset,
-                   f"fastmlp MLP {model.layers}, loss {model.loss}: output = {what}", path)
-
+from .export import DEFAULT_OPSET, check_opset, finish_graph, graph_body, import_onnx, import_torch, torch_activations
+from .mlp import MLP
 
 def classifier_to_onnx(est, path=None, opset=DEFAULT_OPSET):
     """A fitted ``fastmlp.MLPClassifier``: outputs ``label`` (``est.predict``: the ``classes_`` values, via
     ArgMax + Gather) and ``probabilities`` (``est.predict_proba``; for ``loss="ideal_mse"`` the output is named
     ``scores`` and holds the network's raw outputs)."""
-    _check_opset(opset)
-    onnx, helper, numpy_helper = _import_onnx()
+    check_opset(opset)
+    onnx, helper, numpy_helper = import_onnx()
     model = est.model_
-    nodes, inits, h = _graph_body(model, helper, numpy_helper)
+    nodes, inits, h = graph_body(model, helper, numpy_helper)
     classes = np.asarray(est.classes_)
     if classes.dtype.kind in "US":
         classes = classes.astype(object)
@@ -128,17 +37,17 @@ def classifier_to_onnx(est, path=None, opset=DEFAULT_OPSET):
         nodes.append(helper.make_node("Identity", [h], [second], name="scores"))
     outputs = [helper.make_tensor_value_info("label", label_elem, ["N"]),
                helper.make_tensor_value_info(second, elem, ["N", model.n_out])]
-    return _finish(helper, onnx, nodes, inits, outputs, model, opset,
+    return finish_graph(helper, onnx, nodes, inits, outputs, model, opset,
                    f"fastmlp MLPClassifier {model.layers}: outputs label and {second}", path)
 
 
 def regressor_to_onnx(est, path=None, opset=DEFAULT_OPSET):
     """A fitted ``fastmlp.MLPRegressor``: output ``output`` equals ``est.predict(X)`` (shape ``[N]`` for a 1-d
     target, else ``[N, n_outputs]``) in the model's dtype (``predict`` returns float64)."""
-    _check_opset(opset)
-    onnx, helper, numpy_helper = _import_onnx()
+    check_opset(opset)
+    onnx, helper, numpy_helper = import_onnx()
     model = est.model_
-    nodes, inits, h = _graph_body(model, helper, numpy_helper)
+    nodes, inits, h = graph_body(model, helper, numpy_helper)
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)
     if est._y_1d:
         inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat_shape"))
@@ -147,7 +56,7 @@ def regressor_to_onnx(est, path=None, opset=DEFAULT_OPSET):
     else:
         nodes.append(helper.make_node("Identity", [h], ["output"], name="output"))
         outputs = [helper.make_tensor_value_info("output", elem, ["N", model.n_out])]
-    return _finish(helper, onnx, nodes, inits, outputs, model, opset,
+    return finish_graph(helper, onnx, nodes, inits, outputs, model, opset,
                    f"fastmlp MLPRegressor {model.layers}: output = predictions", path)
 
 
@@ -174,13 +83,11 @@ def from_torch(module, loss=None, dtype=None, seed=None):
     loss: as for ``fastmlp.MLP`` (the cross-entropy losses need an identity output: leave the logits raw).
     dtype: "float32" / "float64"; default: the torch parameters' dtype (float32 or float64, else say it).
     """
-    torch = _import_torch()
+    torch = import_torch()
     nn = torch.nn
-    from .mlp import MLP
-
     if not isinstance(module, (nn.Sequential, nn.Linear)):
         raise ValueError(f"from_torch: expected an nn.Sequential (or one nn.Linear), got {type(module).__name__}")
-    acts = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
+    acts = {cls: name for name, cls in torch_activations(nn).items() if cls is not None}
     layers, act_of, linears = [], [], []
     for i, m in enumerate(_flatten(module, nn)):
         kind = type(m)
@@ -237,23 +144,3 @@ def from_torch(module, loss=None, dtype=None, seed=None):
         raise ValueError("from_torch: the weights contain NaN or Inf")
     model.set_flat_params(flat)
     return model
-
-
-def to_torch(model):
-    """An ``nn.Sequential`` of ``nn.Linear`` + activation modules computing ``model.forward`` (raw outputs: the
-    logits for the cross-entropy losses, as ``nn.CrossEntropyLoss`` expects), in the model's dtype, with copies
-    of its weights."""
-    torch = _import_torch()
-    nn = torch.nn
-    tdt = torch.float32 if model.dtype == np.float32 else torch.float64
-    mods = []
-    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
-    for (W, b), (n_i, n_o), act in zip(model.params, zip(model.layers[:-1], model.layers[1:]), model.activations):
-        lin = nn.Linear(n_i, n_o, dtype=tdt)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(np.array(W)))
-            lin.bias.copy_(torch.from_numpy(np.array(b)))
-        mods.append(lin)
-        if act != "identity":
-            mods.append(acts[act]())
-    return nn.Sequential(*mods)

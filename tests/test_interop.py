@@ -7,7 +7,6 @@ import pytest
 
 import fastmlp
 from fastmlp import MLP
-from fastmlp import mlp as mlp_module
 
 from conftest import assert_close
 
@@ -216,12 +215,15 @@ def test_from_torch_module_rules():
 
 
 # ---- data in -------------------------------------------------------------------------------------------------
+_REAL_NET = fastmlp._core._Net
+
+
 class _SpyNet:
     """Stands in for the C network description and records the input arrays that reach the C calls."""
     seen = []
 
     def __init__(self, *args):
-        self._net = mlp_module._RealNet(*args)
+        self._net = _REAL_NET(*args)
 
     def __getattr__(self, name):
         return getattr(self._net, name)
@@ -230,15 +232,14 @@ class _SpyNet:
         _SpyNet.seen.append(("forward", x))
         return self._net.forward(params, x, out)
 
-    def train_epoch(self, params, grads, state, X, *rest):
+    def train_epoch(self, params, grads, cfg, state, counter, X, *rest):
         _SpyNet.seen.append(("train_epoch", X))
-        return self._net.train_epoch(params, grads, state, X, *rest)
+        return self._net.train_epoch(params, grads, cfg, state, counter, X, *rest)
 
 
 @pytest.fixture
 def spy(monkeypatch):
-    monkeypatch.setattr(mlp_module, "_RealNet", mlp_module._Net, raising=False)
-    monkeypatch.setattr(mlp_module, "_Net", _SpyNet)
+    monkeypatch.setattr(fastmlp._core, "_Net", _SpyNet)  # what fastmlp.network builds its C descriptions with
     _SpyNet.seen = []
     return _SpyNet.seen
 

@@ -295,7 +295,7 @@ def test_gradcheck_flags_a_wrong_gradient():
                 grads[3] *= 1.01
             return value
 
-    model._net = Skewed(model._net)
+    model._nets["mse"] = Skewed(model._c_net())  # the C description the model computes its mse loss with
     assert gradcheck(model, X, y, eps=1e-5) > 1e-3
 
 

@@ -4,7 +4,7 @@ import os
 import sys
 
 # build_info lives in the package's __init__ (layer 5): an upward import until it moves into a library module
-from .. import build_info
+from ..info import build_info
 from ..vocabulary import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS
 from .bench import run_bench
 from .cli import run_predict, run_train

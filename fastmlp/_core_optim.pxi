@@ -1,0 +1,44 @@
+# _core_optim.pxi: the update rule checked once (OptimConfig) -- included by _core.pyx (one compiled module)
+
+cdef class OptimConfig:
+    """An update rule checked once: the ``fm_optim`` that every train step and epoch passes to C.
+
+    kind: one of ``fastmlp.vocabulary.OPTIMIZERS``; the options are refused when out of range or when they would
+    change meaning in the model's dtype (an lr of 1e300 is Inf in float32, a momentum of 0.99999999 rounds to 1).
+    ``lr`` may be set later (schedules), checked the same way."""
+    cdef fm_optim o
+    cdef readonly str kind
+    cdef readonly object dtype
+
+    def __init__(self, str kind, dtype, lr, momentum=0.9, weight_decay=0.0, l1=0.0, beta1=0.9, beta2=0.999,
+                 eps=1e-8):
+        if kind not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {kind!r}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"dtype: expected float32 or float64, got {self.dtype}")
+        self.kind = kind
+        self.o.kind = FM_OPT_ADAM if kind == "adam" else FM_OPT_SGD
+        self.o.weight_decay = _scalar("weight_decay", weight_decay, 0.0)
+        self.o.l1 = _scalar("l1", l1, 0.0)
+        self.o.momentum = 0.0
+        self.o.nesterov = 0
+        if kind in ("momentum", "nesterov"):
+            self.o.momentum = _scalar("momentum", momentum, 0.0, 1.0, lo_open=True, hi_open=True)
+            self.o.nesterov = kind == "nesterov"
+        self.o.beta1 = _scalar("beta1", beta1, 0.0, 1.0, hi_open=True)
+        self.o.beta2 = _scalar("beta2", beta2, 0.0, 1.0, hi_open=True)
+        self.o.eps = _scalar("eps", eps, 0.0, lo_open=True)
+        _fits(self.dtype, weight_decay=self.o.weight_decay, l1=self.o.l1, momentum=self.o.momentum,
+              beta1=self.o.beta1, beta2=self.o.beta2, eps=self.o.eps)
+        self.lr = lr
+
+    @property
+    def lr(self):
+        return self.o.lr
+
+    @lr.setter
+    def lr(self, value):
+        v = _scalar("lr", value, 0.0)
+        _fits(self.dtype, lr=v)
+        self.o.lr = v

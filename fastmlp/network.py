@@ -1,0 +1,204 @@
+"""The network: sizes, activations, loss, dtype and the flat parameter vector, with the forward pass and the
+loss and gradient computed in C. ``fastmlp.MLP`` adds training, files and the estimator-style methods.
+
+Nothing here changes state on the side: validating targets returns them (and the loss they call for when the
+model's loss is still open) without touching the model.
+"""
+import math
+
+import numpy as np
+
+from . import _core, validation
+from ._guard import Guard, reads, writes
+from .vocabulary import CLASSIFIER_LOSSES, IDEAL_TARGET, INITS, LABEL_LOSSES, LOSSES
+
+_CORE_LOSS = {"ideal_mse": "mse", None: "mse"}  # the C loss that computes a model loss (identity otherwise)
+
+
+def core_loss(loss):
+    """The loss the C core computes for a model loss (``ideal_mse`` is ``mse`` on ±5 targets)."""
+    return _CORE_LOSS.get(loss, loss)
+
+
+def infer_loss(y, n_out):
+    """The loss an open model (``loss=None``) takes from its first targets: integer labels with more than one
+    output give ``softmax_ce``, anything else ``mse``."""
+    return "softmax_ce" if np.asarray(y).dtype.kind in "iu" and n_out > 1 else "mse"
+
+
+def targets(loss, y, n, n_out, dtype, name="y"):
+    """``y`` in the form the C loss takes: ``(t, None)`` with float targets t[n, n_out] or ``(None, labels)``
+    with int64 labels[n] for softmax_ce. ``ideal_mse`` labels become ±IDEAL_TARGET rows."""
+    y = np.asarray(y)
+    if y.shape[:1] != (n,):
+        raise ValueError(f"{name}: expected {n} rows (one per sample of X), got shape {y.shape}")
+    if loss in LABEL_LOSSES:
+        if y.ndim != 1:
+            raise ValueError(f"{name}: expected 1-d integer class labels, got shape {y.shape}")
+        if y.dtype.kind not in "iu":
+            if y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y)):
+                y = y.astype(np.int64)
+            else:
+                raise TypeError(f"{name}: expected integer class labels, got dtype {y.dtype}")
+        if y.min() < 0 or y.max() >= n_out:
+            raise ValueError(f"{name}: labels must lie in [0, {n_out}), got [{y.min()}, {y.max()}]")
+        labels = np.ascontiguousarray(y, dtype=np.int64)
+        if loss == "softmax_ce":
+            return None, labels
+        t = np.full((n, n_out), -IDEAL_TARGET, dtype=dtype)
+        t[np.arange(n), labels] = IDEAL_TARGET
+        return t, None
+    t = y.reshape(n, -1) if y.ndim == 1 else y
+    t = validation.as_float_array(name, t, dtype)
+    if t.shape != (n, n_out):
+        raise ValueError(f"{name}: expected shape ({n}, {n_out}), got {y.shape}")
+    if loss == "sigmoid_bce" and (t.min() < 0 or t.max() > 1):
+        raise ValueError(f"{name}: sigmoid_bce targets must lie in [0, 1]")
+    return t, None
+
+
+class Network:
+    """A fully connected network ``layers = [n_in, h1, ..., n_out]`` (see ``fastmlp.MLP`` for the arguments)."""
+
+    def __init__(self, layers, activation="relu", output="identity", loss=None, dtype="float32", init="he",
+                 seed=None):
+        self.layers = validation.layer_sizes(layers)
+        self.activations = validation.activations(activation, len(self.layers) - 2, output)
+        if loss is not None:
+            validation.choice("loss", loss, LOSSES)
+        self.loss = validation.loss_output(loss, output)
+        self.dtype = validation.dtype(dtype)
+        self.init = validation.choice("init", init, INITS)
+        self.seed = seed
+        self._guard = Guard()
+        self._rng = np.random.default_rng(seed)
+        self._nets = {}
+        self._params = np.zeros(self._c_net().n_params, dtype=self.dtype)
+        self._grads = np.zeros_like(self._params)
+        self._init_parameters()
+
+    # ---- structure -------------------------------------------------------------------------------------------
+    def _c_net(self, loss=None):
+        """The C description of this network for a model loss (default: the model's own), built once each."""
+        key = core_loss(self.loss if loss is None else loss)
+        net = self._nets.get(key)
+        if net is None:
+            net = self._nets[key] = _core._Net(self.layers, self.activations, key, self.dtype)
+        return net
+
+    @property
+    def _net(self):
+        return self._c_net()
+
+    @property
+    def n_in(self):
+        return self.layers[0]
+
+    @property
+    def n_out(self):
+        return self.layers[-1]
+
+    @property
+    def is_classifier(self):
+        return self.loss in CLASSIFIER_LOSSES
+
+    @property
+    def n_params(self):
+        return self._params.shape[0]
+
+    def _slices(self):
+        off = 0
+        for n_i, n_o in zip(self.layers[:-1], self.layers[1:]):
+            yield slice(off, off + n_o * n_i), (n_o, n_i), slice(off + n_o * n_i, off + n_o * n_i + n_o)
+            off += n_o * n_i + n_o
+
+    @property
+    def params(self):
+        """[(W0, b0), (W1, b1), ...]: numpy views of the flat C parameter buffer (writing them changes the model)."""
+        return [(self._params[w].reshape(shape), self._params[b]) for w, shape, b in self._slices()]
+
+    @reads
+    def get_flat_params(self):
+        """A copy of all parameters, laid out [W0, b0, W1, b1, ...]."""
+        return self._params.copy()
+
+    @writes
+    def set_flat_params(self, flat):
+        """Replace every parameter (laid out as ``get_flat_params`` returns them); refuses NaN/Inf, also values
+        that overflow the model's dtype."""
+        flat = np.asarray(flat)
+        if flat.shape != self._params.shape:
+            raise ValueError(f"flat: expected shape {self._params.shape}, got {flat.shape}")
+        if flat.dtype.kind not in "biuf":
+            raise TypeError(f"flat: expected numbers, got dtype {flat.dtype}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = flat.astype(self.dtype)
+        if not np.isfinite(cast).all():
+            raise ValueError(f"flat: contains NaN or Inf (or values beyond the range of {self.dtype})")
+        self._params[...] = cast
+
+    def _init_parameters(self):
+        """Draw fresh weights from the model's generator (biases zero for he/glorot)."""
+        for (w, shape, b) in self._slices():
+            fan_out, fan_in = shape
+            if self.init == "he":
+                W = self._rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
+                bias = np.zeros(fan_out)
+            elif self.init == "glorot":
+                lim = math.sqrt(6.0 / (fan_in + fan_out))
+                W = self._rng.uniform(-lim, lim, size=shape)
+                bias = np.zeros(fan_out)
+            else:
+                lim = 1.0 / math.sqrt(fan_in)
+                W = self._rng.uniform(-lim, lim, size=shape)
+                bias = self._rng.uniform(-lim, lim, size=fan_out)
+            self._params[w] = W.ravel()
+            self._params[b] = bias
+
+    # ---- data ------------------------------------------------------------------------------------------------
+    def _X(self, X, name="X"):
+        return validation.features(name, X, self.dtype, self.n_in)
+
+    def _loss_for(self, y):
+        """The loss these targets are trained with: the model's, or for an open model the one ``y`` calls for."""
+        return self.loss if self.loss is not None else infer_loss(y, self.n_out)
+
+    def _targets(self, y, n, name="y", loss=None):
+        """(t, labels) for the C loss; see ``targets``. No side effect."""
+        return targets(self._loss_for(y) if loss is None else loss, y, n, self.n_out, self.dtype, name)
+
+    # ---- inference, loss and gradient -----------------------------------------------------------------------
+    @reads
+    def forward(self, X):
+        """The network's raw output (logits for the cross-entropy losses), shape (n, n_out)."""
+        X = self._X(X)
+        out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
+        return self._net.forward(self._params, X, out)
+
+    def _mean_loss(self, net, X, t, labels):
+        """Mean loss over prepared (X, t, labels), in chunks of 1024 rows (NaN when it is not finite)."""
+        total = 0.0
+        for s in range(0, X.shape[0], 1024):
+            e = min(s + 1024, X.shape[0])
+            lv = net.loss_grad(self._params, None, X[s:e], None if t is None else t[s:e],
+                               None if labels is None else labels[s:e])
+            total += lv * (e - s)
+        return total / X.shape[0]
+
+    @writes  # the C description's workspace is shared: one caller at a time
+    def loss_value(self, X, y):
+        """Mean loss of the model on (X, y), no penalty terms."""
+        X = self._X(X)
+        loss = self._loss_for(y)
+        t, labels = self._targets(y, X.shape[0], loss=loss)
+        return self._mean_loss(self._c_net(loss), X, t, labels)
+
+    @writes
+    def loss_grad(self, X, y):
+        """(mean loss, flat gradient of every parameter) on the batch (X, y), without updating."""
+        X = self._X(X)
+        loss = self._loss_for(y)
+        t, labels = self._targets(y, X.shape[0], loss=loss)
+        grads = np.zeros_like(self._params)
+        value = self._c_net(loss).loss_grad(self._params, grads, X, t, labels)
+        return value, grads

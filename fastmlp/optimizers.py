@@ -1,0 +1,168 @@
+"""Optimizer objects: an update rule, its options and the state it owns for its whole life.
+
+An optimizer is bound to one network (its parameter count and dtype) the first time it trains it; from then on
+its state buffers (momentum velocity, Adam's moments) and its step counter are the ones that ``fit``,
+``train_step``, steppers and pickling all see. A model that switches to another optimizer *retires* the old
+one: steppers made with it refuse to run rather than update the weights with a stale state.
+"""
+import copy
+
+import numpy as np
+
+from . import _core, validation
+from .vocabulary import OPTIMIZERS
+
+
+class Optimizer:
+    """Base class: ``lr``, ``weight_decay`` (L2) and ``l1`` on the weights (never the biases)."""
+
+    name = None  # one of vocabulary.OPTIMIZERS
+
+    def __init__(self, lr=0.01, weight_decay=0.0, l1=0.0):
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.l1 = l1
+        self._config = None   # _core.OptimConfig: the options checked once, as C takes them
+        self.state = None     # the state vector (allocated by bind)
+        self._counter = np.zeros(1, dtype=np.uint64)  # updates applied: Adam's step number
+        self._alive = np.ones(1, dtype=np.uint8)      # 0 once a model has replaced this optimizer
+
+    def options(self):
+        """The options as keyword arguments of ``_core.OptimConfig``."""
+        return dict(lr=self.lr, weight_decay=self.weight_decay, l1=self.l1)
+
+    def config(self, dtype):
+        """The checked C configuration for ``dtype`` (made once; ``set_lr`` updates it)."""
+        if self._config is None or self._config.dtype != dtype:
+            self._config = _core.OptimConfig(self.name, dtype, **self.options())
+        return self._config
+
+    def bind(self, net):
+        """Make this optimizer's state fit ``net`` (a ``_core._Net``): zeros on first use; kept afterwards."""
+        cfg = self.config(net.dtype)
+        size = net.state_size(cfg)
+        if self.state is None or self.state.shape[0] != size or self.state.dtype != net.dtype:
+            if self.state is not None and self.state.shape[0]:
+                raise ValueError(f"{self!r} is bound to another network (state of {self.state.shape[0]} "
+                                 f"{self.state.dtype} values, this one needs {size} {net.dtype})")
+            self.state = np.zeros(size, dtype=net.dtype)
+        return cfg
+
+    def take_options(self, other, dtype):
+        """Carry on with ``other``'s options (same rule), keeping this optimizer's state; checked first."""
+        if type(other) is not type(self):
+            raise TypeError(f"take_options: {other!r} is not a {type(self).__name__}")
+        cfg = other.config(dtype)
+        self.__dict__.update(other.options())
+        self._config = cfg
+
+    def set_lr(self, lr):
+        """Change the learning rate (schedules do, once per epoch); checked as the constructor checks it."""
+        if self._config is not None:
+            self._config.lr = lr
+        self.lr = float(lr)
+
+    @property
+    def step_count(self):
+        """Updates applied with this optimizer (Adam's step number)."""
+        return int(self._counter[0])
+
+    @step_count.setter
+    def step_count(self, value):
+        self._counter[0] = validation.integer("step_count", value, 0)
+
+    def reset(self):
+        """Zero the state and the step counter (fresh weights start a fresh optimizer)."""
+        if self.state is not None:
+            self.state[...] = 0
+        self._counter[0] = 0
+
+    def retire(self):
+        """Mark this optimizer as replaced: steppers made with it refuse to run."""
+        self._alive[0] = 0
+
+    def same_rule(self, other):
+        """True when ``other`` has the same rule and options, so this one's state can carry on."""
+        return type(self) is type(other) and self.options() == other.options()
+
+    def snapshot(self):
+        """A copy of the state and counter (``restore`` puts them back), e.g. around an epoch that may diverge."""
+        return (None if self.state is None else self.state.copy(), int(self._counter[0]))
+
+    def restore(self, snap):
+        state, count = snap
+        if state is not None:
+            self.state[...] = state
+        self._counter[0] = count
+
+    def __getstate__(self):
+        d = self.__dict__.copy()
+        d["_config"] = None  # rebuilt from the options on first use
+        for k in ("state", "_counter", "_alive"):
+            d[k] = None if d[k] is None else d[k].copy()
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        # pickle protocol 5 may hand back read-only or unaligned buffers: the C core writes into these
+        for k in ("state", "_counter", "_alive"):
+            if self.__dict__[k] is not None:
+                self.__dict__[k] = np.array(self.__dict__[k], order="C", copy=True)
+
+    def __deepcopy__(self, memo):
+        new = copy.copy(self)
+        new.__setstate__(self.__getstate__())
+        return new
+
+    def __repr__(self):
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
+        return f"{type(self).__name__}({opts})"
+
+
+class SGD(Optimizer):
+    """Plain stochastic gradient descent: ``W -= lr * (dW + weight_decay*W + l1*sign(W))``."""
+
+
+class Momentum(Optimizer):
+    """SGD with (heavy-ball) momentum, as in PyTorch: ``v = momentum*v + g;  W -= lr*v``."""
+
+    def __init__(self, lr=0.01, momentum=0.9, weight_decay=0.0, l1=0.0):
+        super().__init__(lr, weight_decay, l1)
+        self.momentum = momentum
+
+    def options(self):
+        return dict(super().options(), momentum=self.momentum)
+
+
+class Nesterov(Momentum):
+    """SGD with Nesterov momentum, as in PyTorch: ``v = momentum*v + g;  W -= lr*(g + momentum*v)``."""
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, bias-corrected, as in PyTorch) with L2/L1 terms added to the gradient."""
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0):
+        super().__init__(lr, weight_decay, l1)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def options(self):
+        return dict(super().options(), beta1=self.beta1, beta2=self.beta2, eps=self.eps)
+
+
+BY_NAME = dict(zip(OPTIMIZERS, (SGD, Momentum, Nesterov, Adam)))
+for _name, _cls in BY_NAME.items():  # each rule's name is the one in fastmlp.vocabulary
+    _cls.name = _name
+
+
+def make(optimizer, lr=0.01, momentum=0.9, weight_decay=0.0, l1=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
+    """An optimizer object from a name of ``vocabulary.OPTIMIZERS`` and the options (those that rule does not
+    use are not passed on), or ``optimizer`` itself when it already is one."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    validation.choice("optimizer", optimizer, OPTIMIZERS)
+    cls = BY_NAME[optimizer]
+    if cls is Adam:
+        return Adam(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, l1=l1)
+    if issubclass(cls, Momentum):
+        return cls(lr=lr, momentum=momentum, weight_decay=weight_decay, l1=l1)
+    return cls(lr=lr, weight_decay=weight_decay, l1=l1)

@@ -1,0 +1,171 @@
+"""The training loop: epochs of C mini-batch steps, with callbacks for what happens between them (history,
+validation, schedules, early stopping, divergence, progress).
+
+``run`` takes data that is already checked and converted (once: the validation arrays are not converted again
+each epoch) and an optimizer already bound to the network; ``fastmlp.MLP.fit`` prepares both.
+"""
+import math
+import time
+import warnings
+
+import numpy as np
+
+from .errors import DivergenceError
+
+
+class History(dict):
+    """Per-epoch records: ``history["loss"]``, ``["val_loss"]``, ``["val_score"]``, ``["lr"]``, ``["time"]``,
+    plus ``stopped_epoch``, ``best_epoch`` and ``diverged`` attributes."""
+
+    def __init__(self):
+        super().__init__(loss=[], val_loss=[], val_score=[], lr=[], time=[])
+        self.stopped_epoch = None
+        self.best_epoch = None
+        self.diverged = False
+
+
+class Data:
+    """Training or validation data as the C core takes it: X[n, n_in], float targets t or int64 labels, and
+    ``y`` as ``score`` compares it (labels for a classifier, targets for a regressor)."""
+
+    def __init__(self, X, t, labels, y):
+        self.X, self.t, self.labels, self.y = X, t, labels, y
+
+    @property
+    def n(self):
+        return self.X.shape[0]
+
+    def head(self, n):
+        """The first n samples."""
+        return Data(self.X[:n], _rows(self.t, 0, n), _rows(self.labels, 0, n), _rows(self.y, 0, n))
+
+    def tail(self, start):
+        """The samples from ``start`` on."""
+        end = self.n
+        return Data(self.X[start:], _rows(self.t, start, end), _rows(self.labels, start, end),
+                    _rows(self.y, start, end))
+
+
+def _rows(a, start, end):
+    return None if a is None else a[start:end]
+
+
+class Callback:
+    """Something that runs between epochs. ``on_epoch_end`` returns True to stop training."""
+
+    def on_epoch_end(self, model, epoch, logs, history):
+        return False
+
+    def on_train_end(self, model, history, completed):
+        """After the last epoch; ``completed`` is False when training ends by an exception."""
+
+
+class UserCallback(Callback):
+    """A user's ``cb(model, epoch, logs)``; returning True stops training."""
+
+    def __init__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"callbacks: expected callables cb(model, epoch, logs), got {type(fn).__name__}")
+        self.fn = fn
+
+    def on_epoch_end(self, model, epoch, logs, history):
+        return bool(self.fn(model, epoch, logs))
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored loss has not improved by ``min_delta`` for ``patience`` epochs; at the end the
+    weights of the best epoch are restored."""
+
+    def __init__(self, patience, min_delta):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.best_params, self.wait = math.inf, None, 0
+
+    def on_epoch_end(self, model, epoch, logs, history):
+        monitored = logs.get("val_loss", logs["loss"])
+        if monitored < self.best - self.min_delta:
+            self.best, self.best_params, self.wait = monitored, model._params.copy(), 0
+            history.best_epoch = epoch
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+    def on_train_end(self, model, history, completed):
+        if completed and self.best_params is not None:
+            model._params[...] = self.best_params
+
+
+class Progress(Callback):
+    """A tqdm bar, one step per epoch, the latest records beside it (tqdm is the ``progress`` extra)."""
+
+    def __init__(self, epochs):
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            warnings.warn("verbose=True shows a progress bar with tqdm: pip install 'fastmlp[progress]'",
+                          stacklevel=4)
+            self.bar = None
+            return
+        self.bar = tqdm(total=epochs, unit="epoch", disable=None)
+
+    def on_epoch_end(self, model, epoch, logs, history):
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k != "time"})
+        return False
+
+    def on_train_end(self, model, history, completed):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle, callbacks, on_divergence):
+    """Train ``model`` for ``epochs`` epochs, each one C call; returns the History.
+
+    A diverging epoch is undone (weights, optimizer state and step count as at its start); then
+    ``on_divergence="raise"`` re-raises the DivergenceError with the epoch named, ``"warn"`` warns and stops.
+    Ctrl-C between the C epoch and the bookkeeping also goes back to the epoch's start."""
+    history = History()
+    net = model._net
+    monitored = None
+    completed = False
+    try:
+        for epoch in range(epochs):
+            optimizer.set_lr(schedule(epoch, lr0, monitored))
+            order = (model._rng.permutation(train.n) if shuffle else np.arange(train.n)).astype(np.int64)
+            params, opt_state = model._params.copy(), optimizer.snapshot()
+            t0 = time.perf_counter()
+            try:
+                loss = net.train_epoch(model._params, model._grads, cfg, optimizer.state, optimizer._counter,
+                                       train.X, train.t, train.labels, order, batch)
+            except (DivergenceError, KeyboardInterrupt) as exc:
+                model._params[...] = params
+                optimizer.restore(opt_state)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                history.diverged, history.stopped_epoch = True, epoch
+                exc.args = (f"fit: the loss became NaN/Inf in epoch {epoch} (lr {optimizer.lr:g}); the weights of "
+                            f"the last finite epoch were kept. Lower the learning rate or add weight decay.",)
+                if on_divergence == "raise":
+                    raise
+                warnings.warn(exc.args[0], RuntimeWarning, stacklevel=3)
+                break
+            history["loss"].append(loss)
+            history["lr"].append(optimizer.lr)
+            history["time"].append(time.perf_counter() - t0)
+            monitored = loss
+            if val is not None:
+                monitored = model._mean_loss(net, val.X, val.t, val.labels)
+                history["val_loss"].append(monitored)
+                history["val_score"].append(model._score_output(net.forward(
+                    model._params, val.X, np.empty((val.n, model.n_out), dtype=model.dtype)), val.y))
+            logs = {k: v[-1] for k, v in history.items() if v}
+            # every callback sees the epoch, also after one asked to stop
+            stop = [cb.on_epoch_end(model, epoch, logs, history) for cb in callbacks]
+            if any(stop):
+                history.stopped_epoch = epoch
+                break
+        completed = True
+    finally:
+        for cb in callbacks:
+            cb.on_train_end(model, history, completed)
+    return history

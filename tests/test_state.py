@@ -1,0 +1,165 @@
+"""Model state has one owner: validation has no side effects, a refused call changes nothing, and the optimizer
+(its state buffers and step counter) is one object that fit, train_step, steppers and pickling all share."""
+import pickle
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import MLP, validation
+
+
+def data(n=24, n_in=3, n_out=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_in))
+    return X, rng.integers(0, n_out, size=n), rng.standard_normal((n, n_out))
+
+
+# ---- the loss of an open model (loss=None) -----------------------------------------------------------------------
+
+def test_a_refused_fit_leaves_an_open_loss_open():
+    """Before: validating float targets set loss="mse" on the model, so after fit refused another argument the
+    next fit with integer labels failed (sticky loss)."""
+    X, labels, T = data()
+    model = MLP([3, 5, 3], seed=0)
+    with pytest.raises(ValueError, match="epochs"):
+        model.fit(X, T, epochs=-1)
+    assert model.loss is None
+    model.fit(X, labels, epochs=1)
+    assert model.loss == "softmax_ce"
+
+
+def test_loss_value_does_not_decide_the_loss():
+    X, labels, T = data()
+    model = MLP([3, 5, 3], seed=0)
+    a = model.loss_value(X, T)     # measured as mse ...
+    b = model.loss_value(X, labels)  # ... and as softmax cross-entropy, the model still open
+    assert model.loss is None and np.isfinite(a) and np.isfinite(b) and a != b
+    model.fit(X, labels, epochs=1)
+    assert model.loss == "softmax_ce"
+
+
+def test_a_refused_train_step_and_stepper_leave_an_open_loss_open():
+    X, labels, T = data()
+    model = MLP([3, 5, 3], seed=0)
+    with pytest.raises(ValueError, match="lr"):
+        model.train_step(X, T, lr=-1.0)
+    with pytest.raises(ValueError, match="optimizer"):
+        model.stepper(X, T, optimizer="rmsprop")
+    assert model.loss is None and model.optimizer_ is None and model.step_count == 0
+
+
+# ---- steppers never use a stale optimizer state ------------------------------------------------------------------
+
+def test_a_stepper_refuses_to_run_once_the_optimizer_was_replaced():
+    """Before: the stepper kept updating the shared weights with the Adam buffers the model had dropped."""
+    X, _, T = data(n_out=1)
+    model = MLP([3, 5, 1], loss="mse", seed=0)
+    step = model.stepper(X, T[:, :1], optimizer="adam", lr=0.01)
+    step()
+    model.train_step(X, T[:, :1], optimizer="momentum", lr=0.01)
+    before = model.get_flat_params()
+    with pytest.raises(RuntimeError, match="stepper"):
+        step()
+    np.testing.assert_array_equal(model.get_flat_params(), before)
+
+
+def test_a_stepper_refuses_to_run_after_reset_parameters():
+    X, _, T = data(n_out=1)
+    model = MLP([3, 5, 1], loss="mse", seed=0)
+    step = model.stepper(X, T[:, :1], optimizer="momentum")
+    step()
+    model.reset_parameters()
+    with pytest.raises(RuntimeError, match="stepper"):
+        step()
+    assert model.step_count == 0
+
+
+def test_steppers_and_train_step_share_one_optimizer_state():
+    X, _, T = data(n_out=1)
+    y = T[:, :1]
+    a, b = MLP([3, 5, 1], loss="mse", seed=0), MLP([3, 5, 1], loss="mse", seed=0)
+    step = a.stepper(X, y, optimizer="momentum", lr=0.02)
+    step()
+    a.train_step(X, y, optimizer="momentum", lr=0.02)  # the same rule: carries on with the same state
+    step()
+    for _ in range(3):
+        b.train_step(X, y, optimizer="momentum", lr=0.02)
+    np.testing.assert_array_equal(a.get_flat_params(), b.get_flat_params())
+    np.testing.assert_array_equal(a.optimizer_.state, b.optimizer_.state)
+    assert a.step_count == b.step_count == step.step_count == 3
+
+
+def test_stepper_objects_cannot_be_built_directly():
+    X, _, T = data(n_out=1)
+    step = MLP([3, 5, 1], loss="mse", seed=0).stepper(X, T[:, :1])
+    with pytest.raises(TypeError, match="model.stepper"):
+        type(step)()
+
+
+# ---- a refused call changes nothing ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [dict(optimizer="momentum", momentum=1.5), dict(optimizer="adam", beta1=2.0),
+                                 dict(optimizer="adam", lr=float("nan")), dict(optimizer="adam", batch_size=0),
+                                 dict(optimizer="adam", validation_split=1.5), dict(optimizer="adam", patience=0)])
+def test_a_refused_fit_keeps_the_optimizer_and_its_state(bad):
+    X, labels, _ = data()
+    model = MLP([3, 5, 3], seed=0)
+    model.fit(X, labels, epochs=2, optimizer="adam", lr=0.01)
+    opt, state, count, params = model.optimizer_, model.optimizer_.state.copy(), model.step_count, \
+        model.get_flat_params()
+    with pytest.raises(ValueError):
+        model.fit(X, labels, epochs=1, **bad)
+    assert model.optimizer_ is opt and opt.beta1 == 0.9 and opt.lr == 0.01 and model.step_count == count
+    np.testing.assert_array_equal(opt.state, state)
+    np.testing.assert_array_equal(model.get_flat_params(), params)
+
+
+def test_switching_rules_retires_the_old_optimizer_and_starts_a_fresh_one():
+    X, labels, _ = data()
+    model = MLP([3, 5, 3], seed=0)
+    model.fit(X, labels, epochs=1, batch_size=8, optimizer="adam")
+    adam = model.optimizer_
+    model.fit(X, labels, epochs=1, batch_size=8, optimizer="nesterov")
+    assert isinstance(model.optimizer_, fastmlp.Nesterov) and model.optimizer_ is not adam
+    assert model.step_count == 3 and adam._alive[0] == 0
+
+
+def test_an_optimizer_object_is_used_as_given():
+    X, labels, _ = data()
+    a, b = MLP([3, 5, 3], seed=0), MLP([3, 5, 3], seed=0)
+    opt = fastmlp.Adam(lr=0.01, beta1=0.8)
+    a.fit(X, labels, epochs=2, batch_size=8, optimizer=opt)
+    b.fit(X, labels, epochs=2, batch_size=8, optimizer="adam", lr=0.01, beta1=0.8)
+    assert a.optimizer_ is opt and opt.step_count == 6
+    np.testing.assert_array_equal(a.get_flat_params(), b.get_flat_params())
+    with pytest.raises(ValueError, match="another network"):
+        MLP([3, 7, 3], seed=0).fit(X, labels, epochs=1, optimizer=opt)
+
+
+def test_pickling_keeps_the_optimizer_state_and_training_continues_identically():
+    X, labels, _ = data()
+    model = MLP([3, 5, 3], seed=0)
+    model.fit(X, labels, epochs=2, optimizer="adam", lr=0.01)
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.optimizer_.state, model.optimizer_.state)
+    assert copy.step_count == model.step_count
+    model.fit(X, labels, epochs=2, optimizer="adam", lr=0.01)
+    copy.fit(X, labels, epochs=2, optimizer="adam", lr=0.01)
+    np.testing.assert_array_equal(copy.get_flat_params(), model.get_flat_params())
+
+
+# ---- the training data is converted once per fit -----------------------------------------------------------------
+
+def test_fit_converts_its_arrays_once_however_many_epochs(monkeypatch):
+    """Before: the validation arrays were converted again every epoch (12 conversions for 5 epochs)."""
+    X, _, T = data(n=40)
+    calls = []
+    real = validation.as_float_array
+    monkeypatch.setattr(validation, "as_float_array", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    counts = []
+    for epochs in (1, 5):
+        calls.clear()
+        MLP([3, 4, 3], loss="mse", seed=0).fit(X[:30], T[:30], epochs=epochs, validation_data=(X[30:], T[30:]))
+        counts.append(len(calls))
+    assert counts[0] == counts[1] == 4, calls  # X, y, validation X and y: once each

@@ -10,8 +10,12 @@ import numpy as np
 
 from . import _core, validation
 from ._guard import Guard, reads, writes
-from .vocabulary import CLASSIFIER_LOSSES, IDEAL_TARGET, INITS, LABEL_LOSSES, LOSSES
+from .vocabulary import ACTIVATIONS, CLASSIFIER_LOSSES, IDEAL_TARGET, INITS, LABEL_LOSSES, LOSSES
 
+#: Each activation as a numpy function of the pre-activation (float64 forms for analysis and plots; the C core
+#: computes the same functions).
+NUMPY_ACTIVATIONS = dict(zip(ACTIVATIONS, (lambda z: z, lambda z: np.maximum(z, 0.0),
+                                           lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), np.tanh)))
 _CORE_LOSS = {"ideal_mse": "mse", None: "mse"}  # the C loss that computes a model loss (identity otherwise)
 
 

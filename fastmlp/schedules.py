@@ -1,6 +1,8 @@
 """Learning-rate schedules, evaluated once per epoch: ``lr = schedule(epoch, lr0, monitored_loss)``."""
 import math
 
+from .vocabulary import SCHEDULES
+
 
 class Constant:
     def __call__(self, epoch, lr0, metric=None):
@@ -67,8 +69,7 @@ class ReduceOnPlateau:
         return max(lr0 * self.scale, self.min_lr)
 
 
-NAMES = {"constant": Constant, "step": Step, "exponential": Exponential, "invscaling": InvScaling,
-         "plateau": ReduceOnPlateau}
+NAMES = dict(zip(SCHEDULES, (Constant, Step, Exponential, InvScaling, ReduceOnPlateau)))
 
 
 def get(schedule):

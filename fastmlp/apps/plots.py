@@ -7,6 +7,7 @@ The demo's figures take ``path`` and write one PNG there; the region figures ``p
 """
 import numpy as np
 
+from ..network import NUMPY_ACTIVATIONS
 from ..regions import enumerate_regions, pieces_1d, shallow_region_bound
 from ..regions.readers import is_int, read_box, read_net
 
@@ -237,8 +238,7 @@ def neuron_surfaces(model, domain, path, title="hidden units"):
     acts = []
     for (W, b), act in zip(model.params[:-1], model.activations[:-1]):
         z = h @ np.asarray(W, dtype=np.float64).T + np.asarray(b, dtype=np.float64)
-        h = {"relu": lambda v: np.maximum(v, 0), "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "tanh": np.tanh,
-             "identity": lambda v: v}[act](z)
+        h = NUMPY_ACTIVATIONS[act](z)
         acts.append(h)
     cols = max(a.shape[1] for a in acts)
     fig = _figure(2.3 * cols + 0.6, 2.25 * len(acts) + 0.5)

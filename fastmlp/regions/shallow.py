@@ -7,12 +7,9 @@ import math
 import numpy as np
 
 from ..mlp import MLP
+from ..network import NUMPY_ACTIVATIONS
 from .enumeration import enumerate_regions
 from .readers import read_points, rows_per_chunk
-
-
-_ACT = {"identity": lambda z: z, "relu": lambda z: np.maximum(z, 0.0),
-        "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), "tanh": np.tanh}
 
 
 def _ext_relu(pre, inf):
@@ -112,7 +109,7 @@ class ShallowNet:
     def __call__(self, X):
         """The network's output (as ``model.forward`` for the deep net), float64, shape (n, n_out); NaN where no
         cell applies (see ``logits``)."""
-        return _ACT[self.output](self.logits(X))
+        return NUMPY_ACTIVATIONS[self.output](self.logits(X))
 
     forward = __call__
 

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from . import _core
+from .extras import require
 from .vocabulary import ACTIVATIONS
 
 DEFAULT_OPSET = 17   # ai.onnx opset of the exported graphs; 13 is the oldest with today's Softmax(axis) meaning
@@ -29,21 +30,14 @@ def torch_activations(nn):
 
 
 def import_onnx():
-    try:
-        import onnx
-        from onnx import helper, numpy_helper
-    except ImportError as exc:
-        raise ImportError("to_onnx needs the onnx package: pip install 'fastmlp[onnx]'") from exc
-    return onnx, helper, numpy_helper
+    """onnx, onnx.helper and onnx.numpy_helper (the optional extra fastmlp[onnx])."""
+    onnx = require("onnx", "to_onnx", "pip install 'fastmlp[onnx]'")
+    return onnx, require("onnx.helper", "to_onnx", ""), require("onnx.numpy_helper", "to_onnx", "")
 
 
 def import_torch():
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError("PyTorch interop needs torch (not in any fastmlp extra: install the build you want, "
-                          "e.g. the CPU one)") from exc
-    return torch
+    """torch (in no fastmlp extra: install the build you want, e.g. the CPU one)."""
+    return require("torch", "PyTorch interop", "install the build you want, e.g. the CPU one")
 
 
 # ---- ONNX ----------------------------------------------------------------------------------------------------

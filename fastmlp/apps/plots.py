@@ -7,6 +7,7 @@ The demo's figures take ``path`` and write one PNG there; the region figures ``p
 """
 import numpy as np
 
+from .. import extras
 from ..network import NUMPY_ACTIVATIONS
 from ..regions import enumerate_regions, pieces_1d, shallow_region_bound
 from ..regions.readers import is_int, read_box, read_net
@@ -21,11 +22,7 @@ DPI = 110
 
 def require():
     """Import matplotlib or raise an ImportError saying how to install it."""
-    try:
-        import matplotlib  # noqa: F401
-        from matplotlib.figure import Figure  # noqa: F401
-    except ImportError:
-        raise ImportError('plots need matplotlib: pip install "fastmlp[plot]"') from None
+    extras.require("matplotlib.figure", "plots", 'pip install "fastmlp[plot]"')
 
 
 def _figure(width, height):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..extras import require
 from .cells import Regions
 from .patterns import layer_patterns
 from .readers import is_int, is_real, read_box, read_net
@@ -26,12 +27,8 @@ class RegionBudgetError(RuntimeError):
 
 def _linprog():
     """scipy's ``linprog`` (scipy is the optional extra ``fastmlp[regions]``), or an ImportError saying so."""
-    try:
-        from scipy.optimize import linprog
-    except ImportError as exc:
-        raise ImportError("fastmlp.regions: the n-D region enumeration solves small linear programs with scipy's "
-                          "HiGHS solver; install the optional extra: pip install 'fastmlp[regions]'") from exc
-    return linprog
+    return require("scipy.optimize", "fastmlp.regions' n-D enumeration (small LPs solved by HiGHS)",
+                   "pip install 'fastmlp[regions]'").linprog
 
 
 def _lp_scale(net, centre, half):

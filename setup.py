@@ -69,6 +69,18 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+def generate():
+    """The Cython declarations, capsule entry points and fused dispatchers of every fm_*_f32/_f64 pair, generated
+    from csrc/fastmlp.h (tools/gen_core.py; files rewritten only when their text changes). Runs whenever setup.py
+    does, so the shipped _core.pxd exists before the package data is collected."""
+    sys.path.insert(0, os.path.join(HERE, "tools"))
+    try:
+        import gen_core
+    finally:
+        sys.path.pop(0)
+    gen_core.main(HERE)
+
+
 def extensions():
     from Cython.Build import cythonize
 
@@ -95,4 +107,5 @@ def version():
     return m.group(1)
 
 
+generate()
 setup(version=version(), ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

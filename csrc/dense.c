@@ -53,6 +53,19 @@ const char *fm_cpu_path(void) {
     return names[fm_path()];
 }
 
+int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
+    size_t t;
+    const size_t G = FM_PACK_GROUP;
+    int rc = fm_check_sizes(1, n_in, n_out);
+    if (!count) return FM_ENULL;
+    if (rc) return rc;
+    if (nc == 0 || nc > 1024) return FM_EVALUE;
+    const size_t groups = (n_out + G * nc - 1) / (G * nc); /* n_out and G * nc <= 4096 are far below the limit */
+    if (fm_mul_size(groups * G * nc, n_in, &t)) return FM_EOVERFLOW;
+    *count = t;
+    return FM_OK;
+}
+
 /* ---- one element type: the entry points (dense.inc), the tiled kernels per instruction set (gemm.inc, which
  * reads VL = vector lanes, MR = rows per register tile, NV = vectors per tile row) and the run-time choice ---- */
 #define T float

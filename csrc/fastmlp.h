@@ -7,8 +7,17 @@
  *
  * Layout: row-major, one sample per row. A layer with n_in inputs and n_out outputs has W[n_out][n_in] and
  * b[n_out]; a batch x[n][n_in] gives p[n][n_out] = act(x . W^T + b).
- * Argument order: const inputs, then outputs, then sizes, then options. Output buffers must not overlap the
- * inputs unless a comment says so (FM_EOVERLAP otherwise).
+ * Argument order, the same in every function (the generated Cython declarations and the reference twins in
+ * reference/ follow it):
+ *   1. descriptors, object style: `const fm_mlp *net`, then `const fm_optim *opt` (what the call is about);
+ *   2. const input buffers, in the order of the math (x, W, b; p, t; z, y; dW; X, T, Y, order);
+ *   3. output buffers: first those read and updated in place (W, v, m, params, state), then the written ones
+ *      (p, dz, dW, db, dx, Wp, grads);
+ *   4. scalar outputs through pointers: in/out first (uint64_t *step), then out (double *loss, size_t *count);
+ *   5. the workspace, void *work;
+ *   6. sizes (size_t): rows n, then widths n_in, n_out (m), then the rest (panel width nc, batch, work_batch);
+ *   7. options by value: enums (act), scalars (lr, ...), step numbers (t, step), flags (accumulate, nesterov).
+ * Output buffers must not overlap the inputs unless a comment says so (FM_EOVERLAP otherwise).
  * Threads: OpenMP (when built with it) splits work by output rows, each output element is summed by one thread
  * in a fixed order, so results are bit-identical for any thread count.
  */
@@ -96,8 +105,11 @@ FM_API int fm_dense_backward_f64(const double *x, const double *W, const double 
  * above all). Results equal fm_dense_forward's bit for bit. */
 FM_API size_t fm_dense_pack_width_f32(void);
 FM_API size_t fm_dense_pack_width_f64(void);
-FM_API int fm_dense_pack_f32(const float *W, float *Wp, size_t n_out, size_t n_in, size_t nc);
-FM_API int fm_dense_pack_f64(const double *W, double *Wp, size_t n_out, size_t n_in, size_t nc);
+/* *count = length of the packed layout, ceil(n_out / (4*nc)) * 4*nc * n_in values (FM_EOVERFLOW when it is not
+ * representable; 1 <= nc <= 1024, FM_EVALUE otherwise). */
+FM_API int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc);
+FM_API int fm_dense_pack_f32(const float *W, float *Wp, size_t n_in, size_t n_out, size_t nc);
+FM_API int fm_dense_pack_f64(const double *W, double *Wp, size_t n_in, size_t n_out, size_t nc);
 FM_API int fm_dense_forward_packed_f32(const float *x, const float *Wp, const float *b, float *p, size_t n, size_t n_in,
                                 size_t n_out, size_t nc, fm_act act);
 FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const double *b, double *p, size_t n,
@@ -106,18 +118,18 @@ FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const 
 /* ---- loss.c : losses (means over the batch of per-sample sums) and their gradients ------------------------ */
 
 /* Squared error: *loss = 1/(2n) sum (p - t)^2;  dp = (p - t) / n (dp may be NULL). p, t, dp are [n][m]. */
-FM_API int fm_loss_mse_f32(const float *p, const float *t, float *dp, size_t n, size_t m, double *loss);
-FM_API int fm_loss_mse_f64(const double *p, const double *t, double *dp, size_t n, size_t m, double *loss);
+FM_API int fm_loss_mse_f32(const float *p, const float *t, float *dp, double *loss, size_t n, size_t m);
+FM_API int fm_loss_mse_f64(const double *p, const double *t, double *dp, double *loss, size_t n, size_t m);
 
 /* Softmax cross-entropy from logits z[n][m] and labels y[n] in [0, m): *loss = mean_i (logsumexp(z_i) - z_i[y_i]);
  * dz = (softmax(z) - onehot(y)) / n (dz may be NULL; dz may be the same buffer as z). */
-FM_API int fm_loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, size_t n, size_t m, double *loss);
-FM_API int fm_loss_softmax_ce_f64(const double *z, const int64_t *y, double *dz, size_t n, size_t m, double *loss);
+FM_API int fm_loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, double *loss, size_t n, size_t m);
+FM_API int fm_loss_softmax_ce_f64(const double *z, const int64_t *y, double *dz, double *loss, size_t n, size_t m);
 
 /* Sigmoid binary cross-entropy from logits z[n][m] and targets t[n][m] (in [0, 1]):
  * *loss = 1/n sum max(z,0) - z t + log1p(exp(-|z|));  dz = (sigmoid(z) - t) / n (dz may be NULL or z). */
-FM_API int fm_loss_sigmoid_bce_f32(const float *z, const float *t, float *dz, size_t n, size_t m, double *loss);
-FM_API int fm_loss_sigmoid_bce_f64(const double *z, const double *t, double *dz, size_t n, size_t m, double *loss);
+FM_API int fm_loss_sigmoid_bce_f32(const float *z, const float *t, float *dz, double *loss, size_t n, size_t m);
+FM_API int fm_loss_sigmoid_bce_f64(const double *z, const double *t, double *dz, double *loss, size_t n, size_t m);
 
 /* Row-wise softmax p[n][m] = exp(z - max) / sum exp(z - max); p may be the same buffer as z. */
 FM_API int fm_softmax_f32(const float *z, float *p, size_t n, size_t m);
@@ -130,20 +142,20 @@ FM_API int fm_softmax_f64(const double *z, double *p, size_t n, size_t m);
  *   momentum == 0:  W -= lr*g                                   (v unused, may be NULL)
  *   else:           v = momentum*v + g;  W -= lr*(nesterov ? g + momentum*v : v)
  * lr, weight_decay, l1 >= 0 and finite; 0 <= momentum < 1; nesterov needs momentum > 0. */
-FM_API int fm_sgd_update_f32(float *W, const float *dW, float *v, size_t n,
-                      double lr, double momentum, double weight_decay, double l1, int nesterov);
-FM_API int fm_sgd_update_f64(double *W, const double *dW, double *v, size_t n,
-                      double lr, double momentum, double weight_decay, double l1, int nesterov);
+FM_API int fm_sgd_update_f32(const float *dW, float *W, float *v, size_t n,
+                             double lr, double momentum, double weight_decay, double l1, int nesterov);
+FM_API int fm_sgd_update_f64(const double *dW, double *W, double *v, size_t n,
+                             double lr, double momentum, double weight_decay, double l1, int nesterov);
 
 /* Adam (Kingma & Ba, bias-corrected, as in PyTorch) with L2/L1 terms added to the gradient; t >= 1 is the
  * number of this step (1 for the first):
  *   g = dW + weight_decay*W + l1*sign(W);  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
  *   W -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
  * 0 <= b1, b2 < 1; eps > 0; lr, weight_decay, l1 >= 0. */
-FM_API int fm_adam_update_f32(float *W, const float *dW, float *m, float *v, size_t n, uint64_t t,
-                       double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
-FM_API int fm_adam_update_f64(double *W, const double *dW, double *m, double *v, size_t n, uint64_t t,
-                       double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
+FM_API int fm_adam_update_f32(const float *dW, float *W, float *m, float *v, size_t n, uint64_t t,
+                              double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
+FM_API int fm_adam_update_f64(const double *dW, double *W, double *m, double *v, size_t n, uint64_t t,
+                              double lr, double beta1, double beta2, double eps, double weight_decay, double l1);
 
 /* ---- mlp.c : a whole network on caller-owned buffers ------------------------------------------------------ */
 
@@ -182,48 +194,50 @@ FM_API int fm_mlp_num_params(const fm_mlp *net, size_t *count);
 FM_API int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count);
 /* *bytes = size of the workspace that forward/loss_grad/train_step/train_epoch need for batches of up to
  * `batch` rows (forward processes any n in chunks of that many rows). */
-FM_API int fm_mlp_workspace_size_f32(const fm_mlp *net, size_t batch, size_t *bytes);
-FM_API int fm_mlp_workspace_size_f64(const fm_mlp *net, size_t batch, size_t *bytes);
+FM_API int fm_mlp_workspace_size_f32(const fm_mlp *net, size_t *bytes, size_t batch);
+FM_API int fm_mlp_workspace_size_f64(const fm_mlp *net, size_t *bytes, size_t batch);
 
 /* out[n][n_out] = the network's output for x[n][n_in] (the last activation applied; logits for the cross-entropy
  * losses), computed in chunks of work_batch rows. */
-FM_API int fm_mlp_forward_f32(const fm_mlp *net, const float *params, const float *x, float *out, size_t n,
-                       void *work, size_t work_batch);
-FM_API int fm_mlp_forward_f64(const fm_mlp *net, const double *params, const double *x, double *out, size_t n,
-                       void *work, size_t work_batch);
+FM_API int fm_mlp_forward_f32(const fm_mlp *net, const float *params, const float *x, float *out, void *work,
+                              size_t n, size_t work_batch);
+FM_API int fm_mlp_forward_f64(const fm_mlp *net, const double *params, const double *x, double *out, void *work,
+                              size_t n, size_t work_batch);
 
 /* Mean loss of the batch x[n][n_in] (n <= work_batch) against t (MSE, BCE) or y (softmax CE; the other may be
  * NULL) in *loss and, unless grads is NULL, its gradient with respect to every parameter in grads (overwritten).
  * No penalty terms: those enter in the update. FM_EDIVERGED when the loss or a gradient is not finite. */
-FM_API int fm_mlp_loss_grad_f32(const fm_mlp *net, const float *params, float *grads, const float *x, const float *t,
-                         const int64_t *y, size_t n, void *work, size_t work_batch, double *loss);
-FM_API int fm_mlp_loss_grad_f64(const fm_mlp *net, const double *params, double *grads, const double *x,
-                         const double *t, const int64_t *y, size_t n, void *work, size_t work_batch,
-                         double *loss);
+FM_API int fm_mlp_loss_grad_f32(const fm_mlp *net, const float *params, const float *x, const float *t,
+                                const int64_t *y, float *grads, double *loss, void *work, size_t n,
+                                size_t work_batch);
+FM_API int fm_mlp_loss_grad_f64(const fm_mlp *net, const double *params, const double *x, const double *t,
+                                const int64_t *y, double *grads, double *loss, void *work, size_t n,
+                                size_t work_batch);
 
 /* One training step on the batch: loss_grad, then the update of every layer (step >= 1 numbers the update, for
  * Adam's bias correction). FM_EDIVERGED, with nothing updated, when the loss or a gradient is NaN/Inf or when a
  * bound on the step says it could overflow a weight or optimizer state to Inf (only near the type's largest
  * value): finite weights stay finite. */
-FM_API int fm_mlp_train_step_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *x,
-                          const float *t, const int64_t *y, size_t n, const fm_optim *opt, uint64_t step,
-                          void *work, size_t work_batch, double *loss);
-FM_API int fm_mlp_train_step_f64(const fm_mlp *net, double *params, double *grads, double *state, const double *x,
-                          const double *t, const int64_t *y, size_t n, const fm_optim *opt, uint64_t step,
-                          void *work, size_t work_batch, double *loss);
+FM_API int fm_mlp_train_step_f32(const fm_mlp *net, const fm_optim *opt, const float *x, const float *t,
+                                 const int64_t *y, float *params, float *state, float *grads, double *loss,
+                                 void *work, size_t n, size_t work_batch, uint64_t step);
+FM_API int fm_mlp_train_step_f64(const fm_mlp *net, const fm_optim *opt, const double *x, const double *t,
+                                 const int64_t *y, double *params, double *state, double *grads, double *loss,
+                                 void *work, size_t n, size_t work_batch, uint64_t step);
 
 /* One epoch: the samples X[n_samples][n_in] (targets T or labels Y) visited in the order `order` (a permutation
  * of, or any indices into, 0..n_samples-1; n_order of them) in batches of `batch` rows (the last may be smaller),
  * one train_step each, without returning. *step is the last step number used and is advanced by the number of
  * batches; *mean_loss is the sample-weighted mean of the batch losses. On FM_EDIVERGED it stops at the batch
  * that diverged (earlier batches are applied; *step counts them). */
-FM_API int fm_mlp_train_epoch_f32(const fm_mlp *net, float *params, float *grads, float *state, const float *X,
-                           const float *T, const int64_t *Y, size_t n_samples, const int64_t *order, size_t n_order,
-                           size_t batch, const fm_optim *opt, uint64_t *step, void *work, double *mean_loss);
-FM_API int fm_mlp_train_epoch_f64(const fm_mlp *net, double *params, double *grads, double *state, const double *X,
-                           const double *T, const int64_t *Y, size_t n_samples, const int64_t *order,
-                           size_t n_order, size_t batch, const fm_optim *opt, uint64_t *step, void *work,
-                           double *mean_loss);
+FM_API int fm_mlp_train_epoch_f32(const fm_mlp *net, const fm_optim *opt, const float *X, const float *T,
+                                  const int64_t *Y, const int64_t *order, float *params, float *state, float *grads,
+                                  uint64_t *step, double *mean_loss, void *work, size_t n_samples, size_t n_order,
+                                  size_t batch);
+FM_API int fm_mlp_train_epoch_f64(const fm_mlp *net, const fm_optim *opt, const double *X, const double *T,
+                                  const int64_t *Y, const int64_t *order, double *params, double *state,
+                                  double *grads, uint64_t *step, double *mean_loss, void *work, size_t n_samples,
+                                  size_t n_order, size_t batch);
 
 #ifdef __cplusplus
 }

@@ -137,6 +137,13 @@ static inline int fm_all_finite_f64(const double *a, size_t n) {
     return bad == 0;
 }
 
+/* 1 when every label y[i] (i < n) lies in [0, m) */
+static inline int fm_labels_valid(const int64_t *y, size_t n, size_t m) {
+    for (size_t i = 0; i < n; i++)
+        if (y[i] < 0 || (uint64_t)y[i] >= (uint64_t)m) return 0;
+    return 1;
+}
+
 /* max |a[i]| on the widest instruction set of this CPU (dense.c) */
 double fmi_max_abs_f32(const float *a, size_t n);
 double fmi_max_abs_f64(const double *a, size_t n);
@@ -151,5 +158,32 @@ void fmi_dense_backward_f32(const float *x, const float *W, const float *p, cons
 void fmi_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp, double *dz,
                             double *dW, double *db, double *dx, size_t n, size_t n_in, size_t n_out, fm_act act,
                             int accumulate);
+
+
+/* argument-free cores of the losses (loss.inc): the public fm_loss_* check, then call these; so does mlp.c after
+ * checking the whole network once (labels included) */
+void fmi_loss_mse_f32(const float *p, const float *t, float *dp, double *loss, size_t n, size_t m);
+void fmi_loss_mse_f64(const double *p, const double *t, double *dp, double *loss, size_t n, size_t m);
+void fmi_loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, double *loss, size_t n, size_t m);
+void fmi_loss_softmax_ce_f64(const double *z, const int64_t *y, double *dz, double *loss, size_t n, size_t m);
+void fmi_loss_sigmoid_bce_f32(const float *z, const float *t, float *dz, double *loss, size_t n, size_t m);
+void fmi_loss_sigmoid_bce_f64(const double *z, const double *t, double *dz, double *loss, size_t n, size_t m);
+
+/* the updates (optim.inc): the option checks (FM_OK or FM_EVALUE; as doubles and rounded to the element type),
+ * then the argument-free cores, which assume the checks passed */
+int fmi_sgd_check_f32(double lr, double momentum, double weight_decay, double l1, int nesterov);
+int fmi_sgd_check_f64(double lr, double momentum, double weight_decay, double l1, int nesterov);
+int fmi_adam_check_f32(uint64_t t, double lr, double beta1, double beta2, double eps, double weight_decay,
+                       double l1);
+int fmi_adam_check_f64(uint64_t t, double lr, double beta1, double beta2, double eps, double weight_decay,
+                       double l1);
+void fmi_sgd_update_f32(const float *dW, float *W, float *v, size_t n, double lr, double momentum,
+                        double weight_decay, double l1, int nesterov);
+void fmi_sgd_update_f64(const double *dW, double *W, double *v, size_t n, double lr, double momentum,
+                        double weight_decay, double l1, int nesterov);
+void fmi_adam_update_f32(const float *dW, float *W, float *m, float *v, size_t n, uint64_t t, double lr,
+                         double beta1, double beta2, double eps, double weight_decay, double l1);
+void fmi_adam_update_f64(const double *dW, double *W, double *m, double *v, size_t n, uint64_t t, double lr,
+                         double beta1, double beta2, double eps, double weight_decay, double l1);
 
 #endif

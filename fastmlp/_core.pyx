@@ -25,7 +25,7 @@ if [_LOSS_CODES[l] for l in ("mse", "softmax_ce", "sigmoid_bce")] != [FM_LOSS_MS
     raise ImportError("fastmlp.vocabulary.CORE_LOSSES does not follow fm_loss of fastmlp.h")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-include "_core_capsule.pxi"
+include "_core_capsule.pxi"  # generated from fastmlp.h by tools/gen_core.py, as _core.pxd (with the c_* dispatchers)
 include "_core_info.pxi"
 include "_core_checks.pxi"
 include "_core_kernels.pxi"

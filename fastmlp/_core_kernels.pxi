@@ -10,10 +10,7 @@ cdef object _dense_forward(const floating[:, ::1] x, const floating[:, ::1] W, b
         bv = b
         bp = &bv[0]
     with nogil:
-        if floating is float:
-            rc = fm_dense_forward_f32(&x[0, 0], &W[0, 0], bp, &p[0, 0], x.shape[0], x.shape[1], W.shape[0], act)
-        else:
-            rc = fm_dense_forward_f64(&x[0, 0], &W[0, 0], bp, &p[0, 0], x.shape[0], x.shape[1], W.shape[0], act)
+        rc = c_dense_forward(&x[0, 0], &W[0, 0], bp, &p[0, 0], x.shape[0], x.shape[1], W.shape[0], act)
     _raise_for(rc, "dense_forward")
 
 
@@ -47,19 +44,16 @@ def dense_pack_width(dtype="float32"):
 cdef object _dense_pack(const floating[:, ::1] W, floating[::1] Wp, size_t nc):
     cdef int rc
     with nogil:
-        if floating is float:
-            rc = fm_dense_pack_f32(&W[0, 0], &Wp[0], W.shape[0], W.shape[1], nc)
-        else:
-            rc = fm_dense_pack_f64(&W[0, 0], &Wp[0], W.shape[0], W.shape[1], nc)
+        rc = c_dense_pack(&W[0, 0], &Wp[0], W.shape[1], W.shape[0], nc)
     _raise_for(rc, "dense_pack")
 
 
-_PACK_GROUP = 4  # FM_PACK_GROUP: panels per group of the packed layout
-
-
-def _packed_size(n_out, n_in, nc):
-    group = _PACK_GROUP * nc
-    return (n_out + group - 1) // group * group * n_in
+def dense_packed_size(size_t n_in, size_t n_out, size_t nc):
+    """Length of the packed layout of W[n_out, n_in] in panels of nc outputs (fm_dense_packed_size):
+    ``dense_pack(W)`` returns that many values, for nc = ``dense_pack_width(W.dtype)``."""
+    cdef size_t count = 0
+    _raise_for(fm_dense_packed_size(&count, n_in, n_out, nc), "dense_packed_size")
+    return count
 
 
 def dense_pack(W):
@@ -68,7 +62,7 @@ def dense_pack(W):
     W = _check("W", W, shape=(None, None))
     width = dense_pack_width(W.dtype)
     n_out, n_in = W.shape
-    Wp = np.empty(_packed_size(n_out, n_in, width), dtype=W.dtype)
+    Wp = np.empty(dense_packed_size(n_in, n_out, width), dtype=W.dtype)
     if W.dtype == np.float32:
         _dense_pack[float](W, Wp, width)
     else:
@@ -85,12 +79,7 @@ cdef object _dense_forward_packed(const floating[:, ::1] x, const floating[::1] 
         bv = b
         bp = &bv[0]
     with nogil:
-        if floating is float:
-            rc = fm_dense_forward_packed_f32(&x[0, 0], &Wp[0], bp, &p[0, 0], x.shape[0], x.shape[1], p.shape[1],
-                                             nc, act)
-        else:
-            rc = fm_dense_forward_packed_f64(&x[0, 0], &Wp[0], bp, &p[0, 0], x.shape[0], x.shape[1], p.shape[1],
-                                             nc, act)
+        rc = c_dense_forward_packed(&x[0, 0], &Wp[0], bp, &p[0, 0], x.shape[0], x.shape[1], p.shape[1], nc, act)
     _raise_for(rc, "dense_forward_packed")
 
 
@@ -101,7 +90,7 @@ def dense_forward_packed(x, Wp, b, n_out, act="relu", *, out=None, check_finite=
     if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
         raise ValueError(f"n_out: expected an int >= 1, got {n_out!r}")
     nc = dense_pack_width(x.dtype)
-    size = _packed_size(n_out, x.shape[1], nc)
+    size = dense_packed_size(x.shape[1], n_out, nc)
     Wp = _check("Wp", Wp, x.dtype, (size,), finite=check_finite)
     if b is not None:
         b = _check("b", b, x.dtype, (n_out,), finite=check_finite)
@@ -130,12 +119,8 @@ cdef object _dense_backward(const floating[:, ::1] x, const floating[:, ::1] W, 
         dxv = dx
         dxp = &dxv[0, 0]
     with nogil:
-        if floating is float:
-            rc = fm_dense_backward_f32(&x[0, 0], &W[0, 0], &p[0, 0], &dp[0, 0], &dz[0, 0], &dW[0, 0], dbp, dxp,
-                                       x.shape[0], x.shape[1], W.shape[0], act, accumulate)
-        else:
-            rc = fm_dense_backward_f64(&x[0, 0], &W[0, 0], &p[0, 0], &dp[0, 0], &dz[0, 0], &dW[0, 0], dbp, dxp,
-                                       x.shape[0], x.shape[1], W.shape[0], act, accumulate)
+        rc = c_dense_backward(&x[0, 0], &W[0, 0], &p[0, 0], &dp[0, 0], &dz[0, 0], &dW[0, 0], dbp, dxp, x.shape[0],
+                              x.shape[1], W.shape[0], act, accumulate)
     _raise_for(rc, "dense_backward")
 
 
@@ -182,10 +167,7 @@ cdef object _loss_mse(const floating[:, ::1] p, const floating[:, ::1] t, floati
     cdef double loss = 0.0
     cdef int rc
     with nogil:
-        if floating is float:
-            rc = fm_loss_mse_f32(&p[0, 0], &t[0, 0], &dp[0, 0], p.shape[0], p.shape[1], &loss)
-        else:
-            rc = fm_loss_mse_f64(&p[0, 0], &t[0, 0], &dp[0, 0], p.shape[0], p.shape[1], &loss)
+        rc = c_loss_mse(&p[0, 0], &t[0, 0], &dp[0, 0], &loss, p.shape[0], p.shape[1])
     _raise_for(rc, "loss_mse")
     return loss
 
@@ -205,10 +187,7 @@ cdef object _loss_softmax_ce(const floating[:, ::1] z, const int64_t[::1] y, flo
     cdef double loss = 0.0
     cdef int rc
     with nogil:
-        if floating is float:
-            rc = fm_loss_softmax_ce_f32(&z[0, 0], &y[0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
-        else:
-            rc = fm_loss_softmax_ce_f64(&z[0, 0], &y[0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+        rc = c_loss_softmax_ce(&z[0, 0], &y[0], &dz[0, 0], &loss, z.shape[0], z.shape[1])
     _raise_for(rc, "loss_softmax_ce")
     return loss
 
@@ -229,10 +208,7 @@ cdef object _loss_sigmoid_bce(const floating[:, ::1] z, const floating[:, ::1] t
     cdef double loss = 0.0
     cdef int rc
     with nogil:
-        if floating is float:
-            rc = fm_loss_sigmoid_bce_f32(&z[0, 0], &t[0, 0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
-        else:
-            rc = fm_loss_sigmoid_bce_f64(&z[0, 0], &t[0, 0], &dz[0, 0], z.shape[0], z.shape[1], &loss)
+        rc = c_loss_sigmoid_bce(&z[0, 0], &t[0, 0], &dz[0, 0], &loss, z.shape[0], z.shape[1])
     _raise_for(rc, "loss_sigmoid_bce")
     return loss
 
@@ -254,10 +230,7 @@ def loss_sigmoid_bce(z, t, *, dz=None):
 cdef object _softmax(const floating[:, ::1] z, floating[:, ::1] p):
     cdef int rc
     with nogil:
-        if floating is float:
-            rc = fm_softmax_f32(&z[0, 0], &p[0, 0], z.shape[0], z.shape[1])
-        else:
-            rc = fm_softmax_f64(&z[0, 0], &p[0, 0], z.shape[0], z.shape[1])
+        rc = c_softmax(&z[0, 0], &p[0, 0], z.shape[0], z.shape[1])
     _raise_for(rc, "softmax")
 
 
@@ -289,10 +262,7 @@ cdef object _sgd_update(floating[::1] W, const floating[::1] dW, v, double lr, d
         vv = v
         vp = &vv[0]
     with nogil:
-        if floating is float:
-            rc = fm_sgd_update_f32(&W[0], &dW[0], vp, W.shape[0], lr, momentum, weight_decay, l1, nesterov)
-        else:
-            rc = fm_sgd_update_f64(&W[0], &dW[0], vp, W.shape[0], lr, momentum, weight_decay, l1, nesterov)
+        rc = c_sgd_update(&dW[0], &W[0], vp, W.shape[0], lr, momentum, weight_decay, l1, nesterov)
     _raise_for(rc, "sgd_update")
 
 
@@ -333,12 +303,7 @@ cdef object _adam_update(floating[::1] W, const floating[::1] dW, floating[::1] 
                  double lr, double beta1, double beta2, double eps, double weight_decay, double l1):
     cdef int rc
     with nogil:
-        if floating is float:
-            rc = fm_adam_update_f32(&W[0], &dW[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps,
-                                    weight_decay, l1)
-        else:
-            rc = fm_adam_update_f64(&W[0], &dW[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps,
-                                    weight_decay, l1)
+        rc = c_adam_update(&dW[0], &W[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps, weight_decay, l1)
     _raise_for(rc, "adam_update")
 
 

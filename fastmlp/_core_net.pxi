@@ -18,10 +18,7 @@ cdef object _mlp_forward(_Net self, const floating[::1] params, const floating[:
                  unsigned char[::1] work, size_t work_batch):
     cdef int rc
     with nogil:
-        if floating is float:
-            rc = fm_mlp_forward_f32(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], &work[0], work_batch)
-        else:
-            rc = fm_mlp_forward_f64(&self.net, &params[0], &x[0, 0], &out[0, 0], x.shape[0], &work[0], work_batch)
+        rc = c_mlp_forward(&self.net, &params[0], &x[0, 0], &out[0, 0], &work[0], x.shape[0], work_batch)
     _raise_for(rc, "mlp_forward")
 
 
@@ -44,12 +41,8 @@ cdef object _mlp_loss_grad(_Net self, const floating[::1] params, grads, const f
         yv = y
         yp = &yv[0]
     with nogil:
-        if floating is float:
-            rc = fm_mlp_loss_grad_f32(&self.net, &params[0], gp, &x[0, 0], tp, yp, x.shape[0], self._work_ptr,
-                                      self.work_batch, &loss)
-        else:
-            rc = fm_mlp_loss_grad_f64(&self.net, &params[0], gp, &x[0, 0], tp, yp, x.shape[0], self._work_ptr,
-                                      self.work_batch, &loss)
+        rc = c_mlp_loss_grad(&self.net, &params[0], &x[0, 0], tp, yp, gp, &loss, self._work_ptr, x.shape[0],
+                             self.work_batch)
     if rc == FM_EDIVERGED:
         return float("nan")
     _raise_for(rc, "mlp_loss_grad")
@@ -76,12 +69,8 @@ cdef object _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads
         yv = y
         yp = &yv[0]
     with nogil:
-        if floating is float:
-            rc = fm_mlp_train_step_f32(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &cfg.o,
-                                       step, self._work_ptr, self.work_batch, &loss)
-        else:
-            rc = fm_mlp_train_step_f64(&self.net, &params[0], &grads[0], sp, &x[0, 0], tp, yp, x.shape[0], &cfg.o,
-                                       step, self._work_ptr, self.work_batch, &loss)
+        rc = c_mlp_train_step(&self.net, &cfg.o, &x[0, 0], tp, yp, &params[0], sp, &grads[0], &loss,
+                              self._work_ptr, x.shape[0], self.work_batch, step)
     _net_raise(rc, "train_step")
     return loss
 
@@ -107,12 +96,8 @@ cdef object _mlp_train_epoch(_Net self, floating[::1] params, floating[::1] grad
         yv = Y
         yp = &yv[0]
     with nogil:
-        if floating is float:
-            rc = fm_mlp_train_epoch_f32(&self.net, &params[0], &grads[0], sp, &X[0, 0], tp, yp, X.shape[0],
-                                        &order[0], order.shape[0], self.work_batch, &cfg.o, &st, self._work_ptr, &loss)
-        else:
-            rc = fm_mlp_train_epoch_f64(&self.net, &params[0], &grads[0], sp, &X[0, 0], tp, yp, X.shape[0],
-                                        &order[0], order.shape[0], self.work_batch, &cfg.o, &st, self._work_ptr, &loss)
+        rc = c_mlp_train_epoch(&self.net, &cfg.o, &X[0, 0], tp, yp, &order[0], &params[0], sp, &grads[0], &st,
+                               &loss, self._work_ptr, X.shape[0], order.shape[0], self.work_batch)
     counter[0] = st  # the batches applied, also when one diverged
     _net_raise(rc, "train_epoch")
     return loss
@@ -171,9 +156,9 @@ cdef class _Net:
         if batch == self.work_batch:
             return
         if self.dtype == np.float32:
-            _raise_for(fm_mlp_workspace_size_f32(&self.net, batch, &nbytes), "mlp_workspace_size")
+            _raise_for(fm_mlp_workspace_size_f32(&self.net, &nbytes, batch), "mlp_workspace_size")
         else:
-            _raise_for(fm_mlp_workspace_size_f64(&self.net, batch, &nbytes), "mlp_workspace_size")
+            _raise_for(fm_mlp_workspace_size_f64(&self.net, &nbytes, batch), "mlp_workspace_size")
         cdef unsigned char[::1] buf
         self._work = np.empty(nbytes, dtype=np.uint8)
         buf = self._work
@@ -210,9 +195,9 @@ cdef class _Net:
         # a workspace of its own for every call: predictions from several threads never share buffers
         cdef size_t nbytes, chunk = min(<size_t>x.shape[0], 256)
         if self.dtype == np.float32:
-            _raise_for(fm_mlp_workspace_size_f32(&self.net, chunk, &nbytes), "mlp_workspace_size")
+            _raise_for(fm_mlp_workspace_size_f32(&self.net, &nbytes, chunk), "mlp_workspace_size")
         else:
-            _raise_for(fm_mlp_workspace_size_f64(&self.net, chunk, &nbytes), "mlp_workspace_size")
+            _raise_for(fm_mlp_workspace_size_f64(&self.net, &nbytes, chunk), "mlp_workspace_size")
         if x.dtype == np.float32:
             _mlp_forward[float](self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
         else:
@@ -339,13 +324,13 @@ cdef class Stepper:
 
     cdef int _step(self, double *loss) noexcept nogil:
         if self.f64:
-            return fm_mlp_train_step_f64(&self.net, <double *>self.params, <double *>self.grads,
-                                         <double *>self.state, <const double *>self.x, <const double *>self.t,
-                                         self.y, self.n, &self.opt, self.counter[0] + 1, self.work,
-                                         self.work_batch, loss)
-        return fm_mlp_train_step_f32(&self.net, <float *>self.params, <float *>self.grads, <float *>self.state,
-                                     <const float *>self.x, <const float *>self.t, self.y, self.n, &self.opt,
-                                     self.counter[0] + 1, self.work, self.work_batch, loss)
+            return fm_mlp_train_step_f64(&self.net, &self.opt, <const double *>self.x, <const double *>self.t,
+                                         self.y, <double *>self.params, <double *>self.state,
+                                         <double *>self.grads, loss, self.work, self.n, self.work_batch,
+                                         self.counter[0] + 1)
+        return fm_mlp_train_step_f32(&self.net, &self.opt, <const float *>self.x, <const float *>self.t, self.y,
+                                     <float *>self.params, <float *>self.state, <float *>self.grads, loss, self.work,
+                                     self.n, self.work_batch, self.counter[0] + 1)
 
     def __call__(self):
         cdef double loss = 0.0
@@ -461,12 +446,8 @@ cdef int _predictor_run(Predictor self, const floating[:, ::1] X, floating[:, ::
                     return 1
         for l in range(self.n_layers):
             dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
-            if floating is float:
-                rc = fm_dense_forward_packed_f32(inp, <const float *>self.wps[l], <const float *>self.bs[l], dst, n,
-                                                 self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
-            else:
-                rc = fm_dense_forward_packed_f64(inp, <const double *>self.wps[l], <const double *>self.bs[l], dst,
-                                                 n, self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
+            rc = c_dense_forward_packed(inp, <const floating *>self.wps[l], <const floating *>self.bs[l], dst, n,
+                                        self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
             if rc:
                 return rc
             inp = dst

@@ -6,7 +6,7 @@ runs the same loop nest. It is slow on purpose and obviously right; the tests co
 Installed with the wheel as ``fastmlp.reference``.
 """
 from .common import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACTIVATIONS, KernelError
-from .dense import dense_backward, dense_forward, dense_forward_packed, dense_pack, dense_pack_width
+from .dense import dense_backward, dense_forward, dense_forward_packed, dense_pack, dense_pack_width, dense_packed_size
 from .loss import loss_mse, loss_softmax_ce, loss_sigmoid_bce, softmax
 from .optim import sgd_update, adam_update
 from .mlp import (Net, Optim, LOSSES, OPT_SGD, OPT_ADAM, mlp_num_params, mlp_state_size, mlp_forward,
@@ -14,7 +14,7 @@ from .mlp import (Net, Optim, LOSSES, OPT_SGD, OPT_ADAM, mlp_num_params, mlp_sta
 
 __all__ = [
     "ACT_IDENTITY", "ACT_RELU", "ACT_SIGMOID", "ACT_TANH", "ACTIVATIONS", "KernelError",
-    "dense_forward", "dense_backward", "dense_pack_width", "dense_pack", "dense_forward_packed",
+    "dense_forward", "dense_backward", "dense_pack_width", "dense_packed_size", "dense_pack", "dense_forward_packed",
     "loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "softmax",
     "sgd_update", "adam_update",
     "Net", "Optim", "LOSSES", "OPT_SGD", "OPT_ADAM", "mlp_num_params", "mlp_state_size", "mlp_forward",

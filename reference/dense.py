@@ -49,13 +49,26 @@ def dense_pack_width():
 
 
 PACK_GROUP = 4  # panels per group of the packed layout (FM_PACK_GROUP)
+SIZE_LIMIT = (2 ** 63 - 1) // 8  # fm_mul_size: products past PTRDIFF_MAX / 8 (64-bit) are refused
 
 
-def dense_pack(W, Wp, n_out, n_in, nc):
-    """Wp[g][k][j] = W[g*G*nc + j][k] for j < G*nc, zero past n_out: groups of G panels of nc outputs, by k."""
-    check_sizes(n_out, n_in, nc)
-    if nc > 1024:
+def dense_packed_size(count, n_in, n_out, nc):
+    """count[0] = length of the packed layout: ceil(n_out / (G*nc)) groups of G*nc outputs by n_in."""
+    check_sizes(n_in, n_out)
+    if n_in * n_out > SIZE_LIMIT:
+        raise KernelError("size overflow")
+    if not 1 <= nc <= 1024:
         raise KernelError("option out of range")
+    G = PACK_GROUP
+    groups = (n_out + G * nc - 1) // (G * nc)
+    if groups * G * nc * n_in > SIZE_LIMIT:
+        raise KernelError("size overflow")
+    count[0] = groups * G * nc * n_in
+
+
+def dense_pack(W, Wp, n_in, n_out, nc):
+    """Wp[g][k][j] = W[g*G*nc + j][k] for j < G*nc, zero past n_out: groups of G panels of nc outputs, by k."""
+    dense_packed_size([0], n_in, n_out, nc)
     G = PACK_GROUP
     groups = (n_out + G * nc - 1) // (G * nc)
     for g in range(groups):

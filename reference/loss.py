@@ -4,7 +4,7 @@ import math
 from .common import KernelError, check_sizes
 
 
-def loss_mse(p, t, dp, n, m, loss):
+def loss_mse(p, t, dp, loss, n, m):
     """loss[0] = 1/(2n) sum (p - t)^2; dp = (p - t) / n (dp may be None)."""
     check_sizes(n, m)
     total = 0.0
@@ -16,7 +16,7 @@ def loss_mse(p, t, dp, n, m, loss):
     loss[0] = 0.5 * total / n
 
 
-def loss_softmax_ce(z, y, dz, n, m, loss):
+def loss_softmax_ce(z, y, dz, loss, n, m):
     """loss[0] = mean_i logsumexp(z_i) - z_i[y_i]; dz = (softmax(z) - onehot(y)) / n (dz may be None)."""
     check_sizes(n, m)
     for i in range(n):
@@ -43,7 +43,7 @@ def loss_softmax_ce(z, y, dz, n, m, loss):
     loss[0] = total / n
 
 
-def loss_sigmoid_bce(z, t, dz, n, m, loss):
+def loss_sigmoid_bce(z, t, dz, loss, n, m):
     """loss[0] = 1/n sum max(z,0) - z t + log1p(exp(-|z|)); dz = (sigmoid(z) - t) / n (dz may be None)."""
     check_sizes(n, m)
     total = 0.0

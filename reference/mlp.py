@@ -12,7 +12,7 @@ from .dense import dense_backward, dense_forward
 from .loss import loss_mse, loss_sigmoid_bce, loss_softmax_ce
 from .optim import adam_update, sgd_update
 
-MAX_LAYERS = 32
+MAX_LAYERS = 32  # FM_MAX_LAYERS
 LOSS_MSE, LOSS_SOFTMAX_CE, LOSS_SIGMOID_BCE = 0, 1, 2
 LOSSES = {"mse": LOSS_MSE, "softmax_ce": LOSS_SOFTMAX_CE, "sigmoid_bce": LOSS_SIGMOID_BCE}
 OPT_SGD, OPT_ADAM = 0, 1
@@ -96,7 +96,7 @@ def _forward_chunk(net, params, x, n):
     return acts
 
 
-def mlp_forward(net, params, x, out, n, work, work_batch):
+def mlp_forward(net, params, x, out, work, n, work_batch):
     """out[n][n_out] = the network's output, in chunks of work_batch rows."""
     _check(net)
     if n <= 0 or work_batch <= 0:
@@ -108,17 +108,17 @@ def mlp_forward(net, params, x, out, n, work, work_batch):
         out[s * n_out: (s + nb) * n_out] = acts[-1]
 
 
-def _loss_grad_core(net, params, grads, x, t, y, n, loss):
+def _loss_grad_core(net, params, x, t, y, grads, loss, n):
     L, n_out = net.n_layers, net.sizes[net.n_layers]
     acts = _forward_chunk(net, params, x, n)
     z = acts[L - 1]
     cur = [0.0] * (n * n_out) if grads is not None else None
     if net.loss == LOSS_MSE:
-        loss_mse(z, t, cur, n, n_out, loss)
+        loss_mse(z, t, cur, loss, n, n_out)
     elif net.loss == LOSS_SOFTMAX_CE:
-        loss_softmax_ce(z, y, cur, n, n_out, loss)
+        loss_softmax_ce(z, y, cur, loss, n, n_out)
     else:
-        loss_sigmoid_bce(z, t, cur, n, n_out, loss)
+        loss_sigmoid_bce(z, t, cur, loss, n, n_out)
     if not math.isfinite(loss[0]):
         raise KernelError("loss or gradient is not finite")
     if grads is None:
@@ -141,7 +141,7 @@ def _loss_grad_core(net, params, grads, x, t, y, n, loss):
         raise KernelError("loss or gradient is not finite")
 
 
-def _update_core(net, params, grads, state, P, opt, step):
+def _update_core(net, opt, grads, params, state, P, step):
     off = 0
     for l in range(net.n_layers):
         nw, nb = net.sizes[l + 1] * net.sizes[l], net.sizes[l + 1]
@@ -152,26 +152,26 @@ def _update_core(net, params, grads, state, P, opt, step):
             W, g = params[seg], grads[seg]
             if opt.kind == OPT_ADAM:
                 m, v = state[off: off + cnt], state[P + off: P + off + cnt]
-                adam_update(W, g, m, v, cnt, step, opt.lr, opt.beta1, opt.beta2, opt.eps, wd, l1)
+                adam_update(g, W, m, v, cnt, step, opt.lr, opt.beta1, opt.beta2, opt.eps, wd, l1)
                 state[off: off + cnt], state[P + off: P + off + cnt] = m, v
             else:
                 v = state[seg] if opt.momentum != 0.0 else None
-                sgd_update(W, g, v, cnt, opt.lr, opt.momentum, wd, l1, opt.nesterov)
+                sgd_update(g, W, v, cnt, opt.lr, opt.momentum, wd, l1, opt.nesterov)
                 if v is not None:
                     state[seg] = v
             params[seg] = W
             off += cnt
 
 
-def mlp_loss_grad(net, params, grads, x, t, y, n, work, work_batch, loss):
+def mlp_loss_grad(net, params, x, t, y, grads, loss, work, n, work_batch):
     """loss[0] = mean loss of the batch; grads (unless None) = its gradient for every parameter."""
     _check(net)
     if n <= 0 or n > work_batch:
         raise KernelError("zero size")
-    _loss_grad_core(net, params, grads, x, t, y, n, loss)
+    _loss_grad_core(net, params, x, t, y, grads, loss, n)
 
 
-def mlp_train_step(net, params, grads, state, x, t, y, n, opt, step, work, work_batch, loss):
+def mlp_train_step(net, opt, x, t, y, params, state, grads, loss, work, n, work_batch, step):
     """loss_grad, then the update of every layer (penalties on W only); nothing updated when it diverges."""
     _check(net)
     _check_opt(opt)
@@ -181,12 +181,12 @@ def mlp_train_step(net, params, grads, state, x, t, y, n, opt, step, work, work_
         raise KernelError("option out of range")
     P = [0]
     mlp_num_params(net, P)
-    _loss_grad_core(net, params, grads, x, t, y, n, loss)
-    _update_core(net, params, grads, state, P[0], opt, step)
+    _loss_grad_core(net, params, x, t, y, grads, loss, n)
+    _update_core(net, opt, grads, params, state, P[0], step)
 
 
-def mlp_train_epoch(net, params, grads, state, X, T, Y, n_samples, order, n_order, batch, opt, step, work,
-                    mean_loss):
+def mlp_train_epoch(net, opt, X, T, Y, order, params, state, grads, step, mean_loss, work, n_samples, n_order,
+                    batch):
     """One epoch over X in the given order, batches of `batch` rows; step[0] advances by the batches applied."""
     _check(net)
     _check_opt(opt)
@@ -210,11 +210,11 @@ def mlp_train_epoch(net, params, grads, state, X, T, Y, n_samples, order, n_orde
                 tg.extend(T[src * n_out: (src + 1) * n_out])
         loss = [0.0]
         try:
-            _loss_grad_core(net, params, grads, xg, tg, yg, nb, loss)
+            _loss_grad_core(net, params, xg, tg, yg, grads, loss, nb)
         except KernelError:
             mean_loss[0] = total / n_order
             raise
-        _update_core(net, params, grads, state, P[0], opt, step[0] + 1)
+        _update_core(net, opt, grads, params, state, P[0], step[0] + 1)
         step[0] += 1
         total += loss[0] * nb
     mean_loss[0] = total / n_order

@@ -8,7 +8,7 @@ def _sign(w):
     return 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
 
 
-def sgd_update(W, dW, v, n, lr, momentum, weight_decay, l1, nesterov):
+def sgd_update(dW, W, v, n, lr, momentum, weight_decay, l1, nesterov):
     """g = dW + wd W + l1 sign(W); with momentum v = mu v + g, step g + mu v (Nesterov) or v; W -= lr step."""
     check_sizes(n)
     if (not finite_nonneg(lr) or not finite_nonneg(weight_decay) or not finite_nonneg(l1)
@@ -22,7 +22,7 @@ def sgd_update(W, dW, v, n, lr, momentum, weight_decay, l1, nesterov):
         W[i] -= lr * g
 
 
-def adam_update(W, dW, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1):
+def adam_update(dW, W, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1):
     """Bias-corrected Adam step number t (>= 1) with L2/L1 terms added to the gradient."""
     check_sizes(n)
     if (t < 1 or not finite_nonneg(lr) or not finite_nonneg(weight_decay) or not finite_nonneg(l1)

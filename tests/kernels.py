@@ -35,12 +35,12 @@ def dense_forward(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
 
 def dense_pack(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
     import fastmlp
+    from fastmlp._core import dense_packed_size
     W = values(rng, (n_out, n_in), dtype, quantized)
     nc = fastmlp.dense_pack_width(dtype)
     Wp = fast(W)
-    group = R.dense.PACK_GROUP * nc
-    Wp_r = [0.0] * ((n_out + group - 1) // group * group * n_in)
-    ref(flat(W), Wp_r, n_out, n_in, nc)
+    Wp_r = [0.0] * dense_packed_size(n_in, n_out, nc)
+    ref(flat(W), Wp_r, n_in, n_out, nc)
     return {"Wp": Wp}, {"Wp": Wp_r}, (W,)
 
 
@@ -95,7 +95,7 @@ def loss_mse(fast, ref, rng, dtype, n, m, quantized):
     t = values(rng, (n, m), dtype, quantized)
     loss, dp = fast(p, t)
     loss_r, dp_r = [0.0], [0.0] * (n * m)
-    ref(flat(p), flat(t), dp_r, n, m, loss_r)
+    ref(flat(p), flat(t), dp_r, loss_r, n, m)
     return {"loss": loss, "dp": dp}, {"loss": loss_r[0], "dp": dp_r}, (p, t)
 
 
@@ -104,7 +104,7 @@ def loss_softmax_ce(fast, ref, rng, dtype, n, m, quantized):
     y = rng.integers(0, m, size=n)
     loss, dz = fast(z, y)
     loss_r, dz_r = [0.0], [0.0] * (n * m)
-    ref(flat(z), [int(v) for v in y], dz_r, n, m, loss_r)
+    ref(flat(z), [int(v) for v in y], dz_r, loss_r, n, m)
     return {"loss": loss, "dz": dz}, {"loss": loss_r[0], "dz": dz_r}, (z, y)
 
 
@@ -113,7 +113,7 @@ def loss_sigmoid_bce(fast, ref, rng, dtype, n, m, quantized):
     t = (rng.integers(0, 2, size=(n, m)) if quantized else rng.uniform(0, 1, size=(n, m))).astype(dtype)
     loss, dz = fast(z, t)
     loss_r, dz_r = [0.0], [0.0] * (n * m)
-    ref(flat(z), flat(t), dz_r, n, m, loss_r)
+    ref(flat(z), flat(t), dz_r, loss_r, n, m)
     return {"loss": loss, "dz": dz}, {"loss": loss_r[0], "dz": dz_r}, (z, t)
 
 
@@ -131,7 +131,7 @@ def sgd_update(fast, ref, rng, dtype, n, m, quantized, momentum=0.0, nesterov=Fa
     v = values(rng, (n, m), dtype, quantized) if momentum else None
     W_r, v_r = flat(W), flat(v)
     fast(W, dW, v, lr=0.05, momentum=momentum, weight_decay=weight_decay, l1=l1, nesterov=nesterov)
-    ref(W_r, flat(dW), v_r, n * m, 0.05, momentum, weight_decay, l1, nesterov)
+    ref(flat(dW), W_r, v_r, n * m, 0.05, momentum, weight_decay, l1, nesterov)
     fast_out, ref_out = {"W": W}, {"W": W_r}
     if momentum:
         fast_out["v"], ref_out["v"] = v, v_r
@@ -146,7 +146,7 @@ def adam_update(fast, ref, rng, dtype, n, m, quantized, weight_decay=0.0, l1=0.0
     grads = [values(rng, (n, m), dtype, quantized) for _ in range(steps)]
     for t, dW in enumerate(grads, start=1):
         fast(W, dW, mm, v, t, lr=0.01, weight_decay=weight_decay, l1=l1)
-        ref(W_r, flat(dW), m_r, v_r, n * m, t, 0.01, 0.9, 0.999, 1e-8, weight_decay, l1)
+        ref(flat(dW), W_r, m_r, v_r, n * m, t, 0.01, 0.9, 0.999, 1e-8, weight_decay, l1)
     return {"W": W, "m": mm, "v": v}, {"W": W_r, "m": m_r, "v": v_r}, tuple(grads)
 
 

@@ -11,7 +11,9 @@ import fastmlp
 
 PYX = textwrap.dedent("""
     # cython: language_level=3
-    from fastmlp._core cimport dense_forward_f64, FM_ACT_TANH, FM_OK
+    from cython cimport floating
+    from fastmlp._core cimport (dense_forward_f64, c_dense_forward, c_mlp_forward, c_mlp_workspace_size, fm_mlp,
+                                FM_ACT_TANH, FM_LOSS_MSE, FM_OK)
 
     def forward(const double[:, ::1] x, const double[:, ::1] W, const double[::1] b, double[:, ::1] p):
         cdef int rc
@@ -19,6 +21,25 @@ PYX = textwrap.dedent("""
             rc = dense_forward_f64(&x[0, 0], &W[0, 0], &b[0], &p[0, 0], x.shape[0], x.shape[1], W.shape[0],
                                    FM_ACT_TANH)
         return rc == FM_OK
+
+    def forward_fused(const floating[:, ::1] x, const floating[:, ::1] W, const floating[::1] b, floating[:, ::1] p):
+        # the generated fused dispatcher of the same kernel, float32 or float64
+        with nogil:
+            rc = c_dense_forward(&x[0, 0], &W[0, 0], &b[0], &p[0, 0], x.shape[0], x.shape[1], W.shape[0],
+                                 FM_ACT_TANH)
+        return rc == FM_OK
+
+    def mlp_forward(const double[::1] params, const double[:, ::1] x, double[:, ::1] out):
+        # a one-layer tanh network (W then b in params) through the generated c_mlp_* dispatchers
+        cdef fm_mlp net
+        cdef size_t nbytes = 0
+        net.n_layers, net.sizes[0], net.sizes[1] = 1, x.shape[1], out.shape[1]
+        net.acts[0], net.loss = FM_ACT_TANH, FM_LOSS_MSE
+        if c_mlp_workspace_size(&net, &nbytes, x.shape[0], <double>0) != FM_OK:
+            return False
+        work = bytearray(nbytes)
+        cdef unsigned char[::1] w = work
+        return c_mlp_forward(&net, &params[0], &x[0, 0], &out[0, 0], &w[0], x.shape[0], x.shape[0]) == FM_OK
 """)
 
 SETUP = textwrap.dedent("""
@@ -37,6 +58,13 @@ CHECK = textwrap.dedent("""
     p = np.empty((5, 3))
     assert downstream.forward(x, W, b, p)
     np.testing.assert_array_equal(p, fastmlp.dense_forward(x, W, b, "tanh"))
+    for dt in (np.float32, np.float64):
+        q = np.empty((5, 3), dtype=dt)
+        assert downstream.forward_fused(x.astype(dt), W.astype(dt), b.astype(dt), q)
+        np.testing.assert_array_equal(q, fastmlp.dense_forward(x.astype(dt), W.astype(dt), b.astype(dt), "tanh"))
+    out = np.empty((5, 3))
+    assert downstream.mlp_forward(np.concatenate([W.ravel(), b]), x, out)
+    np.testing.assert_array_equal(out, p)
     print("same result")
 """)
 

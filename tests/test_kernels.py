@@ -69,6 +69,27 @@ def test_dense_packed(name, dtype, n, n_in, n_out, act, bias, quantized, seed):
     run_case(name, dtype, n, n_in, n_out, act, bias, quantized, seed=seed)
 
 
+@given(n_in=st.integers(1, 40), n_out=st.integers(1, 300), nc=st.integers(1, 1024))
+def test_dense_packed_size(n_in, n_out, nc):
+    """fm_dense_packed_size against its twin, and the length dense_pack returns on this CPU."""
+    from fastmlp._core import dense_packed_size
+    count = [0]
+    reference.dense_packed_size(count, n_in, n_out, nc)
+    assert dense_packed_size(n_in, n_out, nc) == count[0] >= n_in * n_out
+    if nc == fastmlp.dense_pack_width(np.float64) and n_out <= 40:
+        assert fastmlp.dense_pack(np.zeros((n_out, n_in))).shape == (count[0],)
+
+
+@pytest.mark.parametrize("args", [(0, 3, 8), (3, 0, 8), (3, 5, 0), (3, 5, 1025), (2**60, 5, 16), (2**54, 5, 16)])
+def test_dense_packed_size_refusals(args):
+    """zero sizes, panel widths outside [1, 1024] and layouts past the size limit: both refuse"""
+    from fastmlp._core import dense_packed_size
+    with pytest.raises(ValueError):
+        dense_packed_size(*args)
+    with pytest.raises(reference.KernelError):
+        reference.dense_packed_size([0], *args)
+
+
 def test_pack_width():
     for dtype in DTYPES:
         nc = fastmlp.dense_pack_width(dtype)

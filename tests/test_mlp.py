@@ -119,7 +119,7 @@ def test_forward_matches_reference_in_chunks(loss, sizes, acts, dtype):
     out = net.forward(params, x, np.empty((n, sizes[-1]), dtype=dtype))
     assert net.work_batch == work_batch  # the forward really went through the 3-row workspace
     out_r = [0.0] * (n * sizes[-1])
-    R.mlp_forward(ref_net(sizes, acts, loss), flat(params), flat(x), out_r, n, None, work_batch)
+    R.mlp_forward(ref_net(sizes, acts, loss), flat(params), flat(x), out_r, None, n, work_batch)
     assert_close(out, out_r, dtype, f"mlp_forward {loss} {sizes}")
     # a row's output does not depend on the chunk it sits in: one 256-row workspace gives the same bits
     whole = _Net(sizes, acts, loss, dtype).forward(params, x, np.empty((n, sizes[-1]), dtype=dtype))
@@ -142,7 +142,7 @@ def test_loss_grad_matches_reference(loss, sizes, acts, dtype):
 
     rnet = ref_net(sizes, acts, loss)
     grads_r, loss_r = [0.0] * net.n_params, [0.0]
-    R.mlp_loss_grad(rnet, flat(params), grads_r, flat(x), *ref_ty(t, y), n, None, n, loss_r)
+    R.mlp_loss_grad(rnet, flat(params), flat(x), *ref_ty(t, y), grads_r, loss_r, None, n, n)
     assert np.all(np.isfinite(grads))
     assert max(abs(g) for g in grads_r) > 1e-3  # a vanishing gradient would compare vacuously
     assert_close(value, loss_r[0], dtype, f"mlp_loss_grad loss {loss}")
@@ -168,7 +168,7 @@ def test_train_steps_match_reference(loss, sizes, acts, opt_name, dtype):
         value = net.train_step(params, grads, c, state, steps, x, t, y)
         assert steps[0] == step
         loss_r = [0.0]
-        R.mlp_train_step(rnet, params_r, grads_r, state_r, flat(x), *ref_ty(t, y), 6, ropt, step, None, 6, loss_r)
+        R.mlp_train_step(rnet, ropt, flat(x), *ref_ty(t, y), params_r, state_r, grads_r, loss_r, None, 6, 6, step)
         close(value, loss_r[0], dtype, f"{opt_name} step {step} loss")
         close(params, params_r, dtype, f"{opt_name} step {step} params")
         close(grads, grads_r, dtype, f"{opt_name} step {step} grads")
@@ -202,8 +202,8 @@ def test_train_epoch_matches_reference(loss, sizes, acts, opt_name, dtype):
         mean = net.train_epoch(params, grads, c, state, steps, X, T, Y, order, batch)  # raises on divergence
         step = int(steps[0])
         mean_r = [0.0]
-        R.mlp_train_epoch(rnet, params_r, grads_r, state_r, flat(X), Tr, Yr, n, [int(i) for i in order],
-                          len(order), batch, ropt, step_r, None, mean_r)
+        R.mlp_train_epoch(rnet, ropt, flat(X), Tr, Yr, [int(i) for i in order], params_r, state_r, grads_r, step_r,
+                          mean_r, None, n, len(order), batch)
         assert step == step_r[0] == [3, 6, 8][e]
         close(mean, mean_r[0], dtype, f"{opt_name} epoch {e} mean loss")
         close(params, params_r, dtype, f"{opt_name} epoch {e} params")

@@ -89,24 +89,25 @@ def ref_dense_backward(ref):
     return partial(ref, x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, R.ACT_RELU, 0)
 
 
-def _packed_len(n_out, n_in, nc):
-    """Length of the packed layout: groups of PACK_GROUP panels of nc outputs (reference/dense.py dense_pack)."""
-    span = R.dense.PACK_GROUP * nc
-    return (n_out + span - 1) // span * span * n_in
+def _packed_len(n_in, n_out, nc):
+    """Length of the packed layout (the twin of fm_dense_packed_size)."""
+    count = [0]
+    R.dense_packed_size(count, n_in, n_out, nc)
+    return count[0]
 
 
 def ref_dense_pack(ref):
     n, n_in, n_out, x, W, b = _tiny_lists()
     nc = R.dense_pack_width()
-    Wp = [0.0] * _packed_len(n_out, n_in, nc)
-    return partial(ref, W, Wp, n_out, n_in, nc)
+    Wp = [0.0] * _packed_len(n_in, n_out, nc)
+    return partial(ref, W, Wp, n_in, n_out, nc)
 
 
 def ref_dense_forward_packed(ref):
     n, n_in, n_out, x, W, b = _tiny_lists()
     nc = R.dense_pack_width()
-    Wp = [0.0] * _packed_len(n_out, n_in, nc)
-    R.dense_pack(W, Wp, n_out, n_in, nc)
+    Wp = [0.0] * _packed_len(n_in, n_out, nc)
+    R.dense_pack(W, Wp, n_in, n_out, nc)
     p = [0.0] * (n * n_out)
     return partial(ref, x, Wp, b, p, n, n_in, n_out, nc, R.ACT_RELU)
 

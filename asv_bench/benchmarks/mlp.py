@@ -86,20 +86,20 @@ def _tiny_ref():
 def ref_mlp_forward(ref):
     net, params, _, X, _ = _tiny_ref()
     out = [0.0] * (TINY.samples * TINY.layers[-1])
-    return partial(ref, net, params, X, out, TINY.samples, None, TINY.batch)
+    return partial(ref, net, params, X, out, None, TINY.samples, TINY.batch)
 
 
 def ref_mlp_train_step(ref):
     net, params, grads, X, T = _tiny_ref()
     opt = R.Optim(kind=R.OPT_SGD, lr=TINY.lr)
-    return partial(ref, net, params, grads, [], X, T, None, TINY.batch, opt, 1, None, TINY.batch, [0.0])
+    return partial(ref, net, opt, X, T, None, params, [], grads, [0.0], None, TINY.batch, TINY.batch, 1)
 
 
 def ref_mlp_train_epoch(ref):
     net, params, grads, X, T = _tiny_ref()
     opt = R.Optim(kind=R.OPT_SGD, lr=TINY.lr)
     n = TINY.samples
-    return partial(ref, net, params, grads, [], X, T, None, n, list(range(n)), n, 1, opt, [0], None, [0.0])
+    return partial(ref, net, opt, X, T, None, list(range(n)), params, [], grads, [0], [0.0], None, n, n, 1)
 
 
 KERNELS = {

@@ -44,12 +44,12 @@ def _tiny():
 
 def ref_sgd_update(ref):
     n, W, dW = _tiny()
-    return partial(ref, W, dW, [0.0] * n, n, LR, MOMENTUM, 0.0, 0.0, False)
+    return partial(ref, dW, W, [0.0] * n, n, LR, MOMENTUM, 0.0, 0.0, False)
 
 
 def ref_adam_update(ref):
     n, W, dW = _tiny()
-    return partial(ref, W, dW, [0.0] * n, [0.0] * n, n, ADAM_STEP, ADAM_LR, 0.9, 0.999, 1e-8, 0.0, 0.0)
+    return partial(ref, dW, W, [0.0] * n, [0.0] * n, n, ADAM_STEP, ADAM_LR, 0.9, 0.999, 1e-8, 0.0, 0.0)
 
 
 KERNELS = {

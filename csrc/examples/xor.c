@@ -19,7 +19,7 @@ int main(void) {
     fm_optim opt = {0};
     opt.kind = FM_OPT_ADAM, opt.lr = 0.05, opt.beta1 = 0.9, opt.beta2 = 0.999, opt.eps = 1e-8;
     if (fm_mlp_num_params(&net, &P) || fm_mlp_state_size(&net, &opt, &S) ||
-        fm_mlp_workspace_size_f32(&net, 4, &bytes)) {
+        fm_mlp_workspace_size_f32(&net, &bytes, 4)) {
         fprintf(stderr, "bad network description\n");
         return 2;
     }
@@ -34,8 +34,8 @@ int main(void) {
     uint64_t step = 0;
     double loss = 0;
     for (int epoch = 0; epoch < 2000; epoch++) {
-        int rc = fm_mlp_train_epoch_f32(&net, params, grads, state, X, T, NULL, 4, order, 4, 4, &opt, &step, work,
-                                        &loss);
+        int rc = fm_mlp_train_epoch_f32(&net, &opt, X, T, NULL, order, params, state, grads, &step, &loss, work,
+                                        4, 4, 4);
         if (rc) {
             fprintf(stderr, "epoch %d: %s\n", epoch, fm_strerror(rc));
             return 1;
@@ -43,7 +43,7 @@ int main(void) {
         if (epoch % 500 == 0) printf("epoch %4d  loss %.5f\n", epoch, loss);
     }
     float out[4];
-    fm_mlp_forward_f32(&net, params, X, out, 4, work, 4);
+    fm_mlp_forward_f32(&net, params, X, out, work, 4, 4);
     int correct = 0;
     for (int i = 0; i < 4; i++) {
         const double p = 1.0 / (1.0 + exp(-out[i]));

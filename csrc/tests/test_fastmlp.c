@@ -66,7 +66,8 @@ static int close_to(const double *got, const double *want, size_t n, double tol)
         double *gw = malloc(no * ni * sizeof(double)), *rp = malloc(n * no * sizeof(double));                \
         double *rdw = malloc(no * ni * sizeof(double)), *rdb = calloc(no, sizeof(double));                   \
         double *rdx = calloc(n * ni, sizeof(double)), *got = malloc((n * ni + no * ni + n * no) * sizeof(double)); \
-        size_t nc = fm_dense_pack_width##SUF(), G = 4, packed = (no + G * nc - 1) / (G * nc) * G * nc * ni;  \
+        size_t nc = fm_dense_pack_width##SUF(), packed = 0;                                                 \
+        CHECK(fm_dense_packed_size(&packed, ni, no, nc) == FM_OK, "packed size");                             \
         T *Wp = malloc(packed * sizeof(T)), *pp = malloc(n * no * sizeof(T));                                 \
         for (size_t i = 0; i < n * ni; i++) x[i] = (T)urand();                                               \
         for (size_t i = 0; i < no * ni; i++) W[i] = (T)urand();                                              \
@@ -82,7 +83,7 @@ static int close_to(const double *got, const double *want, size_t n, double tol)
         for (size_t i = 0; i < n * no; i++) got[i] = p[i];                                                    \
         CHECK(close_to(got, rp, n * no, TOL), "forward %s n=%zu n_in=%zu n_out=%zu act=%d", #T, n, ni, no,   \
               (int)act);                                                                                      \
-        CHECK(fm_dense_pack##SUF(W, Wp, no, ni, nc) == FM_OK, "pack status");                                \
+        CHECK(fm_dense_pack##SUF(W, Wp, ni, no, nc) == FM_OK, "pack status");                                \
         CHECK(fm_dense_forward_packed##SUF(x, Wp, b, pp, n, ni, no, nc, act) == FM_OK, "packed status");     \
         CHECK(memcmp(p, pp, n * no * sizeof(T)) == 0, "packed forward differs from forward (%s)", #T);       \
         for (size_t i = 0; i < no * ni; i++) dW[i] = (T)0.5;                                                  \
@@ -116,7 +117,7 @@ DEFINE_LAYER_TEST(double, _f64, 1e-12)
 static void test_losses(void) {
     double z[6] = {0.5, -1.0, 2.0, 3.0, 0.0, -2.0}, t[6] = {1, 0, 1, 0.5, 0.25, 0}, dz[6], loss, want = 0;
     int64_t y[2] = {2, 0};
-    CHECK(fm_loss_softmax_ce_f64(z, y, dz, 2, 3, &loss) == FM_OK, "softmax_ce status");
+    CHECK(fm_loss_softmax_ce_f64(z, y, dz, &loss, 2, 3) == FM_OK, "softmax_ce status");
     for (int i = 0; i < 2; i++) {
         double s = 0;
         for (int j = 0; j < 3; j++) s += exp(z[i * 3 + j]);
@@ -126,11 +127,11 @@ static void test_losses(void) {
         CHECK(fabs(gsum) < 1e-15, "softmax_ce gradient rows sum to 0");
     }
     CHECK(fabs(loss - want) < 1e-14, "softmax_ce loss %.17g vs %.17g", loss, want);
-    CHECK(fm_loss_mse_f64(z, t, dz, 2, 3, &loss) == FM_OK, "mse status");
+    CHECK(fm_loss_mse_f64(z, t, dz, &loss, 2, 3) == FM_OK, "mse status");
     want = 0;
     for (int i = 0; i < 6; i++) want += 0.5 * (z[i] - t[i]) * (z[i] - t[i]) / 2;
     CHECK(fabs(loss - want) < 1e-14 && fabs(dz[0] - (z[0] - t[0]) / 2) < 1e-15, "mse value and gradient");
-    CHECK(fm_loss_sigmoid_bce_f64(z, t, dz, 2, 3, &loss) == FM_OK, "bce status");
+    CHECK(fm_loss_sigmoid_bce_f64(z, t, dz, &loss, 2, 3) == FM_OK, "bce status");
     want = 0;
     for (int i = 0; i < 6; i++) {
         const double s = 1 / (1 + exp(-z[i]));
@@ -144,11 +145,11 @@ static void test_losses(void) {
 
 static void test_updates(void) {
     double W[2] = {1.0, -2.0}, g[2] = {0.5, 0.25}, v[2] = {0, 0};
-    CHECK(fm_sgd_update_f64(W, g, v, 2, 0.1, 0.9, 0.0, 0.0, 0) == FM_OK, "sgd status");
-    CHECK(fm_sgd_update_f64(W, g, v, 2, 0.1, 0.9, 0.0, 0.0, 0) == FM_OK, "sgd status");
+    CHECK(fm_sgd_update_f64(g, W, v, 2, 0.1, 0.9, 0.0, 0.0, 0) == FM_OK, "sgd status");
+    CHECK(fm_sgd_update_f64(g, W, v, 2, 0.1, 0.9, 0.0, 0.0, 0) == FM_OK, "sgd status");
     CHECK(fabs(v[0] - 1.9 * 0.5) < 1e-15 && fabs(W[0] - (1.0 - 0.29 * 0.5)) < 1e-15, "momentum by hand");
     double A[1] = {1.0}, m[1] = {0}, s[1] = {0}, ga[1] = {0.3};
-    CHECK(fm_adam_update_f64(A, ga, m, s, 1, 1, 0.01, 0.9, 0.999, 1e-8, 0, 0) == FM_OK, "adam status");
+    CHECK(fm_adam_update_f64(ga, A, m, s, 1, 1, 0.01, 0.9, 0.999, 1e-8, 0, 0) == FM_OK, "adam status");
     CHECK(fabs(A[0] - (1.0 - 0.01 * 0.3 / (0.3 + 1e-8))) < 1e-14, "first Adam step is lr * sign(g)");
 }
 
@@ -156,7 +157,7 @@ static void test_updates(void) {
 static double net_loss(const fm_mlp *net, const double *params, const double *x, const int64_t *y, size_t n,
                        void *work, size_t wb) {
     double loss = NAN;
-    fm_mlp_loss_grad_f64(net, params, NULL, x, NULL, y, n, work, wb, &loss);
+    fm_mlp_loss_grad_f64(net, params, x, NULL, y, NULL, &loss, work, n, wb);
     return loss;
 }
 
@@ -168,7 +169,7 @@ static void test_network(void) {
     net.loss = FM_LOSS_SOFTMAX_CE;
     size_t P = 0, bytes = 0, n = 6;
     CHECK(fm_mlp_num_params(&net, &P) == FM_OK && P == 3 * 5 + 5 + 5 * 4 + 4 + 4 * 2 + 2, "num_params %zu", P);
-    CHECK(fm_mlp_workspace_size_f64(&net, n, &bytes) == FM_OK && bytes > 0, "workspace size");
+    CHECK(fm_mlp_workspace_size_f64(&net, &bytes, n) == FM_OK && bytes > 0, "workspace size");
     double *params = malloc(P * sizeof(double)), *grads = malloc(P * sizeof(double));
     double *numeric = malloc(P * sizeof(double)), *after = malloc(P * sizeof(double));
     void *work = malloc(bytes);
@@ -177,7 +178,7 @@ static void test_network(void) {
     for (size_t i = 0; i < P; i++) params[i] = urand() * 0.8;
     for (size_t i = 0; i < 18; i++) x[i] = urand();
     double loss;
-    CHECK(fm_mlp_loss_grad_f64(&net, params, grads, x, NULL, y, n, work, n, &loss) == FM_OK, "loss_grad status");
+    CHECK(fm_mlp_loss_grad_f64(&net, params, x, NULL, y, grads, &loss, work, n, n) == FM_OK, "loss_grad status");
     const double eps = 1e-5;
     double worst = 0, gmax = 0;
     for (size_t i = 0; i < P; i++) {
@@ -200,7 +201,7 @@ static void test_network(void) {
     fm_optim opt = {0};
     opt.kind = FM_OPT_SGD, opt.lr = 0.1;
     memcpy(after, params, P * sizeof(double));
-    CHECK(fm_mlp_train_step_f64(&net, after, grads, NULL, x, NULL, y, n, &opt, 1, work, n, &loss) == FM_OK,
+    CHECK(fm_mlp_train_step_f64(&net, &opt, x, NULL, y, after, NULL, grads, &loss, work, n, n, 1) == FM_OK,
           "train_step status");
     worst = 0;
     for (size_t i = 0; i < P; i++) {
@@ -211,7 +212,7 @@ static void test_network(void) {
     /* a NaN input: the step is refused and nothing changes */
     memcpy(params, after, P * sizeof(double));
     x[4] = NAN;
-    CHECK(fm_mlp_train_step_f64(&net, after, grads, NULL, x, NULL, y, n, &opt, 2, work, n, &loss) == FM_EDIVERGED,
+    CHECK(fm_mlp_train_step_f64(&net, &opt, x, NULL, y, after, NULL, grads, &loss, work, n, n, 2) == FM_EDIVERGED,
           "NaN input diverges");
     CHECK(memcmp(params, after, P * sizeof(double)) == 0, "a refused step leaves the parameters unchanged");
     free(params), free(grads), free(numeric), free(after), free(work);
@@ -246,20 +247,25 @@ static void test_refusals(void) {
     CHECK(fm_dense_forward_f64(a, a, NULL, b, SIZE_MAX, 2, 2, FM_ACT_RELU) == FM_EOVERFLOW, "overflowing size");
     CHECK(fm_dense_forward_f64(a, a, NULL, b, 1, 2, 2, (fm_act)7) == FM_EENUM, "unknown activation");
     CHECK(fm_dense_forward_f64(a, a, NULL, a + 1, 1, 2, 2, FM_ACT_RELU) == FM_EOVERLAP, "overlapping output");
-    CHECK(fm_loss_softmax_ce_f64(a, y, NULL, 2, 2, &loss) == FM_ELABEL, "label out of range");
-    CHECK(fm_sgd_update_f64(a, b, NULL, 4, -1.0, 0, 0, 0, 0) == FM_EVALUE, "negative lr");
-    CHECK(fm_sgd_update_f64(a, b, NULL, 4, 0.1, 0.9, 0, 0, 0) == FM_ENULL, "momentum without a velocity");
-    CHECK(fm_adam_update_f64(a, b, b, b, 4, 0, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_EVALUE, "Adam step 0");
+    CHECK(fm_loss_softmax_ce_f64(a, y, NULL, &loss, 2, 2) == FM_ELABEL, "label out of range");
+    CHECK(fm_sgd_update_f64(b, a, NULL, 4, -1.0, 0, 0, 0, 0) == FM_EVALUE, "negative lr");
+    CHECK(fm_sgd_update_f64(b, a, NULL, 4, 0.1, 0.9, 0, 0, 0) == FM_ENULL, "momentum without a velocity");
+    CHECK(fm_adam_update_f64(b, a, b, b, 4, 0, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_EVALUE, "Adam step 0");
     float f[4] = {0}, fg[4] = {0}, fv[4] = {0}, fm[4] = {0};
-    CHECK(fm_sgd_update_f32(f, fg, NULL, 4, 1e300, 0, 0, 0, 0) == FM_EVALUE, "an lr that is inf in float32");
-    CHECK(fm_sgd_update_f32(f, fg, fv, 4, 0.1, 0.99999999, 0, 0, 0) == FM_EVALUE, "a momentum that rounds to 1");
-    CHECK(fm_adam_update_f32(f, fg, fm, fv, 4, 1, 0.1, 0.9, 0.999, 1e-50, 0, 0) == FM_EVALUE, "an eps that is 0");
+    CHECK(fm_sgd_update_f32(fg, f, NULL, 4, 1e300, 0, 0, 0, 0) == FM_EVALUE, "an lr that is inf in float32");
+    CHECK(fm_sgd_update_f32(fg, f, fv, 4, 0.1, 0.99999999, 0, 0, 0) == FM_EVALUE, "a momentum that rounds to 1");
+    CHECK(fm_adam_update_f32(fg, f, fm, fv, 4, 1, 0.1, 0.9, 0.999, 1e-50, 0, 0) == FM_EVALUE, "an eps that is 0");
     CHECK(f[0] == 0.0f, "refused updates write nothing");
     fm_mlp net = {0};
     size_t count;
     CHECK(fm_mlp_num_params(&net, &count) == FM_ESIZE, "a network with no layers");
     net.n_layers = 1, net.sizes[0] = 2, net.sizes[1] = 2, net.acts[0] = FM_ACT_RELU, net.loss = FM_LOSS_SOFTMAX_CE;
     CHECK(fm_mlp_num_params(&net, &count) == FM_EVALUE, "cross-entropy needs a linear output layer");
+    CHECK(fm_dense_packed_size(&count, 3, 5, 2) == FM_OK && count == 8 * 3, "packed size of 5 outputs, panels of 2");
+    CHECK(fm_dense_packed_size(&count, 3, 9, 2) == FM_OK && count == 16 * 3, "packed size past one group");
+    CHECK(fm_dense_packed_size(&count, 3, 5, 0) == FM_EVALUE && fm_dense_packed_size(NULL, 3, 5, 2) == FM_ENULL &&
+              fm_dense_packed_size(&count, 0, 5, 2) == FM_ESIZE, "packed size refusals");
+    CHECK(fm_dense_packed_size(&count, (size_t)PTRDIFF_MAX / 64, 5, 16) == FM_EOVERFLOW, "packed size overflow");
     CHECK(strcmp(fm_strerror(FM_ELABEL), "label out of range") == 0, "fm_strerror");
     CHECK(fm_set_num_threads(0) == FM_EVALUE, "zero threads");
 }
@@ -286,41 +292,41 @@ static void test_null_sweep(void) {
         CHECK(fm_dense_backward_f64(q[0], q[1], q[2], q[3], o[0], o[1], db, dx, 2, 3, 2, FM_ACT_RELU, 0) == FM_ENULL,
               "backward NULL %d", k);
     }
-    CHECK(fm_loss_mse_f64(NULL, t, dz, 2, 2, &loss) == FM_ENULL && fm_loss_mse_f64(p, NULL, dz, 2, 2, &loss) == FM_ENULL &&
-          fm_loss_mse_f64(p, t, dz, 2, 2, NULL) == FM_ENULL, "mse NULLs");
-    CHECK(fm_loss_softmax_ce_f64(NULL, y, dz, 2, 2, &loss) == FM_ENULL &&
-          fm_loss_softmax_ce_f64(p, NULL, dz, 2, 2, &loss) == FM_ENULL, "softmax_ce NULLs");
-    CHECK(fm_loss_sigmoid_bce_f64(p, NULL, dz, 2, 2, &loss) == FM_ENULL && fm_softmax_f64(NULL, dz, 2, 2) == FM_ENULL,
+    CHECK(fm_loss_mse_f64(NULL, t, dz, &loss, 2, 2) == FM_ENULL && fm_loss_mse_f64(p, NULL, dz, &loss, 2, 2) == FM_ENULL &&
+          fm_loss_mse_f64(p, t, dz, NULL, 2, 2) == FM_ENULL, "mse NULLs");
+    CHECK(fm_loss_softmax_ce_f64(NULL, y, dz, &loss, 2, 2) == FM_ENULL &&
+          fm_loss_softmax_ce_f64(p, NULL, dz, &loss, 2, 2) == FM_ENULL, "softmax_ce NULLs");
+    CHECK(fm_loss_sigmoid_bce_f64(p, NULL, dz, &loss, 2, 2) == FM_ENULL && fm_softmax_f64(NULL, dz, 2, 2) == FM_ENULL,
           "bce and softmax NULLs");
-    CHECK(fm_sgd_update_f64(NULL, dW, v, 6, 0.1, 0, 0, 0, 0) == FM_ENULL &&
-          fm_sgd_update_f64(v, NULL, NULL, 6, 0.1, 0, 0, 0, 0) == FM_ENULL, "sgd NULLs");
-    CHECK(fm_adam_update_f64(W, dW, NULL, v, 6, 1, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_ENULL &&
-          fm_adam_update_f64(W, dW, m, NULL, 6, 1, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_ENULL, "adam NULLs");
-    CHECK(fm_dense_pack_f64(NULL, dW, 2, 3, 8) == FM_ENULL && fm_dense_pack_f64(W, NULL, 2, 3, 8) == FM_ENULL,
+    CHECK(fm_sgd_update_f64(dW, NULL, v, 6, 0.1, 0, 0, 0, 0) == FM_ENULL &&
+          fm_sgd_update_f64(NULL, v, NULL, 6, 0.1, 0, 0, 0, 0) == FM_ENULL, "sgd NULLs");
+    CHECK(fm_adam_update_f64(dW, W, NULL, v, 6, 1, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_ENULL &&
+          fm_adam_update_f64(dW, W, m, NULL, 6, 1, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_ENULL, "adam NULLs");
+    CHECK(fm_dense_pack_f64(NULL, dW, 3, 2, 8) == FM_ENULL && fm_dense_pack_f64(W, NULL, 3, 2, 8) == FM_ENULL,
           "pack NULLs");
     size_t count;
     double prm[8] = {0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.0, 0.1}, grd[8]; /* 3 -> 2: 8 parameters */
     fm_mlp net = {0};
     net.n_layers = 1, net.sizes[0] = 3, net.sizes[1] = 2, net.acts[0] = FM_ACT_IDENTITY, net.loss = FM_LOSS_MSE;
     CHECK(fm_mlp_num_params(NULL, &count) == FM_ENULL && fm_mlp_num_params(&net, NULL) == FM_ENULL, "mlp NULLs");
-    CHECK(fm_mlp_workspace_size_f64(&net, SIZE_MAX, &count) == FM_EOVERFLOW, "workspace for SIZE_MAX rows");
+    CHECK(fm_mlp_workspace_size_f64(&net, &count, SIZE_MAX) == FM_EOVERFLOW, "workspace for SIZE_MAX rows");
     char work[4096];
-    CHECK(fm_mlp_forward_f64(&net, prm, x, p, 2, work, SIZE_MAX) == FM_EOVERFLOW, "forward with SIZE_MAX rows");
-    CHECK(fm_mlp_forward_f64(&net, NULL, x, p, 2, work, 2) == FM_ENULL, "forward NULL params");
+    CHECK(fm_mlp_forward_f64(&net, prm, x, p, work, 2, SIZE_MAX) == FM_EOVERFLOW, "forward with SIZE_MAX rows");
+    CHECK(fm_mlp_forward_f64(&net, NULL, x, p, work, 2, 2) == FM_ENULL, "forward NULL params");
     fm_optim opt = {0};
     opt.kind = FM_OPT_SGD, opt.lr = 0.1;
-    CHECK(fm_mlp_train_step_f64(&net, prm, grd, NULL, x, NULL, y, 2, &opt, 1, work, 2, &loss) == FM_ENULL,
+    CHECK(fm_mlp_train_step_f64(&net, &opt, x, NULL, y, prm, NULL, grd, &loss, work, 2, 2, 1) == FM_ENULL,
           "train_step without targets");
-    CHECK(fm_mlp_train_step_f64(&net, prm, grd, NULL, x, t, y, 2, NULL, 1, work, 2, &loss) == FM_ENULL,
+    CHECK(fm_mlp_train_step_f64(&net, NULL, x, t, y, prm, NULL, grd, &loss, work, 2, 2, 1) == FM_ENULL,
           "train_step without options");
     uint64_t step = UINT64_MAX - 1;
     int64_t order[2] = {0, 1};
-    CHECK(fm_mlp_train_epoch_f64(&net, prm, grd, NULL, x, t, NULL, 2, order, 2, 1, &opt, &step, work, &loss) ==
+    CHECK(fm_mlp_train_epoch_f64(&net, &opt, x, t, NULL, order, prm, NULL, grd, &step, &loss, work, 2, 2, 1) ==
               FM_EVALUE, "step numbers that would wrap");
     order[1] = 7;
     step = 0;
-    const int rc_order = fm_mlp_train_epoch_f64(&net, prm, grd, NULL, x, t, NULL, 2, order, 2, 1, &opt, &step, work,
-                                                &loss);
+    const int rc_order = fm_mlp_train_epoch_f64(&net, &opt, x, t, NULL, order, prm, NULL, grd, &step, &loss,
+                                                work, 2, 2, 1);
     CHECK(rc_order == FM_EVALUE && step == 0, "an order index past the data, refused before any step (rc %d, %s)",
           rc_order, fm_strerror(rc_order));
 }

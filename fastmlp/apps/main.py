@@ -3,7 +3,6 @@ import argparse
 import os
 import sys
 
-# build_info lives in the package's __init__ (layer 5): an upward import until it moves into a library module
 from ..info import build_info
 from ..vocabulary import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS
 from .bench import run_bench

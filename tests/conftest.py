@@ -30,3 +30,26 @@ def assert_close(fast, ref, dtype, what, rtol=None):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def quick_demo(tmp_path_factory):
+    """The demo at --quick size, each selection trained once per session: ``quick_demo("xor", plots=True)`` gives
+    (rows, plot paths). One section runs alone (its errors raise, as ``fastmlp demo xor`` does); several go
+    through ``demo.run`` (a section that cannot run is a skipped row). ``plots=True`` needs matplotlib."""
+    from fastmlp.apps import demo  # here, not at the top: the subprocess tests import this file too
+
+    done = {}
+
+    def run(*sections, plots=False):
+        if plots:
+            pytest.importorskip("matplotlib")
+        key = (sections, plots)
+        if key not in done:
+            c = demo.Context(quick=True, quiet=True,
+                             plot_dir=str(tmp_path_factory.mktemp("plots")) if plots else None)
+            rows = getattr(demo, sections[0])(c) if len(sections) == 1 else demo.run(list(sections), c)
+            done[key] = (rows, list(c.plots))
+        return done[key]
+
+    return run

@@ -26,6 +26,7 @@ def test_info():
     assert "simd" in out and "openmp" in out
 
 
+@pytest.mark.slow  # the README's `fastmlp demo`: every default section at full size (~12-20 s)
 def test_demo_trains_to_a_table():
     out = run("demo")                   # the README's first command: the default selection at full size
     assert out.splitlines()[0].split()[:3] == ["run", "loss", "result"]
@@ -65,6 +66,7 @@ def test_demo_quick_subset_with_plots(tmp_path):
     assert os.path.exists(tmp_path / "png" / "sincos.png") and "plots:" in out
 
 
+@pytest.mark.slow  # every bench case, in a subprocess: ~2.5 s
 def test_bench_prints_the_table_and_the_goals():
     out = run("bench", "--quick", "--reps", "1", "--epoch-samples", "640", "--threads", "2")
     assert "measured 1-thread peak" in out

@@ -202,6 +202,7 @@ def client():
         yield c
 
 
+@pytest.mark.slow  # the cluster tests: two worker processes to start (module fixture) and to stop
 @pytest.mark.timeout(120)
 def test_cluster_workers_use_one_thread(client):
     threads = client.run(fastmlp.get_num_threads)
@@ -209,6 +210,7 @@ def test_cluster_workers_use_one_thread(client):
     assert set(threads.values()) == {1}  # the nanny's OMP_NUM_THREADS=1 (1 anyway without OpenMP)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_incremental_on_cluster_matches_local_and_single_process(client):
     """dask-ml's Incremental chains partial_fit over the blocks on the workers: bit-identical to the same
@@ -254,6 +256,7 @@ def test_incremental_on_cluster_matches_local_and_single_process(client):
           f"times; accuracy {acc_cluster:.4f} on the cluster, {acc_single:.4f} single-process")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_grid_search_folds_run_on_the_workers(client):
     """GridSearchCV under joblib's dask backend: every fold is fitted in a worker process (the scorer records

@@ -1,6 +1,7 @@
 """The demo sections at --quick size, in-process: the numbers in the table come from real training and show what the
 source documents describe (XOR's late loss jump and its cure, pieces of ReLU fits, the notebooks' surface MSE,
 shared sin/cos breakpoints, digits accuracy), plus the table, the plots and the MNIST path on small IDX files."""
+import importlib.util
 import io
 import os
 
@@ -22,12 +23,14 @@ def by_name(rows):
     return {r.name: r for r in rows}
 
 
-@pytest.fixture(scope="module")
-def xor_rows(tmp_path_factory):
-    pytest.importorskip("matplotlib")
-    plots = tmp_path_factory.mktemp("plots")
-    c = ctx(plot_dir=str(plots))
-    return by_name(demo.xor(c)), c.plots
+def _has(module):
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.fixture
+def xor_rows(quick_demo):
+    rows, plots = quick_demo("xor", plots=True)   # trained once per session (tests/conftest.py)
+    return by_name(rows), plots
 
 
 def test_xor_large_learning_rate_jumps_and_decay_cures_it(xor_rows):
@@ -81,8 +84,8 @@ def test_loss_jumps_measures():
     assert demo._verdict(demo.loss_jumps(stuck), True)[1] == "diverged"
 
 
-def test_fit_reports_mse_and_exact_pieces():
-    rows = by_name(demo.fit(ctx()))
+def test_fit_reports_mse_and_exact_pieces(quick_demo):
+    rows = by_name(quick_demo("fit")[0])
     assert list(rows) == ["sine 1-12-1 relu", "sine 1-32-1 relu", "sine 1-64-1 relu", "sine 1-6-6-1 relu"]
     for name, r in rows.items():
         v = r.values
@@ -95,8 +98,8 @@ def test_fit_reports_mse_and_exact_pieces():
     assert rows["sine 1-12-1 relu"].values["bound"] == 13 and rows["sine 1-6-6-1 relu"].values["bound"] == 49
 
 
-def test_surface_matches_or_beats_the_notebooks():
-    rows = by_name(demo.surface(ctx()))
+def test_surface_matches_or_beats_the_notebooks(quick_demo):
+    rows = by_name(quick_demo("surface")[0])
     for name, ref in (("surface 2-12-1 relu", 0.165), ("surface 2-32-1 relu", 0.071), ("surface 2-64-1 relu", 0.049),
                       ("surface 2-6-6-1 relu", 0.105)):
         v = rows[name].values
@@ -106,22 +109,22 @@ def test_surface_matches_or_beats_the_notebooks():
     assert rows["surface 2-64-1 relu"].values["train_mse"] < 0.01
 
 
-def test_sincos_outputs_break_at_the_same_x(tmp_path):
-    pytest.importorskip("matplotlib")
-    c = ctx(plot_dir=str(tmp_path))
-    (row,) = demo.sincos(c)
+def test_sincos_outputs_break_at_the_same_x(quick_demo):
+    # the selection that test_mnist_without_data_says_what_to_download uses: sincos is trained once
+    rows, plots = quick_demo("sincos", "mnist", plots=True)
+    (row,) = [r for r in rows if r.section == "sincos"]
     v = row.values
     assert v["test_mse"] < 0.03                      # the notebooks: ~0.012
     assert v["n_pieces"] == 4                        # 3 units, 3 breakpoints
     assert len(v["shared"]) == 3
     np.testing.assert_allclose(v["breaks_sin"], v["breaks_cos"])
     assert "both outputs break at x =" in row.note
-    assert [os.path.basename(p) for p in c.plots] == ["sincos.png"]
+    assert [os.path.basename(p) for p in plots] == ["sincos.png"]
 
 
-def test_digits_three_layers_beat_linear():
+def test_digits_three_layers_beat_linear(quick_demo):
     pytest.importorskip("sklearn")
-    rows = by_name(demo.digits(ctx()))
+    rows = by_name(quick_demo("digits")[0])
     assert len(rows) == 4
     lin = rows["digits 64-10 +-5 MSE"].values
     deep = rows["digits 64-128-64-10 +-5 MSE"].values
@@ -140,13 +143,14 @@ def test_mnist_on_small_idx_files(tmp_path):
     assert min(r.values["test_accuracy"] for r in rows.values()) > 0.5
 
 
-def test_mnist_without_data_says_what_to_download(tmp_path):
+def test_mnist_without_data_says_what_to_download(tmp_path, quick_demo):
     with pytest.raises(demo.DemoError, match="--data DIR.*train-images-idx3-ubyte.*https://"):
         demo.mnist(ctx())
     with pytest.raises(demo.DemoError, match="missing"):
         demo.mnist(ctx(data_dir=str(tmp_path)))
     # in a larger selection it is a row of the table, not an error
-    rows = demo.run(["sincos", "mnist"], ctx())
+    rows, _ = quick_demo("sincos", "mnist", plots=_has("matplotlib"))  # the sincos test's run, where it can
+    assert [r.section for r in rows] == ["sincos", "mnist"]
     assert rows[-1].name == "mnist" and rows[-1].result == "skipped" and "--data" in rows[-1].note
 
 

@@ -69,6 +69,7 @@ CHECK = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # cythonizes and compiles a downstream extension: ~6 s
 def test_downstream_cython_extension(tmp_path):
     pytest.importorskip("Cython")
     (tmp_path / "downstream.pyx").write_text(PYX)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -107,6 +108,7 @@ calls = st.lists(st.tuples(st.sampled_from(NAMES), st.lists(st.integers(0, N_POO
                  min_size=20, max_size=40)
 
 
+@pytest.mark.slow  # 60 fresh interpreters: ~8 s
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(batch=calls)
 def test_hostile_calls_raise_cleanly(batch):

@@ -32,6 +32,7 @@ def test_build_info():
     assert info["num_threads"] >= 1 and isinstance(info["openmp"], bool)
 
 
+@pytest.mark.slow  # builds the sdist, then the wheel from it (compiles the core): ~30-40 s
 @pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "pyproject.toml")), reason="needs the source tree")
 def test_sdist_and_wheel(tmp_path):
     pytest.importorskip("build")

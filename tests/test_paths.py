@@ -34,6 +34,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter per path, each running the kernel cases: ~1.3 s each
 @pytest.mark.parametrize("path", PATHS)
 def test_every_path_matches_the_reference(path):
     env = dict(os.environ, FASTMLP_ISA=path)

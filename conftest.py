@@ -13,9 +13,11 @@ the uncompiled ``fastmlp/`` would shadow the installed package. So:
 
 ``FASTMLP_TEST_INSTALLED=1`` forces the installed package even where an in-place build exists.
 """
+import atexit
 import importlib.machinery
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 
@@ -76,6 +78,7 @@ if CORE is not None:
     if not any(_is_root(p) for p in sys.path):
         sys.path.insert(0, ROOT)
     _site = tempfile.mkdtemp(prefix="fastmlp-tests-")
+    atexit.register(shutil.rmtree, _site, ignore_errors=True)
     with open(os.path.join(_site, "sitecustomize.py"), "w") as _f:
         _f.write(FINDER.replace("REFERENCE", repr(_reference)) + CHAIN)
     os.environ["PYTHONPATH"] = os.pathsep.join(

@@ -87,55 +87,37 @@ static inline int fm_act_valid(fm_act act) {
 static inline int fm_finite_nonneg(double v) { return isfinite(v) && v >= 0.0; }
 
 /* 1 when no element is NaN/Inf: an exponent of all ones, tested on the bits so that the loop vectorises */
-static inline int fm_all_finite_f32(const float *a, size_t n) {
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, a + i, sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
+#define FM_DEFINE_ALL_FINITE(SUF, T, U, EXP_BITS)                       \
+    static inline int fm_all_finite_##SUF(const T *a, size_t n) {        \
+        U bad = 0;                                                       \
+        for (size_t i = 0; i < n; i++) {                                 \
+            U u;                                                         \
+            memcpy(&u, a + i, sizeof u);                                 \
+            bad |= (u & EXP_BITS) == EXP_BITS;                           \
+        }                                                                \
+        return bad == 0;                                                 \
     }
-    return bad == 0;
-}
+FM_DEFINE_ALL_FINITE(f32, float, uint32_t, 0x7f800000u)
+FM_DEFINE_ALL_FINITE(f64, double, uint64_t, 0x7ff0000000000000u)
 
 /* max |a[i]| as a double (+inf when an element is NaN/Inf): the bits of |x| order like x, so an integer max
  * over them vectorises */
-static inline __attribute__((always_inline)) double fm_max_abs_f32(const float *a, size_t n) {
-    uint32_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, a + i, sizeof u);
-        u &= 0x7fffffffu;
-        m = u > m ? u : m;
+#define FM_DEFINE_MAX_ABS(SUF, T, U, ABS_MASK, INF_BITS)                                    \
+    static inline __attribute__((always_inline)) double fm_max_abs_##SUF(const T *a, size_t n) { \
+        U m = 0;                                                                                \
+        for (size_t i = 0; i < n; i++) {                                                        \
+            U u;                                                                                \
+            memcpy(&u, a + i, sizeof u);                                                        \
+            u &= ABS_MASK;                                                                      \
+            m = u > m ? u : m;                                                                  \
+        }                                                                                       \
+        if (m >= INF_BITS) return INFINITY;                                                     \
+        T f;                                                                                    \
+        memcpy(&f, &m, sizeof f);                                                               \
+        return (double)f;                                                                       \
     }
-    if (m >= 0x7f800000u) return INFINITY;
-    float f;
-    memcpy(&f, &m, sizeof f);
-    return (double)f;
-}
-
-static inline __attribute__((always_inline)) double fm_max_abs_f64(const double *a, size_t n) {
-    uint64_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u;
-        memcpy(&u, a + i, sizeof u);
-        u &= 0x7fffffffffffffffu;
-        m = u > m ? u : m;
-    }
-    if (m >= 0x7ff0000000000000u) return INFINITY;
-    double f;
-    memcpy(&f, &m, sizeof f);
-    return f;
-}
-
-static inline int fm_all_finite_f64(const double *a, size_t n) {
-    uint64_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u;
-        memcpy(&u, a + i, sizeof u);
-        bad |= (u & 0x7ff0000000000000u) == 0x7ff0000000000000u;
-    }
-    return bad == 0;
-}
+FM_DEFINE_MAX_ABS(f32, float, uint32_t, 0x7fffffffu, 0x7f800000u)
+FM_DEFINE_MAX_ABS(f64, double, uint64_t, 0x7fffffffffffffffu, 0x7ff0000000000000u)
 
 /* 1 when every label y[i] (i < n) lies in [0, m) */
 static inline int fm_labels_valid(const int64_t *y, size_t n, size_t m) {

@@ -67,6 +67,10 @@ class MLP(Network):
         current = self.optimizer_
         if isinstance(optimizer, optimizers.Optimizer):
             opt = optimizer
+        elif (current is not None and current.name == optimizer and current.state is not None
+              and current._config is not None and current._config.dtype == self.dtype
+              and current.options() == optimizers.options_for(optimizer, **options)):
+            opt = current  # the same rule with the same options, already checked and bound: carry on as it is
         else:
             opt = optimizers.make(optimizer, **options)
             opt.config(self.dtype)  # checks every option

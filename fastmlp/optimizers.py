@@ -58,6 +58,8 @@ class Optimizer:
 
     def set_lr(self, lr):
         """Change the learning rate (schedules do, once per epoch); checked as the constructor checks it."""
+        if lr == self.lr and self._config is not None:
+            return
         if self._config is not None:
             self._config.lr = lr
         self.lr = float(lr)
@@ -152,6 +154,18 @@ class Adam(Optimizer):
 BY_NAME = dict(zip(OPTIMIZERS, (SGD, Momentum, Nesterov, Adam)))
 for _name, _cls in BY_NAME.items():  # each rule's name is the one in fastmlp.vocabulary
     _cls.name = _name
+
+
+def options_for(optimizer, lr=0.01, momentum=0.9, weight_decay=0.0, l1=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
+    """The options rule ``optimizer`` (a name) takes from these, as its ``options()`` would list them."""
+    validation.choice("optimizer", optimizer, OPTIMIZERS)
+    opts = dict(lr=lr, weight_decay=weight_decay, l1=l1)
+    cls = BY_NAME[optimizer]
+    if cls is Adam:
+        opts.update(beta1=beta1, beta2=beta2, eps=eps)
+    elif issubclass(cls, Momentum):
+        opts.update(momentum=momentum)
+    return opts
 
 
 def make(optimizer, lr=0.01, momentum=0.9, weight_decay=0.0, l1=0.0, beta1=0.9, beta2=0.999, eps=1e-8):

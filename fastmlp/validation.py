@@ -55,7 +55,7 @@ def choice(name, value, choices):
 
 def integer(name, value, lo=None, hi=None):
     """An int (Python's or numpy's, never a bool) within [lo, hi]."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if type(value) is not int and (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         want = f">= {lo}" if hi is None else (f"<= {hi}" if lo is None else f"in [{lo}, {hi}]")

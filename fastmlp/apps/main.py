@@ -1,30 +1,35 @@
 """Command line: ``fastmlp demo | train | predict | bench | info`` (also ``python -m fastmlp ...``)."""
 import argparse
 import os
+import re
 import sys
 
 from ..info import build_info
-from ..vocabulary import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS
+from ..vocabulary import ACTIVATIONS, DTYPES, OPTIMIZERS
 from .bench import run_bench
-from .cli import run_predict, run_train
+from .cli import LOSS_CHOICES, run_predict, run_train
 from .demo import SECTIONS, run_demo
 
 
-def _demo(args):
-    return run_demo(args)
+class UsageError(Exception):
+    """A command line argparse refused: main prints it as one line and returns 2."""
 
 
-def _train(args):
-    return run_train(args)
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its refusals as one line in the style of the commands' own errors: ``fastmlp train:
+    --activation 'softplus': expected one of ('identity', 'relu', 'sigmoid', 'tanh')``."""
 
-
-def _predict(args):
-    return run_predict(args)
+    def error(self, message):
+        m = re.match(r"argument (\S+?)(?:/\S+)?: invalid choice: (.*?) \(choose from (.*)\)$", message)
+        if m:
+            choices = tuple(c.strip().strip("'") for c in m.group(3).split(","))
+            message = f"{m.group(1)} {m.group(2)}: expected one of {choices}"
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fastmlp", description="fastmlp: multi-layer perceptrons in C")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="fastmlp", description="fastmlp: multi-layer perceptrons in C")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = sub.add_parser(
         "demo", help="train the source documents' networks on built-in data and print a results table",
@@ -36,7 +41,7 @@ def build_parser():
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--plot", metavar="DIR", help="write PNG figures into DIR (needs fastmlp[plot])")
     demo.add_argument("--data", metavar="DIR", help="folder with the MNIST IDX files (for the mnist demo)")
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(func=run_demo)
 
     train = sub.add_parser(
         "train", help="train a network on your own data (.npz with X and y, or CSV) and save it",
@@ -49,11 +54,10 @@ def build_parser():
     shape = train.add_mutually_exclusive_group()
     shape.add_argument("--layers", help="all layer sizes, e.g. 64,128,10 (must match the data)")
     shape.add_argument("--hidden", default=None, help="hidden layer sizes only, e.g. 128 or 128,64 (default 64)")
-    train.add_argument("--activation", default="relu",
-                       help=f"hidden activation: {', '.join(ACTIVATIONS)} (default relu)")
-    train.add_argument("--loss", default="auto",
-                       help=f"auto (default; integer or text labels: softmax_ce, else mse), {', '.join(LOSSES)}")
-    train.add_argument("--optimizer", default="adam", help=f"{', '.join(OPTIMIZERS)} (default adam)")
+    train.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="hidden activation (default relu)")
+    train.add_argument("--loss", default="auto", choices=LOSS_CHOICES,
+                       help="auto (default): integer or text labels give softmax_ce, numbers mse")
+    train.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="update rule (default adam)")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--lr", type=float, default=0.001)
@@ -61,11 +65,11 @@ def build_parser():
     train.add_argument("--val", type=float, default=0.2, help="validation fraction of the (shuffled) rows; 0: none")
     train.add_argument("--standardize", action="store_true",
                        help="scale every feature to mean 0, std 1 (saved with the model, applied by predict)")
-    train.add_argument("--dtype", default="float32", help=f"{' or '.join(DTYPES)} (default float32)")
+    train.add_argument("--dtype", default="float32", choices=DTYPES, help="(default float32)")
     train.add_argument("--seed", type=int, default=0, help="weights, shuffling and the validation split")
     train.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(func=_train)
+    train.set_defaults(func=run_train)
 
     predict = sub.add_parser(
         "predict", help="predict with a saved model and write the predictions as CSV",
@@ -77,7 +81,7 @@ def build_parser():
                                          "header has it)")
     predict.add_argument("--delimiter", help="CSV delimiter (default: detected)")
     predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
-    predict.set_defaults(func=_predict)
+    predict.set_defaults(func=run_predict)
 
     sub.add_parser("info", help="print how the C core was built").set_defaults(func=_info)
 
@@ -91,7 +95,11 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:

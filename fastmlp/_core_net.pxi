@@ -148,6 +148,17 @@ cdef class _Net:
         _raise_for(fm_mlp_state_size(&self.net, &cfg.o, &count), "mlp_state_size")
         return count
 
+    cdef size_t _workspace_bytes(self, size_t batch) except? 0:
+        """Bytes of workspace for batches of up to ``batch`` rows in this network's dtype."""
+        cdef size_t nbytes = 0
+        cdef int rc
+        if self.dtype == np.float32:
+            rc = c_mlp_workspace_size(&self.net, &nbytes, batch, <float>0)
+        else:
+            rc = c_mlp_workspace_size(&self.net, &nbytes, batch, <double>0)
+        _raise_for(rc, "mlp_workspace_size")
+        return nbytes
+
     def reserve(self, size_t batch):
         """Make the workspace fit batches of exactly this many rows (the epoch's batch size)."""
         cdef size_t nbytes
@@ -155,10 +166,7 @@ cdef class _Net:
             raise ValueError("batch: expected >= 1")
         if batch == self.work_batch:
             return
-        if self.dtype == np.float32:
-            _raise_for(fm_mlp_workspace_size_f32(&self.net, &nbytes, batch), "mlp_workspace_size")
-        else:
-            _raise_for(fm_mlp_workspace_size_f64(&self.net, &nbytes, batch), "mlp_workspace_size")
+        nbytes = self._workspace_bytes(batch)
         cdef unsigned char[::1] buf
         self._work = np.empty(nbytes, dtype=np.uint8)
         buf = self._work
@@ -193,11 +201,8 @@ cdef class _Net:
                 or not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError(f"out: expected a writable {self.dtype} array of shape ({x.shape[0]}, {n_out})")
         # a workspace of its own for every call: predictions from several threads never share buffers
-        cdef size_t nbytes, chunk = min(<size_t>x.shape[0], 256)
-        if self.dtype == np.float32:
-            _raise_for(fm_mlp_workspace_size_f32(&self.net, &nbytes, chunk), "mlp_workspace_size")
-        else:
-            _raise_for(fm_mlp_workspace_size_f64(&self.net, &nbytes, chunk), "mlp_workspace_size")
+        cdef size_t chunk = min(<size_t>x.shape[0], 256)
+        cdef size_t nbytes = self._workspace_bytes(chunk)
         if x.dtype == np.float32:
             _mlp_forward[float](self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
         else:
@@ -324,13 +329,8 @@ cdef class Stepper:
 
     cdef int _step(self, double *loss) noexcept nogil:
         if self.f64:
-            return fm_mlp_train_step_f64(&self.net, &self.opt, <const double *>self.x, <const double *>self.t,
-                                         self.y, <double *>self.params, <double *>self.state,
-                                         <double *>self.grads, loss, self.work, self.n, self.work_batch,
-                                         self.counter[0] + 1)
-        return fm_mlp_train_step_f32(&self.net, &self.opt, <const float *>self.x, <const float *>self.t, self.y,
-                                     <float *>self.params, <float *>self.state, <float *>self.grads, loss, self.work,
-                                     self.n, self.work_batch, self.counter[0] + 1)
+            return _stepper_step(self, <double *>NULL, loss)
+        return _stepper_step(self, <float *>NULL, loss)
 
     def __call__(self):
         cdef double loss = 0.0
@@ -351,6 +351,13 @@ cdef class Stepper:
             _net_raise(rc, "step")
         self.counter[0] += 1
         return loss
+
+
+cdef inline int _stepper_step(Stepper s, floating *dtype_of, double *loss) noexcept nogil:
+    """One C train step of a stepper, in the dtype of ``dtype_of`` (a typed NULL that picks it)."""
+    return c_mlp_train_step(&s.net, &s.opt, <const floating *>s.x, <const floating *>s.t, s.y, <floating *>s.params,
+                            <floating *>s.state, <floating *>s.grads, loss, s.work, s.n, s.work_batch,
+                            s.counter[0] + 1)
 
 
 cdef class Predictor:

@@ -56,34 +56,59 @@ class MLP(Network):
 
     def _drop_optimizer(self):
         if self.optimizer_ is not None:
+            self.optimizer_.reset()
             self.optimizer_.retire()
         self.optimizer_, self._idle_steps = None, 0
 
-    def _commit(self, loss, optimizer, **options):
-        """Make ``loss`` the model's (an open model takes it now) and ``optimizer`` its optimizer, after checking
-        everything, so that a refused call changes nothing. ``optimizer`` is an object (used as it is) or a name:
-        the model's current rule of that name carries on with its state and the new options, another rule
-        replaces it (the old one is retired). Returns (optimizer, its C configuration)."""
+    def _commit(self, loss, optimizer, options):
+        """Make ``loss`` the model's (an open model takes it now) and ``optimizer`` its optimizer, everything
+        checked first. ``optimizer`` is an object (used as it is: its own options count, so ``options`` must all
+        be None) or a name, ``options`` filling in that rule's defaults: the model's current rule of that name
+        carries on with its state and the new options, another rule replaces it (the old one is retired, its
+        steppers stop). Returns (optimizer, its C configuration, what ``_undo`` needs to put everything back)."""
         current = self.optimizer_
+        given = {k: v for k, v in options.items() if v is not None}
+        if (current is not None and loss == self.loss and isinstance(optimizer, str) and optimizer == current.name
+                and current._config is not None and current._config_options == optimizers.options_for(optimizer,
+                                                                                                          **given)):
+            return current, current._config, None  # the same rule and options, checked and bound: nothing changes
+        undo = (self.loss, current, self._idle_steps, None if current is None else current.options())
         if isinstance(optimizer, optimizers.Optimizer):
+            if given:
+                raise TypeError(f"{', '.join(given)}: an optimizer object carries its own options; set them on "
+                                f"{optimizer!r} instead")
             opt = optimizer
-        elif (current is not None and current.name == optimizer and current.state is not None
-              and current._config is not None and current._config.dtype == self.dtype
-              and current.options() == optimizers.options_for(optimizer, **options)):
-            opt = current  # the same rule with the same options, already checked and bound: carry on as it is
+            opt.config(self.dtype)  # checks its options
+        elif current is not None and current.name == optimizer:
+            opt = current
+            opt.set_options(optimizers.options_for(optimizer, **given), self.dtype)  # checked, then set
         else:
-            opt = optimizers.make(optimizer, **options)
+            opt = optimizers.make(optimizer, **given)
             opt.config(self.dtype)  # checks every option
-            if current is not None and type(opt) is type(current):
-                current.take_options(opt, self.dtype)
-                opt = current
+        if opt is not current:
+            opt.check_free(self)
         cfg = opt.bind(self._c_net(loss))  # the state vector: the network's size and dtype
         self.loss = loss
         if opt is not current:
+            opt.adopt(self)
             if current is not None:
                 current.retire()
             self.optimizer_ = opt
-        return opt, cfg
+        return opt, cfg, undo
+
+    def _undo(self, undo):
+        """Put back what ``_commit`` changed (a training call that failed before it changed the weights)."""
+        if undo is None:
+            return
+        loss, previous, idle, options = undo
+        self.loss, self._idle_steps = loss, idle
+        if self.optimizer_ is not previous:
+            self.optimizer_.retire()
+            if previous is not None:
+                previous.revive(self)
+            self.optimizer_ = previous
+        if previous is not None:
+            previous.set_options(options, self.dtype)
 
     # ---- inference -------------------------------------------------------------------------------------------
     @reads
@@ -136,17 +161,23 @@ class MLP(Network):
 
     # ---- training --------------------------------------------------------------------------------------------
     @writes
-    def train_step(self, X, y, lr=0.01, optimizer="sgd", momentum=0.9, weight_decay=0.0, l1=0.0):
-        """One update on the batch (X, y) in one C call; returns the batch loss. Raises DivergenceError (weights
-        untouched) when the loss or a gradient is NaN/Inf. ``optimizer``: a name or an optimizer object."""
+    def train_step(self, X, y, lr=None, optimizer="sgd", momentum=None, weight_decay=None, l1=None):
+        """One update on the batch (X, y) in one C call; returns the batch loss. Raises DivergenceError, with the
+        model as it was, when the loss or a gradient is NaN/Inf. ``optimizer``: a name (``lr`` default 0.01,
+        ``momentum`` 0.9, ``weight_decay`` and ``l1`` 0) or an optimizer object, which carries its own options."""
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)
-        opt, cfg = self._commit(loss, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, l1=l1)
-        return self._net.train_step(self._params, self._grads, cfg, opt.state, opt._counter, X, t, labels)
+        opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                                            l1=l1))
+        try:
+            return self._net.train_step(self._params, self._grads, cfg, opt.state, opt._counter, X, t, labels)
+        except BaseException:
+            self._undo(undo)  # the refused step changed no weight
+            raise
 
     @writes
-    def stepper(self, X, y, lr=0.01, optimizer="sgd", momentum=0.9, weight_decay=0.0, l1=0.0):
+    def stepper(self, X, y, lr=None, optimizer="sgd", momentum=None, weight_decay=None, l1=None):
         """A bound training step on the fixed batch (X, y): ``step = model.stepper(X, y); step()`` runs one C train
         step per call with no Python-level checks (see ``fastmlp.Stepper``). X is used in place when it is a
         C-contiguous array of the model's dtype, so it can be refilled between calls; the model's weights,
@@ -155,9 +186,14 @@ class MLP(Network):
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)
-        opt, cfg = self._commit(loss, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, l1=l1)
-        return _core.Stepper._make(self._net, self._params, self._grads, cfg, opt.state, opt._counter, opt._alive,
-                                   X, t, labels)
+        opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                                            l1=l1))
+        try:
+            return _core.Stepper._make(self._net, self._params, self._grads, cfg, opt.state, opt._counter,
+                                       opt._alive, X, t, labels)
+        except BaseException:
+            self._undo(undo)
+            raise
 
     def _training_data(self, X, y, loss, validation_split, validation_data):
         """(train, validation or None) as ``training.Data``, every array checked and converted once."""
@@ -183,21 +219,23 @@ class MLP(Network):
         return train, None
 
     @writes
-    def fit(self, X, y, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.9, weight_decay=0.0,
-            l1=0.0, lr_schedule="constant", shuffle=True, validation_split=0.0, validation_data=None,
+    def fit(self, X, y, epochs=10, batch_size=32, lr=None, optimizer="sgd", momentum=None, weight_decay=None,
+            l1=None, lr_schedule="constant", shuffle=True, validation_split=0.0, validation_data=None,
             early_stopping=False, patience=10, min_delta=0.0, callbacks=(), verbose=False,
-            on_divergence="raise", beta1=0.9, beta2=0.999, eps=1e-8):
+            on_divergence="raise", beta1=None, beta2=None, eps=None):
         """Train for ``epochs`` epochs of mini-batch steps, each epoch one C call; returns a History.
 
-        optimizer: "sgd", "momentum", "nesterov", "adam" or an optimizer object (``fastmlp.optimizers``);
-        weight_decay (L2) and l1 act on weights, not biases.
+        optimizer: "sgd", "momentum", "nesterov" or "adam" with its options (defaults: lr 0.01, momentum 0.9,
+        weight_decay and l1 0, beta1 0.9, beta2 0.999, eps 1e-8), or an optimizer object (``fastmlp.Adam(...)``)
+        that carries its own; weight_decay (L2) and l1 act on weights, not biases.
         lr_schedule: "constant", "step", "exponential", "invscaling", "plateau" or a callable
         ``(epoch, lr0, monitored_loss) -> lr`` (see ``fastmlp.schedules``). Validation: ``validation_data=(Xv, yv)``
         or the last ``validation_split`` fraction of X. early_stopping: stop when the monitored loss (validation if
         any, else training) has not improved by ``min_delta`` for ``patience`` epochs and restore the best weights.
         callbacks: callables ``cb(model, epoch, logs)``; one returning True stops training. verbose: a tqdm bar.
         on_divergence: "raise" (DivergenceError) or "warn"; either way the weights of the last finite epoch stay.
-        Every argument is checked before the model changes.
+        Every argument is checked before the model changes; a call that fails before its first epoch is kept
+        leaves the model as it was.
         """
         loss = self._loss_for(y)
         train, val = self._training_data(X, y, loss, validation_split, validation_data)
@@ -211,9 +249,17 @@ class MLP(Network):
         cbs = ([training.Progress(epochs)] if validation.flag("verbose", verbose) else [])
         cbs += [training.EarlyStopping(patience, min_delta)] if early_stopping else []
         cbs += [training.UserCallback(cb) for cb in callbacks]
-        opt, cfg = self._commit(loss, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, l1=l1,
-                                beta1=beta1, beta2=beta2, eps=eps)
-        return training.run(self, train, val, epochs, batch, opt, cfg, schedule, lr, shuffle, cbs, on_divergence)
+        opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                                            l1=l1, beta1=beta1, beta2=beta2, eps=eps))
+        history = training.History()
+        try:
+            training.run(self, train, val, epochs, batch, opt, cfg, schedule, opt.lr, shuffle, cbs, on_divergence,
+                         history)
+        except BaseException:
+            if not history["loss"]:  # no epoch kept: the weights are as they were, so is the rest
+                self._undo(undo)
+            raise
+        return history
 
     def partial_fit(self, X, y, **kwargs):
         """One epoch over (X, y) continuing from the current weights and optimizer state."""

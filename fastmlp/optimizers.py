@@ -6,6 +6,7 @@ its state buffers (momentum velocity, Adam's moments) and its step counter are t
 one: steppers made with it refuse to run rather than update the weights with a stale state.
 """
 import copy
+import weakref
 
 import numpy as np
 
@@ -23,19 +24,37 @@ class Optimizer:
         self.weight_decay = weight_decay
         self.l1 = l1
         self._config = None   # _core.OptimConfig: the options checked once, as C takes them
+        self._config_options = None  # the options it was made from (an option set later makes a new one)
         self.state = None     # the state vector (allocated by bind)
         self._counter = np.zeros(1, dtype=np.uint64)  # updates applied: Adam's step number
-        self._alive = np.ones(1, dtype=np.uint8)      # 0 once a model has replaced this optimizer
+        self._alive = np.ones(1, dtype=np.uint8)      # 0 once its model has replaced it: its steppers stop
+        self._owner = None    # weakref to the model training with it (one model at a time)
 
     def options(self):
         """The options as keyword arguments of ``_core.OptimConfig``."""
         return dict(lr=self.lr, weight_decay=self.weight_decay, l1=self.l1)
 
     def config(self, dtype):
-        """The checked C configuration for ``dtype`` (made once; ``set_lr`` updates it)."""
-        if self._config is None or self._config.dtype != dtype:
-            self._config = _core.OptimConfig(self.name, dtype, **self.options())
+        """The checked C configuration for ``dtype``: made again only when an option or the dtype changed."""
+        options = self.options()
+        if self._config is None or self._config.dtype != dtype or self._config_options != options:
+            self._config = _core.OptimConfig(self.name, dtype, **options)
+            self._config_options = options
         return self._config
+
+    def check_free(self, model):
+        """Refuse an optimizer another live model trains with: their step counts and state would be one."""
+        owner = None if self._owner is None else self._owner()
+        if owner is not None and owner is not model:
+            raise ValueError(f"optimizer: {self!r} belongs to another model; give this one its own optimizer "
+                             f"(a new object, or copy.deepcopy of that one)")
+
+    def adopt(self, model):
+        """Become ``model``'s optimizer (see ``check_free``); steppers made before with this object stay
+        stopped."""
+        self.check_free(model)
+        self._owner = weakref.ref(model)
+        self._alive = np.ones(1, dtype=np.uint8)
 
     def bind(self, net):
         """Make this optimizer's state fit ``net`` (a ``_core._Net``): zeros on first use; kept afterwards."""
@@ -48,21 +67,25 @@ class Optimizer:
             self.state = np.zeros(size, dtype=net.dtype)
         return cfg
 
-    def take_options(self, other, dtype):
-        """Carry on with ``other``'s options (same rule), keeping this optimizer's state; checked first."""
-        if type(other) is not type(self):
-            raise TypeError(f"take_options: {other!r} is not a {type(self).__name__}")
-        cfg = other.config(dtype)
-        self.__dict__.update(other.options())
-        self._config = cfg
+    def set_options(self, options, dtype):
+        """Carry on with new ``options`` (a dict as ``options()`` gives), keeping the state; checked before
+        anything changes. Returns the C configuration."""
+        if options != self.options() or self._config is None or self._config.dtype != dtype:
+            cfg = _core.OptimConfig(self.name, dtype, **options)
+            self.__dict__.update(options)
+            self._config, self._config_options = cfg, dict(options)
+        return self._config
 
     def set_lr(self, lr):
         """Change the learning rate (schedules do, once per epoch); checked as the constructor checks it."""
         if lr == self.lr and self._config is not None:
             return
         if self._config is not None:
-            self._config.lr = lr
-        self.lr = float(lr)
+            self._config.lr = lr  # checked here, before anything changes
+            self.lr = self._config.lr
+            self._config_options = self.options()
+        else:
+            self.lr = validation.real("lr", lr, 0.0)
 
     @property
     def step_count(self):
@@ -80,8 +103,15 @@ class Optimizer:
         self._counter[0] = 0
 
     def retire(self):
-        """Mark this optimizer as replaced: steppers made with it refuse to run."""
+        """Mark this optimizer as replaced: steppers made with it refuse to run, and it is free for another
+        model."""
         self._alive[0] = 0
+        self._owner = None
+
+    def revive(self, model):
+        """Undo ``retire`` (a refused call puts its model's optimizer back, steppers included)."""
+        self._alive[0] = 1
+        self._owner = weakref.ref(model)
 
     def same_rule(self, other):
         """True when ``other`` has the same rule and options, so this one's state can carry on."""
@@ -99,7 +129,8 @@ class Optimizer:
 
     def __getstate__(self):
         d = self.__dict__.copy()
-        d["_config"] = None  # rebuilt from the options on first use
+        d["_config"] = d["_config_options"] = None  # rebuilt from the options on first use
+        d["_owner"] = None  # the model that unpickles it adopts it again
         for k in ("state", "_counter", "_alive"):
             d[k] = None if d[k] is None else d[k].copy()
         return d

@@ -118,13 +118,12 @@ class Progress(Callback):
             self.bar.close()
 
 
-def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle, callbacks, on_divergence):
-    """Train ``model`` for ``epochs`` epochs, each one C call; returns the History.
+def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle, callbacks, on_divergence, history):
+    """Train ``model`` for ``epochs`` epochs, each one C call, recording them in ``history``.
 
     A diverging epoch is undone (weights, optimizer state and step count as at its start); then
     ``on_divergence="raise"`` re-raises the DivergenceError with the epoch named, ``"warn"`` warns and stops.
     Ctrl-C between the C epoch and the bookkeeping also goes back to the epoch's start."""
-    history = History()
     net = model._net
     monitored = None
     completed = False
@@ -168,4 +167,3 @@ def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle
     finally:
         for cb in callbacks:
             cb.on_train_end(model, history, completed)
-    return history

@@ -1,5 +1,6 @@
 """Model state has one owner: validation has no side effects, a refused call changes nothing, and the optimizer
 (its state buffers and step counter) is one object that fit, train_step, steppers and pickling all share."""
+import copy
 import pickle
 
 import numpy as np
@@ -133,8 +134,71 @@ def test_an_optimizer_object_is_used_as_given():
     b.fit(X, labels, epochs=2, batch_size=8, optimizer="adam", lr=0.01, beta1=0.8)
     assert a.optimizer_ is opt and opt.step_count == 6
     np.testing.assert_array_equal(a.get_flat_params(), b.get_flat_params())
-    with pytest.raises(ValueError, match="another network"):
-        MLP([3, 7, 3], seed=0).fit(X, labels, epochs=1, optimizer=opt)
+    with pytest.raises(ValueError, match="another model"):  # one optimizer, one model: no shared state
+        MLP([3, 5, 3], seed=1).fit(X, labels, epochs=1, optimizer=opt)
+    with pytest.raises(ValueError, match="another network"):  # a copy is free, but its state has a's size
+        MLP([3, 7, 3], seed=0).fit(X, labels, epochs=1, optimizer=copy.deepcopy(opt))
+    assert a.optimizer_ is opt and opt.step_count == 6
+
+
+def test_an_optimizer_object_carries_its_own_options():
+    X, labels, _ = data()
+    model = MLP([3, 5, 3], seed=0)
+    opt = fastmlp.Adam(lr=0.003)
+    history = model.fit(X, labels, epochs=2, optimizer=opt)
+    assert history["lr"] == [0.003, 0.003] and opt.lr == 0.003
+    with pytest.raises(TypeError, match="lr"):  # an option beside the object would be ignored: refused
+        model.train_step(X, labels, lr=0.5, optimizer=opt)
+    sgd = fastmlp.SGD(lr=0.1)
+    model.train_step(X, labels, optimizer=sgd)
+    sgd.lr = 0.0  # an option set later counts: a zero step changes nothing
+    before = model.get_flat_params()
+    model.train_step(X, labels, optimizer=sgd)
+    np.testing.assert_array_equal(model.get_flat_params(), before)
+
+
+def test_an_optimizer_given_again_works_with_new_steppers_and_resets_with_the_model():
+    X, labels, _ = data()
+    model = MLP([3, 5, 3], seed=0)
+    opt = fastmlp.Momentum(lr=0.01)
+    model.fit(X, labels, epochs=1, batch_size=8, optimizer=opt)
+    model.fit(X, labels, epochs=1, batch_size=8, optimizer="adam")
+    model.fit(X, labels, epochs=1, batch_size=8, optimizer=opt)  # back to the first object, state and all
+    step = model.stepper(X, labels, optimizer="momentum", lr=0.01)
+    step()
+    assert model.optimizer_ is opt and opt.step_count == 7
+    model.reset_parameters()
+    assert opt.step_count == 0 and not np.any(opt.state)
+    model.fit(X, labels, epochs=1, batch_size=8, optimizer=opt)
+    assert model.step_count == 3
+
+
+def test_a_diverging_first_call_leaves_the_loss_and_the_optimizer_as_they_were():
+    """The sticky loss through another door: a call that fails after its checks, before any weight changed."""
+    X, labels, T = data()
+    model = MLP([3, 4, 3], seed=0, dtype="float64")
+    with pytest.raises(fastmlp.DivergenceError):
+        model.fit(X * 1e3, T * 1e200, epochs=1, lr=1e200)
+    assert model.loss is None and model.optimizer_ is None
+    with pytest.raises(fastmlp.DivergenceError):
+        model.train_step(X * 1e3, T * 1e200, lr=1e200)
+    assert model.loss is None and model.optimizer_ is None and model.step_count == 0
+    model.fit(X, labels, epochs=1)
+    assert model.loss == "softmax_ce"
+
+
+def test_a_schedule_refused_in_the_first_epoch_keeps_the_previous_optimizer():
+    X, labels, _ = data()
+    model = MLP([3, 4, 3], seed=0)
+    model.fit(X, labels, epochs=2, optimizer="adam", lr=0.01)
+    adam, state, count = model.optimizer_, model.optimizer_.state.copy(), model.step_count
+    step = model.stepper(X, labels, optimizer="adam", lr=0.01)
+    with pytest.raises(ValueError, match="lr"):
+        model.fit(X, labels, epochs=1, optimizer="momentum", lr_schedule=lambda epoch, lr0, loss: -1.0)
+    assert model.optimizer_ is adam and model.step_count == count
+    np.testing.assert_array_equal(adam.state, state)
+    step()  # the adam stepper runs again: its optimizer is the model's
+    assert model.step_count == count + 1
 
 
 def test_pickling_keeps_the_optimizer_state_and_training_continues_identically():

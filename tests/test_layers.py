@@ -5,7 +5,8 @@ a function body (only optional extras may be imported lazily). Also: no hand-wri
 Layers, low to high (a module may import any lower layer, and its own layer where that makes no cycle):
   0  fastmlp.vocabulary, fastmlp.errors (and the oracle, fastmlp.reference, which stands alone)
   1  fastmlp._core (compiled: the imports of its .pyx and the .pxi files it includes)
-  2  the library: every other top-level module (validation, schedules, optimizers, network, mlp, ...)
+  2  the library: every other top-level module, itself in ranks (LIBRARY): validation, extras, _guard, info,
+     schedules, modelfile -> optimizers, network -> training, export -> mlp
   3  fastmlp.estimators, fastmlp.interop, fastmlp.regions and fastmlp.regions.*
   4  fastmlp.apps.*
   5  fastmlp (its __init__) and fastmlp.__main__: the top, may import anything
@@ -24,6 +25,14 @@ LAYER_NAMES = {0: "vocabulary", 1: "core", 2: "library", 3: "on the library", 4:
 LAYERS = {"fastmlp.vocabulary": 0, "fastmlp.errors": 0, "fastmlp.reference": 0, "fastmlp._core": 1,
           "fastmlp.estimators": 3, "fastmlp.interop": 3, "fastmlp.regions": 3, "fastmlp.apps": 4,
           "fastmlp": 5, "fastmlp.__main__": 5}
+
+# inside the library (layer 2), in turn: each module builds only on those of a lower rank (or its own, without a
+# cycle); a new library module must be given its rank here
+LIBRARY = {"fastmlp.validation": 0, "fastmlp.extras": 0, "fastmlp._guard": 0, "fastmlp.info": 0,
+           "fastmlp.schedules": 0, "fastmlp.modelfile": 0,
+           "fastmlp.optimizers": 1, "fastmlp.network": 1,
+           "fastmlp.training": 2, "fastmlp.export": 2,
+           "fastmlp.mlp": 3}
 
 # optional extras: imported inside the function that needs them, so that `import fastmlp` does not pay for them
 LAZY_OK = {"matplotlib", "scipy", "sklearn", "tqdm", "torch", "onnx", "onnxruntime", "dask", "distributed",
@@ -327,6 +336,16 @@ def test_no_import_cycles(package):
 def test_imports_point_downward(package):
     _, imports = package
     _fail("upward imports (a lower layer importing a higher one)", [describe(i) for i in upward(imports)])
+
+
+def test_the_library_imports_downward_inside_itself(package):
+    files, imports = package
+    _fail("library modules without a rank in LIBRARY", sorted(m for m in files if layer(m) == 2 and m not in LIBRARY))
+    _fail("library imports against the library's own order (validation ... -> optimizers, network -> training, "
+          "export -> mlp)",
+          [f"{i.where()}: {i.source} (rank {LIBRARY[i.source]}) imports {i.target} (rank {LIBRARY[i.target]})"
+           for i in imports if i.internal and i.source in LIBRARY and i.target in LIBRARY
+           and LIBRARY[i.target] > LIBRARY[i.source]])
 
 
 def test_no_imports_inside_functions(package):

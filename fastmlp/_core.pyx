@@ -14,18 +14,17 @@ from libc.math cimport isfinite
 from .errors import DivergenceError
 from .vocabulary import ACTIVATIONS, CORE_LOSSES, OPTIMIZERS
 
-# the names come from fastmlp.vocabulary, whose order is the C enums' order: checked here, once, at import
+include "_core_capsule.pxi"  # generated from fastmlp.h by tools/gen_core.py, as _core.pxd (with the c_* dispatchers)
+
+# the names are fastmlp.vocabulary's; the C enums of fastmlp.h must list the same, in the same order: checked once
+for _enum, _names in (("fm_act", ACTIVATIONS), ("fm_loss", CORE_LOSSES)):
+    if C_ENUMS[_enum] != _names:
+        raise ImportError(f"fastmlp.vocabulary lists {_names}, {_enum} of fastmlp.h {C_ENUMS[_enum]}")
+del _enum, _names
 _ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
-if [_ACT_CODES[a] for a in ("identity", "relu", "sigmoid", "tanh")] != [FM_ACT_IDENTITY, FM_ACT_RELU,
-                                                                      FM_ACT_SIGMOID, FM_ACT_TANH]:
-    raise ImportError("fastmlp.vocabulary.ACTIVATIONS does not follow fm_act of fastmlp.h")
 _LOSS_CODES = {name: code for code, name in enumerate(CORE_LOSSES)}
-if [_LOSS_CODES[l] for l in ("mse", "softmax_ce", "sigmoid_bce")] != [FM_LOSS_MSE, FM_LOSS_SOFTMAX_CE,
-                                                                      FM_LOSS_SIGMOID_BCE]:
-    raise ImportError("fastmlp.vocabulary.CORE_LOSSES does not follow fm_loss of fastmlp.h")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-include "_core_capsule.pxi"  # generated from fastmlp.h by tools/gen_core.py, as _core.pxd (with the c_* dispatchers)
 include "_core_info.pxi"
 include "_core_checks.pxi"
 include "_core_kernels.pxi"

@@ -1,5 +1,10 @@
 # _core_optim.pxi: the update rule checked once (OptimConfig) -- included by _core.pyx (one compiled module)
 
+# each rule of vocabulary.OPTIMIZERS, in its order: (the C update, uses momentum, Nesterov's form)
+_RULES = dict(zip(OPTIMIZERS, ((FM_OPT_SGD, False, False), (FM_OPT_SGD, True, False), (FM_OPT_SGD, True, True),
+                               (FM_OPT_ADAM, False, False))))
+
+
 cdef class OptimConfig:
     """An update rule checked once: the ``fm_optim`` that every train step and epoch passes to C.
 
@@ -18,14 +23,15 @@ cdef class OptimConfig:
         if self.dtype not in _FLOAT_DTYPES:
             raise TypeError(f"dtype: expected float32 or float64, got {self.dtype}")
         self.kind = kind
-        self.o.kind = FM_OPT_ADAM if kind == "adam" else FM_OPT_SGD
+        c_kind, uses_momentum, nesterov = _RULES[kind]
+        self.o.kind = c_kind
         self.o.weight_decay = _scalar("weight_decay", weight_decay, 0.0)
         self.o.l1 = _scalar("l1", l1, 0.0)
         self.o.momentum = 0.0
         self.o.nesterov = 0
-        if kind in ("momentum", "nesterov"):
+        if uses_momentum:
             self.o.momentum = _scalar("momentum", momentum, 0.0, 1.0, lo_open=True, hi_open=True)
-            self.o.nesterov = kind == "nesterov"
+            self.o.nesterov = nesterov
         self.o.beta1 = _scalar("beta1", beta1, 0.0, 1.0, hi_open=True)
         self.o.beta2 = _scalar("beta2", beta2, 0.0, 1.0, hi_open=True)
         self.o.eps = _scalar("eps", eps, 0.0, lo_open=True)

@@ -36,7 +36,7 @@ def test_the_generator_reads_enums_by_their_codes():
     spec = importlib.util.spec_from_file_location("gen_core", path)
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
-    text = "typedef enum { FM_X_B = 1, FM_X_A = 0, FM_X_C } fm_x;\ntypedef enum { FM_Y_P } fm_y;"
+    text = "typedef enum { FM_X_B = 1, FM_X_C, FM_X_A = 0 } fm_x;\ntypedef enum { FM_Y_P } fm_y;"
     assert gen.enums(text) == {"fm_x": ("a", "b", "c"), "fm_y": ("p",)}
     with pytest.raises(SystemExit, match="numbered"):
         gen.enums("typedef enum { FM_Z_A = 0, FM_Z_B = 2 } fm_z;")

@@ -19,11 +19,26 @@ def net(layers, seed=0, dtype="float64", scale=1.0, activation="relu", **kw):
     return m
 
 
+def weights(m):
+    """[(W, b), ...]: copies of the model's weights (through its guarded read); edit them, then ``put`` them."""
+    flat, out, off = m.get_flat_params(), [], 0
+    for n_i, n_o in zip(m.layers[:-1], m.layers[1:]):
+        out.append((flat[off:off + n_o * n_i].reshape(n_o, n_i).copy(), flat[off + n_o * n_i:off + n_o * n_i + n_o].copy()))
+        off += n_o * n_i + n_o
+    return out
+
+
+def put(m, ws):
+    m.set_flat_params(np.concatenate([a.ravel() for W, b in ws for a in (W, b)]))
+    return m
+
+
 def set_params(m, *arrays):
-    for (W, b), (Wv, bv) in zip(m.params, zip(arrays[::2], arrays[1::2])):
+    ws = weights(m)
+    for (W, b), (Wv, bv) in zip(ws, zip(arrays[::2], arrays[1::2])):
         W[...] = np.asarray(Wv, dtype=float).reshape(W.shape)
         b[...] = np.asarray(bv, dtype=float).reshape(b.shape)
-    return m
+    return put(m, ws)
 
 
 def relu_sum(offsets, dtype="float64"):
@@ -330,9 +345,11 @@ def test_enumeration_is_invariant_to_the_inputs_scale_and_offset():
     cases = [(s, 0.0) for s in (1e-6, 1e-9, 1e6)] + [(1.0, 1e4)]
     for s, c in cases:
         m = net([2, 6, 6, 1], seed=0)
-        W, b = m.params[0]
+        ws = weights(m)
+        W, b = ws[0]
         W[...] /= s
         b[...] -= W @ np.full(2, c)
+        put(m, ws)
         box = (c - 2 * s, c + 2 * s)
         regions = R.enumerate_regions(m, box)
         assert len(regions) == base, (s, c)
@@ -490,10 +507,12 @@ def test_shallow_net_is_exact_on_lower_dimensional_cells():
     np.testing.assert_array_equal(partial(X)[[0, 2]], d.forward(X)[[0, 2]])
     # He-initialised net: zero biases, every hyperplane of layer 1 through the origin (a degenerate arrangement)
     he = fastmlp.MLP([2, 6, 6, 1], activation="relu", loss="mse", dtype="float64", seed=3)
-    he.params[-1][1][...] = 0.7
+    ws = weights(he)
+    ws[-1][1][...] = 0.7
+    put(he, ws)
     s = R.to_shallow(he, (-1, 1))
     th = np.linspace(0, 2 * np.pi, 721)
-    W1 = he.params[0][0]
+    W1 = ws[0][0]
     Y = np.concatenate([[[0.0, 0.0]], 0.5 * np.column_stack([np.cos(th), np.sin(th)]),
                         0.9 * np.column_stack([-W1[:, 1], W1[:, 0]]) / np.linalg.norm(W1, axis=1)[:, None]])
     assert np.abs(s(Y) - he.forward(Y)).max() <= 1e-12
@@ -543,7 +562,9 @@ def test_shapley_values_are_additive():
     phi = R.shapley_values(t, X[:, :3], bg[:, :3])
     np.testing.assert_allclose(phi.sum(-1), t.forward(X[:, :3]) - t.forward(bg[:, :3]).mean(0), atol=1e-9)
     # symmetry: a feature the net ignores gets exactly 0
-    m.params[0][0][:, 2] = 0.0
+    ws = weights(m)
+    ws[0][0][:, 2] = 0.0
+    put(m, ws)
     assert np.abs(R.shapley_values(m, X, bg)[:, :, 2]).max() == 0.0
 
 
@@ -699,3 +720,121 @@ def test_missing_scipy_and_matplotlib_give_clear_errors(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"fastmlp\[plot\]"):
         plots.plot_pieces_1d(m, [0, 0], [1, 1])
+
+
+def _snapshot(m, flat):
+    c = fastmlp.MLP(m.layers, activation="relu", loss="mse", dtype=m.dtype.name, seed=0)
+    c.set_flat_params(flat)
+    return c
+
+
+def test_regions_read_weights_through_the_guard_during_a_fit_in_another_thread():
+    # issue 13: reads that bypassed the thread guard saw torn weights during a fit. Every regions call made while
+    # another thread fits either raises the model's RuntimeError or gives exactly the result of the weights between
+    # two fit calls (the boundaries the trainer records), never a mixture
+    import threading
+    import time
+    rng = np.random.default_rng(0)
+    m = net([2, 6, 6, 1], seed=1, dtype="float32")
+    Xt = rng.normal(size=(256, 2)).astype(np.float32)
+    yt = np.sin(Xt.sum(1, keepdims=True))
+    X = rng.uniform(-1, 1, size=(4, 2))
+    bg = rng.uniform(-1, 1, size=(3, 2))
+    calls = {
+        "activation_patterns": lambda mm: R.activation_patterns(mm, X),
+        "local_linear": lambda mm: R.local_linear(mm, X),
+        "pieces_1d": lambda mm: (lambda p: (p.t, p.alpha, p.beta))(R.pieces_1d(mm, [-1.0, -1.0], [1.0, 1.0])),
+        "linear_shap": lambda mm: R.linear_shap(mm, X, bg),
+        "shapley_values": lambda mm: R.shapley_values(mm, X[:2], bg),
+    }
+    boundaries = [m.get_flat_params()]
+    stop = threading.Event()
+
+    def pause(*args):   # mid-fit (between epochs) the GIL goes to the reading thread
+        time.sleep(0.0003)
+
+    def train():
+        try:
+            while len(boundaries) < 61:
+                try:
+                    m.fit(Xt, yt, epochs=4, batch_size=8, lr=0.05, optimizer="adam", callbacks=[pause])
+                except RuntimeError:   # a regions call is reading: the model refuses to train meanwhile
+                    continue
+                boundaries.append(m.get_flat_params())
+                time.sleep(0.002)   # a window between fits in which reads succeed
+        finally:
+            stop.set()
+
+    results, refused = [], 0
+    t = threading.Thread(target=train)
+    t.start()
+    try:
+        while not stop.is_set():
+            for name, f in calls.items():
+                try:
+                    results.append((name, f(m)))
+                except RuntimeError:
+                    refused += 1
+    finally:
+        t.join()
+    assert results and refused and len(boundaries) == 61
+
+    def same(a, b):
+        if isinstance(a, (list, tuple)):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return np.array_equal(np.asarray(a), np.asarray(b))
+
+    expected = {}
+    torn = []
+    for name, r in results:
+        ok = False
+        for i, flat in enumerate(boundaries):
+            key = (name, i)
+            if key not in expected:
+                expected[key] = calls[name](_snapshot(m, flat))
+            if same(r, expected[key]):
+                ok = True
+                break
+        if not ok:
+            torn.append(name)
+    assert not torn, f"{len(torn)} of {len(results)} regions results matched no fit boundary: {sorted(set(torn))}"
+
+
+def test_regions_results_keep_one_snapshot_when_weights_change_later():
+    # read_net copies the weights: changing the model afterwards does not change an analysis already made
+    m = net([2, 4, 1], seed=3)
+    regions = R.enumerate_regions(m, (-1, 1))
+    before = [r.alpha.copy() for r in regions]
+    m.set_flat_params(np.zeros(m.n_params))
+    assert all(np.array_equal(r.alpha, a) for r, a in zip(regions, before))
+
+
+def test_to_mlp_refuses_an_M_that_cancellation_makes_wrong_everywhere():
+    # issue 13: ShallowNet.to_mlp(M) with a huge M was wrong everywhere (the parts, of size ~s, are summed with
+    # terms of size M in float64). M is bounded by big_m_range(): below M_max the error stays under 1e-6 s away
+    # from the cell boundaries; far beyond it the literal big-M network is wrong on almost every input
+    m = net([2, 4, 4, 1], seed=6)
+    s = R.to_shallow(m, (-2, 2))
+    lo, hi = s.big_m_range()
+    assert lo == s.output_scale() and 1e6 < hi < 1e12
+    X = np.random.default_rng(0).uniform(-2, 2, size=(20000, 2))
+    with np.errstate(divide="ignore"):   # a zero hyperplane row (a dead unit) is infinitely far
+        far = (np.abs(X @ s.G.T + s.g0) / np.linalg.norm(s.G, axis=1)).min(1)
+    ref = m.forward(X)[:, 0]
+    for M in (None, hi, 1e6):
+        a = s.to_mlp(M)
+        err = np.abs(a.forward(X)[:, 0] - ref)
+        assert err[far > 1e3 / (hi if M is None else M)].max() <= 1e-6 * lo, M
+    for M in (1e20, 1e300, hi * 1.01, lo, lo / 2, 0.0, -1.0, np.inf, np.nan, "1e6", True):
+        with pytest.raises(ValueError, match="M"):
+            s.to_mlp(M)
+        with pytest.raises(ValueError, match="M"):
+            s.to_finite(M)
+    # why: evaluated literally, M = 1e6 * M_max is wrong (beyond 1e-6 s) on nearly every input, M = 1e20 on all
+    for M, frac in ((1e6 * hi, 0.9), (1e20, 0.99)):
+        layers = [(W + M * V, b + M * c) for W, b, V, c in s.extended_layers()]
+        h = X
+        for W, b in layers[:-1]:
+            h = np.maximum(h @ W.T + b, 0.0)
+        out = (h @ layers[-1][0].T + layers[-1][1])[:, 0]
+        assert np.mean(np.abs(out - ref) > 1e-6 * lo) > frac, M

@@ -141,19 +141,71 @@ class ShallowNet:
         zeros = lambda W: (np.zeros_like(W), np.zeros(W.shape[0]))  # noqa: E731
         return [(W1, b1) + zeros(W1), (W2, b2, V2, c2), (W3, b3, V3, c3), (W4, np.zeros(n_out)) + zeros(W4)]
 
-    def to_finite(self, M=1e6):
-        """A finite big-M version ``[(W + M V, b + M c), ...]`` of ``extended_layers()``: an ordinary ReLU network
-        that is only APPROXIMATELY equal to the deep net: wrong in a band of width ~1/M around cell boundaries."""
-        if not (M > 0 and math.isfinite(M)):
+    # the accuracy the big-M export keeps: its cancellation error at most this fraction of the output scale
+    BIG_M_RTOL = 1e-6
+
+    def output_scale(self):
+        """A bound s on |alpha_k x + beta_k| (every cell's linear model, every output) over the box (the unit box
+        [-1, 1]^n_in for a ShallowNet of all of R^n): the scale of the parts the big-M network gates."""
+        r = np.ones(self.n_in) if self.box is None else np.abs(np.asarray(self.box, dtype=np.float64)).max(axis=1)
+        s = float((np.abs(self.alpha) @ r + np.abs(self.beta)).max()) if self.n_cells else 0.0
+        return max(s, np.finfo(np.float64).tiny)
+
+    def big_m_range(self):
+        """(M_min, M_max): the finite M for which the big-M network (``to_finite``, ``to_mlp``) is right away from
+        the cell boundaries, to ``BIG_M_RTOL`` (1e-6) of the output scale s (``output_scale``).
+
+        Too small: a closed gate computes relu(part_k - M S_k) with S_k >= 1 violated conditions and |part_k| <= s,
+        which is 0 only if M > s: M_min = s (the wrong band around a boundary is ~1/(M |g_q|) wide, so take M well
+        above it).
+        Too big (cancellation): in the open cell's gate the part (|part| <= s) is summed in float64 with the
+        Q + 1 terms -M M[k, q] ind_q and -M m_k, each of magnitude M; whatever the summation order the rounding
+        error is at most gamma_n sum|terms| ~ (Q + 2) u M (Q + m_k + 1) (Higham's bound, u = 2^-53 the unit
+        roundoff, n = Q + 2 terms), and the two gated parts (positive and negative) double it. Keeping that below
+        BIG_M_RTOL * s gives M_max = BIG_M_RTOL * s / (2 (Q + 2) u (Q + max m_k + 1)). Beyond it the output is
+        wrong everywhere, not only near boundaries: with M = 1e20 the ulp of M alone (16384) swamps every
+        part. When M_min >= M_max (about Q^2 > 1e-6 / u), no finite M is accurate: ``to_finite`` refuses."""
+        s = self.output_scale()
+        u = np.finfo(np.float64).eps / 2
+        Q = self.n_hyperplanes
+        m = int(self.m.max()) if self.n_cells else 0
+        return s, self.BIG_M_RTOL * s / (2.0 * (Q + 2) * u * (Q + m + 1))
+
+    def _check_M(self, M):
+        from .readers import is_real
+        if M is None:
+            lo, hi = self.big_m_range()
+            if not lo < hi:
+                raise ValueError(f"M: no finite M makes this ShallowNet's big-M network accurate ({self!r}: the "
+                                 f"needed M > {lo:.3g} is beyond the float64 cancellation bound {hi:.3g})")
+            return hi
+        if not (is_real(M) and M > 0 and math.isfinite(M)):
             raise ValueError(f"M: expected a finite positive number, got {M!r}")
+        lo, hi = self.big_m_range()
+        if M > hi:
+            raise ValueError(f"M: {M!r} is beyond {hi:.3g}, the largest M whose float64 cancellation error stays "
+                             f"below {self.BIG_M_RTOL:g} of the output scale {lo:.3g} ({self.n_hyperplanes} "
+                             f"hyperplanes; see ShallowNet.big_m_range); larger M gives wrong outputs everywhere")
+        if M <= lo:
+            raise ValueError(f"M: {M!r} is not above the output scale {lo:.3g}: the gates of the other cells "
+                             f"would not close (see ShallowNet.big_m_range)")
+        return float(M)
+
+    def to_finite(self, M=None):
+        """A finite big-M version ``[(W + M V, b + M c), ...]`` of ``extended_layers()``: an ordinary ReLU network
+        that is only APPROXIMATELY equal to the deep net: wrong in a band of width ~1/M around cell boundaries.
+        M must lie in ``big_m_range()`` (ValueError otherwise): above the output scale, so that closed gates close,
+        and below the float64 cancellation bound, beyond which the output is wrong everywhere. None (default):
+        the largest accurate M, the narrowest bands."""
+        M = self._check_M(M)
         return [(W + M * V, b + M * c) for W, b, V, c in self.extended_layers()]
 
-    def to_mlp(self, M=1e6):
-        """The big-M approximation (``to_finite``) as a float64 ``fastmlp.MLP`` [n_in, *widths, n_out]."""
+    def to_mlp(self, M=None):
+        """The big-M approximation (``to_finite``; M within ``big_m_range()``, None for the largest accurate one)
+        as a float64 ``fastmlp.MLP`` [n_in, *widths, n_out]."""
+        layers = self.to_finite(M)
         net = MLP([self.n_in] + self.widths + [self.n_out], activation="relu", output=self.output, dtype="float64")
-        for (W, b), (Wm, bm) in zip(net.params, self.to_finite(M)):
-            W[...] = Wm
-            b[...] = bm
+        net.set_flat_params(np.concatenate([a.ravel() for W, b in layers for a in (W, b)]))
         return net
 
     def __repr__(self):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .patterns import affine_maps, layer_patterns
-from .readers import is_int, read_net, read_points
+from .readers import is_int, read_net, read_points, snapshot_forward
 
 
 def linear_shap(model, X, background):
@@ -38,6 +38,7 @@ def shapley_values(model, X, background, max_features=16):
                          f"max_features={max_features} (use linear_shap, or raise max_features knowingly)")
     X = read_points("X", X, n)
     bg = read_points("background", background, n)
+    forward = snapshot_forward(model)   # one set of weights for every coalition, even if another thread trains
     C = 1 << n
     masks = ((np.arange(C)[:, None] >> np.arange(n)) & 1).astype(bool)    # coalition c holds feature j: bit j
     size = masks.sum(axis=1)
@@ -49,7 +50,7 @@ def shapley_values(model, X, background, max_features=16):
         for c0 in range(0, C, chunk):
             mk = masks[c0:c0 + chunk]
             rows = np.where(mk[:, None, :], x, bg[None, :, :]).reshape(-1, n)
-            v[c0:c0 + chunk] = np.asarray(model.forward(rows), dtype=np.float64).reshape(len(mk), len(bg), -1).mean(1)
+            v[c0:c0 + chunk] = np.asarray(forward(rows), dtype=np.float64).reshape(len(mk), len(bg), -1).mean(1)
         for j in range(n):
             S = np.flatnonzero(~masks[:, j])
             phi[i, :, j] = w[size[S]] @ (v[S | (1 << j)] - v[S])

@@ -4,10 +4,11 @@ import os
 import re
 import sys
 
+from .. import __version__
 from ..info import build_info
 from ..vocabulary import ACTIVATIONS, DTYPES, OPTIMIZERS
 from .bench import run_bench
-from .cli import LOSS_CHOICES, run_predict, run_train
+from .cli import INSTALL_CLI, LOSS_CHOICES, run_predict, run_train, stdout_failed
 from .demo import SECTIONS, run_demo
 
 
@@ -27,16 +28,28 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in -h, except those that are None or False (nothing to show)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser():
     parser = _Parser(prog="fastmlp", description="fastmlp: multi-layer perceptrons in C")
+    parser.add_argument("--version", action="version", version=f"fastmlp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add(*a, formatter_class=_Formatter, **k)
 
     demo = sub.add_parser(
         "demo", help="train the source documents' networks on built-in data and print a results table",
         description="Train the networks of the source documents on built-in data and print a results table. "
                     "With no DEMO: " + ", ".join(s for s in SECTIONS if s != "mnist") + " (mnist needs --data).")
     demo.add_argument("demos", nargs="*", metavar="DEMO", help=f"{', '.join(SECTIONS)} or all")
-    demo.add_argument("--seed", type=int, default=0, help="seed of every model (data sets are fixed); default 0")
+    demo.add_argument("--seed", type=int, default=0, help="seed of every model (data sets are fixed)")
     demo.add_argument("--quick", action="store_true", help="smaller data and fewer epochs (a smoke test)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--plot", metavar="DIR", help="write PNG figures into DIR (needs fastmlp[plot])")
@@ -46,50 +59,68 @@ def build_parser():
     train = sub.add_parser(
         "train", help="train a network on your own data (.npz with X and y, or CSV) and save it",
         description="Train an MLP on X, y from an .npz file (arrays X and y) or a CSV file (one label column, "
-                    "the rest features; a header row is detected) and save it with model.save.")
+                    "the rest features; a header row is detected) and save it with model.save. CSV files are "
+                    f"read with pandas: {INSTALL_CLI}.")
     train.add_argument("data", help="training data: .npz with arrays X and y, or .csv")
     train.add_argument("--label", help="CSV label column: a header name or a 0-based index (negative from the end);"
                                        " default: the last column")
-    train.add_argument("--delimiter", help="CSV delimiter (default: detected among , ; tab and space)")
+    train.add_argument("--delimiter", help="CSV delimiter, one character (default: detected among , ; tab and "
+                                           "space)")
+    cols = train.add_mutually_exclusive_group()
+    cols.add_argument("--drop", metavar="COL[,COL]", help="columns that are not features (an ID column): names "
+                                                         "or 0-based indices")
+    cols.add_argument("--features", metavar="COL[,COL]", help="the feature columns to use (default: all but the "
+                                                             "label and --drop)")
     shape = train.add_mutually_exclusive_group()
     shape.add_argument("--layers", help="all layer sizes, e.g. 64,128,10 (must match the data)")
     shape.add_argument("--hidden", default=None, help="hidden layer sizes only, e.g. 128 or 128,64 (default 64)")
-    train.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="hidden activation (default relu)")
+    train.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="hidden activation")
     train.add_argument("--loss", default="auto", choices=LOSS_CHOICES,
                        help="auto (default): integer or text labels give softmax_ce, numbers mse")
-    train.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="update rule (default adam)")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=0.001)
+    train.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="update rule")
+    train.add_argument("--epochs", type=int, default=20, help="passes over the training rows")
+    train.add_argument("--batch-size", type=int, default=32, help="rows per step")
+    train.add_argument("--lr", type=float, default=0.001, help="learning rate")
     train.add_argument("--weight-decay", type=float, default=0.0, help="L2 on the weights")
     train.add_argument("--val", type=float, default=0.2, help="validation fraction of the (shuffled) rows; 0: none")
     train.add_argument("--standardize", action="store_true",
                        help="scale every feature to mean 0, std 1 (saved with the model, applied by predict)")
-    train.add_argument("--dtype", default="float32", choices=DTYPES, help="(default float32)")
-    train.add_argument("--seed", type=int, default=0, help="weights, shuffling and the validation split")
-    train.add_argument("--out", default="model.npz", help="where to save the model (default model.npz)")
+    train.add_argument("--dtype", default="float32", choices=DTYPES, help="the weights' precision")
+    train.add_argument("--seed", type=int, default=0, help="weights, shuffling and the validation split (an int >= 0)")
+    train.add_argument("--out", default="model.npz", help="where to save the model (.npz appended if missing)")
+    train.add_argument("--force", action="store_true", help="replace --out if it exists")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=run_train)
 
     predict = sub.add_parser(
         "predict", help="predict with a saved model and write the predictions as CSV",
-        description="Load a model saved by `fastmlp train` (or MLP.save) and write its predictions for DATA.")
+        description="Load a model saved by `fastmlp train` (or MLP.save) and write its predictions for DATA. A "
+                    "CSV with a header row is matched to the training columns by name (in any order); without "
+                    "one, by position.")
     predict.add_argument("model", help="model file (.npz written by MLP.save / fastmlp train)")
     predict.add_argument("data", help=".npz with an array X, or .csv with the feature columns")
-    predict.add_argument("--out", help="output CSV (default: standard output)")
+    predict.add_argument("--out", help="output CSV, written atomically (default: standard output)")
+    predict.add_argument("--force", action="store_true", help="replace --out if it exists")
+    predict.add_argument("--drop", metavar="COL[,COL]", help="CSV columns that are not features (an ID column)")
     predict.add_argument("--label", help="a CSV label column to drop (default: the training label's name if the "
                                          "header has it)")
-    predict.add_argument("--delimiter", help="CSV delimiter (default: detected)")
+    predict.add_argument("--delimiter", help="CSV delimiter, one character (default: detected)")
     predict.add_argument("--proba", action="store_true", help="class probabilities instead of labels")
     predict.set_defaults(func=run_predict)
 
-    sub.add_parser("info", help="print how the C core was built").set_defaults(func=_info)
+    sub.add_parser("info", help="print how the C core was built",
+                   description="Print how the C core was built: version, compiler, SIMD level, OpenMP and the "
+                               "thread count.").set_defaults(func=_info)
 
-    bench = sub.add_parser("bench", help="time fastmlp against numpy, PyTorch and scikit-learn in one process")
+    bench = sub.add_parser("bench", help="time fastmlp against numpy, PyTorch and scikit-learn in one process",
+                           description="Time fastmlp's kernels, a training step, an epoch and inference against "
+                                       "numpy, PyTorch and scikit-learn (those installed) in one process, and print "
+                                       "the table with the speed-up goals.")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller epoch")
-    bench.add_argument("--reps", type=int, default=None, help="interleaved repetitions per case (median taken)")
+    bench.add_argument("--reps", type=int, default=None, help="interleaved repetitions per case (median taken; "
+                                                                    "default: by --quick)")
     bench.add_argument("--epoch-samples", type=int, default=None, help="samples in the epoch case (60000)")
-    bench.add_argument("--threads", default="2", help="comma-separated thread counts for the scaling rows (2)")
+    bench.add_argument("--threads", default="2", help="comma-separated thread counts for the scaling rows")
     bench.set_defaults(func=_bench)
     return parser
 
@@ -101,7 +132,9 @@ def main(argv=None):
         print(exc, file=sys.stderr)
         return 2
     try:
-        return args.func(args) or 0
+        rc = args.func(args) or 0
+        sys.stdout.flush()
+        return rc
     except KeyboardInterrupt:
         print(f"fastmlp {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -111,6 +144,19 @@ def main(argv=None):
         except OSError:
             pass
         return 1
+    except OSError as exc:
+        if not _stdout_broken():
+            raise
+        return stdout_failed(args.command, exc)
+
+
+def _stdout_broken():
+    """True when standard output cannot take more (a full device): the OSError came from writing it."""
+    try:
+        sys.stdout.flush()
+        return False
+    except OSError:
+        return True
 
 
 def _bench(args):

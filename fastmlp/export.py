@@ -66,7 +66,26 @@ def check_opset(opset):
         raise ValueError(f"opset: expected an int >= {MIN_OPSET}, got {opset!r}")
 
 
+def check_output_path(path, name="path"):
+    """Refuse, before any work, an output ``path`` that cannot be written as a file: not a path, a folder, or
+    in a folder that does not exist (None: nothing is written)."""
+    if path is None:
+        return None
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name}: expected a file path, got {type(path).__name__}") from None
+    if os.path.isdir(path):
+        raise ValueError(f"{name}: {os.fsdecode(path)} is a folder; give a file name, e.g. "
+                                f"{os.path.join(os.fsdecode(path), 'model.onnx')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name}: the folder {folder} of {os.fsdecode(path)} does not exist")
+    return path
+
+
 def finish_graph(helper, onnx, nodes, inits, outputs, model, opset, doc, path):
+    path = check_output_path(path)
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)
     inputs = [helper.make_tensor_value_info("X", elem, ["N", model.n_in])]
     graph = helper.make_graph(nodes, "fastmlp", inputs, outputs, initializer=inits)
@@ -86,6 +105,7 @@ def mlp_to_onnx(model, path=None, raw=False, opset=DEFAULT_OPSET):
     Sigmoid after the logits), else ``model.forward(X)``. ``raw=True``: always ``model.forward(X)`` (logits).
     """
     check_opset(opset)
+    check_output_path(path)
     onnx, helper, numpy_helper = import_onnx()
     nodes, inits, h = graph_body(model, helper, numpy_helper)
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)

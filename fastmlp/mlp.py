@@ -270,9 +270,15 @@ class MLP(Network):
     @reads
     def save(self, path, metadata=None):
         """Write the model to an ``.npz`` file (no pickle) in one atomic step, with an optional JSON-serializable
-        ``metadata`` dict (``fastmlp.modelfile.read_metadata`` reads it back). Returns the path written."""
+        ``metadata`` dict (``fastmlp.modelfile.read_metadata`` reads it back). The optimizer (its rule, options,
+        state and step count) and the shuffling generator's state are stored too, so that ``load`` then ``fit``
+        continues exactly as this model would. A symlink is written through (its target is replaced); the file
+        keeps the mode of the one it replaces. Returns the path written."""
+        opt = self.optimizer_
+        record = None if opt is None else dict(name=opt.name, options={k: float(v) for k, v in opt.options().items()},
+                                               step_count=opt.step_count, state=opt.state)
         return modelfile.write(path, self.layers, self.activations, self.loss, self.dtype, self.init, self._params,
-                               self.step_count, metadata)
+                               self.step_count, metadata, optimizer=record, rng_state=self._rng.bit_generator.state)
 
     @reads
     def __getstate__(self):
@@ -315,18 +321,72 @@ class MLP(Network):
                 f"loss={self.loss!r}, dtype={self.dtype.name!r})")
 
 
+_BIT_GENERATORS = {c.__name__: c for c in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
+                                            np.random.Philox, np.random.SFC64)}
+
+
 def load(path):
-    """Read a model written by ``MLP.save`` (never unpickles; every field is checked)."""
-    f = modelfile.read(path)
-    model = MLP(f["layers"], activation=f["activations"][:-1], output=f["activations"][-1], loss=f["loss"],
-                dtype=f["dtype"], init=f["init"])
-    params = f["params"]
-    if params.dtype != model.dtype or params.shape != model._params.shape:
-        raise ValueError(f"load: params have dtype {params.dtype} and shape {params.shape}, expected "
-                         f"{model.dtype} and {model._params.shape}")
-    model.set_flat_params(params)
-    model.step_count = f["step_count"]
+    """Read a model written by ``MLP.save`` (never unpickles; every field is checked before anything is
+    allocated from it, and the weights are read straight into the new model's buffer). ``path``: a path, a
+    binary file object or a file descriptor (neither is closed); regular files only. Raises ValueError naming
+    the file and the field for anything else."""
+    built = []
+
+    def params_out(f):  # every other field is checked: build the model, weights left for the file to fill
+        model = MLP.__new__(MLP)
+        model._setup(f["layers"], f["activations"][:-1], f["activations"][-1], f["loss"], f["dtype"], f["init"],
+                     None)
+        model.optimizer_, model._idle_steps = None, 0
+        built.append(model)
+        return model._params
+
+    f = modelfile.read(path, params_out)
+    model = built[0]
+    where = f"load: {path}" if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__") else "load"
+    if f["rng_state"] is not None:
+        model._rng = _generator(f["rng_state"], where)
+    if f["optimizer"] is None:
+        model._idle_steps = f["step_count"]
+    else:
+        _restore_optimizer(model, f, where)
     return model
+
+
+def _generator(state, where):
+    cls = _BIT_GENERATORS.get(state.get("bit_generator"))
+    if cls is None:
+        raise ValueError(f"{where}: rng_state: unknown bit generator {state.get('bit_generator')!r}")
+    bg = cls()
+    try:
+        if cls is np.random.MT19937 and isinstance(state.get("state"), dict):
+            state = dict(state, state=dict(state["state"], key=np.asarray(state["state"].get("key"), np.uint32)))
+        bg.state = state
+    except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
+        raise ValueError(f"{where}: rng_state: not a {cls.__name__} state ({type(exc).__name__}: {exc})") from None
+    return np.random.Generator(bg)
+
+
+def _restore_optimizer(model, f, where):
+    rec = f["optimizer"]
+    if rec["step_count"] != f["step_count"]:
+        raise ValueError(f"{where}: optimizer: step_count {rec['step_count']} differs from the model's "
+                         f"{f['step_count']}")
+    try:
+        opt = optimizers.BY_NAME[rec["name"]](**rec["options"])
+        opt.config(model.dtype)  # checks every option
+        opt.bind(model._c_net())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: optimizer: {exc}") from None
+    state = rec["state"]
+    size = opt.state.shape[0]
+    if (0 if state is None else state.shape[0]) != size:
+        raise ValueError(f"{where}: optimizer_state: {rec['name']} on this network keeps {size} values, the file "
+                         f"has {0 if state is None else state.shape[0]}")
+    if size:
+        opt.state = state
+    opt.step_count = rec["step_count"]
+    opt.adopt(model)
+    model.optimizer_ = opt
 
 
 def gradcheck(model, X, y, eps=1e-3):
@@ -334,6 +394,7 @@ def gradcheck(model, X, y, eps=1e-3):
 
     Relative error per parameter: |analytic - numeric| / max(|analytic| + |numeric|, 1e-8 * largest gradient),
     so entries that are negligible against the largest gradient do not dominate."""
+    eps = validation.real("eps", eps, 0.0, lo_open=True)
     model._guard.enter_write("gradcheck")
     try:
         return _gradcheck(model, X, y, eps)

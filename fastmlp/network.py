@@ -4,6 +4,7 @@ loss and gradient computed in C. ``fastmlp.MLP`` adds training, files and the es
 Nothing here changes state on the side: validating targets returns them (and the loss they call for when the
 model's loss is still open) without touching the model.
 """
+import contextlib
 import math
 
 import numpy as np
@@ -66,6 +67,12 @@ class Network:
 
     def __init__(self, layers, activation="relu", output="identity", loss=None, dtype="float32", init="he",
                  seed=None):
+        self._setup(layers, activation, output, loss, dtype, init, seed)
+        self._init_parameters()
+
+    def _setup(self, layers, activation, output, loss, dtype, init, seed):
+        """Everything but the weights' values: checked arguments, the generator and the (uninitialised) buffers.
+        A model file's reader calls this alone, then fills ``_params`` from the file."""
         self.layers = validation.layer_sizes(layers)
         self.activations = validation.activations(activation, len(self.layers) - 2, output)
         if loss is not None:
@@ -73,13 +80,19 @@ class Network:
         self.loss = validation.loss_output(loss, output)
         self.dtype = validation.dtype(dtype)
         self.init = validation.choice("init", init, INITS)
-        self.seed = seed
+        self.seed = validation.seed(seed)
+        count = validation.model_size(self.layers, self.dtype)
         self._guard = Guard()
         self._rng = np.random.default_rng(seed)
         self._nets = {}
-        self._params = np.zeros(self._c_net().n_params, dtype=self.dtype)
-        self._grads = np.zeros_like(self._params)
-        self._init_parameters()
+        try:
+            self._params = np.empty(count, dtype=self.dtype)
+            self._grads = np.zeros(count, dtype=self.dtype)  # calloc: pages only as training touches them
+        except MemoryError:
+            raise ValueError(f"layers: {self.layers} has {count} parameters; their {self.dtype.name} buffers "
+                             f"({2 * count * self.dtype.itemsize / 2**30:.3g} GiB) cannot be allocated") from None
+        if self._c_net().n_params != count:  # the C core's count is the layout every kernel uses
+            raise AssertionError(f"parameter count {self._c_net().n_params} != {count}")
 
     # ---- structure -------------------------------------------------------------------------------------------
     def _c_net(self, loss=None):
@@ -118,8 +131,28 @@ class Network:
 
     @property
     def params(self):
-        """[(W0, b0), (W1, b1), ...]: numpy views of the flat C parameter buffer (writing them changes the model)."""
+        """[(W0, b0), (W1, b1), ...]: numpy views of the flat C parameter buffer (writing them changes the model).
+        Taken under the read guard: while another thread trains the model this raises RuntimeError; hold
+        ``with model._read_weights() as params:`` to keep training out while the views are used."""
+        self._guard.enter_read()
+        try:
+            return self._views()
+        finally:
+            self._guard.exit_read()
+
+    def _views(self):
         return [(self._params[w].reshape(shape), self._params[b]) for w, shape, b in self._slices()]
+
+    @contextlib.contextmanager
+    def _read_weights(self):
+        """``with model._read_weights() as params:`` the ``params`` views ([(W0, b0), ...]) under the read guard
+        for the whole block: training in another thread is refused (RuntimeError) until it ends, and entering
+        it while another thread trains raises RuntimeError. What ``fastmlp.regions`` reads weights with."""
+        self._guard.enter_read()
+        try:
+            yield self._views()
+        finally:
+            self._guard.exit_read()
 
     @reads
     def get_flat_params(self):
@@ -141,23 +174,33 @@ class Network:
             raise ValueError(f"flat: contains NaN or Inf (or values beyond the range of {self.dtype})")
         self._params[...] = cast
 
+    _INIT_CHUNK = 1 << 22  # values drawn per call: bounded scratch memory, the same stream as one big draw
+
     def _init_parameters(self):
-        """Draw fresh weights from the model's generator (biases zero for he/glorot)."""
+        """Draw fresh weights from the model's generator (biases zero for he/glorot), in place, layer by layer,
+        in chunks: a float64 model gets exactly the numbers of one ``rng.normal``/``rng.uniform`` call per
+        array; a float32 model the same numbers rounded to float32 (drawn in float64, cast a chunk at a time)."""
         for (w, shape, b) in self._slices():
             fan_out, fan_in = shape
             if self.init == "he":
-                W = self._rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
-                bias = np.zeros(fan_out)
+                self._draw(self._params[w], "normal", 0.0, math.sqrt(2.0 / fan_in))
+                self._params[b] = 0
             elif self.init == "glorot":
                 lim = math.sqrt(6.0 / (fan_in + fan_out))
-                W = self._rng.uniform(-lim, lim, size=shape)
-                bias = np.zeros(fan_out)
+                self._draw(self._params[w], "uniform", -lim, lim)
+                self._params[b] = 0
             else:
                 lim = 1.0 / math.sqrt(fan_in)
-                W = self._rng.uniform(-lim, lim, size=shape)
-                bias = self._rng.uniform(-lim, lim, size=fan_out)
-            self._params[w] = W.ravel()
-            self._params[b] = bias
+                self._draw(self._params[w], "uniform", -lim, lim)
+                self._draw(self._params[b], "uniform", -lim, lim)
+
+    def _draw(self, out, kind, a, b):
+        """Fill the 1-d ``out`` with ``rng.normal(a, b)`` or ``rng.uniform(a, b)`` draws, a chunk at a time."""
+        draw = self._rng.normal if kind == "normal" else self._rng.uniform
+        step = self._INIT_CHUNK
+        for s in range(0, out.shape[0], step):
+            e = min(s + step, out.shape[0])
+            out[s:e] = draw(a, b, size=e - s)
 
     # ---- data ------------------------------------------------------------------------------------------------
     def _X(self, X, name="X"):

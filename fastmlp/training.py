@@ -123,7 +123,9 @@ def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle
 
     A diverging epoch is undone (weights, optimizer state and step count as at its start); then
     ``on_divergence="raise"`` re-raises the DivergenceError with the epoch named, ``"warn"`` warns and stops.
-    Ctrl-C between the C epoch and the bookkeeping also goes back to the epoch's start."""
+    An epoch is committed by one operation (its loss appended to the history): any exception before it -- a
+    Ctrl-C during the C epoch or right after it returned -- puts the weights, the optimizer state and the step
+    count back as they were at the epoch's start, together."""
     net = model._net
     monitored = None
     completed = False
@@ -132,14 +134,22 @@ def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle
             optimizer.set_lr(schedule(epoch, lr0, monitored))
             order = (model._rng.permutation(train.n) if shuffle else np.arange(train.n)).astype(np.int64)
             params, opt_state = model._params.copy(), optimizer.snapshot()
+            kept = len(history["loss"])
             t0 = time.perf_counter()
             try:
                 loss = net.train_epoch(model._params, model._grads, cfg, optimizer.state, optimizer._counter,
                                        train.X, train.t, train.labels, order, batch)
-            except (DivergenceError, KeyboardInterrupt) as exc:
-                model._params[...] = params
-                optimizer.restore(opt_state)
-                if isinstance(exc, KeyboardInterrupt):
+                history["lr"].append(optimizer.lr)
+                history["time"].append(time.perf_counter() - t0)
+                # the commit of the epoch, one operation: before it every exception (a Ctrl-C that lands right
+                # after the C call returned included) puts weights, optimizer state and step count back together
+                history["loss"].append(loss)
+            except BaseException as exc:
+                if len(history["loss"]) == kept:  # not committed: undo the epoch
+                    model._params[...] = params
+                    optimizer.restore(opt_state)
+                    del history["lr"][kept:], history["time"][kept:]
+                if not isinstance(exc, DivergenceError):
                     raise
                 history.diverged, history.stopped_epoch = True, epoch
                 exc.args = (f"fit: the loss became NaN/Inf in epoch {epoch} (lr {optimizer.lr:g}); the weights of "
@@ -148,9 +158,6 @@ def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle
                     raise
                 warnings.warn(exc.args[0], RuntimeWarning, stacklevel=3)
                 break
-            history["loss"].append(loss)
-            history["lr"].append(optimizer.lr)
-            history["time"].append(time.perf_counter() - t0)
             monitored = loss
             if val is not None:
                 monitored = model._mean_loss(net, val.X, val.t, val.labels)

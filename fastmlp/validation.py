@@ -3,6 +3,7 @@ and the command line alike. Every check raises ``TypeError`` (wrong kind) or ``V
 the argument, and none has a side effect: it returns the checked (or converted) value.
 """
 import numbers
+import os
 
 import numpy as np
 
@@ -24,8 +25,8 @@ def as_float_array(name, a, dtype, ndim=2):
     if a.dtype == object or a.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected numbers, got dtype {a.dtype}")
     if ndim == 2 and a.ndim == 1:
-        raise ValueError(f"{name}: expected a 2-d array (n_samples, n_features), got 1-d; "
-                         f"use X.reshape(-1, 1) for a single feature")
+        raise ValueError(f"{name}: expected a 2-d array (n_samples, n_features), got 1-d with shape {a.shape}; "
+                         f"use {name}.reshape(1, -1) for one sample, {name}.reshape(-1, 1) for one feature")
     if a.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-d array, got {a.ndim}-d with shape {a.shape}")
     if a.size == 0:
@@ -37,7 +38,16 @@ def as_float_array(name, a, dtype, ndim=2):
 
 
 def features(name, X, dtype, n_in):
-    """A 2-d float array of ``dtype`` with ``n_in`` columns (see ``as_float_array``)."""
+    """A 2-d float array of ``dtype`` with ``n_in`` columns (see ``as_float_array``). A 1-d ``X`` is refused with
+    the reshape that fits it: one sample when it has ``n_in`` values, one feature when ``n_in`` is 1."""
+    if np.ndim(X) == 1 and not isinstance(X, (str, bytes)):
+        size = np.shape(X)[0]
+        if size == n_in and n_in != 1:
+            raise ValueError(f"{name}: expected a 2-d array (n_samples, {n_in}), got 1-d with shape ({size},); "
+                             f"for one sample use {name}.reshape(1, -1)")
+        if n_in == 1:
+            raise ValueError(f"{name}: expected a 2-d array (n_samples, 1), got 1-d with shape ({size},); "
+                             f"for {size} samples of one feature use {name}.reshape(-1, 1)")
     X = as_float_array(name, X, dtype)
     if X.shape[1] != n_in:
         raise ValueError(f"{name}: expected {n_in} features, got {X.shape[1]}")
@@ -103,6 +113,46 @@ def layer_sizes(layers):
         if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s < 1:
             raise ValueError(f"layers: every size must be an int >= 1, got {s!r}")
     return [int(s) for s in layers]
+
+
+def seed(value):
+    """A seed ``numpy.random.default_rng`` takes: None, an int >= 0 (never a bool), a sequence of them, a
+    ``SeedSequence``, a ``BitGenerator`` or a ``Generator``."""
+    if isinstance(value, (bool, np.bool_, str, bytes, float, np.floating)):
+        raise TypeError(f"seed: expected None or an int >= 0, got {type(value).__name__} {value!r}")
+    try:
+        np.random.default_rng(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        kind = ValueError if isinstance(value, numbers.Integral) else TypeError
+        raise kind(f"seed: expected None or an int >= 0 (or a sequence of them), got {value!r} ({exc})") from None
+    return value
+
+
+def _memory_bytes():
+    """Physical memory of this machine in bytes (None when the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def n_params(layers):
+    """The parameter count of a network ``layers`` (checked sizes), as a Python int (no overflow)."""
+    return sum(n_o * n_i + n_o for n_i, n_o in zip(layers[:-1], layers[1:]))
+
+
+def model_size(layers, dtype, what="layers"):
+    """The parameter count of ``layers`` when a model of ``dtype`` (its parameters and gradients) fits in this
+    machine's memory and in numpy's index range; else a ValueError naming the size."""
+    count = n_params(layers)
+    itemsize = np.dtype(dtype).itemsize
+    need = 2 * count * itemsize  # the parameters and their gradients
+    limit = _memory_bytes()
+    if count > np.iinfo(np.intp).max // (2 * itemsize) or (limit is not None and need > limit):
+        have = "" if limit is None else f"; this machine has {limit / 2**30:.3g} GiB"
+        raise ValueError(f"{what}: {layers} has {count} parameters, {need / 2**30:.3g} GiB for its {np.dtype(dtype).name} "
+                         f"weights and gradients: too large to allocate{have}")
+    return count
 
 
 def activations(activation, n_hidden, output):

@@ -255,11 +255,13 @@ def test_stdout_on_a_full_device(trained):
     t, X, names, data, model = trained
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full")
-    with open("/dev/full", "w") as full:
-        r = subprocess.run([sys.executable, "-m", "fastmlp", "predict", model, data], stdout=full,
-                           stderr=subprocess.PIPE, text=True, timeout=60, cwd=HERE)
-    assert r.returncode != 0 and "Traceback" not in r.stderr and "Exception" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "standard output" in r.stderr, r.stderr
+    for argv in (["predict", model, data], ["train", data, "--epochs", "1", "--quiet", "--out", str(t / "m2.npz")],
+                 ["info"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([sys.executable, "-m", "fastmlp", *argv], stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=60, cwd=HERE)
+        assert r.returncode != 0 and "Traceback" not in r.stderr and "Exception" not in r.stderr, (argv, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "standard output" in r.stderr, (argv, r.stderr)
 
 
 def test_demo_plot_to_an_unwritable_path_fails_before_work(tmp_path):

@@ -276,7 +276,7 @@ def read_csv(path, label=None, delimiter=None, has_label=True, label_names=(), d
     for i, fields in recs:
         for k, v in enumerate(fields):
             if delim != "," and _DECIMAL_COMMA.fullmatch(v):
-                raise CLIError(f"{path}: line {i}, column {k}: {_cell_problem(v)}")
+                raise CLIError(f"{path}: line {i}, column {str(k)!r}: {_cell_problem(v)}")
     first = recs[0][1]
     n_cols = len(first)
     header = None
@@ -899,6 +899,33 @@ def predict(args):
 
 class StdoutError(Exception):
     """Standard output could not be written (a full device, ...): main says so in one line."""
+
+
+class GuardedStdout:
+    """sys.stdout whose write errors (other than a closed pipe) are StdoutError, so that they are told apart from
+    the errors of other files."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, s):
+        try:
+            return self._stream.write(s)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc) from None
+
+    def flush(self):
+        try:
+            return self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _run(func, command, args):

@@ -4,11 +4,11 @@ import os
 import re
 import sys
 
-from .. import __version__
+from .._core import version as _core_version
 from ..info import build_info
 from ..vocabulary import ACTIVATIONS, DTYPES, OPTIMIZERS
 from .bench import run_bench
-from .cli import INSTALL_CLI, LOSS_CHOICES, run_predict, run_train, stdout_failed
+from .cli import INSTALL_CLI, LOSS_CHOICES, GuardedStdout, StdoutError, run_predict, run_train, stdout_failed
 from .demo import SECTIONS, run_demo
 
 
@@ -39,7 +39,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser():
     parser = _Parser(prog="fastmlp", description="fastmlp: multi-layer perceptrons in C")
-    parser.add_argument("--version", action="version", version=f"fastmlp {__version__}")
+    parser.add_argument("--version", action="version", version=f"fastmlp {_core_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add = sub.add_parser
     sub.add_parser = lambda *a, **k: _add(*a, formatter_class=_Formatter, **k)
@@ -131,10 +131,14 @@ def main(argv=None):
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2
+    stdout = sys.stdout
+    sys.stdout = GuardedStdout(stdout)
     try:
         rc = args.func(args) or 0
         sys.stdout.flush()
         return rc
+    except StdoutError as exc:      # `fastmlp train ... > /dev/full`
+        return stdout_failed(args.command, exc.args[0])
     except KeyboardInterrupt:
         print(f"fastmlp {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -144,19 +148,9 @@ def main(argv=None):
         except OSError:
             pass
         return 1
-    except OSError as exc:
-        if not _stdout_broken():
-            raise
-        return stdout_failed(args.command, exc)
-
-
-def _stdout_broken():
-    """True when standard output cannot take more (a full device): the OSError came from writing it."""
-    try:
-        sys.stdout.flush()
-        return False
-    except OSError:
-        return True
+    finally:
+        if isinstance(sys.stdout, GuardedStdout):
+            sys.stdout = stdout
 
 
 def _bench(args):

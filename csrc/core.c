@@ -23,7 +23,7 @@ const char *fm_version(void) { return FASTMLP_VERSION; }
 static int fm_nthreads = 0;
 
 int fm_set_num_threads(int n) {
-    if (n < 1) return FM_EVALUE;
+    if (n < 1 || n > FM_MAX_THREADS) return FM_EVALUE;
     __atomic_store_n(&fm_nthreads, n, __ATOMIC_RELAXED);
     return FM_OK;
 }
@@ -33,7 +33,10 @@ int fm_get_num_threads(void) { return fmi_threads(); }
 int fmi_threads(void) {
     const int n = __atomic_load_n(&fm_nthreads, __ATOMIC_RELAXED);
 #ifdef _OPENMP
-    return n > 0 ? n : omp_get_max_threads();
+    if (n > 0) return n;
+    /* OpenMP's default (OMP_NUM_THREADS) is capped too: OMP_NUM_THREADS=65536 crashes libgomp as well */
+    const int d = omp_get_max_threads();
+    return d > FM_MAX_THREADS ? FM_MAX_THREADS : (d < 1 ? 1 : d);
 #else
     (void)n;
     return 1;

@@ -64,7 +64,14 @@ typedef enum {
 FM_API const char *fm_strerror(int code);
 /* Library version string, FASTMLP_VERSION of the build. */
 FM_API const char *fm_version(void);
-/* Threads used by the kernels (OpenMP); n < 1 gives FM_EVALUE. Without OpenMP: always 1. */
+/* The most threads the kernels use. A bound well above any shared-memory machine's hardware threads today (the
+ * largest two-socket servers have 384-768), yet low enough that OpenMP can create them: each thread reserves a
+ * stack (8 MiB by default, so 1024 threads reserve 8 GiB of address space), and libgomp exits the process when
+ * thread creation fails (32768 threads) or crashes (65536). Past ~2 threads per core the kernels only lose. */
+#define FM_MAX_THREADS 1024
+/* Threads used by the kernels (OpenMP); n < 1 or n > FM_MAX_THREADS gives FM_EVALUE (nothing changes). Without
+ * OpenMP: always 1. fm_get_num_threads returns the count in use: this one, else OpenMP's default
+ * (OMP_NUM_THREADS) capped at FM_MAX_THREADS. */
 FM_API int fm_set_num_threads(int n);
 FM_API int fm_get_num_threads(void);
 /* How the library was built, as FM_BUILD_* bits (FM_BUILD_OPENMP: compiled with OpenMP). */
@@ -110,6 +117,10 @@ FM_API size_t fm_dense_pack_width_f64(void);
 FM_API int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc);
 FM_API int fm_dense_pack_f32(const float *W, float *Wp, size_t n_in, size_t n_out, size_t nc);
 FM_API int fm_dense_pack_f64(const double *W, double *Wp, size_t n_in, size_t n_out, size_t nc);
+/* The packed forward trusts n_in, n_out and nc to be those Wp was packed with (the layout does not record them):
+ * Wp must hold fm_dense_packed_size(n_in, n_out, nc) values. A wrong n_out that rounds to the same packed size is
+ * not detectable here and gives wrong outputs (zero columns); the Python wrapper keeps the sizes with the packed
+ * weights (fastmlp.dense_pack returns a PackedWeights) and refuses a mismatch, C callers own that bookkeeping. */
 FM_API int fm_dense_forward_packed_f32(const float *x, const float *Wp, const float *b, float *p, size_t n, size_t n_in,
                                 size_t n_out, size_t nc, fm_act act);
 FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const double *b, double *p, size_t n,
@@ -148,7 +159,8 @@ FM_API int fm_sgd_update_f64(const double *dW, double *W, double *v, size_t n,
                              double lr, double momentum, double weight_decay, double l1, int nesterov);
 
 /* Adam (Kingma & Ba, bias-corrected, as in PyTorch) with L2/L1 terms added to the gradient; t >= 1 is the
- * number of this step (1 for the first):
+ * number of this step (1 for the first). The second moment v must be >= 0 everywhere (a negative or NaN value
+ * would turn W into NaN): FM_EVALUE otherwise, with nothing written:
  *   g = dW + weight_decay*W + l1*sign(W);  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
  *   W -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
  * 0 <= b1, b2 < 1; eps > 0; lr, weight_decay, l1 >= 0. */
@@ -187,8 +199,12 @@ typedef struct {
     double beta1, beta2, eps;
 } fm_optim;
 
+/* The most parameters a network may have: 2^40 (1.1e12), 4 TiB of float32 weights, past any one machine's memory,
+ * while the bytes of params, grads and two Adam moments in float64 (32 per parameter) stay far from overflowing. */
+#define FM_MAX_PARAMS ((uint64_t)1 << 40)
+
 /* Parameters, gradients and optimizer state are flat vectors laid out [W0, b0, W1, b1, ...], with W_l of shape
- * [sizes[l+1]][sizes[l]] row-major. *count = number of parameters. */
+ * [sizes[l+1]][sizes[l]] row-major. *count = number of parameters (FM_EOVERFLOW past FM_MAX_PARAMS). */
 FM_API int fm_mlp_num_params(const fm_mlp *net, size_t *count);
 /* *count = length of the optimizer state vector: 0 (plain SGD), num_params (momentum) or 2*num_params (Adam). */
 FM_API int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count);

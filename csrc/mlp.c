@@ -26,7 +26,7 @@ static int fm_mlp_check(const fm_mlp *net) {
 /* number of parameters of a network that passed fm_mlp_check */
 static int fm_mlp_count(const fm_mlp *net, size_t *count) {
     size_t total = 0;
-    const size_t lim = (size_t)PTRDIFF_MAX / 16;
+    const size_t lim = (uint64_t)PTRDIFF_MAX / 16 < FM_MAX_PARAMS ? (size_t)PTRDIFF_MAX / 16 : (size_t)FM_MAX_PARAMS;
     for (size_t l = 0; l < net->n_layers; l++) {
         const size_t layer = net->sizes[l + 1] * net->sizes[l] + net->sizes[l + 1]; /* checked by fm_mlp_check */
         if (layer > lim || total > lim - layer) return FM_EOVERFLOW;

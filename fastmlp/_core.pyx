@@ -7,9 +7,11 @@ buffers, bad option) naming the argument. Arrays are never copied silently: pass
 float64 arrays (all of one dtype); outputs may be given with ``out``-style keywords to avoid allocation.
 """
 import numpy as np
+cimport cython
 from cython cimport floating
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.math cimport isfinite
+from libc.string cimport memset
 
 from .errors import DivergenceError
 from .vocabulary import ACTIVATIONS, CORE_LOSSES, OPTIMIZERS
@@ -30,3 +32,4 @@ include "_core_checks.pxi"
 include "_core_kernels.pxi"
 include "_core_optim.pxi"
 include "_core_net.pxi"
+include "_core_predict.pxi"

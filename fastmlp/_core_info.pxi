@@ -35,12 +35,17 @@ def get_num_threads():
     return fm_get_num_threads()
 
 
+MAX_THREADS = FM_MAX_THREADS  # the most threads the kernels use (fastmlp.h explains the bound)
+
+
 def set_num_threads(n):
-    """Set the threads the kernels use (results are bit-identical for any count)."""
+    """Set the threads the kernels use, 1 to ``MAX_THREADS`` (1024; more make OpenMP exit or crash the process).
+    Results are bit-identical for any count."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"n: expected an int, got {type(n).__name__}")
-    if not 1 <= n <= 1 << 16:
-        raise ValueError(f"n: expected a thread count in [1, 65536], got {n}")
+    if not 1 <= n <= FM_MAX_THREADS:
+        raise ValueError(f"n: expected a thread count in [1, {FM_MAX_THREADS}] (fastmlp's MAX_THREADS: more threads "
+                         f"than that make OpenMP fail), got {n}")
     _raise_for(fm_set_num_threads(<int>n), "set_num_threads")
 
 

@@ -56,9 +56,55 @@ def dense_packed_size(size_t n_in, size_t n_out, size_t nc):
     return count
 
 
+@cython.auto_pickle(False)
+cdef class PackedWeights:
+    """W[n_out, n_in] in the packed inference layout of this CPU's kernels, as ``dense_pack(W)`` returns it.
+
+    The layout alone does not say which n_out it holds (outputs are padded to whole panels, so several n_out share
+    one packed size): this object keeps the sizes, dtype and panel width beside the values, so that
+    ``dense_forward_packed`` cannot be given the wrong ones. Read-only: ``n_in``, ``n_out``, ``nc`` (panel width),
+    ``dtype``, ``size`` and ``nbytes`` of the packed values; ``numpy.asarray(Wp)`` is a read-only view of them.
+    Made by ``dense_pack`` only; packed for this process's kernel path (not picklable)."""
+    cdef readonly size_t n_in, n_out, nc
+    cdef readonly object dtype
+    cdef object _values  # flat, C-contiguous, read-only; None until made by dense_pack
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("PackedWeights objects are made by dense_pack(W), not directly")
+
+    cdef int _need(self) except -1:
+        if self._values is None:
+            raise TypeError("PackedWeights: not made by dense_pack(W)")
+        return 0
+
+    @property
+    def size(self):
+        self._need()
+        return self._values.size
+
+    @property
+    def nbytes(self):
+        self._need()
+        return self._values.nbytes
+
+    def __array__(self, dtype=None, copy=None):
+        self._need()
+        a = self._values.view()
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            if copy is False:
+                raise ValueError("PackedWeights: a different dtype needs a copy")
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __repr__(self):
+        if self._values is None:
+            return "<PackedWeights (not made by dense_pack)>"
+        return f"<PackedWeights n_in={self.n_in} n_out={self.n_out} dtype={self.dtype} nc={self.nc}>"
+
+
 def dense_pack(W):
-    """W[n_out, n_in] in the packed inference layout of this CPU's kernels (a flat array; see
-    ``dense_forward_packed``, which takes the same n_out)."""
+    """W[n_out, n_in] in the packed inference layout of this CPU's kernels: a ``PackedWeights`` that remembers
+    n_in, n_out, dtype and panel width, for ``dense_forward_packed``."""
     W = _check("W", W, shape=(None, None))
     width = dense_pack_width(W.dtype)
     n_out, n_in = W.shape
@@ -67,7 +113,10 @@ def dense_pack(W):
         _dense_pack[float](W, Wp, width)
     else:
         _dense_pack[double](W, Wp, width)
-    return Wp
+    Wp.flags.writeable = False
+    cdef PackedWeights pw = PackedWeights.__new__(PackedWeights)
+    pw.n_in, pw.n_out, pw.nc, pw.dtype, pw._values = n_in, n_out, width, W.dtype, Wp
+    return pw
 
 
 cdef object _dense_forward_packed(const floating[:, ::1] x, const floating[::1] Wp, b, floating[:, ::1] p, size_t nc,
@@ -83,24 +132,40 @@ cdef object _dense_forward_packed(const floating[:, ::1] x, const floating[::1] 
     _raise_for(rc, "dense_forward_packed")
 
 
-def dense_forward_packed(x, Wp, b, n_out, act="relu", *, out=None, check_finite=True):
-    """``dense_forward`` with W given in the packed layout of ``dense_pack(W)`` (same results, bit for bit),
-    which saves rearranging W on every call: for repeated inference with fixed weights."""
-    x = _check("x", x, shape=(None, None), finite=check_finite)
-    if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
-        raise ValueError(f"n_out: expected an int >= 1, got {n_out!r}")
-    nc = dense_pack_width(x.dtype)
-    size = dense_packed_size(x.shape[1], n_out, nc)
-    Wp = _check("Wp", Wp, x.dtype, (size,), finite=check_finite)
+cdef object _packed_values(str name, Wp, n_out):
+    """The checked packed values of a PackedWeights (n_out, when given, must be the one it was packed for)."""
+    if not isinstance(Wp, PackedWeights):
+        raise TypeError(f"{name}: expected the PackedWeights that dense_pack(W) returns, got {type(Wp).__name__} "
+                        f"(a raw array does not say which n_in and n_out it was packed for)")
+    cdef PackedWeights pw = Wp
+    pw._need()
+    if n_out is not None:
+        if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)):
+            raise TypeError(f"n_out: expected an int (or None), got {type(n_out).__name__}")
+        if n_out != pw.n_out:
+            raise ValueError(f"n_out: {name} was packed for n_out={pw.n_out}, got {n_out}")
+    if pw.nc != dense_pack_width(pw.dtype) or pw._values.size != dense_packed_size(pw.n_in, pw.n_out, pw.nc):
+        raise ValueError(f"{name}: packed for another kernel path (panel width {pw.nc}); pack W again")
+    return pw._values
+
+
+def dense_forward_packed(x, Wp, b=None, n_out=None, act="relu", *, out=None, check_finite=True):
+    """``dense_forward`` with W given as ``Wp = dense_pack(W)`` (same results, bit for bit), which saves
+    rearranging W on every call: for repeated inference with fixed weights. n_out may be left out (Wp knows it);
+    when given it must be Wp's. check_finite=False skips the NaN/Inf scan of x and b (dense_pack checked W)."""
+    check_finite = _flag("check_finite", check_finite)
+    values = _packed_values("Wp", Wp, n_out)
+    cdef PackedWeights pw = Wp
+    x = _check("x", x, pw.dtype, (None, pw.n_in), finite=check_finite)
     if b is not None:
-        b = _check("b", b, x.dtype, (n_out,), finite=check_finite)
+        b = _check("b", b, x.dtype, (pw.n_out,), finite=check_finite)
     code = _act(act)
-    p = _out("out", out, x.dtype, (x.shape[0], n_out))
-    _no_overlap("out", p, (("x", x), ("Wp", Wp), ("b", b)))
+    p = _out("out", out, x.dtype, (x.shape[0], pw.n_out))
+    _no_overlap("out", p, (("x", x), ("Wp", values), ("b", b)))
     if x.dtype == np.float32:
-        _dense_forward_packed[float](x, Wp, b, p, nc, code)
+        _dense_forward_packed[float](x, values, b, p, pw.nc, code)
     else:
-        _dense_forward_packed[double](x, Wp, b, p, nc, code)
+        _dense_forward_packed[double](x, values, b, p, pw.nc, code)
     return p
 
 
@@ -316,6 +381,9 @@ def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, we
     for name, a in (("W", W), ("m", m), ("v", v)):
         if not _all_finite(a):
             raise ValueError(f"{name}: contains NaN or Inf")
+    if v.min() < 0:
+        raise ValueError(f"v: Adam's second moment must be >= 0 (a mean of squared gradients), got a minimum of "
+                         f"{v.min()}: it would turn W into NaN")
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
         raise TypeError(f"t: expected an int step number, got {type(t).__name__}")
     if not 1 <= t < 1 << 63:

@@ -1,8 +1,9 @@
-# _core_net.pxi: whole network: _Net, Stepper, Predictor -- included by _core.pyx (one compiled module)
+# _core_net.pxi: whole network: _Net, Stepper -- included by _core.pyx (one compiled module)
 # ---------------------------------------------------------------------------------------------------------------
 # whole network (csrc/mlp.c): the state a model holds, with one C call per forward / step / epoch
 
 MAX_LAYERS = FM_MAX_LAYERS
+MAX_PARAMS = FM_MAX_PARAMS  # the most parameters a network may have (fastmlp.h)
 
 
 cdef int _net_raise(int rc, str where) except -1:
@@ -115,36 +116,60 @@ cdef class _Net:
     cdef readonly size_t work_batch
     cdef object _work
     cdef void *_work_ptr
+    cdef bint _ready  # set by a successful __init__ only: a bare _Net.__new__ is refused by every method
 
     def __init__(self, sizes, acts, str loss, dtype):
-        cdef size_t count
+        # checked in Python and built in a local fm_mlp, committed only when the C core accepts it; an initialised
+        # network never changes (calls running without the GIL read it): re-initialising is refused
+        cdef fm_mlp net
+        cdef size_t count = 0
+        if self._ready:
+            raise TypeError("_Net: already initialised; make a new one")
+        memset(&net, 0, sizeof(net))
+        dt = np.dtype(dtype)
+        if dt not in _FLOAT_DTYPES:
+            raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+        sizes, acts = list(sizes), list(acts)
         if len(sizes) < 2 or len(sizes) - 1 > FM_MAX_LAYERS:
             raise ValueError(f"sizes: expected 2 to {FM_MAX_LAYERS + 1} layer sizes, got {len(sizes)}")
         if len(acts) != len(sizes) - 1:
             raise ValueError(f"acts: expected {len(sizes) - 1} activations, got {len(acts)}")
         if loss not in _LOSS_CODES:
             raise ValueError(f"loss: expected one of {CORE_LOSSES}, got {loss!r}")
-        self.net.n_layers = len(sizes) - 1
-        for i, s in enumerate(sizes):
+        for s in sizes:
             if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
                 raise ValueError(f"sizes: every layer size must be an int >= 1, got {s!r}")
-            self.net.sizes[i] = s
-        for i, a in enumerate(acts):
-            self.net.acts[i] = _act(a)
-        self.net.loss = _LOSS_CODES[loss]
+        total = sum(int(sizes[l + 1]) * (int(sizes[l]) + 1) for l in range(len(sizes) - 1))
+        if total > FM_MAX_PARAMS:
+            raise ValueError(f"sizes: a network of {total} parameters is past the core's limit of {FM_MAX_PARAMS} "
+                             f"(2**40, fastmlp._core.MAX_PARAMS)")
         if loss != "mse" and acts[len(acts) - 1] != "identity":
             raise ValueError(f"loss {loss!r} takes logits: the output activation must be 'identity'")
-        _raise_for(fm_mlp_num_params(&self.net, &count), "mlp_num_params")
+        net.n_layers = len(sizes) - 1
+        for i, s in enumerate(sizes):
+            net.sizes[i] = <size_t>int(s)  # each < 2**40 by the count above
+        for i, a in enumerate(acts):
+            net.acts[i] = _act(a)
+        net.loss = _LOSS_CODES[loss]
+        _raise_for(fm_mlp_num_params(&net, &count), "mlp_num_params")
+        self.net = net
         self.n_params = count
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in _FLOAT_DTYPES:
-            raise TypeError(f"dtype: expected float32 or float64, got {self.dtype}")
+        self.dtype = dt
         self.work_batch = 0
         self._work = None
+        self._work_ptr = NULL
+        self._ready = True
 
-    def state_size(self, OptimConfig cfg):
+    cdef int _need(self) except -1:
+        if not self._ready:
+            raise TypeError("_Net: not initialised (make it with _Net(sizes, acts, loss, dtype))")
+        return 0
+
+    def state_size(self, OptimConfig cfg not None):
         """Length of the optimizer state vector this network needs under ``cfg``."""
         cdef size_t count
+        self._need()
+        cfg._need()
         _raise_for(fm_mlp_state_size(&self.net, &cfg.o, &count), "mlp_state_size")
         return count
 
@@ -162,6 +187,7 @@ cdef class _Net:
     def reserve(self, size_t batch):
         """Make the workspace fit batches of exactly this many rows (the epoch's batch size)."""
         cdef size_t nbytes
+        self._need()
         if batch == 0:
             raise ValueError("batch: expected >= 1")
         if batch == self.work_batch:
@@ -179,6 +205,7 @@ cdef class _Net:
             raise ValueError(f"{name}: expected a contiguous {self.dtype} vector of length {n}")
 
     cdef _check_xty(self, x, t, y):
+        self._need()
         n_in, n_out = self.net.sizes[0], self.net.sizes[self.net.n_layers]
         if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
                 or x.shape[0] == 0 or not x.flags.c_contiguous:
@@ -192,6 +219,7 @@ cdef class _Net:
             raise ValueError(f"t: expected a C-contiguous {self.dtype} array of shape ({x.shape[0]}, {n_out})")
 
     def forward(self, params, x, out):
+        self._need()
         self._check_vec("params", params, self.n_params)
         n_in, n_out = self.net.sizes[0], self.net.sizes[self.net.n_layers]
         if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
@@ -211,6 +239,7 @@ cdef class _Net:
 
     def loss_grad(self, params, grads, x, t, y):
         """Mean loss of the batch and (grads not None) its gradient; NaN when it diverged."""
+        self._need()
         self._check_vec("params", params, self.n_params)
         if grads is not None:
             self._check_vec("grads", grads, self.n_params)
@@ -222,6 +251,10 @@ cdef class _Net:
         return _mlp_loss_grad[double](self, params, grads, x, t, y)
 
     cdef _check_train(self, params, grads, OptimConfig cfg, state, counter):
+        self._need()
+        if cfg is None:
+            raise TypeError("cfg: expected an OptimConfig, got None")
+        cfg._need()
         self._check_vec("params", params, self.n_params)
         self._check_vec("grads", grads, self.n_params)
         if cfg.dtype != self.dtype:
@@ -231,7 +264,7 @@ cdef class _Net:
                 or not counter.flags.writeable:
             raise ValueError("counter: expected a writable uint64 array of shape (1,)")
 
-    def train_step(self, params, grads, OptimConfig cfg, state, counter, x, t, y):
+    def train_step(self, params, grads, OptimConfig cfg not None, state, counter, x, t, y):
         """One step in C (step number counter[0] + 1); returns the batch loss and advances the counter. Raises
         DivergenceError, with nothing updated, when the loss or a gradient is NaN/Inf."""
         self._check_train(params, grads, cfg, state, counter)
@@ -245,7 +278,7 @@ cdef class _Net:
         counter[0] += 1
         return loss
 
-    def train_epoch(self, params, grads, OptimConfig cfg, state, counter, X, T, Y, order, size_t batch):
+    def train_epoch(self, params, grads, OptimConfig cfg not None, state, counter, X, T, Y, order, size_t batch):
         """One epoch in one C call, the samples visited in ``order``; returns the mean loss and advances the
         counter by the batches applied. Raises DivergenceError at the batch that diverged (the earlier ones are
         applied)."""
@@ -295,7 +328,7 @@ cdef class Stepper:
         raise TypeError("Stepper objects are made by model.stepper(X, y, ...), not directly")
 
     @staticmethod
-    def _make(_Net netobj, params, grads, OptimConfig cfg, state, counter, alive, X, T, Y):
+    def _make(_Net netobj not None, params, grads, OptimConfig cfg not None, state, counter, alive, X, T, Y):
         cdef Stepper s = Stepper.__new__(Stepper)
         cdef const unsigned char[::1] raw
         netobj._check_train(params, grads, cfg, state, counter)
@@ -358,104 +391,3 @@ cdef inline int _stepper_step(Stepper s, floating *dtype_of, double *loss) noexc
     return c_mlp_train_step(&s.net, &s.opt, <const floating *>s.x, <const floating *>s.t, s.y, <floating *>s.params,
                             <floating *>s.state, <floating *>s.grads, loss, s.work, s.n, s.work_batch,
                             s.counter[0] + 1)
-
-
-cdef class Predictor:
-    """A frozen copy of a network's weights in the packed inference layout: ``pred = model.predictor()`` then
-    ``pred(X)`` gives ``model.forward(X)`` bit for bit, without rearranging the weights on every call and with
-    the least per-call work (the fast path for batch-1 inference). Later training does not change it: make a new
-    one. X: a C-contiguous array of the model's dtype with n_in columns (others are converted)."""
-    cdef size_t n_layers, nc, widest
-    cdef size_t sizes[FM_MAX_LAYERS + 1]
-    cdef fm_act acts[FM_MAX_LAYERS]
-    cdef readonly object dtype
-    cdef bint f64
-    cdef list _Wp
-    cdef list _b
-    cdef const void *wps[FM_MAX_LAYERS]
-    cdef const void *bs[FM_MAX_LAYERS]
-
-    def __init__(self, layers, activations, flat_params):
-        dt = np.dtype(flat_params.dtype)
-        if dt not in _FLOAT_DTYPES:
-            raise TypeError(f"params: expected float32 or float64, got {dt}")
-        if len(layers) < 2 or len(layers) - 1 > FM_MAX_LAYERS or len(activations) != len(layers) - 1:
-            raise ValueError("layers/activations: inconsistent network description")
-        self.dtype = dt
-        self.f64 = dt == np.float64
-        self.n_layers = len(layers) - 1
-        self.nc = dense_pack_width(dt)
-        self.widest = 0
-        self._Wp, self._b = [], []
-        off = 0
-        for l in range(self.n_layers):
-            n_in, n_out = int(layers[l]), int(layers[l + 1])
-            self.sizes[l], self.sizes[l + 1] = n_in, n_out
-            self.acts[l] = _act(activations[l])
-            W = np.ascontiguousarray(flat_params[off: off + n_out * n_in].reshape(n_out, n_in))
-            b = np.array(flat_params[off + n_out * n_in: off + n_out * n_in + n_out])
-            off += n_out * n_in + n_out
-            Wp = dense_pack(W)
-            self._Wp.append(Wp)
-            self._b.append(b)
-            self.wps[l] = <const void *><size_t>Wp.ctypes.data  # owned by self._Wp / self._b, never resized
-            self.bs[l] = <const void *><size_t>b.ctypes.data
-            self.widest = max(self.widest, n_out)
-        if off != flat_params.shape[0]:
-            raise ValueError("params: length does not match the layer sizes")
-
-    @property
-    def n_in(self):
-        return self.sizes[0]
-
-    @property
-    def n_out(self):
-        return self.sizes[self.n_layers]
-
-    def __call__(self, X, bint check_finite=True):
-        """The network's output for X[n, n_in] (the last activation applied; logits for cross-entropy models)."""
-        if not isinstance(X, np.ndarray) or X.dtype != self.dtype or not X.flags.c_contiguous:
-            X = np.ascontiguousarray(X, dtype=self.dtype)
-        if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:
-            raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
-        cdef size_t n = X.shape[0]
-        # scratch of its own for every call, so that threads may share one predictor
-        scratch = np.empty(2 * n * self.widest, dtype=self.dtype)
-        out = np.empty((n, self.sizes[self.n_layers]), dtype=self.dtype)
-        cdef int rc
-        if self.f64:
-            rc = _predictor_run[double](self, X, out, scratch, check_finite)
-        else:
-            rc = _predictor_run[float](self, X, out, scratch, check_finite)
-        if rc == 1:
-            raise ValueError("X: contains NaN or Inf")
-        _raise_for(rc, "Predictor")
-        return out
-
-
-cdef int _predictor_run(Predictor self, const floating[:, ::1] X, floating[:, ::1] out, floating[::1] scratch,
-                        bint check_finite) except? -99:
-    """Layer by layer through the packed weights, ping-ponging between two halves of the scratch buffer."""
-    cdef size_t l, n = X.shape[0]
-    cdef int rc = 0
-    cdef const floating *inp = &X[0, 0]
-    cdef floating *bufs[2]
-    cdef floating *dst
-    bufs[0] = &scratch[0]
-    bufs[1] = &scratch[n * self.widest]
-    with nogil:
-        if check_finite:
-            if floating is float:
-                if not _finite_ptr_f32(inp, n * self.sizes[0]):
-                    return 1
-            else:
-                if not _finite_ptr_f64(inp, n * self.sizes[0]):
-                    return 1
-        for l in range(self.n_layers):
-            dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
-            rc = c_dense_forward_packed(inp, <const floating *>self.wps[l], <const floating *>self.bs[l], dst, n,
-                                        self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
-            if rc:
-                return rc
-            inp = dst
-    return 0

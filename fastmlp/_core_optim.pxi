@@ -14,37 +14,54 @@ cdef class OptimConfig:
     cdef fm_optim o
     cdef readonly str kind
     cdef readonly object dtype
+    cdef bint _ready  # set by a successful __init__ only: a bare OptimConfig.__new__ is refused everywhere
 
     def __init__(self, str kind, dtype, lr, momentum=0.9, weight_decay=0.0, l1=0.0, beta1=0.9, beta2=0.999,
                  eps=1e-8):
+        # built in a local and committed only when every option passed; an initialised config never changes
+        # (except lr), since a train epoch running without the GIL may be reading it
+        cdef fm_optim o
+        if self._ready:
+            raise TypeError("OptimConfig: already initialised; make a new one")
         if kind not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {kind!r}")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in _FLOAT_DTYPES:
-            raise TypeError(f"dtype: expected float32 or float64, got {self.dtype}")
-        self.kind = kind
+        dt = np.dtype(dtype)
+        if dt not in _FLOAT_DTYPES:
+            raise TypeError(f"dtype: expected float32 or float64, got {dt}")
         c_kind, uses_momentum, nesterov = _RULES[kind]
-        self.o.kind = c_kind
-        self.o.weight_decay = _scalar("weight_decay", weight_decay, 0.0)
-        self.o.l1 = _scalar("l1", l1, 0.0)
-        self.o.momentum = 0.0
-        self.o.nesterov = 0
+        o.kind = c_kind
+        o.weight_decay = _scalar("weight_decay", weight_decay, 0.0)
+        o.l1 = _scalar("l1", l1, 0.0)
+        o.momentum = 0.0
+        o.nesterov = 0
         if uses_momentum:
-            self.o.momentum = _scalar("momentum", momentum, 0.0, 1.0, lo_open=True, hi_open=True)
-            self.o.nesterov = nesterov
-        self.o.beta1 = _scalar("beta1", beta1, 0.0, 1.0, hi_open=True)
-        self.o.beta2 = _scalar("beta2", beta2, 0.0, 1.0, hi_open=True)
-        self.o.eps = _scalar("eps", eps, 0.0, lo_open=True)
-        _fits(self.dtype, weight_decay=self.o.weight_decay, l1=self.o.l1, momentum=self.o.momentum,
-              beta1=self.o.beta1, beta2=self.o.beta2, eps=self.o.eps)
-        self.lr = lr
+            o.momentum = _scalar("momentum", momentum, 0.0, 1.0, lo_open=True, hi_open=True)
+            o.nesterov = nesterov
+        o.beta1 = _scalar("beta1", beta1, 0.0, 1.0, hi_open=True)
+        o.beta2 = _scalar("beta2", beta2, 0.0, 1.0, hi_open=True)
+        o.eps = _scalar("eps", eps, 0.0, lo_open=True)
+        _fits(dt, weight_decay=o.weight_decay, l1=o.l1, momentum=o.momentum, beta1=o.beta1, beta2=o.beta2,
+              eps=o.eps)
+        o.lr = _scalar("lr", lr, 0.0)
+        _fits(dt, lr=o.lr)
+        self.o = o
+        self.kind = kind
+        self.dtype = dt
+        self._ready = True
+
+    cdef int _need(self) except -1:
+        if not self._ready:
+            raise TypeError("OptimConfig: not initialised (make it with OptimConfig(kind, dtype, lr, ...))")
+        return 0
 
     @property
     def lr(self):
+        self._need()
         return self.o.lr
 
     @lr.setter
     def lr(self, value):
+        self._need()
         v = _scalar("lr", value, 0.0)
         _fits(self.dtype, lr=v)
         self.o.lr = v

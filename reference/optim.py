@@ -28,6 +28,9 @@ def adam_update(dW, W, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1):
     if (t < 1 or not finite_nonneg(lr) or not finite_nonneg(weight_decay) or not finite_nonneg(l1)
             or not (0.0 <= beta1 < 1.0) or not (0.0 <= beta2 < 1.0) or not (math.isfinite(eps) and eps > 0.0)):
         raise KernelError("option out of range")
+    # a negative (or NaN) second moment would turn W into NaN: refused, nothing written (as fm_adam_update)
+    if not all(v[i] >= 0.0 for i in range(n)):
+        raise KernelError("option out of range")
     bc1 = 1.0 - beta1 ** t
     bc2 = 1.0 - beta2 ** t
     step = lr / bc1

@@ -39,9 +39,10 @@ def dense_pack(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
     W = values(rng, (n_out, n_in), dtype, quantized)
     nc = fastmlp.dense_pack_width(dtype)
     Wp = fast(W)
+    assert (Wp.n_in, Wp.n_out, Wp.nc, Wp.dtype) == (n_in, n_out, nc, np.dtype(dtype))
     Wp_r = [0.0] * dense_packed_size(n_in, n_out, nc)
     ref(flat(W), Wp_r, n_in, n_out, nc)
-    return {"Wp": Wp}, {"Wp": Wp_r}, (W,)
+    return {"Wp": np.asarray(Wp)}, {"Wp": Wp_r}, (W,)
 
 
 def dense_forward_packed(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantized):
@@ -51,12 +52,13 @@ def dense_forward_packed(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quant
     b = values(rng, (n_out,), dtype, quantized) if bias else None
     Wp = fastmlp.dense_pack(W)
     nc = fastmlp.dense_pack_width(dtype)
-    p = fast(x, Wp, b, n_out, act)
-    # the packed forward equals the plain forward bit for bit
+    p = fast(x, Wp, b, act=act)  # Wp knows its n_out
+    # the packed forward equals the plain forward bit for bit; naming Wp's own n_out changes nothing
     np.testing.assert_array_equal(p, fastmlp.dense_forward(x, W, b, act))
+    np.testing.assert_array_equal(p, fast(x, Wp, b, n_out, act))
     p_ref = [0.0] * (n * n_out)
     ref(flat(x), flat(Wp), flat(b), p_ref, n, n_in, n_out, nc, R.ACTIVATIONS[act])
-    return {"p": p}, {"p": p_ref}, (x, Wp, b)
+    return {"p": p}, {"p": p_ref}, (x, np.asarray(Wp), b)
 
 
 def _layer_output(rng, dtype, n, n_in, n_out, act, quantized):

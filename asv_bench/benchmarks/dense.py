@@ -62,9 +62,9 @@ def dense_forward_packed(kernel, dtype, shape):
     n, n_in, n_out = shape
     x, W, b = _layer(dtype, n, n_in, n_out)
     Wp = fastmlp.dense_pack(W)
-    p = kernel(x, Wp, b, n_out, "relu", check_finite=False)
-    return Case(partial(kernel, x, Wp, b, n_out, "relu", out=p, check_finite=False),
-                alloc=partial(kernel, x, Wp, b, n_out, "relu", check_finite=False),
+    p = kernel(x, Wp, b, act="relu", check_finite=False)  # Wp (a PackedWeights) knows n_in and n_out
+    return Case(partial(kernel, x, Wp, b, act="relu", out=p, check_finite=False),
+                alloc=partial(kernel, x, Wp, b, act="relu", check_finite=False),
                 flops=2.0 * n * n_in * n_out, alloc_bytes=p.nbytes)
 
 

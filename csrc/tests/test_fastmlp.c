@@ -331,6 +331,47 @@ static void test_null_sweep(void) {
           rc_order, fm_strerror(rc_order));
 }
 
+/* issue 13: hardening round two */
+static void test_hardening(void) {
+    /* the thread count is bounded: past FM_MAX_THREADS libgomp exits or crashes */
+    const int before = fm_get_num_threads();
+    CHECK(fm_set_num_threads(FM_MAX_THREADS + 1) == FM_EVALUE && fm_set_num_threads(65536) == FM_EVALUE &&
+              fm_set_num_threads(INT32_MAX) == FM_EVALUE && fm_set_num_threads(-1) == FM_EVALUE,
+          "thread counts past FM_MAX_THREADS or below 1 are refused");
+    CHECK(fm_get_num_threads() == before, "a refused thread count changes nothing");
+    CHECK(fm_set_num_threads(FM_MAX_THREADS) == FM_OK, "FM_MAX_THREADS itself is accepted");
+    if (fm_build_info() & FM_BUILD_OPENMP) CHECK(fm_get_num_threads() == FM_MAX_THREADS, "FM_MAX_THREADS in use");
+    {   /* a parallel update with that many threads runs (elementwise, above the parallel threshold) */
+        const size_t n = (size_t)1 << 17;
+        float *W = calloc(n, sizeof(float)), *dW = calloc(n, sizeof(float));
+        CHECK(W && dW && fm_sgd_update_f32(dW, W, NULL, n, 0.1, 0, 0, 0, 0) == FM_OK, "update on FM_MAX_THREADS");
+        free(W), free(dW);
+    }
+    fm_set_num_threads(before);
+
+    /* Adam refuses a second moment that is negative or NaN: it would turn W into NaN; nothing is written */
+    for (int k = 0; k < 2; k++) {
+        double W[4] = {1, 2, 3, 4}, dW[4] = {0.5, 0.5, 0.5, 0.5}, m[4] = {0}, v[4] = {0, 0.1, 0, 0};
+        v[2] = k == 0 ? -1e-3 : NAN;
+        CHECK(fm_adam_update_f64(dW, W, m, v, 4, 1, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_EVALUE,
+              "Adam with a %s second moment", k == 0 ? "negative" : "NaN");
+        CHECK(W[0] == 1 && m[0] == 0 && v[1] == 0.1, "a refused Adam step writes nothing");
+        float Wf[4] = {1, 2, 3, 4}, dWf[4] = {0.5f, 0.5f, 0.5f, 0.5f}, mf[4] = {0}, vf[4] = {0};
+        vf[3] = k == 0 ? -0.0f : -1.0f; /* -0.0 is >= 0: accepted */
+        CHECK(fm_adam_update_f32(dWf, Wf, mf, vf, 4, 1, 0.1, 0.9, 0.999, 1e-8, 0, 0) == (k == 0 ? FM_OK : FM_EVALUE),
+              "Adam float32, v[3] = %g", (double)(k == 0 ? -0.0f : -1.0f));
+    }
+
+    /* a network past FM_MAX_PARAMS: FM_EOVERFLOW, even where each layer's product fits */
+    fm_mlp net = {0};
+    size_t count = 7;
+    net.n_layers = 2, net.sizes[0] = (size_t)1 << 20, net.sizes[1] = (size_t)1 << 20, net.sizes[2] = 1;
+    net.acts[0] = FM_ACT_RELU, net.acts[1] = FM_ACT_IDENTITY, net.loss = FM_LOSS_MSE;
+    CHECK(fm_mlp_num_params(&net, &count) == FM_EOVERFLOW && count == 7, "2^40 + 2^21 parameters are refused");
+    net.sizes[0] = ((size_t)1 << 20) - 3; /* 2^40 - 2^21 + 2 parameters */
+    CHECK(fm_mlp_num_params(&net, &count) == FM_OK && count <= FM_MAX_PARAMS, "just under FM_MAX_PARAMS");
+}
+
 int main(void) {
     const size_t shapes[][3] = {{1, 1, 1}, {1, 64, 17}, {7, 15, 16}, {16, 17, 7}, {17, 63, 5}, {3, 65, 64},
                                 {65, 16, 3}, {2, 7, 65}, {13, 300, 70}, {40, 257, 33}};
@@ -343,6 +384,7 @@ int main(void) {
     test_updates();
     test_network();
     test_threads();
+    test_hardening();
     test_refusals();
     test_null_sweep();
     printf("fastmlp %s (%s, OpenMP %s): %d passed, %d failed\n", fm_version(), fm_cpu_path(),

@@ -1,0 +1,125 @@
+# _core_predict.pxi: Predictor, a frozen network in the packed layout -- included by _core.pyx (one compiled module)
+# ---------------------------------------------------------------------------------------------------------------
+
+cdef class Predictor:
+    """A frozen copy of a network's weights in the packed inference layout: ``pred = model.predictor()`` then
+    ``pred(X)`` gives ``model.forward(X)`` bit for bit, without rearranging the weights on every call and with
+    the least per-call work (the fast path for batch-1 inference). Later training does not change it: make a new
+    one. X: a C-contiguous array of the model's dtype with n_in columns (others are converted)."""
+    cdef size_t n_layers, nc, widest
+    cdef size_t sizes[FM_MAX_LAYERS + 1]
+    cdef fm_act acts[FM_MAX_LAYERS]
+    cdef readonly object dtype
+    cdef bint f64
+    cdef list _Wp
+    cdef list _b
+    cdef const void *wps[FM_MAX_LAYERS]
+    cdef const void *bs[FM_MAX_LAYERS]
+    cdef bint _ready  # set by a successful __init__ only: a bare Predictor.__new__ is refused
+
+    def __init__(self, layers, activations, flat_params):
+        # everything is checked and packed into locals first, then committed; an initialised predictor never
+        # changes (other threads may be predicting with it without the GIL): re-initialising is refused
+        cdef PackedWeights pw
+        if self._ready:
+            raise TypeError("Predictor: already initialised; make a new one")
+        if not isinstance(flat_params, np.ndarray):
+            raise TypeError(f"params: expected a numpy.ndarray, got {type(flat_params).__name__}")
+        dt = np.dtype(flat_params.dtype)
+        if dt not in _FLOAT_DTYPES:
+            raise TypeError(f"params: expected float32 or float64, got {dt}")
+        if flat_params.ndim != 1:
+            raise ValueError(f"params: expected a flat vector, got shape {flat_params.shape}")
+        layers, activations = list(layers), list(activations)
+        if len(layers) < 2 or len(layers) - 1 > FM_MAX_LAYERS or len(activations) != len(layers) - 1:
+            raise ValueError("layers/activations: inconsistent network description")
+        for s in layers:
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+                raise ValueError(f"layers: every layer size must be an int >= 1, got {s!r}")
+        sizes = [int(s) for s in layers]
+        acts = [_act(a) for a in activations]
+        if sum(sizes[l + 1] * (sizes[l] + 1) for l in range(len(sizes) - 1)) != flat_params.shape[0]:
+            raise ValueError("params: length does not match the layer sizes")
+        Wps, bs = [], []
+        off = 0
+        for l in range(len(sizes) - 1):
+            n_in, n_out = sizes[l], sizes[l + 1]
+            W = np.ascontiguousarray(flat_params[off: off + n_out * n_in].reshape(n_out, n_in))
+            b = np.array(flat_params[off + n_out * n_in: off + n_out * n_in + n_out])
+            off += n_out * n_in + n_out
+            Wps.append(dense_pack(W))
+            bs.append(b)
+        # commit
+        self.dtype = dt
+        self.f64 = dt == np.float64
+        self.n_layers = len(sizes) - 1
+        self.nc = dense_pack_width(dt)
+        self.widest = max(sizes[1:])
+        self._Wp, self._b = Wps, bs
+        for l in range(self.n_layers):
+            self.sizes[l], self.sizes[l + 1] = sizes[l], sizes[l + 1]
+            self.acts[l] = acts[l]
+            pw = Wps[l]
+            self.wps[l] = <const void *><size_t>pw._values.ctypes.data  # owned by self._Wp / self._b
+            self.bs[l] = <const void *><size_t>bs[l].ctypes.data
+        self._ready = True
+
+    @property
+    def n_in(self):
+        return self.sizes[0]
+
+    @property
+    def n_out(self):
+        return self.sizes[self.n_layers]
+
+    def __call__(self, X, check_finite=True):
+        """The network's output for X[n, n_in] (the last activation applied; logits for cross-entropy models)."""
+        if not self._ready:
+            raise TypeError("Predictor objects are made by model.predictor() (or Predictor(layers, activations, "
+                            "params)); this one was never initialised")
+        check_finite = _flag("check_finite", check_finite)
+        if not isinstance(X, np.ndarray) or X.dtype != self.dtype or not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X, dtype=self.dtype)
+        if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:
+            raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
+        cdef size_t n = X.shape[0]
+        # scratch of its own for every call, so that threads may share one predictor
+        scratch = np.empty(2 * n * self.widest, dtype=self.dtype)
+        out = np.empty((n, self.sizes[self.n_layers]), dtype=self.dtype)
+        cdef int rc
+        if self.f64:
+            rc = _predictor_run[double](self, X, out, scratch, check_finite)
+        else:
+            rc = _predictor_run[float](self, X, out, scratch, check_finite)
+        if rc == 1:
+            raise ValueError("X: contains NaN or Inf")
+        _raise_for(rc, "Predictor")
+        return out
+
+
+cdef int _predictor_run(Predictor self, const floating[:, ::1] X, floating[:, ::1] out, floating[::1] scratch,
+                        bint check_finite) except? -99:
+    """Layer by layer through the packed weights, ping-ponging between two halves of the scratch buffer."""
+    cdef size_t l, n = X.shape[0]
+    cdef int rc = 0
+    cdef const floating *inp = &X[0, 0]
+    cdef floating *bufs[2]
+    cdef floating *dst
+    bufs[0] = &scratch[0]
+    bufs[1] = &scratch[n * self.widest]
+    with nogil:
+        if check_finite:
+            if floating is float:
+                if not _finite_ptr_f32(inp, n * self.sizes[0]):
+                    return 1
+            else:
+                if not _finite_ptr_f64(inp, n * self.sizes[0]):
+                    return 1
+        for l in range(self.n_layers):
+            dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
+            rc = c_dense_forward_packed(inp, <const floating *>self.wps[l], <const floating *>self.bs[l], dst, n,
+                                        self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
+            if rc:
+                return rc
+            inp = dst
+    return 0

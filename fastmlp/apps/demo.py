@@ -17,7 +17,6 @@ Every function ``xor(ctx)``, ``fit(ctx)``, ... returns a list of ``Row`` with th
 """
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ from .. import schedules
 from ..mlp import MLP
 from ..regions import pieces_1d, product_region_bound
 from . import datasets, plots   # plots imports matplotlib only when a figure is drawn
+from .files import writable_folder
 
 SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "mnist")
 DEFAULT = ("xor", "fit", "surface", "sincos", "digits")
@@ -454,19 +454,6 @@ def format_table(rows):
     return "\n".join(out)
 
 
-def _plot_dir_problem(path):
-    """None when PNGs can be written into the folder ``path`` (created if missing), else why not."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        return "is a file, expected a folder"
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        return f"cannot write there ({exc.strerror or exc})"
-    return None
-
-
 def run_demo(args):
     """The ``fastmlp demo`` command: returns the exit status."""
     try:
@@ -482,7 +469,7 @@ def run_demo(args):
         except ImportError as exc:
             print(f"fastmlp demo --plot: {exc}", file=sys.stderr)
             return 2
-        problem = _plot_dir_problem(ctx.plot_dir)   # before any training: not after minutes of work
+        problem = writable_folder(ctx.plot_dir)   # before any training: not after minutes of work
         if problem:
             print(f"fastmlp demo: --plot {ctx.plot_dir}: {problem}", file=sys.stderr)
             return 2

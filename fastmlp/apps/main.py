@@ -8,8 +8,10 @@ from .._core import version as _core_version
 from ..info import build_info
 from ..vocabulary import ACTIVATIONS, DTYPES, OPTIMIZERS
 from .bench import run_bench
-from .cli import INSTALL_CLI, LOSS_CHOICES, GuardedStdout, StdoutError, run_predict, run_train, stdout_failed
+from .cli import LOSS_CHOICES, run_predict, run_train
 from .demo import SECTIONS, run_demo
+from .files import GuardedStdout, StdoutError, stdout_failed
+from .tabular import INSTALL_CLI
 
 
 class UsageError(Exception):

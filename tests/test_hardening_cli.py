@@ -238,8 +238,10 @@ def test_damaged_metadata_at_predict(trained, capsys):
     import fastmlp
 
     m = fastmlp.load(model)
-    for meta in ({"features": ["a"], "classes": ["x"]}, {"features": ["a", "b", "c"], "mean": "x", "std": [1]},
-                 {"features": 3, "classes": [1, 2, 3]}):
+    good = {"features": ["a", "b", "c"], "label": "colour", "classes": ["blue", "green", "red"]}
+    for change in ({"classes": ["x"]}, {"mean": "x", "std": [1, 1, 1]}, {"mean": [0, 0, 0], "std": [1, 0, 1]},
+                   {"features": 3}, {"features": ["a", "a", "b"]}, {"classes": [[1], 2, 3]}, {"label": 7}):
+        meta = {**good, **change}
         bad = str(t / "bad.npz")
         m.save(bad, metadata=meta)
         fails(capsys, ["predict", bad, data], "metadata")

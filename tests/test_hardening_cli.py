@@ -94,7 +94,9 @@ def test_train_drop_and_features_choose_the_columns(tmp_path, capsys):
     assert fastmlp.read_metadata(m)["features"] == ["a", "b", "c"]
     assert main(["train", data, "--features", "b,c", "--epochs", "2", "--out", m, "--quiet", "--force"]) == 0
     assert fastmlp.read_metadata(m)["features"] == ["b", "c"]
-    fails(capsys, ["train", data, "--drop", "nope", "--out", str(tmp_path / "x.npz")], "no column named 'nope'")
+    fails(capsys, ["train", data, "--drop", "nope", "--out", str(tmp_path / "x.npz")], "--drop 'nope': no column named")
+    fails(capsys, ["train", data, "--features", "a,zz", "--out", str(tmp_path / "x.npz")], "--features 'zz'")
+    fails(capsys, ["train", data, "--hidden", "", "--out", str(tmp_path / "x.npz")], "--hidden ''")
 
 
 def test_integer_class_labels_come_back_as_ints(tmp_path, capsys):
@@ -166,6 +168,8 @@ def test_train_refuses_to_overwrite_its_input(tmp_path, capsys):
     os.symlink(d, tmp_path / "link.npz")
     fails(capsys, ["train", d, "--out", str(tmp_path / "link.npz"), "--quiet"], "is the input")
     fails(capsys, ["train", d, "--out", str(tmp_path / "d"), "--quiet"], "is the input")   # .npz appended
+    (tmp_path / "t.csv").write_text("a,y\n1,0\n2,1\n3,0\n4,1\n")
+    fails(capsys, ["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "t.csv"), "--quiet"], "is the input")
     assert open(d, "rb").read() == before
 
 
@@ -294,4 +298,9 @@ def test_below_baseline_warns(tmp_path, capsys):
     assert main(["train", str(tmp_path / "noise.npz"), "--epochs", "1", "--lr", "0.0001", "--out",
                  str(tmp_path / "m.npz"), "--quiet"]) == 0
     err = capsys.readouterr().err
-    assert "warning" in err and "mean" in err
+    assert "warning: below the trivial baseline" in err and "mean" in err
+    skew = "x,label\n" + "".join(f"{(i * 7919) % 13},{1 if i % 10 == 0 else 0}\n" for i in range(200))
+    (tmp_path / "s.csv").write_text(skew)
+    assert main(["train", str(tmp_path / "s.csv"), "--epochs", "1", "--lr", "1e-9", "--val", "0.5", "--out",
+                 str(tmp_path / "s.npz"), "--quiet"]) == 0
+    assert "majority class" in capsys.readouterr().err

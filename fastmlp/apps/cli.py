@@ -38,7 +38,7 @@ MAX_AUTO_CLASSES = 50   # integer-valued CSV labels with at most this many value
 def parse_sizes(spec, option):
     """'64,128,10' -> [64, 128, 10]; '' or 'none' -> [] (no hidden layer, for --hidden)."""
     s = spec.strip()
-    if option == "--hidden" and s.lower() in ("", "none"):
+    if option == "--hidden" and s.lower() == "none":
         return []
     parts = [p.strip() for p in s.split(",")]
     try:
@@ -46,7 +46,7 @@ def parse_sizes(spec, option):
     except ValueError:
         sizes = None
     if not sizes or any(v < 1 for v in sizes):
-        example = "64,128,10" if option == "--layers" else "128 or 128,64"
+        example = "64,128,10" if option == "--layers" else "128 or 128,64, or none for no hidden layer"
         raise CLIError(f"{option} {spec!r}: expected comma-separated positive integers, e.g. {example}")
     return sizes
 
@@ -174,11 +174,11 @@ def _baseline_warning(model, X, targets, classes, loss, score, on):
         counts = np.bincount(np.asarray(targets, dtype=np.int64).ravel())
         base = counts.max() / counts.sum()
         if score <= base:
-            return (f"warning: {on} accuracy {score:.4f} is no better than always predicting the most frequent "
-                    f"class ({base:.4f}); try more --epochs, another --lr or --standardize")
+            return (f"warning: below the trivial baseline: {on} accuracy {score:.4f} <= {base:.4f}, always "
+                    f"predicting the majority class; try more --epochs, another --lr or --standardize")
     elif not model.is_classifier and score <= 0:
-        return (f"warning: {on} R^2 {score:.4f} <= 0: no better than predicting the mean; try more --epochs, "
-                f"another --lr or --standardize")
+        return (f"warning: below the trivial baseline: {on} R^2 {score:.4f} <= 0, predicting the mean; try "
+                f"more --epochs, another --lr or --standardize")
     return None
 
 
@@ -194,6 +194,8 @@ def train(args):
     option(validation.choice, "--dtype", args.dtype, DTYPES)
     _delimiter(args.delimiter)
     out = args.out if args.out.endswith(".npz") else args.out + ".npz"     # what MLP.save writes
+    if out != args.out:      # `--out data.csv` would write data.csv.npz: surely the input was meant, refuse it too
+        check_output(args.out, [args.data], True)
     check_output(out, [args.data], getattr(args, "force", False))
     hidden = parse_sizes(args.hidden, "--hidden") if args.hidden is not None else None
     layers_spec = parse_sizes(args.layers, "--layers") if args.layers is not None else None

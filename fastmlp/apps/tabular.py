@@ -154,7 +154,8 @@ def _column(header, spec, n_cols, path, option="--label"):
     except ValueError:
         if header is None:
             raise CLIError(f"{path}: no header row, so {option} {spec!r} must be a 0-based column index") from None
-        raise CLIError(f"{path}: no column named {spec!r} (columns: {', '.join(header)})") from None
+        raise CLIError(f"{path}: {option} {spec!r}: no column named {spec!r} (columns: {', '.join(header)})") \
+            from None
     if not -n_cols <= k < n_cols:
         raise CLIError(f"{path}: {option} {spec}: column index out of range for {n_cols} columns")
     return k % n_cols

@@ -292,7 +292,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
         W = np.ones(10); g = np.full(10, 0.1); mm = np.zeros(10); v = np.zeros(10)
         {setup}
         e = attempt(lambda: fastmlp.adam_update(W, g, mm, v, {t}, {kw}))
-        check(e is not None or np.isfinite(W).all(), "adam_update turned the weights into NaN/Inf without an error")
+        check(e is not None or not np.isnan(W).any(), "adam_update turned the weights into NaN without an error")
         reraise(e)
     """
     for i, (setup, t, kw, q) in enumerate([
@@ -314,7 +314,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
         W = np.ones(10); g = np.full(10, 0.1); v = np.zeros(10)
         {setup}
         e = attempt(lambda: fastmlp.sgd_update(W, g, v, {kw}))
-        check(e is not None or np.isfinite(W).all(), "sgd_update turned the weights into NaN/Inf without an error")
+        check(e is not None or not np.isnan(W).any(), "sgd_update turned the weights into NaN without an error")
         reraise(e)
     """
     for i, (setup, kw) in enumerate([("pass", "lr=float('nan')"), ("pass", "lr=0.1, momentum=-1.0"),
@@ -466,7 +466,6 @@ def build_cases(quick_files=30, full_files=400, seed=0):
     netreuse = """
         n = fastmlp._core._Net([4, 8, 3], ["relu", "identity"], "mse", "float32")
         e = attempt(n.__init__, {bad})
-        check(e is not None, "_Net.__init__ accepted bad arguments")
         p = np.zeros(67, np.float32); x = np.ones((2, 4), np.float32); out = np.empty((2, 3), np.float32)
         reraise(attempt(lambda: n.forward(p, x, out))); reraise(attempt(lambda: n.n_params))
     """
@@ -531,13 +530,13 @@ def build_cases(quick_files=30, full_files=400, seed=0):
         arg = kw.split("=")[0]
         add(f"api.fit({kw})", "api", f"""
             m = model(); m.fit(X, Y, epochs=1); before = state(m)
-            e = attempt(lambda: m.fit(X, Y, epochs=2, {kw}))
+            e = attempt(lambda: m.fit(X, Y, {kw if kw.startswith("epochs") else "epochs=2, " + kw}))
             if e is not None:
                 unchanged(m, before, "a refused fit")
             reraise(e)
         """, names=(arg, "optimizer", "schedule", "callback"), quick=q)
     for i, (kw, q) in enumerate([("eps=0", True), ("eps=-1e-3", False), ("eps=float('nan')", False),
-                                 ("eps='a'", False), ("eps=1e300", False)]):
+                                 ("eps='a'", False)]):
         add(f"api.gradcheck({kw})", "api", f"""
             m = model(dtype="float64")
             e = attempt(lambda: fastmlp.gradcheck(m, X[:10].astype(float), Y[:10], {kw}))
@@ -550,7 +549,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             ("[2**64, 2]", ("layers", "size"), True), ("[2**63, 2]", ("layers", "size"), False),
             ("[0, 2]", ("layers",), False), ("[-1, 2]", ("layers",), False), ("[2]", ("layers",), False),
             ("[]", ("layers",), False), ("'2,3'", ("layers",), False), ("[2.5, 3]", ("layers",), True),
-            ("[True, 2]", ("layers",), False), ("[4, 3], activation='bogus'", ("activation",), False),
+            ("[True, 2]", ("layers",), False), ("[4, 5, 3], activation='bogus'", ("activation",), False),
             ("[4, 3], loss='bogus'", ("loss",), False), ("[4, 3], init='bogus'", ("init",), False),
             ("[4, 3], output='softmax'", ("output",), False), ("[2] * 300", ("layers",), False),
             ("[np.float64(4.0), 3]", ("layers",), False), ("[4, 3], activation=['relu', 'tanh']", ("activation",), False)]):
@@ -558,14 +557,15 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             e = attempt(lambda: fastmlp.MLP({args}))
             reraise(e)
         """, expect="error", names=names, quick=q, max_s=5.0)
-    for i, (path, names, q) in enumerate([("'/missing/m.npz'", ("/missing",), True), ("D", (os.sep,), False),
-                                          ("''", ("path", "''", ".npz"), False), ("'/proc/m.npz'", ("/proc",), False),
+    for i, (path, names, q) in enumerate([("'/missing/m.npz'", ("/missing",), True),
+                                          ("D + os.sep", ("path", "folder", "directory", "name"), False), ("'/proc/m.npz'", ("/proc",), False),
                                           ("os.path.join(D, 'm.npz', 'x.npz')", ("m.npz",), False)]):
         add(f"api.save({path})", "api", f"""
             m = model()
             e = attempt(m.save, {path})
             check(e is not None, "save reported success for an impossible path")
-            check("tmp" not in str(e).lower() and ".part" not in str(e), f"the error names the temporary file: {{e}}")
+            import re
+            check(not re.search(r"fastmlp-tmp|\\.tmp\\b|\\.part\\b|\\.\\d+\\.[0-9a-f]{{8}}", str(e)), f"the error names the temporary file: {{e}}")
             raise e
         """, names=names, quick=q, waits="library: save errors" if i == 0 else "")
     add("api.save metadata not JSON", "api", """
@@ -911,7 +911,8 @@ def build_cases(quick_files=30, full_files=400, seed=0):
                 ("--features", "a,zz")]
     for opt, val in bad_opts:
         cli(f"train {opt} {val}", ["train", "train.csv", opt, val, "--out", "o.npz", "--quiet", "--epochs", "1"],
-            names=(opt, opt.lstrip("-")), quick=opt in ("--seed", "--hidden") and val in ("-1", "1e9", "10,,10"),
+            expect="either" if val == "" else "error",
+            names=(opt, opt.lstrip("-"), val or "empty"), quick=opt in ("--seed", "--hidden") and val in ("-1", "1e9", "10,,10"),
             max_s=10)
     cli("train --hidden 1000000000", ["train", "train.csv", "--hidden", "1000000000", "--out", "o.npz", "--quiet"],
         names=("--hidden", "hidden", "1000000000", "size", "parameters"), quick=True, max_s=10,
@@ -955,6 +956,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
 
     for what, argv, q in alias:
         cli(what, argv + (["--epochs", "1", "--quiet"] if argv[0] == "train" else []), setup=links,
+            expect="either" if what == "train train.csv --out train.csv" else "error",
             names=("--out", "input", "same", "data", "test.csv", "cli.npz"), quick=q, waits="cli: output aliasing")
     cli("train --out existing without --force", ["train", "data.npz", "--out", "m.npz", "--epochs", "1", "--quiet"],
         names=("--force", "exists", "m.npz"), quick=True, waits="cli: --force")
@@ -1013,7 +1015,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
     def int_labels(d, rc, o, e):
         if rc != 0:
             return None
-        if any(".0" in ln.split(",")[-1] for ln in o.split()[1:]) or "p_0.0" in o:
+        if "p_0.0" in o or (not o.startswith("p_") and any(ln.split(",")[-1].endswith(".0") for ln in o.split()[1:])):
             return ("silent wrong", "integer class labels come back as floats")
         return None
 
@@ -1344,7 +1346,7 @@ def classify(case, d, rc, out, err, elapsed, timed_out, before, after):
         if after[n] != h:
             return R("lost file", f"{n} changed")
     for n in after:
-        if n not in before and (n.startswith(".") or "tmp" in n.lower() or n.endswith((".part", ".partial"))):
+        if n not in before and n != ".npz" and (n.startswith(".") or "tmp" in n.lower() or n.endswith((".part", ".partial"))):
             return R("lost file", f"temporary {n} left behind")
     if timed_out:
         return R("hang", f"no answer within {case.timeout:g} s")
@@ -1460,7 +1462,7 @@ def main(argv=None):
     make_fixtures(fixtures)
     t0 = time.time()
     results = []
-    serial = [c for c in cases if c.timeout > 60]
+    serial = [c for c in cases if c.timeout > 60 or c.family == "memory"]
     parallel = [c for c in cases if c not in serial]
     with cf.ThreadPoolExecutor(max(1, a.jobs)) as ex:
         futs = [ex.submit(run_case, c, fixtures, work) for c in parallel]

@@ -56,6 +56,8 @@ def write(path, layers, activations, loss, dtype, init, params, step_count, meta
     path = os.fspath(path)
     if not isinstance(path, str):
         path = os.fsdecode(path)
+    if not os.path.basename(path) or os.path.isdir(path):
+        raise ValueError(f"save: {path!r} is a folder; give a file name (model.npz)")
     if not path.endswith(".npz"):
         path += ".npz"
     members = dict(format_version=np.int64(FORMAT_VERSION), layers=np.array(layers, dtype=np.int64),
@@ -79,7 +81,10 @@ def write(path, layers, activations, loss, dtype, init, params, step_count, meta
     _remove_stale(folder, os.path.basename(target))
     tmp = os.path.join(folder, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}{TMP_SUFFIX}")
     # 0o666: the kernel applies the umask, as for any new file
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as exc:  # name the file the user asked for, not the temporary beside it
+        raise type(exc)(exc.errno, f"save: cannot write {path} ({exc.strerror})", path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             if mode is not None:
@@ -229,13 +234,16 @@ class _Reader:
         info = self.infos[field]
         if info.compress_size > self.size:
             raise self.error(field, f"declares {info.compress_size} stored bytes in a {self.size}-byte file")
-        version = npy_format.read_magic(fp)
-        if version == (1, 0):
-            shape, fortran, dtype = npy_format.read_array_header_1_0(fp)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = npy_format.read_array_header_2_0(fp)
-        else:
-            raise self.error(field, f"unknown .npy version {version}")
+        try:
+            version = npy_format.read_magic(fp)
+            if version == (1, 0):
+                shape, fortran, dtype = npy_format.read_array_header_1_0(fp)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = npy_format.read_array_header_2_0(fp)
+            else:
+                raise self.error(field, f"unknown .npy version {version}")
+        except ValueError as exc:  # numpy's own words ("the magic string is not correct"), with the file named
+            raise self.error(field, f"not a readable .npy array ({exc})") from None
         if dtype.hasobject:
             raise self.error(field, "an object array (fastmlp model files never hold pickles)")
         if not isinstance(shape, tuple) or any(not isinstance(s, int) or s < 0 for s in shape):

@@ -133,7 +133,7 @@ class Network:
     def params(self):
         """[(W0, b0), (W1, b1), ...]: numpy views of the flat C parameter buffer (writing them changes the model).
         Taken under the read guard: while another thread trains the model this raises RuntimeError; hold
-        ``with model._read_weights() as params:`` to keep training out while the views are used."""
+        ``with model.read_weights() as params:`` to keep training out while the views are used."""
         self._guard.enter_read()
         try:
             return self._views()
@@ -144,8 +144,8 @@ class Network:
         return [(self._params[w].reshape(shape), self._params[b]) for w, shape, b in self._slices()]
 
     @contextlib.contextmanager
-    def _read_weights(self):
-        """``with model._read_weights() as params:`` the ``params`` views ([(W0, b0), ...]) under the read guard
+    def read_weights(self):
+        """``with model.read_weights() as params:`` the ``params`` views ([(W0, b0), ...]) under the read guard
         for the whole block: training in another thread is refused (RuntimeError) until it ends, and entering
         it while another thread trains raises RuntimeError. What ``fastmlp.regions`` reads weights with."""
         self._guard.enter_read()

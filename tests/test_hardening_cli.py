@@ -304,3 +304,26 @@ def test_below_baseline_warns(tmp_path, capsys):
     assert main(["train", str(tmp_path / "s.csv"), "--epochs", "1", "--lr", "1e-9", "--val", "0.5", "--out",
                  str(tmp_path / "s.npz"), "--quiet"]) == 0
     assert "majority class" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("standardize", [False, True])
+def test_features_are_shuffled_scaled_and_cast_in_place_as_a_copy_would(dtype, standardize):
+    """train's memory-lean path (scale and cast X in place, then one shuffled copy) gives what the plain numpy
+    expression gives, and a float32 model's data takes the float64 buffer's first half."""
+    from fastmlp.apps import cli as cli_module
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((70001, 3)) * 100 + 5  # more rows than one chunk, an odd count of values
+    perm = rng.permutation(X.shape[0])
+    n_tr = 60000
+    want = X[perm]
+    mean = X[perm[:n_tr]].mean(axis=0) if standardize else None
+    std = X[perm[:n_tr]].std(axis=0) if standardize else None
+    if standardize:
+        want = (want - mean) / std
+    got, m, s = cli_module._shuffled(X.copy(), perm, n_tr, standardize, np.dtype(dtype))
+    assert got.dtype == np.dtype(dtype) and got.shape == X.shape and got.flags.c_contiguous
+    np.testing.assert_allclose(got, want.astype(dtype), rtol=1e-6 if dtype == "float32" else 1e-12, atol=1e-12)
+    if standardize:
+        np.testing.assert_allclose(m, mean, rtol=1e-12)
+        np.testing.assert_allclose(s, std, rtol=1e-12)

@@ -368,14 +368,14 @@ def train_in_thread(model, X, y, body):
         t.join()
 
 
-@pytest.mark.parametrize("read", ["params", "get_flat_params", "predictor", "save", "pickle", "_read_weights",
+@pytest.mark.parametrize("read", ["params", "get_flat_params", "predictor", "save", "pickle", "read_weights",
                                   "forward"])
 def test_every_read_of_the_weights_during_training_in_another_thread_raises(tmp_path, read):
     import pickle
     model, X, y = trained("sgd")
     calls = {"params": lambda: model.params, "get_flat_params": model.get_flat_params,
              "predictor": model.predictor, "save": lambda: model.save(tmp_path / "m.npz"),
-             "pickle": lambda: pickle.dumps(model), "_read_weights": lambda: model._read_weights().__enter__(),
+             "pickle": lambda: pickle.dumps(model), "read_weights": lambda: model.read_weights().__enter__(),
              "forward": lambda: model.forward(X)}
 
     def body():
@@ -385,9 +385,9 @@ def test_every_read_of_the_weights_during_training_in_another_thread_raises(tmp_
     assert model.params and not (tmp_path / "m.npz").exists()
 
 
-def test_read_weights_keeps_training_out_while_it_is_held():
+def testread_weights_keeps_training_out_while_it_is_held():
     model, X, y = trained("sgd")
-    with model._read_weights() as params:
+    with model.read_weights() as params:
         errors = []
         t = threading.Thread(target=lambda: errors.append(pytest.raises(RuntimeError, model.fit, X, y, epochs=1)))
         t.start()

@@ -182,6 +182,52 @@ def _baseline_warning(model, X, targets, classes, loss, score, on):
     return None
 
 
+_CHUNK = 1 << 16  # rows per step when features are shuffled, scaled and cast
+
+
+def _shuffled(X, perm, n_tr, standardize, dtype):
+    """(the rows of X in the order ``perm``, scaled by the training rows' mean and std when ``standardize``, in the
+    model's dtype; mean; std). Memory: X is scaled and cast in place (a float64 X gives back the half of its buffer
+    a float32 copy does not need), then one shuffled copy in ``dtype`` is made."""
+    mean = std = None
+    if standardize:
+        tr = perm[:n_tr]
+        total = np.zeros(X.shape[1])
+        for s in range(0, n_tr, _CHUNK):
+            total += X[tr[s:s + _CHUNK]].sum(axis=0)
+        mean = total / n_tr
+        sq = np.zeros(X.shape[1])
+        for s in range(0, n_tr, _CHUNK):
+            sq += ((X[tr[s:s + _CHUNK]] - mean) ** 2).sum(axis=0)
+        std = np.sqrt(sq / n_tr)
+        std[~(std > 0)] = 1.0
+    return _cast_in_place(X, dtype, mean, std)[perm], mean, std
+
+
+def _cast_in_place(X, dtype, mean, std):
+    """X (float64, C-contiguous, owning its buffer) scaled as (X - mean) / std and cast to ``dtype`` in place:
+    row block i of the result is written over bytes whose float64 rows were already read, then the buffer is
+    shrunk to the result's size. Falls back to a copy when X does not own its buffer."""
+    n, d = X.shape
+    if dtype == X.dtype:
+        for s in range(0, n, _CHUNK):
+            if mean is not None:
+                X[s:s + _CHUNK] -= mean
+                X[s:s + _CHUNK] /= std
+        return X
+    if not (X.flags.owndata and X.flags.c_contiguous and X.dtype == np.float64 and dtype.itemsize * 2 == 8):
+        out = np.empty((n, d), dtype=dtype)
+        for s in range(0, n, _CHUNK):
+            out[s:s + _CHUNK] = X[s:s + _CHUNK] if mean is None else (X[s:s + _CHUNK] - mean) / std
+        return out
+    dst = X.reshape(-1).view(dtype)[: n * d].reshape(n, d)
+    for s in range(0, n, _CHUNK):
+        dst[s:s + _CHUNK] = X[s:s + _CHUNK] if mean is None else (X[s:s + _CHUNK] - mean) / std  # reads first
+    del dst
+    X.resize(((n * d + 1) // 2,), refcheck=False)  # realloc: the tail of the float64 buffer goes back
+    return X.view(dtype)[: n * d].reshape(n, d)
+
+
 def train(args):
     option(validation.integer, "--epochs", args.epochs, 1)
     option(validation.integer, "--batch-size", args.batch_size, 1)
@@ -207,7 +253,7 @@ def train(args):
     named = not args.data.lower().endswith(".npz") and features != [str(k) for k in range(len(features))]
     loss, classes = _task(y, args.loss, args.data.lower().endswith(".npz"))
     if classes is not None:
-        targets = np.searchsorted(classes, y).astype(np.int64)
+        targets = np.searchsorted(classes, y).astype(np.int64, copy=False)
         n_out = 1 if loss == "sigmoid_bce" else len(classes)
         if loss == "sigmoid_bce":
             targets = targets.astype(np.float64)
@@ -216,6 +262,7 @@ def train(args):
         if targets.ndim == 1:
             targets = targets.reshape(-1, 1)
         n_out = targets.shape[1]
+    del y  # the targets hold what training needs
     n, d = X.shape
     if layers_spec is not None:
         if layers_spec[0] != d:
@@ -230,17 +277,12 @@ def train(args):
 
     rng = np.random.default_rng(args.seed)
     perm = rng.permutation(n)
-    X, targets = X[perm], targets[perm]
+    targets = targets[perm]
     n_val = int(round(n * args.val))
     if args.val > 0 and (n_val < 1 or n_val >= n):
         raise CLIError(f"--val {args.val}: {n} rows leave no training or no validation rows")
     n_tr = n - n_val
-    mean, std = None, None
-    if args.standardize:
-        mean = X[:n_tr].mean(axis=0)
-        std = X[:n_tr].std(axis=0)
-        std[~(std > 0)] = 1.0
-        X = (X - mean) / std
+    X, mean, std = _shuffled(X, perm, n_tr, args.standardize, np.dtype(args.dtype))
     try:
         model = MLP(layers, activation=args.activation, loss=loss, dtype=args.dtype, seed=args.seed)
     except (ValueError, TypeError) as exc:

@@ -1,7 +1,6 @@
 """The hostile-input campaign (tools/hostile.py, issue 13) in the suite: its classifier on known outcomes, and its
-quick subset against this tree -- 0 crashes / hangs / lost files / silent wrong / unclear errors (an attack whose
-fix is still pending may carry ``Case.waits``: it is shown, and counted only with FASTMLP_HOSTILE_STRICT=1; today
-none waits)."""
+quick subset against this tree -- 0 crashes / hangs / lost files / silent wrong / unclear errors, every attack
+counted."""
 import concurrent.futures as cf
 import importlib.util
 import os
@@ -52,9 +51,8 @@ def test_the_classifier_tells_each_outcome_apart(hostile, fixtures, tmp_path):
                    "runaway": "hang", "cli ok": "ok"}
 
 
-def test_quick_campaign_has_no_failure_among_landed_fixes(hostile, capsys):
+def test_quick_campaign_has_no_failure(hostile, capsys):
     cases = [c for c in hostile.build_cases() if c.quick]
-    strict = os.environ.get("FASTMLP_HOSTILE_STRICT") == "1"
     work = tempfile.mkdtemp(prefix="fastmlp-hostile-")
     fixtures = os.path.join(work, "_fixtures")
     os.makedirs(fixtures)
@@ -66,6 +64,6 @@ def test_quick_campaign_has_no_failure_among_landed_fixes(hostile, capsys):
         hostile.report(results, time.time() - t0, True)
     shutil.rmtree(work, ignore_errors=True)
     failing = [f"{r['category']}: {r['id']}: {r['reason']}" for r in results
-               if r["category"] != "ok" and (strict or not r["waits"])]
+               if r["category"] != "ok"]
     assert len(results) >= 150
     assert not failing, "\n".join(failing)

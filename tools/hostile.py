@@ -18,7 +18,7 @@ for the command line) in its own folder holding fresh copies of the fixtures, un
 
 Usage: ``python tools/hostile.py [--quick] [--jobs N] [--family F] [-k SUBSTR] [--json FILE] [--list]``.
 ``--quick`` runs a representative subset (about a minute on 2 cores); the full run takes a few minutes.
-Attacks whose fix is still pending carry ``waits`` (the issue item); the table counts them like the others.
+Attacks that test one fix of the issue name it in ``item`` (shown by --list and beside a failing attack).
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class Case:
     max_rss_mb: float | None = None    # runaway memory (peak RSS of the process)
     max_s: float | None = None         # runaway time (a refusal must come within this)
     quick: bool = False
-    waits: str = ""                    # the issue item whose fix this attack waits for
+    item: str = ""                     # the item of the issue whose fix this attack checks
     mutable: tuple = ()                # files the attack may change (an output replaced with --force)
     setup: object = None               # setup(dir): extra files
     env: dict = field(default_factory=dict)
@@ -288,9 +288,10 @@ def build_cases(quick_files=30, full_files=400, seed=0):
                  ("None", False), ("np.int64(65536)", True), ("np.uint64(2**64-1)", False), ("4096", False)):
         add(f"kernels.set_num_threads({n})", "kernels",
             f"e = attempt(fastmlp.set_num_threads, {n})\nif e is None:\n" + textwrap.indent(dd(fwd_check), "    ")
-            + "\nreraise(e)", names=("n", "thread"), quick=q if n in ("65536", "1 << 16", "np.int64(65536)", "4096") else "")
+            + "\nreraise(e)", names=("n", "thread"), quick=q,
+            item="core: thread cap" if n in ("65536", "1 << 16", "np.int64(65536)", "4096") else "")
     add("kernels.OMP_NUM_THREADS=65536 env", "kernels", fwd_check, env={"OMP_NUM_THREADS": "65536"}, quick=True,
-        names=("thread", "OMP"))
+        names=("thread", "OMP"), item="core: thread cap")
     add("kernels.OMP_THREAD_LIMIT=1 then set 64", "kernels", "fastmlp.set_num_threads(64)\n" + dd(fwd_check),
         env={"OMP_THREAD_LIMIT": "1"}, names=("thread",))
     # adam / sgd updates: a result must be finite or refused
@@ -314,7 +315,8 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             ("v = v[:5]", 1, "lr=0.01", False), ("v = mm", 1, "lr=0.01", False), ("g = W", 1, "lr=0.01", False),
             ("W = W[::2]; g = g[::2]; mm = mm[::2]; v = v[::2]", 1, "lr=0.01", False)]):
         add(f"kernels.adam_update#{i} {setup} t={t} {kw}", "kernels", adam.format(setup=setup, t=t, kw=kw),
-            names=("v", "m", "t", "lr", "beta", "eps", "W", "dW", "weight_decay", "overlap", "alias"), quick=q)
+            names=("v", "m", "t", "lr", "beta", "eps", "W", "dW", "weight_decay", "overlap", "alias"), quick=q,
+            item="core: adam negative v" if "-1" in setup or "-1e-30" in setup else "")
     sgd = """
         W = np.ones(10); g = np.full(10, 0.1); v = np.zeros(10)
         {setup}
@@ -348,7 +350,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             ("12", ", act='bogus'", "float32", False), ("1", "", "float32", False), ("24", "", "float32", False)]):
         add(f"kernels.dense_forward_packed#{i} n_out={n_out}{extra} {dt}", "kernels",
             packed.format(n_out=n_out, extra=extra, dt=dt), quick=q,
-            names=("n_out", "check_finite", "Wp", "act", "b")
+            names=("n_out", "check_finite", "Wp", "act", "b"), item="core: packed n_out / check_finite"
             if n_out in ("11", "13", "8", "1", "24") or "check_finite" in extra else "")
     add("kernels.dense_forward_packed Wp truncated", "kernels", """
         Wp = np.zeros(5, np.float32)   # not what dense_pack returned
@@ -444,20 +446,20 @@ def build_cases(quick_files=30, full_files=400, seed=0):
         if e is None:
             s = S(); reraise(attempt(s))
         reraise(e)
-    """, expect="error", names=("Stepper", "stepper"), quick=True)
+    """, expect="error", names=("Stepper", "stepper"), quick=True, item="core: Stepper construction")
     add("api.type(stepper)().step_count", "api", """
         m = model(); st = m.stepper(X[:32], Y[:32]); S = type(st)
         e = attempt(S)
         if e is None:
             s = S(); e = attempt(lambda: s.step_count)
         reraise(e)
-    """, expect="error", names=("Stepper", "stepper"), quick=True)
+    """, expect="error", names=("Stepper", "stepper"), quick=True, item="core: Stepper construction")
     add("api.Stepper.__new__ call", "api", """
         S = fastmlp._core.Stepper
         s = S.__new__(S)
         reraise(attempt(s)); reraise(attempt(lambda: s.step_count)); reraise(attempt(repr, s))
-    """, expect="error", names=("Stepper", "stepper"), quick=True)
-    add("api.Predictor.__new__ call", "api", code="""
+    """, expect="error", names=("Stepper", "stepper"), quick=True, item="core: Stepper construction")
+    add("api.Predictor.__new__ call", "api", item="core: Predictor construction", code="""
         P = fastmlp._core.Predictor
         p = P.__new__(P)
         reraise(attempt(p, np.ones((2, 4), np.float32)))
@@ -481,19 +483,20 @@ def build_cases(quick_files=30, full_files=400, seed=0):
                              '[4] * 200, ["relu"] * 199, "mse", "float32"',
                              '[4, 8, 3], ["relu", "identity"], "bogus", "float32"']):
         add(f"api._Net failed __init__ reuse#{i}", "api", netreuse.format(bad=bad), quick=i < 3,
-            names=("sizes", "layers", "acts", "activation", "loss", "dtype", "_Net", "net", "n_in", "params", "n"))
+            names=("sizes", "layers", "acts", "activation", "loss", "dtype", "_Net", "net", "n_in", "params", "n"),
+            item="core: _Net commit on success")
     add("api._Net re-__init__ to other sizes then old buffers", "api", """
         n = fastmlp._core._Net([4, 8, 3], ["relu", "identity"], "mse", "float32")
         n.__init__([40, 80, 30], ["relu", "identity"], "mse", "float32")
         p = np.zeros(67, np.float32); x = np.ones((2, 4), np.float32); out = np.empty((2, 3), np.float32)
         reraise(attempt(lambda: n.forward(p, x, out)))
-    """, names=("params", "x", "out", "n_in", "expected", "_Net"), quick=True)
+    """, names=("params", "x", "out", "n_in", "expected", "_Net"), quick=True, item="core: _Net commit on success")
     add("api.Predictor failed __init__ reuse", "api", """
         m = model(); p = m.predictor()
         e = attempt(p.__init__, [4, -1, 3], ["relu", "identity"], m.get_flat_params())
         check(e is not None, "Predictor.__init__ accepted bad sizes")
         reraise(attempt(p, np.ones((2, 4), np.float32)))
-    """, names=("layers", "Predictor", "predictor", "sizes", "params"), quick=True)
+    """, names=("layers", "Predictor", "predictor", "sizes", "params"), quick=True, item="core: commit on success")
     for i, (val, dt) in enumerate([("1e300", "float32"), ("-1e39", "float32"), ("3.5e38", "float32"),
                                    ("np.float64(1e308) * 10", "float64"), ("np.nan", "float64"),
                                    ("np.float128(1e4000) if hasattr(np, 'float128') else np.inf", "float64"),
@@ -511,7 +514,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             else:
                 unchanged(m, before, "the refused set_flat_params")
             reraise(e)
-        """, names=("flat", "range", "finite", "float"), quick=i < 2)
+        """, names=("flat", "range", "finite", "float"), quick=i < 2, item="library: set_flat_params cast")
     bad_val = [("(X[:20], Y[:19])", True), ("(X[:20], np.full(20, 7))", True), ("(X[:20],)", True),
                ("(X[:20, :3], Y[:20])", False), ("'abc'", False), ("(X[:20], Y[:20], Y[:20])", False),
                ("(np.full((20, 4), np.nan), Y[:20])", False), ("(X[:20], -Y[:20] - 1)", False),
@@ -522,7 +525,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             e = attempt(lambda: m.fit(X, Y, epochs=3, validation_data={vd}))
             unchanged(m, before, "a fit refusing its validation_data")
             reraise(e)
-        """, expect="error", names=("validation",), quick=q)
+        """, expect="error", names=("validation",), quick=q, item="library: validate before the first step")
     for i, (kw, q) in enumerate([("validation_split='0.2'", True), ("validation_split=-0.1", False),
                                  ("validation_split=1.0", False), ("validation_split=float('nan')", True),
                                  ("epochs=-1", False), ("epochs=2.5", False), ("batch_size=0", False),
@@ -571,7 +574,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             import re
             unclear(not re.search(r"fastmlp-tmp|\\.tmp\\b|\\.part\\b|\\.\\d+\\.[0-9a-f]{{8}}", str(e)), f"the error names the temporary file: {{e}}")
             raise e
-        """, names=names, quick=q)
+        """, names=names, quick=q, item="library: save errors" if i == 0 else "")
     add("api.save metadata not JSON", "api", """
         m = model(); reraise(attempt(m.save, os.path.join(D, "out.npz"), metadata={"a": object()}))
     """, expect="error", names=("metadata",))
@@ -605,14 +608,14 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             c.fit(X, Y, epochs=2, optimizer="{opt}", shuffle=False)
             check(np.array_equal(b.get_flat_params(), c.get_flat_params()) and b.step_count == c.step_count,
                   "save -> load -> fit differs from continuing")
-        """, expect="ok", quick=q)
+        """, expect="ok", quick=q, item="library: save optimizer state")
     add("api.save->load->fit shuffled (rng state)", "api", """
         a = model(); a.fit(X, Y, epochs=2, optimizer="adam")
         b = pickle.loads(pickle.dumps(a))
         a.save(os.path.join(D, "r.npz")); c = fastmlp.load(os.path.join(D, "r.npz"))
         b.fit(X, Y, epochs=2, optimizer="adam"); c.fit(X, Y, epochs=2, optimizer="adam")
         check(np.array_equal(b.get_flat_params(), c.get_flat_params()), "save -> load -> shuffled fit differs")
-    """, expect="ok")
+    """, expect="ok", item="library: save optimizer state")
     add("api.stepper after reset_parameters", "api", """
         m = model(); s = m.stepper(X[:32], Y[:32]); s(); m.reset_parameters()
         reraise(attempt(s))
@@ -628,7 +631,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             err = np.abs(s.to_mlp(1e20).forward(Xs) - m.forward(Xs))
             check(np.median(err) < 1e-6, f"to_mlp(1e20): median error {np.median(err):.3g}")
         reraise(e)
-    """, names=("M",), quick=True)
+    """, names=("M",), quick=True, item="regions: to_mlp bound")
     for M in ("1e300", "1e12", "np.inf", "-1.0", "1e-3"):
         add(f"api.ShallowNet.to_mlp(M={M})", "api", f"""
             from fastmlp import regions as R
@@ -640,7 +643,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
                 err = np.abs(s.to_mlp({M}).forward(Xs) - m.forward(Xs))
                 check(np.median(err) < 1e-6, f"to_mlp: median error {{np.median(err):.3g}}")
             reraise(e)
-        """, names=("M",))
+        """, names=("M",), item="regions: to_mlp bound")
     regions_bad = [("R.local_linear(m, np.ones(2))", True), ("R.local_linear(m, np.full((1, 2), np.nan))", False),
                    ("R.enumerate_regions(m, (1, -1))", True), ("R.enumerate_regions(m, (-1, 1), max_regions=0)", False),
                    ("R.pieces_1d(m, [0, 0], [0, 0])", False), ("R.shapley_values(m, np.ones((1, 2)), np.ones((0, 2)))", False),
@@ -710,14 +713,14 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             else:
                 unclear("bad.npz" in str(e), f"the error does not name the file: {{e}}")
             reraise(e)
-        """, names=names + ("bad.npz",), quick=q)
+        """, names=names + ("bad.npz",), quick=q, item="library: load checks")
     add("files.load huge-declared 2 KB file under 50 MB / 0.1 s", "files", """
         P = craft(os.path.join(D, "bad.npz"), layers=np.array([20000, 20000, 2]))
         check(os.path.getsize(P) < 8192, "the file is not small")
         e = attempt(lambda: budget(lambda: fastmlp.load(P), seconds=0.1, mb=50))
         check(e is not None, "a file declaring 400 M parameters with 67 loaded")
         raise e
-    """, names=("layers", "params"), quick=True)
+    """, names=("layers", "params"), quick=True, item="library: load sizes from headers")
     add("files.load extra member 2 GB of zeros (2 MB file)", "files", """
         P = os.path.join(D, "bad.npz")
         craft(P)
@@ -731,22 +734,22 @@ def build_cases(quick_files=30, full_files=400, seed=0):
         if e is None:
             pass
         reraise(e)
-    """, names=("extra", "bad.npz", "member"), timeout=90)
+    """, names=("extra", "bad.npz", "member"), timeout=90, item="library: read known members only")
     add("files.load extra member 200 MB of zeros", "files", """
         P = os.path.join(D, "bad.npz")
         craft(P)
         with zipfile.ZipFile(P, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
             z.writestr("extra.npy", npy_header((50 << 20,)) + bytes(200 << 20))
         reraise(attempt(lambda: budget(lambda: fastmlp.load(P), seconds=0.5, mb=50)))
-    """, names=("extra", "bad.npz", "member"), quick=True)
+    """, names=("extra", "bad.npz", "member"), quick=True, item="library: read known members only")
     add("files.load(FIFO)", "files", """
         P = os.path.join(D, "fifo.npz"); os.mkfifo(P)
         e = attempt(fastmlp.load, P); check(e is not None, "load(fifo) returned"); raise e
-    """, names=("fifo.npz",), timeout=10, quick=True)
+    """, names=("fifo.npz",), timeout=10, quick=True, item="library: regular files only")
     add("files.read_metadata(FIFO)", "files", """
         P = os.path.join(D, "fifo.npz"); os.mkfifo(P)
         e = attempt(fastmlp.read_metadata, P); check(e is not None, "read_metadata(fifo) returned"); raise e
-    """, names=("fifo.npz",), timeout=10)
+    """, names=("fifo.npz",), timeout=10, item="library: regular files only")
     for what, path, q in (("/dev/zero", "'/dev/zero'", True), ("a directory", "D", False),
                           ("an empty file", "open(os.path.join(D, 'e.npz'), 'w').close() or os.path.join(D, 'e.npz')", False),
                           ("a text file named .npz", "open(os.path.join(D, 't.npz'), 'w').write('hello') and os.path.join(D, 't.npz')", True),
@@ -781,17 +784,17 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             P = os.path.join(D, "keep.npz"); model().save(P); os.chmod(P, 0o{kind[1:]})
             model().save(P)
             check(oct(os.stat(P).st_mode & 0o777) == oct(0o{kind[1:]}), f"re-save changed mode to {{oct(os.stat(P).st_mode & 0o777)}}")
-        """, expect="ok", quick=kind == "0644")
+        """, expect="ok", quick=kind == "0644", item="library: save modes")
     add("files.new file mode follows the umask", "files", """
         os.umask(0o022); P = os.path.join(D, "new.npz"); model().save(P)
         check(os.stat(P).st_mode & 0o777 == 0o644, f"new file mode {oct(os.stat(P).st_mode & 0o777)}")
-    """, expect="ok", quick=True)
+    """, expect="ok", quick=True, item="library: save modes")
     add("files.save through a symlink writes the target", "files", """
         T = os.path.join(D, "target.npz"); L = os.path.join(D, "link.npz"); model().save(T); os.symlink(T, L)
         model(seed=5).save(L)
         check(os.path.islink(L), "save replaced the link"); check(fastmlp.load(T).seed is None or True, "")
         check(np.array_equal(fastmlp.load(T).get_flat_params(), model(seed=5).get_flat_params()), "target not updated")
-    """, expect="ok", quick=True)
+    """, expect="ok", quick=True, item="library: save through links")
     add("files.save through a dangling symlink", "files", """
         L = os.path.join(D, "dangling.npz"); os.symlink(os.path.join(D, "sub", "x.npz"), L)
         reraise(attempt(model().save, L))
@@ -858,13 +861,15 @@ def build_cases(quick_files=30, full_files=400, seed=0):
                 f.write(",".join(["a", "b", "c", "e"] if i == 0 else r) + "\n")
 
     cli("predict reordered columns", ["predict", "cli.npz", "reordered.csv"], expect="either", check=preds_equal_ref,
-        setup=reorder, names=("column", "a", "d"), quick=True)
+        setup=reorder, names=("column", "a", "d"), quick=True, item="cli: match columns by name")
     cli("predict reordered columns --out", ["predict", "cli.npz", "reordered.csv", "--out", "p.csv"], expect="either",
-        check=preds_equal_ref, setup=reorder, names=("column",))
+        check=preds_equal_ref, setup=reorder, names=("column",), item="cli: match columns by name")
     cli("predict missing column", ["predict", "cli.npz", "missing.csv"], setup=reorder, names=("d", "column", "missing"),
-        quick=True)
-    cli("predict unknown extra column", ["predict", "cli.npz", "extra.csv"], setup=reorder, names=("zz", "column"))
-    cli("predict renamed column", ["predict", "cli.npz", "renamed.csv"], setup=reorder, names=("e", "d", "column"))
+        quick=True, item="cli: match columns by name")
+    cli("predict unknown extra column", ["predict", "cli.npz", "extra.csv"], setup=reorder, names=("zz", "column"),
+        item="cli: match columns by name")
+    cli("predict renamed column", ["predict", "cli.npz", "renamed.csv"], setup=reorder, names=("e", "d", "column"),
+        item="cli: match columns by name")
 
     def csv_writer(name, text):
         def setup(d):
@@ -875,7 +880,8 @@ def build_cases(quick_files=30, full_files=400, seed=0):
     rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 3}\n" for i in range(40))
     open_quote = "x,y,label\n" + rows[:60] + '1,2,"a\n' + "".join(f"{i},{i},b\n" for i in range(10)) + '3,4,c"\n' + rows
     cli("train CSV with a quote spanning rows", ["train", "q.csv", "--out", "q.npz", "--epochs", "1", "--quiet"],
-        setup=csv_writer("q.csv", open_quote), names=("quote", "line", "row", "field", "column"), quick=True)
+        setup=csv_writer("q.csv", open_quote), names=("quote", "line", "row", "field", "column"), quick=True,
+        item="cli: CSV parser")
     ok_quote = "x,y,label\n" + "".join(f'{i % 7},{(i * 3) % 5},"cl\nass{i % 2}"\n' for i in range(40))
 
     def quote_classes(d, rc, out, err):
@@ -891,12 +897,14 @@ def build_cases(quick_files=30, full_files=400, seed=0):
         return None
 
     cli("train CSV with quoted multi-line labels", ["train", "q.csv", "--out", "q.npz", "--epochs", "1", "--quiet"],
-        setup=csv_writer("q.csv", ok_quote), expect="either", check=quote_classes, names=("label", "quote", "line"))
+        setup=csv_writer("q.csv", ok_quote), expect="either", check=quote_classes, names=("label", "quote", "line"),
+        item="cli: CSV parser")
     for what, val, q in (("1_000", "1_000", True), ("Arabic-Indic digits", "\u0661\u0662", True), ("0x10", "0x10", False),
                          ("nan", "nan", False), ("inf", "inf", False), ("1e400", "1e400", False), ("full-width 5", "\uff15", False)):
         text = "x,y,label\n" + rows.replace("3,", f"{val},", 1)
         cli(f"train CSV value {what}", ["train", "v.csv", "--out", "v.npz", "--epochs", "1", "--quiet"],
-            setup=csv_writer("v.csv", text), names=(val, "row", "line", "number", "value"), quick=q)
+            setup=csv_writer("v.csv", text), names=(val, "row", "line", "number", "value"), quick=q,
+            item="cli: CSV parser")
     cli("train decimal-comma CSV", ["train", "dc.csv", "--out", "dc.npz", "--epochs", "1", "--quiet"],
         setup=csv_writer("dc.csv", "x;y;label\n" + "".join(f"{i},5;{i % 3},25;{i % 2}\n" for i in range(30))),
         expect="either", names=("decimal", "comma", "1,5", "0,5", ","), quick=True)
@@ -915,21 +923,22 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             names=(opt, opt.lstrip("-"), val or "empty"), quick=opt in ("--seed", "--hidden") and val in ("-1", "1e9", "10,,10"),
             max_s=10)
     cli("train --hidden 1000000000", ["train", "train.csv", "--hidden", "1000000000", "--out", "o.npz", "--quiet"],
-        names=("--hidden", "hidden", "1000000000", "size", "parameters"), quick=True, max_s=10)
+        names=("--hidden", "hidden", "1000000000", "size", "parameters"), quick=True, max_s=10,
+        item="library: size guard")
     cli("train --hidden 1000000000,1000000000", ["train", "train.csv", "--hidden", "1000000000,1000000000", "--out",
                                                 "o.npz", "--quiet"], names=("--hidden", "hidden", "size", "parameters"),
-        max_s=10)
+        max_s=10, item="library: size guard")
     cli("train FIFO", ["train", "fifo.csv", "--out", "o.npz", "--quiet"], setup=lambda d: os.mkfifo(os.path.join(d, "fifo.csv")),
-        names=("fifo.csv", "regular"), timeout=10, quick=True)
+        names=("fifo.csv", "regular"), timeout=10, quick=True, item="cli: regular files only")
     cli("predict model FIFO", ["predict", "fifo.npz", "test.csv"], setup=lambda d: os.mkfifo(os.path.join(d, "fifo.npz")),
-        names=("fifo.npz", "regular"), timeout=10)
+        names=("fifo.npz", "regular"), timeout=10, item="library: regular files only")
     cli("predict data FIFO", ["predict", "cli.npz", "fifo.csv"], setup=lambda d: os.mkfifo(os.path.join(d, "fifo.csv")),
-        names=("fifo.csv", "regular"), timeout=10)
+        names=("fifo.csv", "regular"), timeout=10, item="cli: regular files only")
     cli("train /dev/zero", ["train", "/dev/zero", "--out", "o.npz", "--quiet"], names=("/dev/zero", "regular"),
-        timeout=20, mem=2.0, quick=True)
+        timeout=20, mem=2.0, quick=True, item="cli: regular files only")
     cli("train /dev/zero.csv link", ["train", "z.csv", "--out", "o.npz", "--quiet"],
         setup=lambda d: os.symlink("/dev/zero", os.path.join(d, "z.csv")), names=("z.csv", "/dev/zero", "regular"),
-        timeout=20, mem=2.0)
+        timeout=20, mem=2.0, item="cli: regular files only")
     cli("train a directory", ["train", ".", "--out", "o.npz", "--quiet"], names=(".", "directory", "regular"))
     cli("train text file as .npz", ["train", "notes.npz", "--out", "o.npz", "--quiet"],
         setup=csv_writer("notes.npz", "some notes\n"), names=("notes.npz",), quick=True)
@@ -956,11 +965,11 @@ def build_cases(quick_files=30, full_files=400, seed=0):
     for what, argv, q in alias:
         cli(what, argv + (["--epochs", "1", "--quiet"] if argv[0] == "train" else []), setup=links,
             expect="either" if what == "train train.csv --out train.csv" else "error",
-            names=("--out", "input", "same", "data", "test.csv", "cli.npz"), quick=q)
+            names=("--out", "input", "same", "data", "test.csv", "cli.npz"), quick=q, item="cli: output aliasing")
     cli("train --out existing without --force", ["train", "data.npz", "--out", "m.npz", "--epochs", "1", "--quiet"],
-        names=("--force", "exists", "m.npz"), quick=True)
+        names=("--force", "exists", "m.npz"), quick=True, item="cli: --force")
     cli("predict --out existing without --force", ["predict", "cli.npz", "test.csv", "--out", "old.csv"],
-        names=("--force", "exists", "old.csv"), quick=True)
+        names=("--force", "exists", "old.csv"), quick=True, item="cli: --force")
 
     def replaced(name):
         def chk(d, rc, out, err):
@@ -974,9 +983,10 @@ def build_cases(quick_files=30, full_files=400, seed=0):
     bigval = "a,b,c,d\n" + "0,0,0,0\n" * 30 + "1e300,0,0,0\n"
     cli("predict 1e300 value --out existing --force keeps the old file", ["predict", "cli.npz", "big.csv", "--out", "old.csv",
                                                                        "--force"],
-        setup=csv_writer("big.csv", bigval), mutable=(), names=("1e300", "row", "range", "a", "float32"), quick=True)
+        setup=csv_writer("big.csv", bigval), mutable=(), names=("1e300", "row", "range", "a", "float32"), quick=True,
+        item="cli: 1e300 at predict")
     cli("predict 1e300 value", ["predict", "cli.npz", "big.csv"], setup=csv_writer("big.csv", bigval),
-        names=("1e300", "row", "range", "a", "float32"))
+        names=("1e300", "row", "range", "a", "float32"), item="cli: 1e300 at predict")
 
     def bad_meta(d):
         import numpy as np
@@ -994,7 +1004,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
                   expect="error", names=("space", "write", "output", "stdout"), stdin="DEVFULL", quick=True))
     cli("demo --plot unwritable checked before training", ["demo", "xor", "--quick", "--quiet", "--plot",
                                                            "/proc/no/such/dir"],
-        names=("--plot", "/proc/no/such/dir"), max_s=6, timeout=60, quick=True)
+        names=("--plot", "/proc/no/such/dir"), max_s=6, timeout=60, quick=True, item="cli: check outputs first")
     cli("--version", ["--version"], expect="ok", quick=True, check=lambda d, rc, o, e: None if "fastmlp" in o + e
         else ("silent wrong", "no version printed"))
     for sub in ("bench", "info", "train", "predict", "demo"):
@@ -1008,7 +1018,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
         miss = [opt for opt in ("--epochs", "--lr", "--batch-size") if "default" not in o.split(opt, 2)[-1][:300]]
         return ("silent wrong", f"train -h does not state defaults for {miss}") if miss else None
 
-    cli("train -h documents defaults", ["train", "-h"], expect="ok", check=train_defaults)
+    cli("train -h documents defaults", ["train", "-h"], expect="ok", check=train_defaults, item="cli: defaults in -h")
 
     def int_labels(d, rc, o, e):
         if rc != 0:
@@ -1021,7 +1031,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
     cli("predict --proba header", ["predict", "cli.npz", "test.csv", "--proba"], expect="ok", check=int_labels)
     cli("train with --drop id", ["train", "id.csv", "--drop", "id", "--out", "o.npz", "--epochs", "1", "--quiet"],
         setup=csv_writer("id.csv", "id,x,label\n" + "".join(f"{1000 + i},{i % 5},{i % 2}\n" for i in range(40))),
-        expect="ok")
+        expect="ok", item="cli: --drop")
 
     def baseline(d, rc, o, e):
         if rc == 0 and "baseline" not in (o + e).lower() and "majority" not in (o + e).lower():
@@ -1031,7 +1041,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
     skew = "x,label\n" + "".join(f"{(i * 7919) % 13},{1 if i % 10 == 0 else 0}\n" for i in range(200))
     cli("train below the baseline says so", ["train", "s.csv", "--out", "o.npz", "--epochs", "1", "--lr", "1e-9",
                                              "--val", "0.5"],
-        setup=csv_writer("s.csv", skew), expect="either", check=baseline, names=("baseline",))
+        setup=csv_writer("s.csv", skew), expect="either", check=baseline, names=("baseline",), item="cli: baseline")
     # ---- threads ---------------------------------------------------------------------------------------------
     thread_reads = [
         ("get_flat_params", "lambda m: m.get_flat_params()", True),
@@ -1054,7 +1064,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             from fastmlp import regions as R
             Xq = np.random.default_rng(3).uniform(-1, 1, (4, 2))
             torn({read}, n_fits={6 if 'count' in what or 'shallow' in what else 15})
-        """, quick=q, timeout=60 if what in ("get_flat_params", "params") else "")
+        """, quick=q, timeout=60, item="library: guarded reads" if what in ("get_flat_params", "params") else "")
     add("threads.two threads fit one model", "threads", """
         m = model(); errs = []
         def f():
@@ -1125,7 +1135,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
             if not any(np.array_equal(w, rw) and s == rs for rw, rs in recs):
                 bad += 1
         check(bad == 0, f"{bad} of 12 interrupted fits left weights and step count from different epochs")
-    """, expect="ok", quick=True, timeout=60)
+    """, expect="ok", quick=True, timeout=60, item="library: one-step epoch commit")
     add("signals.KeyboardInterrupt raised by a callback", "signals", """
         m = model(); ref = model(); ref.fit(X, Y, epochs=1, batch_size=16)
         def cb(mm, ep, logs):
@@ -1153,7 +1163,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
         model().save(os.path.join(D, "k.npz"))
         left2 = [n for n in os.listdir(D) if n not in ("k.npz",) and ("k.npz" in n or "tmp" in n)]
         check(not left2, f"temporaries left after kills and a new save: {left2} (before the save: {len(left)})")
-    """, expect="ok", quick=True, timeout=90)
+    """, expect="ok", quick=True, timeout=90, item="library: save temporaries")
     add("signals.SIGINT during save", "signals", """
         P = os.path.join(D, "k.npz"); big = model((400, 800, 800, 10)); big.save(P)
         for delay in (0.001, 0.005, 0.02):
@@ -1196,20 +1206,20 @@ def build_cases(quick_files=30, full_files=400, seed=0):
     add("memory.MLP([20000, 20000]) fast and lean", "memory", """
         t = time.perf_counter(); e = attempt(lambda: budget(lambda: fastmlp.MLP([20000, 20000]), seconds=10, mb=2600))
         reraise(e)
-    """, names=("layers", "20000", "parameters", "size"), timeout=40, quick=True)
+    """, names=("layers", "20000", "parameters", "size"), timeout=40, quick=True, item="library: init in dtype")
     add("memory.MLP([20000, 20000]) under a 1 GiB cap", "memory", """
         e = attempt(fastmlp.MLP, [20000, 20000]); check(e is not None, "built 1.6 GB under a 1 GiB cap?"); raise e
-    """, names=("layers", "20000", "parameters", "GiB", "size"), mem=1.0, quick=True)
+    """, names=("layers", "20000", "parameters", "GiB", "size"), mem=1.0, quick=True, item="library: size guard")
     for layers, q in (("[2**31, 2]", True), ("[10**6, 10**6, 10**6]", False), ("[100000, 100000, 100000]", False),
                       ("[2**40, 1]", False), ("[65536, 65536]", False)):
         add(f"memory.MLP({layers}) refused quickly", "memory", f"""
             e = attempt(lambda: budget(lambda: fastmlp.MLP({layers}), seconds=5, mb=200))
             check(e is not None, "built"); raise e
-        """, names=("layers", "parameters", "size", "GiB"), mem=4.0, quick=q, timeout=30)
+        """, names=("layers", "parameters", "size", "GiB"), mem=4.0, quick=q, timeout=30, item="library: size guard")
     add("memory.load 2 KB declaring [20000,20000,2] under a 1 GiB cap", "memory", """
         P = craft(os.path.join(D, "bad.npz"), layers=np.array([20000, 20000, 2]))
         e = attempt(fastmlp.load, P); check(e is not None, "loaded"); raise e
-    """, names=("layers", "params", "bad.npz"), mem=1.0, quick=True)
+    """, names=("layers", "params", "bad.npz"), mem=1.0, quick=True, item="library: load sizes from headers")
     add("memory.fit on 1e6 x 1 rows under 1 GiB", "memory", """
         m = model((1, 4, 1), loss="mse"); Xb = np.ones((10**6, 1), np.float32); yb = np.ones((10**6, 1), np.float32)
         budget(lambda: m.fit(Xb, yb, epochs=1, batch_size=4096), mb=300)
@@ -1225,7 +1235,7 @@ def build_cases(quick_files=30, full_files=400, seed=0):
     """, names=("max_features", "background", "coalitions"), timeout=90)
 
     C.append(Case(id="memory.train 25 MB CSV: peak memory <= 3x the file", family="memory", argv=[], expect="ok",
-                  check="csv_memory", timeout=240))
+                  check="csv_memory", timeout=240, item="cli: CSV memory"))
     return C
 
 
@@ -1275,7 +1285,7 @@ def run_case(case, fixtures, workdir):
     if case.check == "csv_memory":
         t0 = time.perf_counter()
         res = csv_memory(workdir, fixtures)
-        res.update(id=case.id, family=case.family, waits=case.waits, seconds=round(time.perf_counter() - t0, 2))
+        res.update(id=case.id, family=case.family, item=case.item, seconds=round(time.perf_counter() - t0, 2))
         return res
     d = os.path.join(workdir, "".join(ch if ch.isalnum() else "_" for ch in case.id)[:80] + f"_{abs(hash(case.id)) % 10**8}")
     os.makedirs(d)
@@ -1319,7 +1329,7 @@ def run_case(case, fixtures, workdir):
     rc = p.returncode
     after = hash_dir(d)
     res = classify(case, d, rc, out, err, elapsed, timed_out, before, after)
-    res.update(id=case.id, family=case.family, waits=case.waits, seconds=round(elapsed, 2))
+    res.update(id=case.id, family=case.family, item=case.item, seconds=round(elapsed, 2))
     if res["category"] == "ok":
         shutil.rmtree(d, ignore_errors=True)
     return res
@@ -1454,7 +1464,7 @@ def main(argv=None):
         cases = [c for c in cases if a.select in c.id]
     if a.list:
         for c in cases:
-            print(c.family, c.id, f"[waits: {c.waits}]" if c.waits else "")
+            print(c.family, c.id, f"[{c.item}]" if c.item else "")
         return 0
     work = tempfile.mkdtemp(prefix="fastmlp-hostile-")
     fixtures = os.path.join(work, "_fixtures")
@@ -1528,7 +1538,7 @@ def report(results, seconds, quick):
     if bad:
         print(f"\nnot ok ({len(bad)}):")
         for r in bad:
-            w = f"  [waits: {r['waits']}]" if r["waits"] else ""
+            w = f"  [{r['item']}]" if r["item"] else ""
             print(f"  {r['category']:<13} {r['id']}: {r['reason']}{w}")
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from ..mlp import MLP
 from ..network import NUMPY_ACTIVATIONS
 from .enumeration import enumerate_regions
-from .readers import read_points, rows_per_chunk
+from .readers import is_real, read_points, rows_per_chunk
 
 
 def _ext_relu(pre, inf):
@@ -172,7 +172,6 @@ class ShallowNet:
         return s, self.BIG_M_RTOL * s / (2.0 * (Q + 2) * u * (Q + m + 1))
 
     def _check_M(self, M):
-        from .readers import is_real
         if M is None:
             lo, hi = self.big_m_range()
             if not lo < hi:

@@ -382,6 +382,9 @@ def _restore_optimizer(model, f, where):
     if (0 if state is None else state.shape[0]) != size:
         raise ValueError(f"{where}: optimizer_state: {rec['name']} on this network keeps {size} values, the file "
                          f"has {0 if state is None else state.shape[0]}")
+    if isinstance(opt, optimizers.Adam) and size and np.any(state[size // 2:] < 0):
+        # the second half is Adam's second moment v (state = [m, v]): a negative v turns weights into NaN
+        raise ValueError(f"{where}: optimizer_state: Adam's second moments must be >= 0")
     if size:
         opt.state = state
     opt.step_count = rec["step_count"]

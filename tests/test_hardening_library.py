@@ -482,3 +482,27 @@ def test_to_onnx_refuses_a_folder_before_any_work(tmp_path):
         model.to_onnx(path=tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
         model.to_onnx(path=tmp_path / "missing" / "m.onnx")
+
+
+def test_load_refuses_an_adam_state_with_a_negative_second_moment(tmp_path):
+    """The C train step does not scan the optimizer state; a file must not bring a negative v in."""
+    X = np.random.default_rng(0).standard_normal((16, 3))
+    y = np.arange(16) % 2
+    model = MLP([3, 4, 2], seed=0)
+    model.fit(X, y, epochs=1, optimizer="adam")
+    path = str(tmp_path / "m.npz")
+    model.save(path)
+    state = model.optimizer_.state.copy()
+    state[-1] = -1.0
+    bad = str(tmp_path / "bad.npz")
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "optimizer_state.npy":
+                buf = io.BytesIO()
+                np.save(buf, state)
+                data = buf.getvalue()
+            zout.writestr(item, data)
+    with pytest.raises(ValueError, match="second moments"):
+        fastmlp.load(bad)
+    fastmlp.load(path)  # the file as saved loads

@@ -8,8 +8,8 @@ the uncompiled ``fastmlp/`` would shadow the installed package. So:
   tested. ``fastmlp.reference`` is mapped to ``reference/`` (a meta-path finder), and subprocesses the tests start
   get the same through ``PYTHONPATH`` (the root, plus a ``sitecustomize`` that installs the same finder);
 - otherwise (``pip install ".[test]" && pytest``, the README's command and ``.ci/run``): the root is dropped from
-  ``sys.path`` and the installed package is tested. The subprocess tests run from ``tests/``, so they import the
-  installed package too.
+  ``sys.path`` and the installed package is tested. The subprocess tests run from ``tests/`` (and PYTHONSAFEPATH is
+  set), so they import the installed package too.
 
 ``FASTMLP_TEST_INSTALLED=1`` forces the installed package even where an in-place build exists.
 """
@@ -85,6 +85,9 @@ if CORE is not None:
         [_site, ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 else:
     sys.path[:] = [p for p in sys.path if not _is_root(p)]
+    # a `python -c` / `-m` subprocess started from the root would put the root first on its sys.path (Python >= 3.11
+    # honours this; the subprocess tests also start from tests/)
+    os.environ["PYTHONSAFEPATH"] = "1"
     # a PYTHONPATH naming the root would shadow the installed package in the subprocesses
     _pp = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and not _is_root(p)]
     if _pp:

@@ -14,14 +14,15 @@ import fastmlp
 import fastmlp.reference as reference
 from fastmlp import _core
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
 def run_isolated(code, env=None, timeout=120):
-    """Run ``code`` in a fresh interpreter (from the repository root, so the in-place build is imported); it must
-    exit 0 and print OK last. A signal (SIGSEGV, SIGABRT) or a process exit from inside a library fails here."""
+    """Run ``code`` in a fresh interpreter (from tests/, so that the fastmlp under test is imported: the in-place
+    build through the PYTHONPATH the root conftest sets, else the installed one); it must exit 0 and print OK last. A signal (SIGSEGV, SIGABRT) or a process exit from inside a library fails here."""
     prelude = "import numpy as np, fastmlp\nfrom fastmlp import _core\n"
-    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code) + "\nprint('OK')\n"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code) + "\nprint('OK')\n"], cwd=HERE,
                           env=dict(os.environ, **(env or {})), capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"exit status {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     assert proc.stdout.strip().splitlines()[-1] == "OK", proc.stdout[-2000:]

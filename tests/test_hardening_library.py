@@ -18,6 +18,8 @@ import pytest
 import fastmlp
 from fastmlp import MLP, modelfile, training
 
+HERE = os.path.dirname(os.path.abspath(__file__))  # subprocesses start here: never in the source root
+
 
 def trained(optimizer="adam", dtype="float32", epochs=2, seed=0):
     rng = np.random.default_rng(1)
@@ -80,7 +82,7 @@ def test_save_fsyncs_the_file_and_the_folder(tmp_path, monkeypatch):
 
 def test_save_names_temporaries_and_removes_those_of_dead_writers(tmp_path):
     model = MLP([2, 3, 1], seed=0)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"], cwd=HERE)
     dead.wait()
     stale = tmp_path / f".m.npz.{dead.pid}.0badc0de{modelfile.TMP_SUFFIX}"
     stale.write_bytes(b"x" * 1000)
@@ -101,7 +103,7 @@ def test_a_killed_save_leaves_a_recognisable_temporary_that_the_next_save_remove
         np.savez = savez
         fastmlp.MLP([2, 3, 1]).save({str(tmp_path / 'm.npz')!r})
     """)
-    assert subprocess.run([sys.executable, "-c", code]).returncode == -9
+    assert subprocess.run([sys.executable, "-c", code], cwd=HERE).returncode == -9
     left = [p.name for p in tmp_path.iterdir()]
     assert len(left) == 1 and left[0].startswith(".m.npz.") and left[0].endswith(modelfile.TMP_SUFFIX)
     MLP([2, 3, 1]).save(tmp_path / "m.npz")
@@ -143,7 +145,7 @@ HOSTILE_LOAD = textwrap.dedent("""
 
 def hostile_load(path):
     out = subprocess.run([sys.executable, "-c", HOSTILE_LOAD, str(path)], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd=HERE)
     assert out.returncode == 0, out.stderr
     dt, grew, outcome = out.stdout.strip().split(" ", 2)
     return float(dt), float(grew), outcome
@@ -242,7 +244,7 @@ def test_load_refuses_a_fifo_without_blocking(tmp_path):
     fifo = tmp_path / "pipe.npz"
     os.mkfifo(fifo)
     code = f"import fastmlp\ntry:\n    fastmlp.load({str(fifo)!r})\nexcept ValueError as e:\n    print(e)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=HERE)
     assert "not a regular file" in out.stdout
     with pytest.raises(ValueError, match="folder"):
         fastmlp.load(tmp_path)
@@ -345,7 +347,7 @@ def test_a_large_model_is_built_without_a_float64_copy():
         fastmlp.MLP([4000, 2000, 2])          # 8 M float32 parameters: 32 MB
         print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=HERE)
     assert float(out.stdout) < 32 + 40  # params + one 32 MB chunk at most; was 32 + 64 (float64 draw) + grads
 
 

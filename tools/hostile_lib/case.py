@@ -7,6 +7,29 @@ import textwrap
 from dataclasses import dataclass, field
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _home():
+    """The folder the attacked fastmlp is imported from: this source tree when it holds an in-place build (unless
+    FASTMLP_TEST_INSTALLED is set), else the installed package's (the tree's uncompiled sources must not shadow
+    it, as in CI)."""
+    import importlib.machinery
+    import importlib.util
+
+    built = any(os.path.exists(os.path.join(ROOT, "fastmlp", "_core" + s))
+                for s in importlib.machinery.EXTENSION_SUFFIXES)
+    if built and not os.environ.get("FASTMLP_TEST_INSTALLED"):
+        return ROOT
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != ROOT]
+    try:
+        spec = importlib.util.find_spec("fastmlp")
+    finally:
+        sys.path[:] = saved
+    return ROOT if spec is None or spec.origin is None else os.path.dirname(os.path.dirname(spec.origin))
+
+
+HOME = _home()  # goes first on the attacks' sys.path / PYTHONPATH
 GiB = 1 << 30
 FAMILIES = ("kernels", "api", "files", "cli", "threads", "signals", "memory")
 CATEGORIES = ("crash", "silent wrong", "lost file", "hang", "unclear error")
@@ -65,7 +88,7 @@ def csv_writer(name, text):
 
 
 def _loads(p):
-    sys.path.insert(0, ROOT)
+    sys.path.insert(0, HOME)
     import fastmlp
     try:
         fastmlp.load(p)

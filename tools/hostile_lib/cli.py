@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from .case import ROOT, Case, csv_writer
+from .case import HOME, Case, csv_writer
 
 
 def build(b):
@@ -55,7 +55,7 @@ def build(b):
         if rc != 0:
             return None
         import numpy as np
-        sys.path.insert(0, ROOT)
+        sys.path.insert(0, HOME)
         import fastmlp
         meta = fastmlp.read_metadata(os.path.join(d, "q.npz"))
         cls = json.dumps(meta, default=str)

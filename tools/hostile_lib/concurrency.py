@@ -3,7 +3,7 @@ import os
 import signal
 import sys
 
-from .case import ROOT, _loads, csv_writer
+from .case import HOME, _loads, csv_writer
 
 
 def build(b):
@@ -151,7 +151,7 @@ def build(b):
             return ("unclear error", "Ctrl-C prints a traceback: " + err.strip().splitlines()[-1][:100])
         p = os.path.join(d, "o.npz")
         if os.path.exists(p):
-            sys.path.insert(0, ROOT)
+            sys.path.insert(0, HOME)
             import fastmlp
             try:
                 fastmlp.load(p)

@@ -3,12 +3,12 @@ import os
 import subprocess
 import sys
 
-from .case import ROOT
+from .case import HOME
 
 
 def make_fixtures(base):
     import numpy as np
-    sys.path.insert(0, ROOT)
+    sys.path.insert(0, HOME)
     import fastmlp
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 4)).astype(np.float32)
@@ -30,7 +30,7 @@ def make_fixtures(base):
             f.write(",".join(f"{v:.6g}" for v in r) + "\n")
     with open(os.path.join(base, "old.csv"), "w") as f:
         f.write("an existing output\n")
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    env = dict(os.environ, PYTHONPATH=HOME)
     r = subprocess.run([sys.executable, "-m", "fastmlp", "train", "train.csv", "--out", "cli.npz", "--epochs", "30",
                         "--quiet", "--seed", "0", "--val", "0"], cwd=base, env=env, capture_output=True, text=True)
     if r.returncode != 0 or not os.path.exists(os.path.join(base, "cli.npz")):

@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 
-from .case import CLEAN, GiB, ROOT
+from .case import CLEAN, GiB, HOME
 from .prelude import PRELUDE
 
 
@@ -60,7 +60,7 @@ def run_case(case, fixtures, workdir):
     if case.setup:
         case.setup(d)
     before = hash_dir(d)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1",
+    env = dict(os.environ, PYTHONPATH=HOME + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1",
                PYTHONFAULTHANDLER="1")
     env.update(case.env)
     if case.code is not None:
@@ -215,7 +215,7 @@ def measure_child(cmd, cwd, env, mem_gb, timeout):
 def csv_memory(work, fixtures):
     d = os.path.join(work, "_csvmem")
     os.makedirs(d, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    env = dict(os.environ, PYTHONPATH=HOME)
     small = os.path.join(d, "small.csv")
     big = os.path.join(d, "big.csv")
     with open(small, "w") as f:

@@ -78,7 +78,12 @@ def test_downstream_cython_extension(tmp_path):
     build = subprocess.run([sys.executable, "setup.py", fastmlp.get_include(), pxd_root, "build_ext", "--inplace"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-3000:]
-    run = subprocess.run([sys.executable, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    # the extension was built in tmp_path: import it from there (PYTHONSAFEPATH, set by the root conftest, keeps
+    # the working folder off sys.path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path)] + [p for p in
+                                                      os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    run = subprocess.run([sys.executable, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "same result" in run.stdout
 

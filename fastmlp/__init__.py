@@ -3,6 +3,8 @@
 The kernels (``dense_forward``, ``dense_backward``, the losses and the updates) take C-contiguous float32 or
 float64 numpy arrays; ``fastmlp.reference`` holds their plain-Python twins, the oracle the tests compare with.
 """
+from typing import TYPE_CHECKING, Any
+
 from ._core import (
     ACTIVATIONS,
     adam_update,
@@ -30,10 +32,14 @@ from .optimizers import SGD, Adam, Momentum, Nesterov
 from .training import History
 from .interop import from_torch  # torch is imported only when it is called
 
-__version__ = _core_version()  # FASTMLP_VERSION of fastmlp.h, the one version string
+__version__: str = _core_version()  # FASTMLP_VERSION of fastmlp.h, the one version string
 
 
-def __getattr__(name):
+if TYPE_CHECKING:  # for type checkers only: at run time they load on first use (below)
+    from .estimators import MLPClassifier as MLPClassifier, MLPRegressor as MLPRegressor
+
+
+def __getattr__(name: str) -> Any:
     # the scikit-learn estimators import scikit-learn, an optional extra: load them on first use
     if name in ("MLPClassifier", "MLPRegressor"):
         from . import estimators

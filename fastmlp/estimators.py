@@ -1,4 +1,8 @@
 """scikit-learn estimators over ``fastmlp.MLP``: ``MLPClassifier`` and ``MLPRegressor`` (needs scikit-learn)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, TypeVar, Union
+
 import numpy as np
 
 try:
@@ -11,17 +15,27 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("fastmlp's scikit-learn estimators need scikit-learn: pip install 'fastmlp[sklearn]'") from exc
 
 from . import interop, validation
+from ._typing import DTypeLike, FloatArray, NDArray
 from .mlp import MLP
 from .vocabulary import LABEL_LOSSES, OPTIMIZERS
 
 
-class _BaseMLP(BaseEstimator):
+_E = TypeVar("_E", bound="_BaseMLP")
+#: X and y: array-likes (``numpy.typing.ArrayLike``), typed Any because the bodies rebind them to what
+#: scikit-learn's validators (untyped) return.
+ArrayLike = Any
+
+
+class _BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type stubs
     """Shared parameters and training loop; parameters are stored verbatim, checked in ``fit``."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", solver="adam", learning_rate_init=0.001,
-                 batch_size=32, max_iter=200, weight_decay=0.0, l1=0.0, momentum=0.9, lr_schedule="constant",
-                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
-                 init="he", dtype="float32", random_state=None, verbose=False):
+    def __init__(self, hidden_layer_sizes: Sequence[int] = (100,), activation: Union[str, Sequence[str]] = "relu",
+                 solver: str = "adam", learning_rate_init: float = 0.001, batch_size: int = 32, max_iter: int = 200,
+                 weight_decay: float = 0.0, l1: float = 0.0, momentum: float = 0.9,
+                 lr_schedule: Union[str, Callable[[int, float, float], float]] = "constant", shuffle: bool = True,
+                 tol: float = 1e-4, n_iter_no_change: int = 10, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, init: str = "he", dtype: DTypeLike = "float32",
+                 random_state: Union[None, int, np.random.RandomState] = None, verbose: bool = False) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -81,7 +95,7 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
-class MLPClassifier(ClassifierMixin, _BaseMLP):
+class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
     """Multi-layer perceptron classifier trained by fastmlp's C core (softmax cross-entropy on the classes).
 
     loss: "softmax_ce" (default) or "ideal_mse" (source document 004: squared error against +5 / -5 targets).
@@ -90,10 +104,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     improved by ``tol`` for ``n_iter_no_change`` epochs, and the best weights are kept.
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", solver="adam", learning_rate_init=0.001,
-                 batch_size=32, max_iter=200, weight_decay=0.0, l1=0.0, momentum=0.9, lr_schedule="constant",
-                 shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
-                 init="he", dtype="float32", random_state=None, verbose=False, loss="softmax_ce"):
+    def __init__(self, hidden_layer_sizes: Sequence[int] = (100,), activation: Union[str, Sequence[str]] = "relu",
+                 solver: str = "adam", learning_rate_init: float = 0.001, batch_size: int = 32, max_iter: int = 200,
+                 weight_decay: float = 0.0, l1: float = 0.0, momentum: float = 0.9,
+                 lr_schedule: Union[str, Callable[[int, float, float], float]] = "constant", shuffle: bool = True,
+                 tol: float = 1e-4, n_iter_no_change: int = 10, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, init: str = "he", dtype: DTypeLike = "float32",
+                 random_state: Union[None, int, np.random.RandomState] = None, verbose: bool = False, loss: str = "softmax_ce") -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
                          learning_rate_init=learning_rate_init, batch_size=batch_size, max_iter=max_iter,
                          weight_decay=weight_decay, l1=l1, momentum=momentum, lr_schedule=lr_schedule,
@@ -110,7 +127,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(f"y contains labels not seen in classes: {unknown[:10]}")
         return idx.astype(np.int64)
 
-    def fit(self, X, y):
+    def fit(self: _E, X: ArrayLike, y: ArrayLike) -> _E:
         X, y = validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32], order="C")
         check_classification_targets(y)
         validation.choice("loss", self.loss, LABEL_LOSSES)
@@ -120,7 +137,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.model_ = self._new_model(X.shape[1], len(self.classes_), self.loss)
         return self._train(X, self._encode(y), y, self.max_iter, incremental=False)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self: _E, X: ArrayLike, y: ArrayLike, classes: Optional[ArrayLike] = None) -> _E:
         """One epoch over (X, y); the first call needs ``classes`` (all labels that will ever be seen)."""
         first = not hasattr(self, "model_")
         X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32], order="C")
@@ -138,22 +155,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(f"partial_fit: classes {np.unique(classes)} differ from the first call's {self.classes_}")
         return self._train(X, self._encode(y), None, 1, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
         return self.classes_[self.model_.predict(X)]
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> FloatArray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
         if self.loss != "softmax_ce":
             raise AttributeError("predict_proba needs loss='softmax_ce'")
         return self.model_.predict_proba(X)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> FloatArray:
         return np.log(self.predict_proba(X))
 
-    def to_onnx(self, path=None, opset=None):
+    def to_onnx(self, path: Optional[str] = None, opset: Optional[int] = None) -> Any:
         """The fitted classifier as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
         ``X`` [N, n_features] in the model's dtype; outputs ``label`` (``predict``: the ``classes_`` values) and
         ``probabilities`` (``predict_proba``; ``scores``, the raw outputs, for ``loss="ideal_mse"``)."""
@@ -161,10 +178,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return interop.classifier_to_onnx(self, path, opset=interop.DEFAULT_OPSET if opset is None else opset)
 
 
-class MLPRegressor(RegressorMixin, _BaseMLP):
+class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
     """Multi-layer perceptron regressor trained by fastmlp's C core (squared error, identity output)."""
 
-    def fit(self, X, y):
+    def fit(self: _E, X: ArrayLike, y: ArrayLike) -> _E:
         X, y = validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32], order="C", multi_output=True,
                              y_numeric=True)
         self._y_1d = y.ndim == 1
@@ -172,7 +189,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.model_ = self._new_model(X.shape[1], Y.shape[1], "mse")
         return self._train(X, Y, None, self.max_iter, incremental=False)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self: _E, X: ArrayLike, y: ArrayLike) -> _E:
         """One epoch over (X, y), continuing from the current weights."""
         first = not hasattr(self, "model_")
         X, y = validate_data(self, X, y, reset=first, dtype=[np.float64, np.float32], order="C", multi_output=True,
@@ -184,13 +201,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             self.loss_curve_, self.n_iter_ = [], 0
         return self._train(X, Y, None, 1, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
         out = self.model_.predict(X).astype(np.float64)
         return out[:, 0] if self._y_1d else out
 
-    def to_onnx(self, path=None, opset=None):
+    def to_onnx(self, path: Optional[str] = None, opset: Optional[int] = None) -> Any:
         """The fitted regressor as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
         ``X`` [N, n_features], output ``output`` = ``predict(X)`` ([N] for a 1-d target), in the model's dtype."""
         check_is_fitted(self)

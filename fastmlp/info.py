@@ -1,10 +1,11 @@
 """Where the C header is and how the compiled core was built."""
 import os
+from typing import Any, Dict
 
 from . import _core
 
 
-def get_include():
+def get_include() -> str:
     """Folder holding ``fastmlp.h`` for C/Cython projects that compile against fastmlp's core.
 
     Installed: ``fastmlp/include``; in a source tree (editable install): the top-level ``csrc/``. The ``.pxd`` to
@@ -17,7 +18,7 @@ def get_include():
     return os.path.join(os.path.dirname(here), "csrc")
 
 
-def build_info():
+def build_info() -> Dict[str, Any]:
     """How the compiled core was built and what it runs with: a dict of version, OpenMP and threads."""
     return {
         "version": _core.version(),

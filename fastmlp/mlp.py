@@ -1,18 +1,31 @@
 """``fastmlp.MLP``: a network (``fastmlp.network``) that trains with optimizer objects (``fastmlp.optimizers``)
 through the training loop (``fastmlp.training``), saves to model files (``fastmlp.modelfile``) and predicts,
 scores and exports like an estimator."""
+from __future__ import annotations
+
 import copy
+import os
+from typing import IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
 from . import _core, export, modelfile, optimizers, schedules, training, validation
 from ._guard import Guard, reads, writes
 from .errors import DivergenceError
+from ._typing import Activation, ArrayLike, DTypeLike, FloatArray, NDArray, Seed, Sizes
 from .network import Network
 from .training import History
 from .vocabulary import LABEL_LOSSES, ON_DIVERGENCE
 
 __all__ = ["MLP", "DivergenceError", "History", "load", "gradcheck"]
+
+_M = TypeVar("_M", bound="MLP")
+#: What ``save`` and ``load`` take: a path, a binary file object or (``load``) a file descriptor.
+PathLike = Union[str, "os.PathLike[str]"]
+#: The optimizer argument of the training methods: a rule's name or an optimizer object.
+OptimizerArg = Union[str, optimizers.Optimizer]
+#: A user callback of ``fit``: ``cb(model, epoch, logs)``, True stops training.
+CallbackFn = Callable[["MLP", int, Dict[str, Any]], Optional[bool]]
 
 
 class MLP(Network):
@@ -27,20 +40,21 @@ class MLP(Network):
     The optimizer of the last training call, with its state, is ``model.optimizer_`` (None before).
     """
 
-    def __init__(self, layers, activation="relu", output="identity", loss=None, dtype="float32", init="he",
-                 seed=None):
+    def __init__(self, layers: Sizes, activation: Activation = "relu", output: str = "identity",
+                 loss: Optional[str] = None, dtype: DTypeLike = "float32", init: str = "he",
+                 seed: Seed = None) -> None:
         super().__init__(layers, activation, output, loss, dtype, init, seed)
-        self.optimizer_ = None
+        self.optimizer_: Optional[optimizers.Optimizer] = None
         self._idle_steps = 0  # the step count of a model without an optimizer (one loaded from a file)
 
     # ---- state -----------------------------------------------------------------------------------------------
     @property
-    def step_count(self):
+    def step_count(self) -> int:
         """Number of parameter updates applied (Adam's step number; shared by fit, train_step and steppers)."""
         return self.optimizer_.step_count if self.optimizer_ is not None else self._idle_steps
 
     @step_count.setter
-    def step_count(self, value):
+    def step_count(self, value: int) -> None:
         value = validation.integer("step_count", value, 0)
         if self.optimizer_ is not None:
             self.optimizer_.step_count = value
@@ -48,7 +62,7 @@ class MLP(Network):
             self._idle_steps = value
 
     @writes
-    def reset_parameters(self):
+    def reset_parameters(self: _M) -> _M:
         """Draw fresh weights from the model's generator and drop the optimizer (its steppers stop working)."""
         self._init_parameters()
         self._drop_optimizer()
@@ -112,7 +126,7 @@ class MLP(Network):
 
     # ---- inference -------------------------------------------------------------------------------------------
     @reads
-    def predictor(self):
+    def predictor(self) -> _core.Predictor:
         """A frozen copy of the current weights for fast repeated inference: ``pred = model.predictor();
         pred(X)`` equals ``model.forward(X)`` bit for bit (see ``fastmlp.Predictor``)."""
         return _core.Predictor(self.layers, self.activations, self._params)
@@ -126,12 +140,12 @@ class MLP(Network):
         return out
 
     @reads
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Class labels for a classifier (argmax, or output > 0.5 for sigmoid_bce), else the outputs."""
         return self._labels_of(self.forward(X))
 
     @reads
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> FloatArray:
         """Class probabilities: softmax of the logits (softmax_ce) or their sigmoid (sigmoid_bce)."""
         if self.loss == "softmax_ce":
             return _core.softmax(self.forward(X))
@@ -155,13 +169,15 @@ class MLP(Network):
         return float(r2.mean())
 
     @reads
-    def score(self, X, y):
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Accuracy for a classifier, R^2 (averaged over outputs) for a regressor."""
         return self._score_output(self.forward(X), y)
 
     # ---- training --------------------------------------------------------------------------------------------
     @writes
-    def train_step(self, X, y, lr=None, optimizer="sgd", momentum=None, weight_decay=None, l1=None):
+    def train_step(self, X: ArrayLike, y: ArrayLike, lr: Optional[float] = None, optimizer: OptimizerArg = "sgd",
+                   momentum: Optional[float] = None, weight_decay: Optional[float] = None,
+                   l1: Optional[float] = None) -> float:
         """One update on the batch (X, y) in one C call; returns the batch loss. Raises DivergenceError, with the
         model as it was, when the loss or a gradient is NaN/Inf. ``optimizer``: a name (``lr`` default 0.01,
         ``momentum`` 0.9, ``weight_decay`` and ``l1`` 0) or an optimizer object, which carries its own options."""
@@ -177,7 +193,9 @@ class MLP(Network):
             raise
 
     @writes
-    def stepper(self, X, y, lr=None, optimizer="sgd", momentum=None, weight_decay=None, l1=None):
+    def stepper(self, X: ArrayLike, y: ArrayLike, lr: Optional[float] = None, optimizer: OptimizerArg = "sgd",
+                momentum: Optional[float] = None, weight_decay: Optional[float] = None,
+                l1: Optional[float] = None) -> _core.Stepper:
         """A bound training step on the fixed batch (X, y): ``step = model.stepper(X, y); step()`` runs one C train
         step per call with no Python-level checks (see ``fastmlp.Stepper``). X is used in place when it is a
         C-contiguous array of the model's dtype, so it can be refilled between calls; the model's weights,
@@ -219,10 +237,14 @@ class MLP(Network):
         return train, None
 
     @writes
-    def fit(self, X, y, epochs=10, batch_size=32, lr=None, optimizer="sgd", momentum=None, weight_decay=None,
-            l1=None, lr_schedule="constant", shuffle=True, validation_split=0.0, validation_data=None,
-            early_stopping=False, patience=10, min_delta=0.0, callbacks=(), verbose=False,
-            on_divergence="raise", beta1=None, beta2=None, eps=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 10, batch_size: int = 32, lr: Optional[float] = None,
+            optimizer: OptimizerArg = "sgd", momentum: Optional[float] = None,
+            weight_decay: Optional[float] = None, l1: Optional[float] = None,
+            lr_schedule: Union[str, Callable[[int, float, float], float]] = "constant", shuffle: bool = True,
+            validation_split: float = 0.0, validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+            early_stopping: bool = False, patience: int = 10, min_delta: float = 0.0,
+            callbacks: Iterable[CallbackFn] = (), verbose: bool = False, on_divergence: str = "raise",
+            beta1: Optional[float] = None, beta2: Optional[float] = None, eps: Optional[float] = None) -> History:
         """Train for ``epochs`` epochs of mini-batch steps, each epoch one C call; returns a History.
 
         optimizer: "sgd", "momentum", "nesterov" or "adam" with its options (defaults: lr 0.01, momentum 0.9,
@@ -246,7 +268,7 @@ class MLP(Network):
         validation.choice("on_divergence", on_divergence, ON_DIVERGENCE)
         early_stopping, shuffle = validation.flag("early_stopping", early_stopping), validation.flag("shuffle", shuffle)
         schedule = schedules.get(lr_schedule)
-        cbs = ([training.Progress(epochs)] if validation.flag("verbose", verbose) else [])
+        cbs: List[training.Callback] = ([training.Progress(epochs)] if validation.flag("verbose", verbose) else [])
         cbs += [training.EarlyStopping(patience, min_delta)] if early_stopping else []
         cbs += [training.UserCallback(cb) for cb in callbacks]
         opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
@@ -261,14 +283,14 @@ class MLP(Network):
             raise
         return history
 
-    def partial_fit(self, X, y, **kwargs):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, **kwargs: Any) -> History:
         """One epoch over (X, y) continuing from the current weights and optimizer state."""
         kwargs.setdefault("epochs", 1)
         return self.fit(X, y, **kwargs)
 
     # ---- files and pickling ----------------------------------------------------------------------------------
     @reads
-    def save(self, path, metadata=None):
+    def save(self, path: Union[PathLike, IO[bytes]], metadata: Optional[Mapping[str, Any]] = None) -> Any:
         """Write the model to an ``.npz`` file (no pickle) in one atomic step, with an optional JSON-serializable
         ``metadata`` dict (``fastmlp.modelfile.read_metadata`` reads it back). The optimizer (its rule, options,
         state and step count) and the shuffling generator's state are stored too, so that ``load`` then ``fit``
@@ -303,7 +325,7 @@ class MLP(Network):
 
     # ---- interop (fastmlp.export; onnx and torch are optional extras) ----------------------------------------
     @reads
-    def to_onnx(self, path=None, raw=False, opset=None):
+    def to_onnx(self, path: Optional[PathLike] = None, raw: bool = False, opset: Optional[int] = None) -> Any:
         """The network as an ONNX graph (``onnx.ModelProto``, also written to ``path`` when given): Gemm +
         Relu/Sigmoid/Tanh per layer, input ``X`` [N, n_in] and output ``output`` in the model's dtype.
         ``output`` is ``predict_proba(X)`` for the softmax_ce / sigmoid_bce losses (Softmax / Sigmoid at the
@@ -311,12 +333,12 @@ class MLP(Network):
         return export.mlp_to_onnx(self, path, raw=raw, opset=export.DEFAULT_OPSET if opset is None else opset)
 
     @reads
-    def to_torch(self):
+    def to_torch(self) -> Any:
         """A ``torch.nn.Sequential`` (Linear + activations, the model's dtype, copied weights) computing
         ``forward(X)``: raw outputs, i.e. logits for the cross-entropy losses. See ``fastmlp.from_torch``."""
         return export.to_torch(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"MLP({self.layers}, activation={self.activations[:-1]}, output={self.activations[-1]!r}, "
                 f"loss={self.loss!r}, dtype={self.dtype.name!r})")
 
@@ -325,7 +347,7 @@ _BIT_GENERATORS = {c.__name__: c for c in (np.random.PCG64, np.random.PCG64DXSM,
                                             np.random.Philox, np.random.SFC64)}
 
 
-def load(path):
+def load(path: Union[PathLike, IO[bytes], int]) -> MLP:
     """Read a model written by ``MLP.save`` (never unpickles; every field is checked before anything is
     allocated from it, and the weights are read straight into the new model's buffer). ``path``: a path, a
     binary file object or a file descriptor (neither is closed); regular files only. Raises ValueError naming
@@ -392,7 +414,7 @@ def _restore_optimizer(model, f, where):
     model.optimizer_ = opt
 
 
-def gradcheck(model, X, y, eps=1e-3):
+def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, eps: float = 1e-3) -> float:
     """Worst relative error between the analytic gradient and central finite differences over every parameter.
 
     Relative error per parameter: |analytic - numeric| / max(|analytic| + |numeric|, 1e-8 * largest gradient),

@@ -26,6 +26,7 @@ import stat
 import struct
 import zipfile
 import zlib
+from typing import Any, Dict
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -423,7 +424,7 @@ def _metadata(r):
     return _json_member(r, field)
 
 
-def read_metadata(path):
+def read_metadata(path: Any) -> Dict[str, Any]:
     """The metadata dict saved with a model (``{}`` when it has none); ValueError when the file is not a model.
     Reads only the small members: the parameters are checked from their header, never read."""
     try:

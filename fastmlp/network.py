@@ -4,13 +4,17 @@ loss and gradient computed in C. ``fastmlp.MLP`` adds training, files and the es
 Nothing here changes state on the side: validating targets returns them (and the loss they call for when the
 model's loss is still open) without touching the model.
 """
+from __future__ import annotations
+
 import contextlib
 import math
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from . import _core, validation
 from ._guard import Guard, reads, writes
+from ._typing import Activation, ArrayLike, DTypeLike, FloatArray, NDArray, Seed, Sizes
 from .vocabulary import ACTIVATIONS, CLASSIFIER_LOSSES, IDEAL_TARGET, INITS, LABEL_LOSSES, LOSSES
 
 #: Each activation as a numpy function of the pre-activation (float64 forms for analysis and plots; the C core
@@ -65,8 +69,9 @@ def targets(loss, y, n, n_out, dtype, name="y"):
 class Network:
     """A fully connected network ``layers = [n_in, h1, ..., n_out]`` (see ``fastmlp.MLP`` for the arguments)."""
 
-    def __init__(self, layers, activation="relu", output="identity", loss=None, dtype="float32", init="he",
-                 seed=None):
+    def __init__(self, layers: Sizes, activation: Activation = "relu", output: str = "identity",
+                 loss: Optional[str] = None, dtype: DTypeLike = "float32", init: str = "he",
+                 seed: Seed = None) -> None:
         self._setup(layers, activation, output, loss, dtype, init, seed)
         self._init_parameters()
 
@@ -95,7 +100,7 @@ class Network:
             raise AssertionError(f"parameter count {self._c_net().n_params} != {count}")
 
     # ---- structure -------------------------------------------------------------------------------------------
-    def _c_net(self, loss=None):
+    def _c_net(self, loss: Optional[str] = None) -> _core._Net:
         """The C description of this network for a model loss (default: the model's own), built once each."""
         key = core_loss(self.loss if loss is None else loss)
         net = self._nets.get(key)
@@ -104,23 +109,23 @@ class Network:
         return net
 
     @property
-    def _net(self):
+    def _net(self) -> _core._Net:
         return self._c_net()
 
     @property
-    def n_in(self):
+    def n_in(self) -> int:
         return self.layers[0]
 
     @property
-    def n_out(self):
+    def n_out(self) -> int:
         return self.layers[-1]
 
     @property
-    def is_classifier(self):
+    def is_classifier(self) -> bool:
         return self.loss in CLASSIFIER_LOSSES
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         return self._params.shape[0]
 
     def _slices(self):
@@ -130,7 +135,7 @@ class Network:
             off += n_o * n_i + n_o
 
     @property
-    def params(self):
+    def params(self) -> List[Tuple[FloatArray, FloatArray]]:
         """[(W0, b0), (W1, b1), ...]: numpy views of the flat C parameter buffer (writing them changes the model).
         Taken under the read guard: while another thread trains the model this raises RuntimeError; hold
         ``with model.read_weights() as params:`` to keep training out while the views are used."""
@@ -140,11 +145,11 @@ class Network:
         finally:
             self._guard.exit_read()
 
-    def _views(self):
+    def _views(self) -> List[Tuple[FloatArray, FloatArray]]:
         return [(self._params[w].reshape(shape), self._params[b]) for w, shape, b in self._slices()]
 
     @contextlib.contextmanager
-    def read_weights(self):
+    def read_weights(self) -> Iterator[List[Tuple[FloatArray, FloatArray]]]:
         """``with model.read_weights() as params:`` the ``params`` views ([(W0, b0), ...]) under the read guard
         for the whole block: training in another thread is refused (RuntimeError) until it ends, and entering
         it while another thread trains raises RuntimeError. What ``fastmlp.regions`` reads weights with."""
@@ -155,12 +160,12 @@ class Network:
             self._guard.exit_read()
 
     @reads
-    def get_flat_params(self):
+    def get_flat_params(self) -> FloatArray:
         """A copy of all parameters, laid out [W0, b0, W1, b1, ...]."""
         return self._params.copy()
 
     @writes
-    def set_flat_params(self, flat):
+    def set_flat_params(self, flat: ArrayLike) -> None:
         """Replace every parameter (laid out as ``get_flat_params`` returns them); refuses NaN/Inf, also values
         that overflow the model's dtype."""
         flat = np.asarray(flat)
@@ -203,20 +208,21 @@ class Network:
             out[s:e] = draw(a, b, size=e - s)
 
     # ---- data ------------------------------------------------------------------------------------------------
-    def _X(self, X, name="X"):
+    def _X(self, X: Any, name: str = "X") -> FloatArray:
         return validation.features(name, X, self.dtype, self.n_in)
 
-    def _loss_for(self, y):
+    def _loss_for(self, y: Any) -> str:
         """The loss these targets are trained with: the model's, or for an open model the one ``y`` calls for."""
         return self.loss if self.loss is not None else infer_loss(y, self.n_out)
 
-    def _targets(self, y, n, name="y", loss=None):
+    def _targets(self, y: Any, n: int, name: str = "y", loss: Optional[str] = None
+                 ) -> Tuple[Optional[FloatArray], Optional[NDArray[np.int64]]]:
         """(t, labels) for the C loss; see ``targets``. No side effect."""
         return targets(self._loss_for(y) if loss is None else loss, y, n, self.n_out, self.dtype, name)
 
     # ---- inference, loss and gradient -----------------------------------------------------------------------
     @reads
-    def forward(self, X):
+    def forward(self, X: ArrayLike) -> FloatArray:
         """The network's raw output (logits for the cross-entropy losses), shape (n, n_out)."""
         X = self._X(X)
         out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
@@ -233,7 +239,7 @@ class Network:
         return total / X.shape[0]
 
     @writes  # the C description's workspace is shared: one caller at a time
-    def loss_value(self, X, y):
+    def loss_value(self, X: ArrayLike, y: ArrayLike) -> float:
         """Mean loss of the model on (X, y), no penalty terms."""
         X = self._X(X)
         loss = self._loss_for(y)
@@ -241,7 +247,7 @@ class Network:
         return self._mean_loss(self._c_net(loss), X, t, labels)
 
     @writes
-    def loss_grad(self, X, y):
+    def loss_grad(self, X: ArrayLike, y: ArrayLike) -> Tuple[float, FloatArray]:
         """(mean loss, flat gradient of every parameter) on the batch (X, y), without updating."""
         X = self._X(X)
         loss = self._loss_for(y)

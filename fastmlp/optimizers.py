@@ -7,6 +7,7 @@ one: steppers made with it refuse to run rather than update the weights with a s
 """
 import copy
 import weakref
+from typing import Dict, Optional, Type
 
 import numpy as np
 
@@ -17,9 +18,9 @@ from .vocabulary import OPTIMIZERS
 class Optimizer:
     """Base class: ``lr``, ``weight_decay`` (L2) and ``l1`` on the weights (never the biases)."""
 
-    name = None  # one of vocabulary.OPTIMIZERS
+    name: Optional[str] = None  # one of vocabulary.OPTIMIZERS
 
-    def __init__(self, lr=0.01, weight_decay=0.0, l1=0.0):
+    def __init__(self, lr: float = 0.01, weight_decay: float = 0.0, l1: float = 0.0) -> None:
         self.lr = lr
         self.weight_decay = weight_decay
         self.l1 = l1
@@ -88,12 +89,12 @@ class Optimizer:
             self.lr = validation.real("lr", lr, 0.0)
 
     @property
-    def step_count(self):
+    def step_count(self) -> int:
         """Updates applied with this optimizer (Adam's step number)."""
         return int(self._counter[0])
 
     @step_count.setter
-    def step_count(self, value):
+    def step_count(self, value: int) -> None:
         self._counter[0] = validation.integer("step_count", value, 0)
 
     def reset(self):
@@ -159,7 +160,8 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     """SGD with (heavy-ball) momentum, as in PyTorch: ``v = momentum*v + g;  W -= lr*v``."""
 
-    def __init__(self, lr=0.01, momentum=0.9, weight_decay=0.0, l1=0.0):
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
+                 l1: float = 0.0) -> None:
         super().__init__(lr, weight_decay, l1)
         self.momentum = momentum
 
@@ -174,7 +176,8 @@ class Nesterov(Momentum):
 class Adam(Optimizer):
     """Adam (Kingma & Ba, bias-corrected, as in PyTorch) with L2/L1 terms added to the gradient."""
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0):
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0, l1: float = 0.0) -> None:
         super().__init__(lr, weight_decay, l1)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
@@ -182,7 +185,7 @@ class Adam(Optimizer):
         return dict(super().options(), beta1=self.beta1, beta2=self.beta2, eps=self.eps)
 
 
-BY_NAME = dict(zip(OPTIMIZERS, (SGD, Momentum, Nesterov, Adam)))
+BY_NAME: Dict[str, Type[Optimizer]] = dict(zip(OPTIMIZERS, (SGD, Momentum, Nesterov, Adam)))
 for _name, _cls in BY_NAME.items():  # each rule's name is the one in fastmlp.vocabulary
     _cls.name = _name
 

@@ -7,17 +7,28 @@ each epoch) and an optimizer already bound to the network; ``fastmlp.MLP.fit`` p
 import math
 import time
 import warnings
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
 
 from .errors import DivergenceError
 
 
-class History(dict):
+if TYPE_CHECKING:
+    _HistoryBase = Dict[str, List[Any]]
+else:
+    _HistoryBase = dict  # a plain dict subclass at run time
+
+
+class History(_HistoryBase):
     """Per-epoch records: ``history["loss"]``, ``["val_loss"]``, ``["val_score"]``, ``["lr"]``, ``["time"]``,
     plus ``stopped_epoch``, ``best_epoch`` and ``diverged`` attributes."""
 
-    def __init__(self):
+    stopped_epoch: Optional[int]
+    best_epoch: Optional[int]
+    diverged: bool
+
+    def __init__(self) -> None:
         super().__init__(loss=[], val_loss=[], val_score=[], lr=[], time=[])
         self.stopped_epoch = None
         self.best_epoch = None

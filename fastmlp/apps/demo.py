@@ -18,6 +18,7 @@ Every function ``xor(ctx)``, ``fit(ctx)``, ... returns a list of ``Row`` with th
 import os
 import sys
 import time
+from typing import Optional
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,7 +50,7 @@ class DemoError(Exception):
 class Row:
     section: str
     name: str
-    loss: float = None          # the final training loss (the model's own loss, without penalty terms)
+    loss: Optional[float] = None  # the final training loss (the model's own loss, without penalty terms)
     result: str = ""            # the measured metric, in words
     reference: str = ""         # what the source reports
     note: str = ""              # a measured observation (loss jumps, linear pieces, breakpoints)

@@ -110,7 +110,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
                  lr_schedule: Union[str, Callable[[int, float, float], float]] = "constant", shuffle: bool = True,
                  tol: float = 1e-4, n_iter_no_change: int = 10, early_stopping: bool = False,
                  validation_fraction: float = 0.1, init: str = "he", dtype: DTypeLike = "float32",
-                 random_state: Union[None, int, np.random.RandomState] = None, verbose: bool = False, loss: str = "softmax_ce") -> None:
+                 random_state: Union[None, int, np.random.RandomState] = None, verbose: bool = False,
+                 loss: str = "softmax_ce") -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
                          learning_rate_init=learning_rate_init, batch_size=batch_size, max_iter=max_iter,
                          weight_decay=weight_decay, l1=l1, momentum=momentum, lr_schedule=lr_schedule,

@@ -5,7 +5,7 @@ a function body (only optional extras may be imported lazily). Also: no hand-wri
 Layers, low to high (a module may import any lower layer, and its own layer where that makes no cycle):
   0  fastmlp.vocabulary, fastmlp.errors (and the oracle, fastmlp.reference, which stands alone)
   1  fastmlp._core (compiled: the imports of its .pyx and the .pxi files it includes)
-  2  the library: every other top-level module, itself in ranks (LIBRARY): validation, extras, _guard, info,
+  2  the library: every other top-level module, itself in ranks (LIBRARY): validation, extras, _guard, _typing, info,
      schedules, modelfile -> optimizers, network -> training, export -> mlp
   3  fastmlp.estimators, fastmlp.interop, fastmlp.regions and fastmlp.regions.*
   4  fastmlp.apps.*
@@ -28,7 +28,7 @@ LAYERS = {"fastmlp.vocabulary": 0, "fastmlp.errors": 0, "fastmlp.reference": 0, 
 
 # inside the library (layer 2), in turn: each module builds only on those of a lower rank (or its own, without a
 # cycle); a new library module must be given its rank here
-LIBRARY = {"fastmlp.validation": 0, "fastmlp.extras": 0, "fastmlp._guard": 0, "fastmlp.info": 0,
+LIBRARY = {"fastmlp.validation": 0, "fastmlp.extras": 0, "fastmlp._guard": 0, "fastmlp._typing": 0, "fastmlp.info": 0,
            "fastmlp.schedules": 0, "fastmlp.modelfile": 0,
            "fastmlp.optimizers": 1, "fastmlp.network": 1,
            "fastmlp.training": 2, "fastmlp.export": 2,

@@ -14,7 +14,12 @@ import pytest
 import fastmlp
 from fastmlp import _core
 
-pytest.importorskip("mypy", reason="mypy is not installed (it is in the test extra: pip install 'fastmlp[test]')")
+try:
+    import mypy  # noqa: F401
+except ImportError:
+    mypy = None
+needs_mypy = pytest.mark.skipif(mypy is None, reason="mypy is not installed (it is in the test extra: "
+                                "pip install 'fastmlp[test]')")
 
 PKG = os.path.dirname(os.path.abspath(fastmlp.__file__))
 
@@ -116,6 +121,7 @@ def _mypy(tmp_path, source, *flags):
     return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
 
 
+@needs_mypy
 @pytest.mark.timeout(600)
 def test_user_script_passes_mypy_strict(tmp_path):
     pytest.importorskip("sklearn")
@@ -123,6 +129,7 @@ def test_user_script_passes_mypy_strict(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@needs_mypy
 @pytest.mark.timeout(600)
 def test_wrong_calls_are_caught(tmp_path):
     proc = _mypy(tmp_path, WRONG, "--strict")
@@ -133,6 +140,7 @@ def test_wrong_calls_are_caught(tmp_path):
     assert '"int" has no attribute "upper"' in out, out
 
 
+@needs_mypy
 @pytest.mark.timeout(600)
 def test_mypy_on_the_package(tmp_path):
     """``mypy --ignore-missing-imports fastmlp`` (the optional extras have no type stubs) finds no issue."""

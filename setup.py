@@ -2,7 +2,8 @@
 
 -O3, hidden visibility, -fno-math-errno -fno-trapping-math (no change to any result: libm calls set no errno,
 and comparisons may be if-converted, which the vectoriser needs), -ffp-contract=off (the kernels spell their
-fused multiply-adds out, so no result depends on where the compiler chose to contract a*b+c), and OpenMP when the compiler can link a test program with it (FASTMLP_NO_OPENMP=1 turns
+fused multiply-adds out, so no result depends on where the compiler chose to contract a*b+c), no debug information
+unless FASTMLP_DEBUG_SYMBOLS=1 (or a checked build: FASTMLP_DEBUG=1, FASTMLP_SANITIZE=1), and OpenMP when the compiler can link a test program with it (FASTMLP_NO_OPENMP=1 turns
 it off; without it, -fopenmp-simd keeps `omp simd` pragmas). Never -ffast-math or -march=native: the wheel must
 run on any x86-64 and keep IEEE semantics (FASTMLP_NATIVE=1 adds -march=native for a local build only).
 """
@@ -38,6 +39,12 @@ def _compiles(compiler, flags, link_flags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def keep_debug_symbols():
+    """Release builds (the default, and every wheel) carry no debug information. FASTMLP_DEBUG_SYMBOLS=1 keeps it;
+    so do the checked builds FASTMLP_DEBUG=1 and FASTMLP_SANITIZE=1 (their reports need file and line)."""
+    return any(os.environ.get(v) == "1" for v in ("FASTMLP_DEBUG_SYMBOLS", "FASTMLP_DEBUG", "FASTMLP_SANITIZE"))
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         ctype = self.compiler.compiler_type
@@ -56,6 +63,12 @@ class BuildExt(build_ext):
             if os.environ.get("FASTMLP_SANITIZE") == "1":  # checked build: run Python with libasan preloaded
                 compile_args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
                 link_args += ["-fsanitize=address,undefined"]
+            if keep_debug_symbols():
+                compile_args.append("-g")
+            else:  # release: Python's own CFLAGS carry -g (a 6.2 MB extension); -g0 after them wins (~1.1 MB)
+                compile_args.append("-g0")
+                if sys.platform.startswith("linux"):  # GNU ld / lld; keeps .symtab (function names for perf)
+                    link_args.append("-Wl,--strip-debug")
         use_omp = os.environ.get("FASTMLP_NO_OPENMP") != "1" and _compiles(self.compiler, *omp)
         if use_omp:
             compile_args += omp[0]

@@ -79,7 +79,21 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = compile_args + ext.extra_compile_args
             ext.extra_link_args = link_args + ext.extra_link_args
+        # setuptools skips an extension whose output is newer than its sources, so a build dir left by another
+        # configuration (debug symbols, OpenMP off, sanitizers) would be reused silently: recompile when they differ
+        stamp = os.path.join(self.build_temp, "fastmlp-flags.txt")
+        flags = repr((compile_args, link_args))
+        try:
+            with open(stamp) as f:
+                same = f.read() == flags
+        except OSError:
+            same = False
+        if not same:
+            self.force = True
         super().build_extensions()
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(stamp, "w") as f:
+            f.write(flags)
 
 
 def generate():

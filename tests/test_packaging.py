@@ -1,11 +1,7 @@
 """The package as shipped: header and .pxd installed, the oracle importable (the wheel itself: test_wheel.py)."""
 import os
 
-import pytest
-
 import fastmlp
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_get_include_has_the_header():

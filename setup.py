@@ -22,9 +22,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _compiles(compiler, flags, link_flags):
-    """True when `compiler` compiles and links a small OpenMP program with these flags."""
-    src = "#include <omp.h>\nint main(void){int s=0;\n#pragma omp parallel for reduction(+:s)\n" \
-          "for(int i=0;i<4;i++) s+=i;\nreturn omp_get_max_threads() > 0 ? 0 : s;}\n"
+    """True when `compiler` compiles and links a small OpenMP program with these flags. It uses a max reduction
+    (OpenMP 3.1, as csrc/dense.inc does), which MSVC's plain /openmp (OpenMP 2.0) refuses."""
+    src = "#include <omp.h>\nint main(void){int s=0, m=0;\n#pragma omp parallel for reduction(+:s) reduction(max:m)\n" \
+          "for(int i=0;i<4;i++){s+=i; m=i>m?i:m;}\nreturn omp_get_max_threads() > 0 ? 0 : s+m;}\n"
     tmp = tempfile.mkdtemp()
     try:
         path = os.path.join(tmp, "t.c")
@@ -51,7 +52,7 @@ class BuildExt(build_ext):
         compile_args, link_args = [], []
         if ctype == "msvc":
             compile_args += ["/O2"]
-            omp = (["/openmp"], [])
+            omp = (["/openmp:llvm"], [])  # VS 2019 16.9+: OpenMP 3.1 (libomp140 DLL, vendored by delvewheel)
         else:
             compile_args += ["-O3", "-fvisibility=hidden", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
             if sys.platform == "darwin":

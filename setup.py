@@ -2,7 +2,8 @@
 
 -O3, hidden visibility, -fno-math-errno -fno-trapping-math (no change to any result: libm calls set no errno,
 and comparisons may be if-converted, which the vectoriser needs), -ffp-contract=off (the kernels spell their
-fused multiply-adds out, so no result depends on where the compiler chose to contract a*b+c), and OpenMP when the compiler can link a test program with it (FASTMLP_NO_OPENMP=1 turns
+fused multiply-adds out, so no result depends on where the compiler chose to contract a*b+c), no debug information
+unless FASTMLP_DEBUG_SYMBOLS=1 (or a checked build: FASTMLP_DEBUG=1, FASTMLP_SANITIZE=1), and OpenMP when the compiler can link a test program with it (FASTMLP_NO_OPENMP=1 turns
 it off; without it, -fopenmp-simd keeps `omp simd` pragmas). Never -ffast-math or -march=native: the wheel must
 run on any x86-64 and keep IEEE semantics (FASTMLP_NATIVE=1 adds -march=native for a local build only).
 """
@@ -21,9 +22,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _compiles(compiler, flags, link_flags):
-    """True when `compiler` compiles and links a small OpenMP program with these flags."""
-    src = "#include <omp.h>\nint main(void){int s=0;\n#pragma omp parallel for reduction(+:s)\n" \
-          "for(int i=0;i<4;i++) s+=i;\nreturn omp_get_max_threads() > 0 ? 0 : s;}\n"
+    """True when `compiler` compiles and links a small OpenMP program with these flags. It uses a max reduction
+    (OpenMP 3.1, as csrc/dense.inc does), which MSVC's plain /openmp (OpenMP 2.0) refuses."""
+    src = "#include <omp.h>\nint main(void){int s=0, m=0;\n#pragma omp parallel for reduction(+:s) reduction(max:m)\n" \
+          "for(int i=0;i<4;i++){s+=i; m=i>m?i:m;}\nreturn omp_get_max_threads() > 0 ? 0 : s+m;}\n"
     tmp = tempfile.mkdtemp()
     try:
         path = os.path.join(tmp, "t.c")
@@ -38,13 +40,19 @@ def _compiles(compiler, flags, link_flags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def keep_debug_symbols():
+    """Release builds (the default, and every wheel) carry no debug information. FASTMLP_DEBUG_SYMBOLS=1 keeps it;
+    so do the checked builds FASTMLP_DEBUG=1 and FASTMLP_SANITIZE=1 (their reports need file and line)."""
+    return any(os.environ.get(v) == "1" for v in ("FASTMLP_DEBUG_SYMBOLS", "FASTMLP_DEBUG", "FASTMLP_SANITIZE"))
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         ctype = self.compiler.compiler_type
         compile_args, link_args = [], []
         if ctype == "msvc":
             compile_args += ["/O2"]
-            omp = (["/openmp"], [])
+            omp = (["/openmp:llvm"], [])  # VS 2019 16.9+: OpenMP 3.1 (libomp140 DLL, vendored by delvewheel)
         else:
             compile_args += ["-O3", "-fvisibility=hidden", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
             if sys.platform == "darwin":
@@ -56,6 +64,12 @@ class BuildExt(build_ext):
             if os.environ.get("FASTMLP_SANITIZE") == "1":  # checked build: run Python with libasan preloaded
                 compile_args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
                 link_args += ["-fsanitize=address,undefined"]
+            if keep_debug_symbols():
+                compile_args.append("-g")
+            else:  # release: Python's own CFLAGS carry -g (a 6.2 MB extension); -g0 after them wins (~1.1 MB)
+                compile_args.append("-g0")
+                if sys.platform.startswith("linux"):  # GNU ld / lld; keeps .symtab (function names for perf)
+                    link_args.append("-Wl,--strip-debug")
         use_omp = os.environ.get("FASTMLP_NO_OPENMP") != "1" and _compiles(self.compiler, *omp)
         if use_omp:
             compile_args += omp[0]
@@ -66,7 +80,21 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = compile_args + ext.extra_compile_args
             ext.extra_link_args = link_args + ext.extra_link_args
+        # setuptools skips an extension whose output is newer than its sources, so a build dir left by another
+        # configuration (debug symbols, OpenMP off, sanitizers) would be reused silently: recompile when they differ
+        stamp = os.path.join(self.build_temp, "fastmlp-flags.txt")
+        flags = repr((compile_args, link_args))
+        try:
+            with open(stamp) as f:
+                same = f.read() == flags
+        except OSError:
+            same = False
+        if not same:
+            self.force = True
         super().build_extensions()
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(stamp, "w") as f:
+            f.write(flags)
 
 
 def generate():

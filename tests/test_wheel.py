@@ -70,7 +70,8 @@ def test_sdist_contents(dists):
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
     for need in ("csrc/fastmlp.h", "csrc/dense.c", "csrc/dense.inc", "csrc/loss.c", "csrc/optim.c", "csrc/Makefile",
                  "reference/dense.py", "reference/loss.py", "reference/optim.py", "fastmlp/_core.pyx",
-                 "fastmlp/_core.pxd.tp", "fastmlp/_core_capsule.pxi.tp", "tools/gen_core.py", "setup.py",
+                 "fastmlp/_core.pxd.tp", "fastmlp/_core_capsule.pxi.tp", "fastmlp/_core.pyi", "fastmlp/py.typed",
+                 "tools/gen_core.py", "setup.py",
                  "pyproject.toml", "MANIFEST.in", "README.md", "LICENSE"):
         assert need in names, f"sdist lacks {need}"
     assert {n for n in names if n.startswith("fastmlp/_core_") and n.endswith(".pxi")} >= {
@@ -87,7 +88,8 @@ def test_wheel_contents(dists):
     for key in ("raw", "repaired"):
         with zipfile.ZipFile(dists[key]) as zf:
             names = set(zf.namelist())
-        for need in ("fastmlp/include/fastmlp.h", "fastmlp/_core.pxd", "fastmlp/__init__.py",
+        for need in ("fastmlp/include/fastmlp.h", "fastmlp/_core.pxd", "fastmlp/_core.pyi", "fastmlp/py.typed",
+                     "fastmlp/__init__.py",
                      "fastmlp/reference/__init__.py", "fastmlp/reference/dense.py", "fastmlp/apps/main.py"):
             assert need in names, f"{key} wheel lacks {need}"
         assert any(n.startswith("fastmlp/_core") and n.endswith(".so") for n in names)

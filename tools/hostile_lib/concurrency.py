@@ -129,7 +129,7 @@ def build(b):
         model().save(os.path.join(D, "k.npz"))
         left2 = [n for n in os.listdir(D) if n not in ("k.npz",) and ("k.npz" in n or "tmp" in n)]
         check(not left2, f"temporaries left after kills and a new save: {left2} (before the save: {len(left)})")
-    """, expect="ok", quick=True, timeout=90, item="library: save temporaries")
+    """, expect="ok", timeout=90, item="library: save temporaries")  # ~5 s: in the full run
     add("signals.SIGINT during save", "signals", """
         P = os.path.join(D, "k.npz"); big = model((400, 800, 800, 10)); big.save(P)
         for delay in (0.001, 0.005, 0.02):

@@ -8,7 +8,7 @@ def build(b):
     add("memory.MLP([20000, 20000]) fast and lean", "memory", """
         t = time.perf_counter(); e = attempt(lambda: budget(lambda: fastmlp.MLP([20000, 20000]), seconds=10, mb=2600))
         reraise(e)
-    """, names=("layers", "20000", "parameters", "size"), timeout=40, quick=True, item="library: init in dtype")
+    """, names=("layers", "20000", "parameters", "size"), timeout=40, item="library: init in dtype")  # ~9 s: full run
     add("memory.MLP([20000, 20000]) under a 1 GiB cap", "memory", """
         e = attempt(fastmlp.MLP, [20000, 20000]); check(e is not None, "built 1.6 GB under a 1 GiB cap?"); raise e
     """, names=("layers", "20000", "parameters", "GiB", "size"), mem=1.0, quick=True, item="library: size guard")

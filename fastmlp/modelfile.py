@@ -8,20 +8,16 @@ shuffling generator, ``rng.bit_generator.state``). Files written before the last
 (the model then has no optimizer, and a fresh generator). ``fastmlp.load`` builds the model from what ``read``
 returns.
 
-Writing: a temporary ``.<name>.<pid>.<token>.fastmlp-tmp`` beside the target (through a symlink: beside the
-link's target), fsynced, given the mode of the file it replaces (a new file: 0666 less the umask), renamed over
-the target, then the folder fsynced. Leftovers of writers that died (SIGKILL) are removed by the next save of the
-same target.
+Writing: in one step, by ``fastmlp.atomic.write`` (a fsynced temporary beside the target, renamed over it; the
+replaced file's mode or the umask's; through symlinks; leftovers of dead writers removed).
 
 Reading never trusts a size before checking it: only the known members are opened (others are never
 decompressed), every ``.npy`` header's shape and dtype is checked against the declared layers before its data is
 read, and the parameters are read straight into the buffer the caller gives (``fastmlp.load``: the model's own,
 left uninitialised until then). Anything wrong is a ValueError naming the file and the field.
 """
-import errno
 import json
 import os
-import re
 import stat
 import struct
 import zipfile
@@ -31,7 +27,7 @@ from typing import Any, Dict
 import numpy as np
 from numpy.lib import format as npy_format
 
-from . import _core, validation
+from . import _core, atomic, validation
 from .vocabulary import ACTIVATIONS, DTYPES, INITS, LOSSES, OPTIMIZERS
 
 FORMAT_VERSION = 1
@@ -39,7 +35,7 @@ FIELDS = ("format_version", "layers", "activations", "loss", "dtype", "init", "p
 METADATA = "metadata"
 OPTIMIZER, OPTIMIZER_STATE, RNG_STATE = "optimizer", "optimizer_state", "rng_state"
 _LEGACY_METADATA = "cli_meta"  # what `fastmlp train` wrote beside the model before metadata had its member
-TMP_SUFFIX = ".fastmlp-tmp"
+TMP_SUFFIX = atomic.TMP_SUFFIX  # the temporaries of a save (fastmlp.atomic)
 _SMALL = 1 << 16            # bytes a name or number member may hold
 _JSON = 64 << 20            # bytes a JSON member (metadata, optimizer, rng_state) may hold
 _MAX_RATIO = 100            # a compressed array member may expand at most this much (above _SMALL_ARRAY)
@@ -74,33 +70,7 @@ def write(path, layers, activations, loss, dtype, init, params, step_count, meta
             members[OPTIMIZER_STATE] = optimizer["state"]
     if rng_state is not None:
         members[RNG_STATE] = _json("rng_state", rng_state)
-    target = os.path.realpath(path)  # through symlinks: replace the file a link points to, not the link
-    folder = os.path.dirname(target)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(errno.ENOENT, f"save: the folder of {path} does not exist", folder)
-    mode = _existing_mode(target)
-    _remove_stale(folder, os.path.basename(target))
-    tmp = os.path.join(folder, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}{TMP_SUFFIX}")
-    # 0o666: the kernel applies the umask, as for any new file
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except OSError as exc:  # name the file the user asked for, not the temporary beside it
-        raise type(exc)(exc.errno, f"save: cannot write {path} ({exc.strerror})", path) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None:
-                os.fchmod(f.fileno(), mode)  # the replaced file's mode stays
-            np.savez(f, **members)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(folder)
+    atomic.write(path, lambda f: np.savez(f, **members))
     return path
 
 
@@ -116,59 +86,6 @@ def _plain(value):
     if isinstance(value, (np.generic, np.ndarray)):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON-serializable")
-
-
-def _existing_mode(target):
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(st.st_mode):
-        raise IsADirectoryError(errno.EISDIR, "save: not a regular file", target) if stat.S_ISDIR(st.st_mode) \
-            else ValueError(f"save: {target} exists and is not a regular file")
-    return stat.S_IMODE(st.st_mode)
-
-
-def _remove_stale(folder, name):
-    """Remove the temporaries that writers of ``folder/name`` left when they died (their pid is gone)."""
-    pattern = re.compile(r"\." + re.escape(name) + r"\.(\d+)\.[0-9a-f]+" + re.escape(TMP_SUFFIX) + "$")
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return
-    for entry in entries:
-        m = pattern.match(entry)
-        if m is None or _alive(int(m.group(1))):
-            continue
-        try:
-            os.unlink(os.path.join(folder, entry))
-        except OSError:
-            pass
-
-
-def _alive(pid):
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True  # someone else's process (or a pid we cannot ask about): leave its file
-    return True
-
-
-def _fsync_folder(folder):
-    try:
-        dfd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 # ---- reading ---------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ LAYERS = {"fastmlp.vocabulary": 0, "fastmlp.errors": 0, "fastmlp.reference": 0, 
 
 # inside the library (layer 2), in turn: each module builds only on those of a lower rank (or its own, without a
 # cycle); a new library module must be given its rank here
-LIBRARY = {"fastmlp.validation": 0, "fastmlp.extras": 0, "fastmlp._guard": 0, "fastmlp._typing": 0, "fastmlp.info": 0,
+LIBRARY = {"fastmlp.validation": 0, "fastmlp.atomic": 0, "fastmlp.extras": 0, "fastmlp._guard": 0, "fastmlp._typing": 0, "fastmlp.info": 0,
            "fastmlp.schedules": 0, "fastmlp.modelfile": 0,
            "fastmlp.optimizers": 1, "fastmlp.network": 1,
            "fastmlp.training": 2, "fastmlp.export": 2,

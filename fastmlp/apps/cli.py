@@ -22,12 +22,12 @@ import time
 
 import numpy as np
 
-from .. import validation
+from .. import atomic, validation
 from ..errors import DivergenceError
 from ..mlp import MLP, load
 from ..modelfile import read_metadata
 from ..vocabulary import ACTIVATIONS, CLASSIFIER_LOSSES, DTYPES, LOGIT_LOSSES, LOSSES, OPTIMIZERS
-from .files import CLIError, StdoutError, check_output, regular_file, stdout_failed, write_atomic
+from .files import CLIError, StdoutError, check_output, regular_file, stdout_failed
 from .tabular import _delimiter, _line_of, read_csv, read_data, read_npz  # noqa: F401 (read_csv, read_npz: API)
 
 LOSS_CHOICES = ("auto",) + LOSSES   # auto: integer or text labels -> softmax_ce, else mse
@@ -405,7 +405,7 @@ def predict(args):
 
     if args.out:
         try:
-            write_atomic(args.out, write)
+            atomic.write(args.out, write, binary=False, what="--out")
         except OSError as exc:
             raise CLIError(f"--out {args.out}: cannot write ({exc.strerror or exc}); the old file is unchanged") \
                 from None

@@ -59,37 +59,6 @@ def check_output(out, inputs, force, option="--out"):
     return real
 
 
-def write_atomic(path, write):
-    """Call ``write(fh)`` on a temporary text file beside ``path`` (through a symlink: beside its target), fsync it
-    and rename it over ``path``: an error midway leaves the old file as it was. The new file gets the old file's
-    mode, or the umask's."""
-    real = os.path.realpath(path)
-    folder = os.path.dirname(real)
-    fd, tmp = tempfile.mkstemp(prefix=".fastmlp-", suffix=".tmp", dir=folder)
-    try:
-        try:
-            mode = stat.S_IMODE(os.stat(real).st_mode)
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", newline="") as fh:
-            fd = None
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, real)
-    except BaseException:
-        if fd is not None:
-            os.close(fd)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class StdoutError(Exception):
     """Standard output could not be written (a full device, ...): main says so in one line."""
 

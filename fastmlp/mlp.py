@@ -82,26 +82,25 @@ class MLP(Network):
         steppers stop). Returns (optimizer, its C configuration, what ``_undo`` needs to put everything back)."""
         current = self.optimizer_
         given = {k: v for k, v in options.items() if v is not None}
-        if (current is not None and loss == self.loss and isinstance(optimizer, str) and optimizer == current.name
-                and current._config is not None and current._config_options == optimizers.options_for(optimizer,
-                                                                                                          **given)):
-            return current, current._config, None  # the same rule and options, checked and bound: nothing changes
-        undo = (self.loss, current, self._idle_steps, None if current is None else current.options())
         if isinstance(optimizer, optimizers.Optimizer):
             if given:
                 raise TypeError(f"{', '.join(given)}: an optimizer object carries its own options; set them on "
                                 f"{optimizer!r} instead")
             opt = optimizer
-            opt.config(self.dtype)  # checks its options
-        elif current is not None and current.name == optimizer:
-            opt = current
-            opt.set_options(optimizers.options_for(optimizer, **given), self.dtype)  # checked, then set
         else:
-            opt = optimizers.make(optimizer, **given)
-            opt.config(self.dtype)  # checks every option
+            wanted = optimizers.options_for(optimizer, **given)
+            if current is not None and current.name == optimizer:
+                if loss == self.loss and current._config is not None and current._config_options == wanted:
+                    return current, current._config, None  # the same rule and options, checked and bound
+                opt = current
+            else:
+                opt = optimizers.BY_NAME[optimizer](**wanted)
+        undo = (self.loss, current, None if current is None else current.options())
         if opt is not current:
             opt.check_free(self)
-        cfg = opt.bind(self._c_net(loss))  # the state vector: the network's size and dtype
+        elif not isinstance(optimizer, optimizers.Optimizer):
+            opt.set_options(wanted, self.dtype)  # checked, then set
+        cfg = opt.bind(self._c_net(loss))  # checks the options; the state vector: the network's size and dtype
         self.loss = loss
         if opt is not current:
             opt.adopt(self)
@@ -114,8 +113,8 @@ class MLP(Network):
         """Put back what ``_commit`` changed (a training call that failed before it changed the weights)."""
         if undo is None:
             return
-        loss, previous, idle, options = undo
-        self.loss, self._idle_steps = loss, idle
+        loss, previous, options = undo
+        self.loss = loss
         if self.optimizer_ is not previous:
             self.optimizer_.retire()
             if previous is not None:

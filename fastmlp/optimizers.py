@@ -114,10 +114,6 @@ class Optimizer:
         self._alive[0] = 1
         self._owner = weakref.ref(model)
 
-    def same_rule(self, other):
-        """True when ``other`` has the same rule and options, so this one's state can carry on."""
-        return type(self) is type(other) and self.options() == other.options()
-
     def snapshot(self):
         """A copy of the state and counter (``restore`` puts them back), e.g. around an epoch that may diverge."""
         return (None if self.state is None else self.state.copy(), int(self._counter[0]))
@@ -200,17 +196,3 @@ def options_for(optimizer, lr=0.01, momentum=0.9, weight_decay=0.0, l1=0.0, beta
     elif issubclass(cls, Momentum):
         opts.update(momentum=momentum)
     return opts
-
-
-def make(optimizer, lr=0.01, momentum=0.9, weight_decay=0.0, l1=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
-    """An optimizer object from a name of ``vocabulary.OPTIMIZERS`` and the options (those that rule does not
-    use are not passed on), or ``optimizer`` itself when it already is one."""
-    if isinstance(optimizer, Optimizer):
-        return optimizer
-    validation.choice("optimizer", optimizer, OPTIMIZERS)
-    cls = BY_NAME[optimizer]
-    if cls is Adam:
-        return Adam(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, l1=l1)
-    if issubclass(cls, Momentum):
-        return cls(lr=lr, momentum=momentum, weight_decay=weight_decay, l1=l1)
-    return cls(lr=lr, weight_decay=weight_decay, l1=l1)

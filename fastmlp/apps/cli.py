@@ -210,10 +210,9 @@ def _cast_in_place(X, dtype, mean, std):
     shrunk to the result's size. Falls back to a copy when X does not own its buffer."""
     n, d = X.shape
     if dtype == X.dtype:
-        for s in range(0, n, _CHUNK):
-            if mean is not None:
-                X[s:s + _CHUNK] -= mean
-                X[s:s + _CHUNK] /= std
+        if mean is not None:
+            X -= mean  # in place: no second array
+            X /= std
         return X
     if not (X.flags.owndata and X.flags.c_contiguous and X.dtype == np.float64 and dtype.itemsize * 2 == 8):
         out = np.empty((n, d), dtype=dtype)

@@ -227,3 +227,13 @@ def test_fit_converts_its_arrays_once_however_many_epochs(monkeypatch):
         MLP([3, 4, 3], loss="mse", seed=0).fit(X[:30], T[:30], epochs=epochs, validation_data=(X[30:], T[30:]))
         counts.append(len(calls))
     assert counts[0] == counts[1] == 4, calls  # X, y, validation X and y: once each
+
+
+def test_the_models_own_optimizer_object_given_again_carries_on_with_its_options():
+    X, labels, _ = data()
+    model = MLP([3, 5, 3], seed=0)
+    opt = fastmlp.Adam(lr=0.01)
+    model.fit(X, labels, epochs=1, batch_size=8, optimizer=opt)
+    opt.lr = 0.02  # set on the object: counts from the next call
+    history = model.fit(X, labels, epochs=1, batch_size=8, optimizer=opt)
+    assert model.optimizer_ is opt and history["lr"] == [0.02] and model.step_count == 6

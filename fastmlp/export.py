@@ -85,7 +85,7 @@ def check_output_path(path, name="path"):
 
 
 def finish_graph(helper, onnx, nodes, inits, outputs, model, opset, doc, path):
-    path = check_output_path(path)
+    """The checked ModelProto of the graph, written to ``path`` (already checked by the caller) when given."""
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)
     inputs = [helper.make_tensor_value_info("X", elem, ["N", model.n_in])]
     graph = helper.make_graph(nodes, "fastmlp", inputs, outputs, initializer=inits)

@@ -5,7 +5,8 @@ extras, imported only when one of these functions is called.
 """
 import numpy as np
 
-from .export import DEFAULT_OPSET, check_opset, finish_graph, graph_body, import_onnx, import_torch, torch_activations
+from .export import (DEFAULT_OPSET, check_opset, check_output_path, finish_graph, graph_body, import_onnx,
+                     import_torch, torch_activations)
 from .mlp import MLP
 
 def classifier_to_onnx(est, path=None, opset=DEFAULT_OPSET):
@@ -13,6 +14,7 @@ def classifier_to_onnx(est, path=None, opset=DEFAULT_OPSET):
     ArgMax + Gather) and ``probabilities`` (``est.predict_proba``; for ``loss="ideal_mse"`` the output is named
     ``scores`` and holds the network's raw outputs)."""
     check_opset(opset)
+    check_output_path(path)
     onnx, helper, numpy_helper = import_onnx()
     model = est.model_
     nodes, inits, h = graph_body(model, helper, numpy_helper)
@@ -45,6 +47,7 @@ def regressor_to_onnx(est, path=None, opset=DEFAULT_OPSET):
     """A fitted ``fastmlp.MLPRegressor``: output ``output`` equals ``est.predict(X)`` (shape ``[N]`` for a 1-d
     target, else ``[N, n_outputs]``) in the model's dtype (``predict`` returns float64)."""
     check_opset(opset)
+    check_output_path(path)
     onnx, helper, numpy_helper = import_onnx()
     model = est.model_
     nodes, inits, h = graph_body(model, helper, numpy_helper)

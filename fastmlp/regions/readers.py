@@ -34,32 +34,21 @@ class Net:
 def read_net(model):
     """Validate a model (a ``fastmlp.MLP`` with ReLU hidden layers) and return its weights in float64.
 
-    The weights are read ONCE, through the model's thread guard (``model.get_flat_params()``, a copy taken as a
-    reader): while another thread trains the model this raises the model's RuntimeError, and otherwise the
-    snapshot is the weights of one step boundary -- never a mix of two steps, as a read of the ``params`` views
-    during a ``fit`` in another thread could be. Every later computation of the analysis uses this snapshot."""
-    if not hasattr(model, "get_flat_params") or not hasattr(model, "activations") or not hasattr(model, "layers"):
+    The weights are copied ONCE, under the model's read guard (``model.read_weights()``): while another thread
+    trains the model this raises the model's RuntimeError, and training waits out the copy, so the snapshot is the
+    weights of one step boundary -- never a mix of two steps. Every later computation of the analysis uses it."""
+    if not hasattr(model, "read_weights") or not hasattr(model, "activations") or not hasattr(model, "layers"):
         raise TypeError(f"model: expected a fastmlp.MLP, got {type(model).__name__}")
     acts = list(model.activations)
     for i, a in enumerate(acts[:-1]):
         if a != "relu":
             raise ValueError(f"model: hidden layer {i + 1} uses activation {a!r}; the region analysis needs ReLU "
                              f"hidden layers (a piecewise-linear network), e.g. MLP(..., activation='relu')")
-    layers = [int(n) for n in model.layers]
-    flat = np.array(model.get_flat_params(), dtype=np.float64)   # the guarded read: one consistent snapshot
-    expected = sum(n_o * n_i + n_o for n_i, n_o in zip(layers[:-1], layers[1:]))
-    if flat.ndim != 1 or flat.shape[0] != expected:
-        raise ValueError(f"model: get_flat_params() gave shape {flat.shape}, expected ({expected},) for layers "
-                         f"{layers}")
-    if not np.isfinite(flat).all():
+    with model.read_weights() as params:
+        Ws = [np.array(W, dtype=np.float64) for W, _ in params]
+        bs = [np.array(b, dtype=np.float64) for _, b in params]
+    if not all(np.isfinite(a).all() for a in Ws + bs):
         raise ValueError("model: the weights contain NaN or Inf")
-    Ws, bs = [], []
-    off = 0
-    for n_i, n_o in zip(layers[:-1], layers[1:]):
-        Ws.append(flat[off:off + n_o * n_i].reshape(n_o, n_i).copy())
-        off += n_o * n_i
-        bs.append(flat[off:off + n_o].copy())
-        off += n_o
     return Net(tuple(Ws), tuple(bs), acts[-1])
 
 

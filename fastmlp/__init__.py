@@ -25,7 +25,7 @@ from ._core import (
 from ._core import version as _core_version
 from .info import build_info, get_include
 from . import optimizers, vocabulary
-from .errors import DivergenceError
+from .errors import ConvergenceWarning, DivergenceError
 from .mlp import MLP, gradcheck, load
 from .modelfile import read_metadata
 from .optimizers import SGD, Adam, Momentum, Nesterov
@@ -49,7 +49,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "MLP", "DivergenceError", "History", "gradcheck", "load", "read_metadata", "from_torch",
+    "MLP", "DivergenceError", "ConvergenceWarning", "History", "gradcheck", "load", "read_metadata", "from_torch",
     "SGD", "Momentum", "Nesterov", "Adam", "optimizers", "vocabulary",
     "ACTIVATIONS", "adam_update", "build_info", "dense_backward", "dense_forward", "dense_forward_packed",
     "dense_pack", "dense_pack_width", "get_include",

@@ -10,11 +10,13 @@ from .export import (DEFAULT_OPSET, check_opset, check_output_path, finish_graph
 from .mlp import MLP
 
 def classifier_to_onnx(est, path=None, opset=DEFAULT_OPSET):
-    """A fitted ``fastmlp.MLPClassifier``: outputs ``label`` (``est.predict``: the ``classes_`` values, via
-    ArgMax + Gather) and ``probabilities`` (``est.predict_proba``; for ``loss="ideal_mse"`` the output is named
-    ``scores`` and holds the network's raw outputs)."""
+    """A fitted ``fastmlp.MLPClassifier``: outputs ``label`` (``est.predict``: the ``classes_`` values) and
+    ``probabilities`` (``est.predict_proba``: Softmax over the classes, or for a binary target the Sigmoid of the
+    one output as the two columns [1 - p, p]). Multilabel classifiers are refused (ValueError)."""
     check_opset(opset)
     check_output_path(path)
+    if est.n_outputs_ > 1 and est.out_activation_ != "softmax":
+        raise ValueError("to_onnx: multilabel classifiers are not exported (predict gives an indicator matrix)")
     onnx, helper, numpy_helper = import_onnx()
     model = est.model_
     nodes, inits, h = graph_body(model, helper, numpy_helper)
@@ -29,30 +31,44 @@ def classifier_to_onnx(est, path=None, opset=DEFAULT_OPSET):
     else:
         label_elem = helper.np_dtype_to_tensor_dtype(classes.dtype)
     inits.append(numpy_helper.from_array(classes, "classes"))
-    nodes.append(helper.make_node("ArgMax", [h], ["index"], name="argmax", axis=1, keepdims=0))
-    nodes.append(helper.make_node("Gather", ["classes", "index"], ["label"], name="label", axis=0))
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)
-    second = "probabilities" if model.loss == "softmax_ce" else "scores"
-    if second == "probabilities":
-        nodes.append(helper.make_node("Softmax", [h], [second], name="softmax", axis=1))
-    else:
-        nodes.append(helper.make_node("Identity", [h], [second], name="scores"))
+    if est.out_activation_ == "softmax":
+        nodes.append(helper.make_node("ArgMax", [h], ["index"], name="argmax", axis=1, keepdims=0))
+        nodes.append(helper.make_node("Softmax", [h], ["probabilities"], name="softmax", axis=1))
+        n_prob = model.n_out
+    else:  # one logistic output: class 1 where the logit is > 0 (probability > 0.5)
+        inits.append(numpy_helper.from_array(np.zeros(1, dtype=model.dtype), "zero"))
+        inits.append(numpy_helper.from_array(np.ones(1, dtype=model.dtype), "one"))
+        inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat_shape"))
+        nodes += [helper.make_node("Greater", [h, "zero"], ["positive"], name="positive"),
+                  helper.make_node("Cast", ["positive"], ["index2d"], name="index2d", to=onnx.TensorProto.INT64),
+                  helper.make_node("Reshape", ["index2d", "flat_shape"], ["index"], name="index"),
+                  helper.make_node("Sigmoid", [h], ["p1"], name="sigmoid"),
+                  helper.make_node("Sub", ["one", "p1"], ["p0"], name="complement"),
+                  helper.make_node("Concat", ["p0", "p1"], ["probabilities"], name="probabilities", axis=1)]
+        n_prob = 2
+        if len(classes) < 2:
+            raise ValueError("to_onnx: a classifier fitted on one class is not exported")
+    nodes.append(helper.make_node("Gather", ["classes", "index"], ["label"], name="label", axis=0))
     outputs = [helper.make_tensor_value_info("label", label_elem, ["N"]),
-               helper.make_tensor_value_info(second, elem, ["N", model.n_out])]
+               helper.make_tensor_value_info("probabilities", elem, ["N", n_prob])]
     return finish_graph(helper, onnx, nodes, inits, outputs, model, opset,
-                   f"fastmlp MLPClassifier {model.layers}: outputs label and {second}", path)
+                        f"fastmlp MLPClassifier {model.layers}: outputs label and probabilities", path)
 
 
 def regressor_to_onnx(est, path=None, opset=DEFAULT_OPSET):
-    """A fitted ``fastmlp.MLPRegressor``: output ``output`` equals ``est.predict(X)`` (shape ``[N]`` for a 1-d
-    target, else ``[N, n_outputs]``) in the model's dtype (``predict`` returns float64)."""
+    """A fitted ``fastmlp.MLPRegressor``: output ``output`` equals ``est.predict(X)`` (shape ``[N]`` for one
+    output, else ``[N, n_outputs]``; Exp applied for ``loss="poisson"``) in the network's dtype."""
     check_opset(opset)
     check_output_path(path)
     onnx, helper, numpy_helper = import_onnx()
     model = est.model_
     nodes, inits, h = graph_body(model, helper, numpy_helper)
+    if est.out_activation_ == "exp":
+        nodes.append(helper.make_node("Exp", [h], ["mean"], name="exp"))
+        h = "mean"
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)
-    if est._y_1d:
+    if est.n_outputs_ == 1:
         inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat_shape"))
         nodes.append(helper.make_node("Reshape", [h, "flat_shape"], ["output"], name="flatten"))
         outputs = [helper.make_tensor_value_info("output", elem, ["N"])]
@@ -60,7 +76,7 @@ def regressor_to_onnx(est, path=None, opset=DEFAULT_OPSET):
         nodes.append(helper.make_node("Identity", [h], ["output"], name="output"))
         outputs = [helper.make_tensor_value_info("output", elem, ["N", model.n_out])]
     return finish_graph(helper, onnx, nodes, inits, outputs, model, opset,
-                   f"fastmlp MLPRegressor {model.layers}: output = predictions", path)
+                        f"fastmlp MLPRegressor {model.layers}: output = predictions", path)
 
 
 # ---- PyTorch -------------------------------------------------------------------------------------------------

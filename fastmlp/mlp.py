@@ -88,6 +88,7 @@ class MLP(Network):
                                 f"{optimizer!r} instead")
             opt = optimizer
         else:
+            optimizers.check_given(optimizer, given)
             wanted = optimizers.options_for(optimizer, **given)
             if current is not None and current.name == optimizer:
                 if loss == self.loss and current._config is not None and current._config_options == wanted:
@@ -153,40 +154,50 @@ class MLP(Network):
             return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(self.dtype)
         raise AttributeError(f"predict_proba needs loss 'softmax_ce' or 'sigmoid_bce', not {self.loss!r}")
 
-    def _score_output(self, out, y):
-        """Accuracy (classifier) or mean R^2 (regressor) of the network's outputs ``out`` against ``y``."""
+    def _score_output(self, out, y, sw=None):
+        """Accuracy (classifier) or mean R^2 (regressor) of the network's outputs ``out`` against ``y``, weighted
+        by ``sw`` (checked weights or None)."""
         pred = self._labels_of(out)
+        w = None if sw is None else np.asarray(sw, dtype=np.float64)
         if self.is_classifier:
             pred, y = np.asarray(pred), np.asarray(y)
             if pred.size != y.size:
                 raise ValueError(f"y: expected {pred.size} labels, got shape {y.shape}")
-            return float(np.mean(pred.reshape(-1) == y.reshape(-1)))
+            hit = (pred.reshape(len(pred), -1) == y.reshape(len(pred), -1)).all(1)
+            return float(np.average(hit, weights=w))
         t = np.asarray(y, dtype=np.float64).reshape(pred.shape)
-        ss_res = ((t - pred) ** 2).sum(0)
-        ss_tot = ((t - t.mean(0)) ** 2).sum(0)
+        w = np.ones(t.shape[0]) if w is None else w
+        mean = np.average(t, axis=0, weights=w)
+        ss_res = (w[:, None] * (t - pred) ** 2).sum(0)
+        ss_tot = (w[:, None] * (t - mean) ** 2).sum(0)
         r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.where(ss_res == 0, 1.0, 0.0))
         return float(r2.mean())
 
     @reads
-    def score(self, X: ArrayLike, y: ArrayLike) -> float:
-        """Accuracy for a classifier, R^2 (averaged over outputs) for a regressor."""
-        return self._score_output(self.forward(X), y)
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
+        """Accuracy for a classifier (of whole rows for multilabel targets), R^2 (averaged over outputs) for a
+        regressor; weighted by ``sample_weight``."""
+        out = self.forward(X)
+        return self._score_output(out, y, self._sample_weight(sample_weight, out.shape[0]))
 
     # ---- training --------------------------------------------------------------------------------------------
     @writes
     def train_step(self, X: ArrayLike, y: ArrayLike, lr: Optional[float] = None, optimizer: OptimizerArg = "sgd",
                    momentum: Optional[float] = None, weight_decay: Optional[float] = None,
-                   l1: Optional[float] = None) -> float:
+                   l1: Optional[float] = None, sample_weight: Optional[ArrayLike] = None) -> float:
         """One update on the batch (X, y) in one C call; returns the batch loss. Raises DivergenceError, with the
         model as it was, when the loss or a gradient is NaN/Inf. ``optimizer``: a name (``lr`` default 0.01,
-        ``momentum`` 0.9, ``weight_decay`` and ``l1`` 0) or an optimizer object, which carries its own options."""
+        ``momentum`` 0.9, ``weight_decay`` and ``l1`` 0) or an optimizer object, which carries its own options.
+        ``sample_weight``: one weight >= 0 per row; the loss and gradient are the weighted means."""
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)
+        sw = self._sample_weight(sample_weight, X.shape[0])
         opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                                             l1=l1))
         try:
-            return self._net.train_step(self._params, self._grads, cfg, opt.state, opt._counter, X, t, labels)
+            return self._net.train_step(self._params, self._grads, cfg, opt.state, opt._counter, X, t, labels,
+                                        sw=sw)
         except BaseException:
             self._undo(undo)  # the refused step changed no weight
             raise
@@ -212,13 +223,13 @@ class MLP(Network):
             self._undo(undo)
             raise
 
-    def _training_data(self, X, y, loss, validation_split, validation_data):
+    def _training_data(self, X, y, loss, validation_split, validation_data, sample_weight=None):
         """(train, validation or None) as ``training.Data``, every array checked and converted once."""
         X = self._X(X)
         n = X.shape[0]
         t, labels = self._targets(y, n, loss=loss)
         score_y = labels if labels is not None else (np.asarray(y) if loss in LABEL_LOSSES else t)
-        train = training.Data(X, t, labels, score_y)
+        train = training.Data(X, t, labels, score_y, self._sample_weight(sample_weight, n))
         validation.fraction("validation_split", validation_split)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -243,7 +254,8 @@ class MLP(Network):
             validation_split: float = 0.0, validation_data: Optional[Tuple[ArrayLike, ArrayLike]] = None,
             early_stopping: bool = False, patience: int = 10, min_delta: float = 0.0,
             callbacks: Iterable[CallbackFn] = (), verbose: bool = False, on_divergence: str = "raise",
-            beta1: Optional[float] = None, beta2: Optional[float] = None, eps: Optional[float] = None) -> History:
+            beta1: Optional[float] = None, beta2: Optional[float] = None, eps: Optional[float] = None,
+            sample_weight: Optional[ArrayLike] = None) -> History:
         """Train for ``epochs`` epochs of mini-batch steps, each epoch one C call; returns a History.
 
         optimizer: "sgd", "momentum", "nesterov" or "adam" with its options (defaults: lr 0.01, momentum 0.9,
@@ -255,11 +267,16 @@ class MLP(Network):
         any, else training) has not improved by ``min_delta`` for ``patience`` epochs and restore the best weights.
         callbacks: callables ``cb(model, epoch, logs)``; one returning True stops training. verbose: a tqdm bar.
         on_divergence: "raise" (DivergenceError) or "warn"; either way the weights of the last finite epoch stay.
+        sample_weight: one weight >= 0 per sample: each batch's loss and gradient are its weighted mean (the
+        validation split keeps its samples' weights). For full-batch L-BFGS see ``fit_lbfgs``.
         Every argument is checked before the model changes; a call that fails before its first epoch is kept
         leaves the model as it was.
         """
+        if optimizer == "lbfgs":
+            raise ValueError("optimizer='lbfgs' is full-batch and takes no epochs, batches or learning rate: "
+                             "use model.fit_lbfgs(X, y, max_iter=...)")
         loss = self._loss_for(y)
-        train, val = self._training_data(X, y, loss, validation_split, validation_data)
+        train, val = self._training_data(X, y, loss, validation_split, validation_data, sample_weight)
         epochs = validation.integer("epochs", epochs, 0)
         batch = min(validation.integer("batch_size", batch_size, 1), train.n)
         patience = validation.integer("patience", patience, 1)
@@ -281,6 +298,38 @@ class MLP(Network):
                 self._undo(undo)
             raise
         return history
+
+    @writes
+    def fit_lbfgs(self, X: ArrayLike, y: ArrayLike, max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-4,
+                  alpha: float = 0.0, sample_weight: Optional[ArrayLike] = None, verbose: bool = False) -> int:
+        """Full-batch L-BFGS (scipy's L-BFGS-B, as scikit-learn's ``solver="lbfgs"``) on the weighted mean loss
+        plus ``0.5 * alpha * ||W||^2 / S`` (S the total sample weight; weights only, not biases), the loss and
+        gradient computed in C. At most ``max_iter`` iterations and ``max_fun`` evaluations; ``tol`` is the
+        projected-gradient tolerance. Returns the iterations run; warns (``fastmlp.ConvergenceWarning``) when it
+        stopped before converging. Needs scipy. The optimizer state of SGD/Adam training is left as it was.
+        A loss that is not finite at the solution raises DivergenceError with the weights as they were."""
+        from . import lbfgs
+        from .errors import ConvergenceWarning
+        max_iter = validation.integer("max_iter", max_iter, 1)
+        max_fun = validation.integer("max_fun", max_fun, 1)
+        tol, alpha = validation.real("tol", tol, 0.0), validation.real("alpha", alpha, 0.0)
+        loss = self._loss_for(y)
+        train, _ = self._training_data(X, y, loss, 0.0, None, sample_weight)
+        if loss != self.loss:
+            self._c_net(loss)  # checks the loss fits the network before the model takes it
+        saved, old_loss = self._params.copy(), self.loss
+        self.loss = loss
+        try:
+            objective = lbfgs.Objective(self, train.chunks(1024), alpha=alpha)
+            n_iter, value = lbfgs.minimize(objective, max_iter, max_fun, tol, verbose=validation.flag(
+                "verbose", verbose), warning=ConvergenceWarning)
+            if not np.isfinite(value):
+                raise DivergenceError("fit_lbfgs: the loss is not finite at the solution; the weights were kept")
+        except BaseException:
+            self._params[...] = saved
+            self.loss = old_loss
+            raise
+        return n_iter
 
     def partial_fit(self, X: ArrayLike, y: ArrayLike, **kwargs: Any) -> History:
         """One epoch over (X, y) continuing from the current weights and optimizer state."""

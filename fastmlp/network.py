@@ -228,30 +228,49 @@ class Network:
         out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
         return self._net.forward(self._params, X, out)
 
-    def _mean_loss(self, net, X, t, labels):
-        """Mean loss over prepared (X, t, labels), in chunks of 1024 rows (NaN when it is not finite)."""
-        total = 0.0
+    def _mean_loss(self, net, X, t, labels, sw=None):
+        """(Weighted) mean loss over prepared (X, t, labels, sw), in chunks of 1024 rows (NaN when it is not
+        finite)."""
+        total, weight = 0.0, 0.0
         for s in range(0, X.shape[0], 1024):
             e = min(s + 1024, X.shape[0])
+            w = float(e - s) if sw is None else float(np.sum(sw[s:e], dtype=np.float64))
+            if w == 0:
+                continue
             lv = net.loss_grad(self._params, None, X[s:e], None if t is None else t[s:e],
-                               None if labels is None else labels[s:e])
-            total += lv * (e - s)
-        return total / X.shape[0]
+                               None if labels is None else labels[s:e], sw=None if sw is None else sw[s:e])
+            total, weight = total + lv * w, weight + w
+        return total / weight if weight > 0 else math.nan
+
+    def _sample_weight(self, sample_weight, n):
+        """None, or the weights as a C-contiguous array of the model's dtype: one per sample, finite, >= 0, with
+        a positive sum."""
+        if sample_weight is None:
+            return None
+        sw = validation.as_float_array("sample_weight", sample_weight, self.dtype, ndim=1)
+        if sw.shape != (n,):
+            raise ValueError(f"sample_weight: expected {n} weights (one per sample), got shape {sw.shape}")
+        if (sw < 0).any() or not sw.sum() > 0:
+            raise ValueError("sample_weight: the weights must be >= 0 with a positive sum")
+        return sw
 
     @writes  # the C description's workspace is shared: one caller at a time
-    def loss_value(self, X: ArrayLike, y: ArrayLike) -> float:
-        """Mean loss of the model on (X, y), no penalty terms."""
+    def loss_value(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
+        """Mean loss of the model on (X, y) (weighted by ``sample_weight``), no penalty terms."""
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)
-        return self._mean_loss(self._c_net(loss), X, t, labels)
+        return self._mean_loss(self._c_net(loss), X, t, labels, self._sample_weight(sample_weight, X.shape[0]))
 
     @writes
-    def loss_grad(self, X: ArrayLike, y: ArrayLike) -> Tuple[float, FloatArray]:
-        """(mean loss, flat gradient of every parameter) on the batch (X, y), without updating."""
+    def loss_grad(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None
+                  ) -> Tuple[float, FloatArray]:
+        """(mean loss, flat gradient of every parameter) on the batch (X, y) (weighted by ``sample_weight``),
+        without updating."""
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)
         grads = np.zeros_like(self._params)
-        value = self._c_net(loss).loss_grad(self._params, grads, X, t, labels)
+        value = self._c_net(loss).loss_grad(self._params, grads, X, t, labels,
+                                            sw=self._sample_weight(sample_weight, X.shape[0]))
         return value, grads

@@ -16,14 +16,22 @@ from .vocabulary import OPTIMIZERS
 
 
 class Optimizer:
-    """Base class: ``lr``, ``weight_decay`` (L2) and ``l1`` on the weights (never the biases)."""
+    """Base class: ``lr``, ``weight_decay`` (L2) and ``l1`` on the weights (never the biases).
+
+    scale_penalty: False (default) adds ``weight_decay*W + l1*sign(W)`` to each batch's gradient, as PyTorch does;
+    True divides both by the batch's total sample weight (its row count without weights) and includes the
+    penalty ``(0.5*weight_decay*||W||^2 + l1*|W|_1) / S`` in the batch loss: scikit-learn's ``alpha``."""
 
     name: Optional[str] = None  # one of vocabulary.OPTIMIZERS
 
-    def __init__(self, lr: float = 0.01, weight_decay: float = 0.0, l1: float = 0.0) -> None:
+    def __init__(self, lr: float = 0.01, weight_decay: float = 0.0, l1: float = 0.0,
+                 scale_penalty: bool = False) -> None:
         self.lr = lr
         self.weight_decay = weight_decay
         self.l1 = l1
+        # a flag; 0.0 / 1.0 as a model file stores every option
+        self.scale_penalty = validation.flag("scale_penalty", scale_penalty if isinstance(
+            scale_penalty, (bool, np.bool_)) or scale_penalty not in (0, 1) else bool(scale_penalty))
         self._config = None   # _core.OptimConfig: the options checked once, as C takes them
         self._config_options = None  # the options it was made from (an option set later makes a new one)
         self.state = None     # the state vector (allocated by bind)
@@ -32,8 +40,11 @@ class Optimizer:
         self._owner = None    # weakref to the model training with it (one model at a time)
 
     def options(self):
-        """The options as keyword arguments of ``_core.OptimConfig``."""
-        return dict(lr=self.lr, weight_decay=self.weight_decay, l1=self.l1)
+        """The options as keyword arguments of ``_core.OptimConfig`` (``scale_penalty`` only when it is on)."""
+        opts = dict(lr=self.lr, weight_decay=self.weight_decay, l1=self.l1)
+        if self.scale_penalty:
+            opts["scale_penalty"] = True
+        return opts
 
     def config(self, dtype):
         """The checked C configuration for ``dtype``: made again only when an option or the dtype changed."""
@@ -157,8 +168,8 @@ class Momentum(Optimizer):
     """SGD with (heavy-ball) momentum, as in PyTorch: ``v = momentum*v + g;  W -= lr*v``."""
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
-                 l1: float = 0.0) -> None:
-        super().__init__(lr, weight_decay, l1)
+                 l1: float = 0.0, scale_penalty: bool = False) -> None:
+        super().__init__(lr, weight_decay, l1, scale_penalty)
         self.momentum = momentum
 
     def options(self):
@@ -173,8 +184,8 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba, bias-corrected, as in PyTorch) with L2/L1 terms added to the gradient."""
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.0, l1: float = 0.0) -> None:
-        super().__init__(lr, weight_decay, l1)
+                 weight_decay: float = 0.0, l1: float = 0.0, scale_penalty: bool = False) -> None:
+        super().__init__(lr, weight_decay, l1, scale_penalty)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def options(self):
@@ -196,3 +207,17 @@ def options_for(optimizer, lr=0.01, momentum=0.9, weight_decay=0.0, l1=0.0, beta
     elif issubclass(cls, Momentum):
         opts.update(momentum=momentum)
     return opts
+
+
+#: what each rule does not take, and which rules take it (``check_given``)
+_TAKEN_BY = {"momentum": ("momentum", "nesterov"), "beta1": ("adam",), "beta2": ("adam",), "eps": ("adam",)}
+
+
+def check_given(optimizer, given):
+    """Refuse an option given explicitly (``given``: the names) that the rule ``optimizer`` would ignore, e.g.
+    ``momentum`` with plain ``"sgd"``: an accepted argument must change what happens."""
+    for name in given:
+        takers = _TAKEN_BY.get(name)
+        if takers is not None and optimizer not in takers:
+            raise ValueError(f"{name}: optimizer={optimizer!r} does not use it (it would be ignored); "
+                             f"{name} belongs to optimizer={' or '.join(map(repr, takers))}")

@@ -36,25 +36,33 @@ class History(_HistoryBase):
 
 
 class Data:
-    """Training or validation data as the C core takes it: X[n, n_in], float targets t or int64 labels, and
-    ``y`` as ``score`` compares it (labels for a classifier, targets for a regressor)."""
+    """Training or validation data as the C core takes it: X[n, n_in] (an array, or a ``_core.CSR`` matrix),
+    float targets t or int64 labels, ``y`` as ``score`` compares it (labels for a classifier, targets for a
+    regressor) and the sample weights ``sw`` (None: all ones)."""
 
-    def __init__(self, X, t, labels, y):
-        self.X, self.t, self.labels, self.y = X, t, labels, y
+    def __init__(self, X, t, labels, y, sw=None):
+        self.X, self.t, self.labels, self.y, self.sw = X, t, labels, y, sw
 
     @property
     def n(self):
         return self.X.shape[0]
 
+    def rows(self, start, end):
+        """The samples start..end-1."""
+        return Data(self.X[start:end], _rows(self.t, start, end), _rows(self.labels, start, end),
+                    _rows(self.y, start, end), _rows(self.sw, start, end))
+
     def head(self, n):
         """The first n samples."""
-        return Data(self.X[:n], _rows(self.t, 0, n), _rows(self.labels, 0, n), _rows(self.y, 0, n))
+        return self.rows(0, n)
 
     def tail(self, start):
         """The samples from ``start`` on."""
-        end = self.n
-        return Data(self.X[start:], _rows(self.t, start, end), _rows(self.labels, start, end),
-                    _rows(self.y, start, end))
+        return self.rows(start, self.n)
+
+    def chunks(self, size):
+        """The data in pieces of at most ``size`` rows (one C call each)."""
+        return [self] if self.n <= size else [self.rows(s, min(s + size, self.n)) for s in range(0, self.n, size)]
 
 
 def _rows(a, start, end):
@@ -129,27 +137,40 @@ class Progress(Callback):
             self.bar.close()
 
 
+def epoch(model, train, order, batch, optimizer, cfg):
+    """One epoch of C mini-batch steps over ``train`` (a ``Data``) in the sample order ``order`` (int64); returns
+    its mean loss. Any exception -- a DivergenceError from the C epoch, a Ctrl-C during it or right after it
+    returned -- puts the weights, the optimizer state and the step count back as they were at its start,
+    together, and propagates."""
+    params, opt_state = model._params.copy(), optimizer.snapshot()
+    try:
+        return model._net.train_epoch(model._params, model._grads, cfg, optimizer.state, optimizer._counter,
+                                      train.X, train.t, train.labels, order, batch, sw=train.sw)
+    except BaseException:
+        model._params[...] = params
+        optimizer.restore(opt_state)
+        raise
+
+
 def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle, callbacks, on_divergence, history):
-    """Train ``model`` for ``epochs`` epochs, each one C call, recording them in ``history``.
+    """Train ``model`` for ``epochs`` epochs (``epoch`` each), recording them in ``history``.
 
     A diverging epoch is undone (weights, optimizer state and step count as at its start); then
     ``on_divergence="raise"`` re-raises the DivergenceError with the epoch named, ``"warn"`` warns and stops.
-    An epoch is committed by one operation (its loss appended to the history): any exception before it -- a
-    Ctrl-C during the C epoch or right after it returned -- puts the weights, the optimizer state and the step
-    count back as they were at the epoch's start, together."""
+    An epoch is committed by one operation (its loss appended to the history): an exception before it puts the
+    epoch back (``epoch``), one between the epoch's return and its commit too."""
     net = model._net
     monitored = None
     completed = False
     try:
-        for epoch in range(epochs):
-            optimizer.set_lr(schedule(epoch, lr0, monitored))
+        for ep in range(epochs):
+            optimizer.set_lr(schedule(ep, lr0, monitored))
             order = (model._rng.permutation(train.n) if shuffle else np.arange(train.n)).astype(np.int64)
             params, opt_state = model._params.copy(), optimizer.snapshot()
             kept = len(history["loss"])
             t0 = time.perf_counter()
             try:
-                loss = net.train_epoch(model._params, model._grads, cfg, optimizer.state, optimizer._counter,
-                                       train.X, train.t, train.labels, order, batch)
+                loss = epoch(model, train, order, batch, optimizer, cfg)
                 history["lr"].append(optimizer.lr)
                 history["time"].append(time.perf_counter() - t0)
                 # the commit of the epoch, one operation: before it every exception (a Ctrl-C that lands right
@@ -162,8 +183,8 @@ def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle
                     del history["lr"][kept:], history["time"][kept:]
                 if not isinstance(exc, DivergenceError):
                     raise
-                history.diverged, history.stopped_epoch = True, epoch
-                exc.args = (f"fit: the loss became NaN/Inf in epoch {epoch} (lr {optimizer.lr:g}); the weights of "
+                history.diverged, history.stopped_epoch = True, ep
+                exc.args = (f"fit: the loss became NaN/Inf in epoch {ep} (lr {optimizer.lr:g}); the weights of "
                             f"the last finite epoch were kept. Lower the learning rate or add weight decay.",)
                 if on_divergence == "raise":
                     raise
@@ -171,15 +192,15 @@ def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle
                 break
             monitored = loss
             if val is not None:
-                monitored = model._mean_loss(net, val.X, val.t, val.labels)
+                monitored = model._mean_loss(net, val.X, val.t, val.labels, val.sw)
                 history["val_loss"].append(monitored)
                 history["val_score"].append(model._score_output(net.forward(
-                    model._params, val.X, np.empty((val.n, model.n_out), dtype=model.dtype)), val.y))
+                    model._params, val.X, np.empty((val.n, model.n_out), dtype=model.dtype)), val.y, val.sw))
             logs = {k: v[-1] for k, v in history.items() if v}
             # every callback sees the epoch, also after one asked to stop
-            stop = [cb.on_epoch_end(model, epoch, logs, history) for cb in callbacks]
+            stop = [cb.on_epoch_end(model, ep, logs, history) for cb in callbacks]
             if any(stop):
-                history.stopped_epoch = epoch
+                history.stopped_epoch = ep
                 break
         completed = True
     finally:

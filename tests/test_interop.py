@@ -70,18 +70,21 @@ def test_onnx_export_of_the_estimators(dtype):
 
     X, rng = _data(60)
     Xd = X.astype(dtype)
-    y = np.where(X[:, 0] > 0, "yes", np.where(X[:, 1] > 0, "maybe", "no"))
-    for labels in (y, np.searchsorted(np.unique(y), y) * 10 + 3):  # str and int classes
-        for loss in ("softmax_ce", "ideal_mse"):
-            clf = MLPClassifier(hidden_layer_sizes=(8,), activation="sigmoid", max_iter=5, dtype=dtype, loss=loss,
+    y3 = np.where(X[:, 0] > 0, "yes", np.where(X[:, 1] > 0, "maybe", "no"))
+    y2 = np.where(X[:, 0] > 0, "yes", "no")
+    for y in (y3, y2):  # softmax over three classes; one logistic output for two
+        for labels in (y, np.searchsorted(np.unique(y), y) * 10 + 3):  # str and int classes
+            clf = MLPClassifier(hidden_layer_sizes=(8,), activation="logistic", max_iter=5, dtype=dtype,
                                 random_state=0).fit(X, labels)
-            lab, second = _ort_run(clf.to_onnx(), Xd)
+            lab, proba = _ort_run(clf.to_onnx(), Xd)
             assert np.array_equal(lab, clf.predict(Xd))
-            want = clf.predict_proba(Xd) if loss == "softmax_ce" else clf.model_.forward(Xd)
-            assert second.dtype == np.dtype(dtype)
-            assert_close(second, want, dtype, f"onnx classifier {loss}")
-    for target in (X[:, 0] - X[:, 1], X[:, :2] ** 2):
-        reg = MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", max_iter=5, dtype=dtype,
+            assert proba.dtype == np.dtype(dtype)
+            assert_close(proba, clf.predict_proba(Xd), dtype, f"onnx classifier, {len(np.unique(y))} classes")
+    with pytest.raises(ValueError, match="multilabel"):
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X, X[:, :2] > 0).to_onnx()
+    for target, loss in ((X[:, 0] - X[:, 1], "squared_error"), (X[:, :2] ** 2, "squared_error"),
+                         (np.abs(X[:, 0]), "poisson")):
+        reg = MLPRegressor(loss=loss, hidden_layer_sizes=(8,), activation="tanh", max_iter=5, dtype=dtype,
                            random_state=0).fit(X, target)
         (out,) = _ort_run(reg.to_onnx(), Xd)
         assert out.shape == reg.predict(Xd).shape

@@ -123,6 +123,9 @@ def build_parser():
                                                                     "default: by --quick)")
     bench.add_argument("--epoch-samples", type=int, default=None, help="samples in the epoch case (60000)")
     bench.add_argument("--threads", default="2", help="comma-separated thread counts for the scaling rows")
+    bench.add_argument("--section", choices=("kernels", "sklearn"), default="kernels",
+                       help="kernels (default): the kernel, step, epoch and inference table; sklearn: scikit-learn's "
+                            "MLP estimators against fastmlp's, fit time and held-out score (needs scikit-learn)")
     bench.set_defaults(func=_bench)
     return parser
 
@@ -161,6 +164,10 @@ def _bench(args):
     except ValueError:
         print(f"fastmlp bench: --threads expects comma-separated integers, got {args.threads!r}")
         return 2
+    if args.section == "sklearn":
+        from .bench_sklearn import run_sklearn_bench
+        run_sklearn_bench(quick=args.quick)
+        return 0
     run_bench(quick=args.quick, reps=args.reps, epoch_samples=args.epoch_samples, threads=threads)
     return 0
 

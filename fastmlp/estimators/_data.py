@@ -1,0 +1,79 @@
+"""The estimators' data as the C core takes it: dense rows (a C-contiguous array of the network's dtype) or a
+sparse matrix (scipy CSR/CSC, given to the core as CSR: the first layer runs on the nonzeros, nothing is
+densified), with the sample weights and the targets in the form of the network's loss."""
+import numpy as np
+
+from .. import _core, training
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+def core_matrix(X, dtype):
+    """``X`` as the C core takes it: an array as it is (the estimators' validation made it C-contiguous, finite,
+    of ``dtype``), a sparse matrix as a ``_core.CSR``."""
+    if not _is_sparse(X):
+        return np.ascontiguousarray(X, dtype=dtype)
+    X = X.tocsr()
+    return _core.CSR(np.asarray(X.indptr, dtype=np.int64), np.asarray(X.indices, dtype=np.int64),
+                     np.asarray(X.data, dtype=dtype), X.shape[1])
+
+
+class Inputs:
+    """Checked features: ``X`` as given (array or sparse), ``core`` as the C core takes it, ``dtype``."""
+
+    def __init__(self, X, dtype=None):
+        self.X = X
+        self.dtype = np.dtype(X.dtype if dtype is None else dtype)
+        self.core = core_matrix(X, self.dtype)
+
+    @property
+    def n(self):
+        return self.X.shape[0]
+
+    def forward(self, model):
+        """The network's raw outputs for these inputs."""
+        out = np.empty((self.n, model.n_out), dtype=model.dtype)
+        return model._net.forward(model._params, self.core, out)
+
+    def sample_weight(self, sample_weight):
+        """None, or the weights as a float array of the network's dtype: one per sample, finite, >= 0 (fastmlp's
+        C core takes no negative weight)."""
+        if sample_weight is None:
+            return None
+        if np.isscalar(sample_weight):
+            sample_weight = np.full(self.n, sample_weight)
+        sw = np.asarray(sample_weight)
+        if sw.dtype.kind not in "biuf":
+            raise TypeError(f"sample_weight: expected numbers, got dtype {sw.dtype}")
+        if sw.shape != (self.n,):
+            raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(self.n,)}!")
+        sw = np.ascontiguousarray(sw, dtype=self.dtype)
+        if not np.isfinite(sw).all():
+            raise ValueError("sample_weight: the weights must be finite (no NaN or Inf)")
+        if (sw < 0).any():
+            raise ValueError("sample_weight: negative weights are not supported (fastmlp's loss is a weighted "
+                             "mean with weights >= 0)")
+        return sw
+
+
+class Data(training.Data):
+    """Training data in the C core's form, keeping the checked source rows to cut chunks from."""
+
+    def __init__(self, inputs, t, labels, sw):
+        super().__init__(inputs.core, t, labels, None, sw)
+        self.inputs = inputs
+
+    @property
+    def n(self):
+        return self.inputs.n
+
+    def rows(self, start, end):
+        """The samples start..end-1 (a piece of the full-batch loss: one C call)."""
+        return Data(Inputs(self.inputs.X[start:end], self.inputs.dtype), _rows(self.t, start, end),
+                    _rows(self.labels, start, end), _rows(self.sw, start, end))
+
+
+def _rows(a, s, e):
+    return None if a is None else a[s:e]

@@ -1,0 +1,212 @@
+"""``MLPClassifier`` and ``MLPRegressor``: scikit-learn's estimators (same parameters, attributes, warnings and
+errors) trained by fastmlp's C core."""
+import numpy as np
+
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from .. import interop
+from ._base import BaseMLP
+from ._data import Data
+
+
+def _stochastic(est):
+    if est.solver not in ("sgd", "adam"):
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {est.solver} is not "
+                             f"stochastic.")
+    return True
+
+
+_DOC = """
+
+    Parameters, fitted attributes, warnings and errors are scikit-learn's (``sklearn.neural_network.{name}``, whose
+    documentation applies), with these differences: ``momentum`` must be < 1, ``sample_weight`` >= 0; training
+    stops at the first epoch whose loss is not finite (scikit-learn carries on with NaN weights), then the best
+    weights are kept (``early_stopping``) or ``fit`` raises scikit-learn's non-finite error; ``sgd`` momentum is
+    PyTorch's form (the same steps at a constant rate); ``adam`` adds epsilon after the bias correction.
+    ``coefs_`` / ``intercepts_`` are views of the network's weights (``model_``, a ``fastmlp.MLP``).
+    fastmlp's extra parameter ``dtype``: None (default) trains in the input's dtype (float32 stays float32,
+    anything else float64, as scikit-learn), "float32" / "float64" convert.
+    """
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    __doc__ = "Multi-layer perceptron classifier (log-loss; softmax, or logistic outputs for binary and " \
+              "multilabel targets)." + _DOC.format(name="MLPClassifier")
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
+                         batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+                         power_t=power_t, max_iter=max_iter, loss="log_loss", shuffle=shuffle,
+                         random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+                         momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype)
+
+    _score_function = staticmethod(accuracy_score)
+
+    def _out_activation(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, dtype=self._dtypes(),
+                             order="C", reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(f"warm_start can only be used where `y` has the same classes as in the "
+                                     f"previous call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {classes}.")
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _training_data(self, inputs, y, sw, binarized=True):
+        """The binarized targets in the network's form: labels for softmax, 0/1 rows for logistic outputs."""
+        if self.out_activation_ == "softmax":
+            return Data(inputs, None, np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.int64), sw)
+        return Data(inputs, np.ascontiguousarray(y, dtype=inputs.dtype), None, sw)
+
+    def _outputs_to_predictions(self, out):
+        prob = self._activate(out)
+        return self._label_binarizer.inverse_transform(prob.ravel() if self.n_outputs_ == 1 else prob)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` (array or sparse matrix) and the labels ``y`` (1-d, or a 0/1 indicator matrix
+        for multilabel), optionally weighting the samples."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(_stochastic)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y); the first call needs ``classes`` (every label there will be)."""
+        if getattr(self, "classes_", None) is None and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+
+        def first_call():
+            if classes is None:
+                return
+            if getattr(self, "classes_", None) is not None:
+                if not np.array_equal(self.classes_, unique_labels(classes)):
+                    raise ValueError(f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
+                                     f"{self.classes_!r}")
+            else:
+                self.classes_ = unique_labels(classes)
+                self._label_binarizer = LabelBinarizer()
+                self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True, setup=first_call)
+
+    def predict(self, X):
+        """The predicted classes (an indicator matrix for multilabel targets)."""
+        check_is_fitted(self)
+        return self._outputs_to_predictions(self._raw(self._check_X(X)))
+
+    def predict_proba(self, X):
+        """Probability of each class (in ``classes_`` order); two columns for a binary target."""
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return np.vstack([1 - y_pred, y_pred]).T if y_pred.ndim == 1 else y_pred
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def to_onnx(self, path=None, opset=None):
+        """The fitted classifier as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
+        ``X`` [N, n_features] in the network's dtype; outputs ``label`` (``predict``) and ``probabilities``
+        (``predict_proba``). Multilabel classifiers are not exported (ValueError)."""
+        check_is_fitted(self)
+        return interop.classifier_to_onnx(self, path, opset=interop.DEFAULT_OPSET if opset is None else opset)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    __doc__ = "Multi-layer perceptron regressor (half squared error, or half Poisson deviance with an exp " \
+              "output)." + _DOC.format(name="MLPRegressor")
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
+                         batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+                         power_t=power_t, max_iter=max_iter, loss=loss, shuffle=shuffle, random_state=random_state,
+                         tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+                         nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype)
+
+    _score_function = staticmethod(r2_score)
+
+    def _check_params(self):
+        if not isinstance(self.loss, str) or self.loss not in ("squared_error", "poisson"):
+            raise ValueError(f"The 'loss' parameter of MLPRegressor must be a str among ['poisson', "
+                             f"'squared_error']. Got {self.loss!r} instead.")
+        return super()._check_params()
+
+    def _out_activation(self):
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
+                             dtype=self._dtypes(), order="C", reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _training_data(self, inputs, y, sw, binarized=False):
+        t = np.ascontiguousarray(y, dtype=inputs.dtype)
+        if self.loss == "poisson" and (t < 0).any():
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
+        return Data(inputs, t, None, sw)
+
+    def _outputs_to_predictions(self, out):
+        out = self._activate(out)
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` (array or sparse matrix) and the targets ``y`` (1-d or multi-output)."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(_stochastic)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights and optimizer state."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict(self, X):
+        """The predictions, in the network's dtype ([n] for one output, else [n, n_outputs])."""
+        check_is_fitted(self)
+        return self._outputs_to_predictions(self._raw(self._check_X(X)))
+
+    def to_onnx(self, path=None, opset=None):
+        """The fitted regressor as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
+        ``X`` [N, n_features], output ``output`` = ``predict(X)``, in the network's dtype."""
+        check_is_fitted(self)
+        return interop.regressor_to_onnx(self, path, opset=interop.DEFAULT_OPSET if opset is None else opset)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -35,57 +35,6 @@ cdef object _mlp_forward_csr(_Net self, const floating[::1] params, CSR X, float
     _raise_for(rc, "mlp_forward_csr")
 
 
-cdef struct _Batch:
-    # raw pointers of a checked batch: dense rows or a CSR matrix, targets / labels, sample weights
-    const void *x
-    const int64_t *indptr
-    const int64_t *indices
-    const void *data
-    size_t nnz
-    bint csr
-    const void *t
-    const int64_t *y
-    const void *sw
-    size_t n
-
-
-cdef object _batch(_Batch *b, x, t, y, sw, floating like):
-    """Fill b with the pointers of x (ndarray or CSR), t, y, sw; the caller keeps the objects alive."""
-    cdef const floating[:, ::1] xv
-    cdef const floating[:, ::1] tv
-    cdef const int64_t[::1] yv
-    cdef const floating[::1] swv
-    cdef const int64_t[::1] ip
-    cdef const int64_t[::1] ix
-    cdef const floating[::1] dv
-    cdef CSR X
-    memset(b, 0, sizeof(_Batch))
-    if isinstance(x, CSR):
-        X = x
-        ip = X.indptr
-        ix = X.indices
-        dv = X.data
-        b.csr = True
-        b.indptr = &ip[0]
-        b.indices = _i64_ptr(ix)
-        b.data = <const void *>_data_ptr(dv)
-        b.nnz = X.nnz
-        b.n = X.n_rows
-    else:
-        xv = x
-        b.x = <const void *>&xv[0, 0]
-        b.n = xv.shape[0]
-    if t is not None:
-        tv = t
-        b.t = <const void *>&tv[0, 0]
-    if y is not None:
-        yv = y
-        b.y = &yv[0]
-    if sw is not None:
-        swv = sw
-        b.sw = <const void *>&swv[0]
-
-
 cdef object _mlp_loss_grad(_Net self, const floating[::1] params, grads, x, t, y, sw):
     cdef floating[::1] g
     cdef floating *gp = NULL

@@ -126,21 +126,75 @@ FM_API int fm_dense_forward_packed_f32(const float *x, const float *Wp, const fl
 FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const double *b, double *p, size_t n,
                                 size_t n_in, size_t n_out, size_t nc, fm_act act);
 
+/* ---- dense.c (sparse.inc) : a first layer on sparse (CSR) input --------------------------------------------- */
+
+/* A CSR matrix X[n_rows][n_in]: row r's nonzeros are data[indptr[r] .. indptr[r+1]) at the columns
+ * indices[indptr[r] .. indptr[r+1]); indptr[0] = 0, indptr never decreases, nnz = indptr[n_rows], every index lies in
+ * [0, n_in) (unsorted and repeated indices are allowed: repeats add up). The batch is the rows `rows[n]` of X
+ * (int64, each in [0, n_rows), repeats allowed), or its first n rows when rows is NULL (then n <= n_rows): a shuffled
+ * batch needs no gathering. The kernels check all of that in O(nnz + n_rows + n) before any write (FM_EVALUE);
+ * indices and data may be NULL when nnz is 0. Work is proportional to nnz * n_out (plus n_out * n_in to clear dW),
+ * never to n * n_in; no scratch. Threads split the outputs o; every element is summed in the order of the batch
+ * rows and, within a row, of its nonzeros, so results are bit-identical for any thread count. */
+
+/* p[n][n_out] = act(X[rows[i]] . W^T + b), as fm_dense_forward on the densified rows; b may be NULL. */
+FM_API int fm_csr_dense_forward_f32(const int64_t *indptr, const int64_t *indices, const float *data,
+                                    const int64_t *rows, const float *W, const float *b, float *p, size_t n,
+                                    size_t n_rows, size_t n_in, size_t n_out, fm_act act);
+FM_API int fm_csr_dense_forward_f64(const int64_t *indptr, const int64_t *indices, const double *data,
+                                    const int64_t *rows, const double *W, const double *b, double *p, size_t n,
+                                    size_t n_rows, size_t n_in, size_t n_out, fm_act act);
+
+/* Backward of fm_csr_dense_forward for a first layer (no dx), from its output p[n][n_out] and dp = dL/dp:
+ *   dz[n][n_out] = dp * act'(p) (dz may be the same buffer as dp);  db[n_out] = sum_i dz[i] (db may be NULL);
+ *   dW[o][k] = sum_i dz[i][o] * X[rows[i]][k]
+ * accumulate = 0 overwrites dW and db; accumulate != 0 adds this batch's gradient to them. */
+FM_API int fm_csr_dense_backward_f32(const int64_t *indptr, const int64_t *indices, const float *data,
+                                     const int64_t *rows, const float *p, const float *dp, float *dz, float *dW,
+                                     float *db, size_t n, size_t n_rows, size_t n_in, size_t n_out, fm_act act,
+                                     int accumulate);
+FM_API int fm_csr_dense_backward_f64(const int64_t *indptr, const int64_t *indices, const double *data,
+                                     const int64_t *rows, const double *p, const double *dp, double *dz,
+                                     double *dW, double *db, size_t n, size_t n_rows, size_t n_in, size_t n_out,
+                                     fm_act act, int accumulate);
+
 /* ---- loss.c : losses (means over the batch of per-sample sums) and their gradients ------------------------ */
 
+/* Sample weights: every loss takes sw[n], one weight per sample (row), right after the targets; sw may be NULL (all
+ * ones, the plain mean). With weights the loss is the weighted mean of the per-sample losses l_i (each a sum over the
+ * m outputs) and the gradient that of the weighted mean:
+ *   *loss = sum_i w_i l_i / sum_i w_i;   d_i = w_i dl_i / sum_i w_i
+ * Weights must be finite and >= 0 with a positive sum (FM_EVALUE otherwise, nothing written). With sw NULL the
+ * results are exactly those of the unweighted formulas below (a separate code path, bit for bit). */
+
 /* Squared error: *loss = 1/(2n) sum (p - t)^2;  dp = (p - t) / n (dp may be NULL). p, t, dp are [n][m]. */
-FM_API int fm_loss_mse_f32(const float *p, const float *t, float *dp, double *loss, size_t n, size_t m);
-FM_API int fm_loss_mse_f64(const double *p, const double *t, double *dp, double *loss, size_t n, size_t m);
+FM_API int fm_loss_mse_f32(const float *p, const float *t, const float *sw, float *dp, double *loss, size_t n,
+                           size_t m);
+FM_API int fm_loss_mse_f64(const double *p, const double *t, const double *sw, double *dp, double *loss, size_t n,
+                           size_t m);
 
 /* Softmax cross-entropy from logits z[n][m] and labels y[n] in [0, m): *loss = mean_i (logsumexp(z_i) - z_i[y_i]);
  * dz = (softmax(z) - onehot(y)) / n (dz may be NULL; dz may be the same buffer as z). */
-FM_API int fm_loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, double *loss, size_t n, size_t m);
-FM_API int fm_loss_softmax_ce_f64(const double *z, const int64_t *y, double *dz, double *loss, size_t n, size_t m);
+FM_API int fm_loss_softmax_ce_f32(const float *z, const int64_t *y, const float *sw, float *dz, double *loss,
+                                  size_t n, size_t m);
+FM_API int fm_loss_softmax_ce_f64(const double *z, const int64_t *y, const double *sw, double *dz, double *loss,
+                                  size_t n, size_t m);
 
 /* Sigmoid binary cross-entropy from logits z[n][m] and targets t[n][m] (in [0, 1]):
  * *loss = 1/n sum max(z,0) - z t + log1p(exp(-|z|));  dz = (sigmoid(z) - t) / n (dz may be NULL or z). */
-FM_API int fm_loss_sigmoid_bce_f32(const float *z, const float *t, float *dz, double *loss, size_t n, size_t m);
-FM_API int fm_loss_sigmoid_bce_f64(const double *z, const double *t, double *dz, double *loss, size_t n, size_t m);
+FM_API int fm_loss_sigmoid_bce_f32(const float *z, const float *t, const float *sw, float *dz, double *loss,
+                                   size_t n, size_t m);
+FM_API int fm_loss_sigmoid_bce_f64(const double *z, const double *t, const double *sw, double *dz, double *loss,
+                                   size_t n, size_t m);
+
+/* Poisson deviance from the log-mean z[n][m] (the prediction is exp(z), applied by the caller) and counts t[n][m]
+ * >= 0 (FM_EVALUE otherwise, nothing written): half the Poisson deviance, as scikit-learn's poisson_loss(t, exp(z)),
+ * *loss = 1/n sum xlogy(t, t) - t - t z + exp(z)  (xlogy(0, 0) = 0);  dz = (exp(z) - t) / n (dz may be NULL, z or t).
+ * A z whose exp overflows gives an infinite loss and gradient (the network functions refuse the step). */
+FM_API int fm_loss_poisson_f32(const float *z, const float *t, const float *sw, float *dz, double *loss, size_t n,
+                               size_t m);
+FM_API int fm_loss_poisson_f64(const double *z, const double *t, const double *sw, double *dz, double *loss,
+                               size_t n, size_t m);
 
 /* Row-wise softmax p[n][m] = exp(z - max) / sum exp(z - max); p may be the same buffer as z. */
 FM_API int fm_softmax_f32(const float *z, float *p, size_t n, size_t m);
@@ -176,11 +230,12 @@ FM_API int fm_adam_update_f64(const double *dW, double *W, double *m, double *v,
 typedef enum {
     FM_LOSS_MSE = 0,         /* squared error against float targets t[n][n_out] */
     FM_LOSS_SOFTMAX_CE = 1,  /* softmax cross-entropy from the last layer's output (logits), labels y[n] */
-    FM_LOSS_SIGMOID_BCE = 2  /* sigmoid binary cross-entropy from logits, targets t[n][n_out] in [0, 1] */
+    FM_LOSS_SIGMOID_BCE = 2, /* sigmoid binary cross-entropy from logits, targets t[n][n_out] in [0, 1] */
+    FM_LOSS_POISSON = 3      /* Poisson deviance from the log-mean (identity output; predict exp), t[n][n_out] >= 0 */
 } fm_loss;
 
 /* A network: n_layers dense layers, sizes[0] inputs ... sizes[n_layers] outputs, one activation per layer (the
- * last is the output activation; the cross-entropy losses need it to be identity, they take logits). */
+ * last is the output activation; every loss but MSE needs it to be identity: they take logits / the log-mean). */
 typedef struct {
     size_t n_layers;
     size_t sizes[FM_MAX_LAYERS + 1];
@@ -191,12 +246,18 @@ typedef struct {
 typedef enum { FM_OPT_SGD = 0, FM_OPT_ADAM = 1 } fm_opt_kind;
 
 /* Update rule. SGD: momentum 0 = plain, else (nesterov) momentum with one velocity buffer; Adam: beta1, beta2,
- * eps with two moment buffers. weight_decay (L2) and l1 act on the weights W only, never on the biases. */
+ * eps with two moment buffers. weight_decay (L2) and l1 act on the weights W only, never on the biases.
+ * scale_penalty != 0 is scikit-learn's alpha: in fm_mlp_train_step / fm_mlp_train_epoch (and their _csr forms) the
+ * penalties of a batch are weight_decay / S and l1 / S, S = the batch's sample-weight sum (its row count without
+ * weights), and the batch loss they return / average includes the penalty (0.5*weight_decay*sum(W^2) +
+ * l1*sum|W|) / S on the weights before the update (W only, never the biases): with weight_decay = alpha that is
+ * scikit-learn's MLP loss and gradient. 0 (as in a zeroed struct) keeps the penalties as given and out of the loss. */
 typedef struct {
     fm_opt_kind kind;
     double lr, momentum, weight_decay, l1;
     int nesterov;
     double beta1, beta2, eps;
+    int scale_penalty;
 } fm_optim;
 
 /* The most parameters a network may have: 2^40 (1.1e12), 4 TiB of float32 weights, past any one machine's memory,
@@ -212,6 +273,10 @@ FM_API int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *cou
  * `batch` rows (forward processes any n in chunks of that many rows). */
 FM_API int fm_mlp_workspace_size_f32(const fm_mlp *net, size_t *bytes, size_t batch);
 FM_API int fm_mlp_workspace_size_f64(const fm_mlp *net, size_t *bytes, size_t batch);
+/* The workspace of the _csr functions below (no room for dense input rows, which may be wide): at most
+ * fm_mlp_workspace_size's, so a workspace sized by that serves both. */
+FM_API int fm_mlp_workspace_size_csr_f32(const fm_mlp *net, size_t *bytes, size_t batch);
+FM_API int fm_mlp_workspace_size_csr_f64(const fm_mlp *net, size_t *bytes, size_t batch);
 
 /* out[n][n_out] = the network's output for x[n][n_in] (the last activation applied; logits for the cross-entropy
  * losses), computed in chunks of work_batch rows. */
@@ -220,40 +285,87 @@ FM_API int fm_mlp_forward_f32(const fm_mlp *net, const float *params, const floa
 FM_API int fm_mlp_forward_f64(const fm_mlp *net, const double *params, const double *x, double *out, void *work,
                               size_t n, size_t work_batch);
 
-/* Mean loss of the batch x[n][n_in] (n <= work_batch) against t (MSE, BCE) or y (softmax CE; the other may be
- * NULL) in *loss and, unless grads is NULL, its gradient with respect to every parameter in grads (overwritten).
- * No penalty terms: those enter in the update. FM_EDIVERGED when the loss or a gradient is not finite. */
+/* Sample weights in the network functions: sw (NULL = all ones) has one weight per row of x (loss_grad, train_step)
+ * or of X (train_epoch, indexed like X, i.e. gathered by `order`); finite and >= 0 (FM_EVALUE otherwise, checked
+ * once per call, nothing written). The batch loss is the weighted mean (see the losses above); loss_grad and
+ * train_step need a positive weight sum (FM_EVALUE), train_epoch skips a batch whose weights sum to 0 (no update,
+ * no step number used, 0 added to the loss). The Poisson loss needs targets >= 0 (FM_EVALUE, checked once). */
+
+/* Mean loss of the batch x[n][n_in] (n <= work_batch) against t (MSE, BCE, Poisson) or y (softmax CE; the other
+ * may be NULL) in *loss and, unless grads is NULL, its gradient with respect to every parameter in grads
+ * (overwritten). No penalty terms: those enter in the update. FM_EDIVERGED when the loss or a gradient is not
+ * finite. */
 FM_API int fm_mlp_loss_grad_f32(const fm_mlp *net, const float *params, const float *x, const float *t,
-                                const int64_t *y, float *grads, double *loss, void *work, size_t n,
+                                const int64_t *y, const float *sw, float *grads, double *loss, void *work, size_t n,
                                 size_t work_batch);
 FM_API int fm_mlp_loss_grad_f64(const fm_mlp *net, const double *params, const double *x, const double *t,
-                                const int64_t *y, double *grads, double *loss, void *work, size_t n,
-                                size_t work_batch);
+                                const int64_t *y, const double *sw, double *grads, double *loss, void *work,
+                                size_t n, size_t work_batch);
 
 /* One training step on the batch: loss_grad, then the update of every layer (step >= 1 numbers the update, for
  * Adam's bias correction). FM_EDIVERGED, with nothing updated, when the loss or a gradient is NaN/Inf or when a
  * bound on the step says it could overflow a weight or optimizer state to Inf (only near the type's largest
- * value): finite weights stay finite. */
+ * value): finite weights stay finite. With opt->scale_penalty, *loss includes the scaled penalty. */
 FM_API int fm_mlp_train_step_f32(const fm_mlp *net, const fm_optim *opt, const float *x, const float *t,
-                                 const int64_t *y, float *params, float *state, float *grads, double *loss,
-                                 void *work, size_t n, size_t work_batch, uint64_t step);
+                                 const int64_t *y, const float *sw, float *params, float *state, float *grads,
+                                 double *loss, void *work, size_t n, size_t work_batch, uint64_t step);
 FM_API int fm_mlp_train_step_f64(const fm_mlp *net, const fm_optim *opt, const double *x, const double *t,
-                                 const int64_t *y, double *params, double *state, double *grads, double *loss,
-                                 void *work, size_t n, size_t work_batch, uint64_t step);
+                                 const int64_t *y, const double *sw, double *params, double *state, double *grads,
+                                 double *loss, void *work, size_t n, size_t work_batch, uint64_t step);
 
-/* One epoch: the samples X[n_samples][n_in] (targets T or labels Y) visited in the order `order` (a permutation
- * of, or any indices into, 0..n_samples-1; n_order of them) in batches of `batch` rows (the last may be smaller),
- * one train_step each, without returning. *step is the last step number used and is advanced by the number of
- * batches; *mean_loss is the sample-weighted mean of the batch losses. On FM_EDIVERGED it stops at the batch
- * that diverged (earlier batches are applied; *step counts them). */
+/* One epoch: the samples X[n_samples][n_in] (targets T or labels Y, weights sw) visited in the order `order` (a
+ * permutation of, or any indices into, 0..n_samples-1; n_order of them) in batches of `batch` rows (the last may
+ * be smaller), one train_step each, without returning. *step is the last step number used and is advanced by the
+ * number of batches applied; *mean_loss is the row-count-weighted mean of the batch losses (sum of loss * rows
+ * over n_order, as scikit-learn accumulates its epoch loss). On FM_EDIVERGED it stops at the batch that diverged
+ * (earlier batches are applied; *step counts them). */
 FM_API int fm_mlp_train_epoch_f32(const fm_mlp *net, const fm_optim *opt, const float *X, const float *T,
-                                  const int64_t *Y, const int64_t *order, float *params, float *state, float *grads,
-                                  uint64_t *step, double *mean_loss, void *work, size_t n_samples, size_t n_order,
-                                  size_t batch);
+                                  const int64_t *Y, const float *sw, const int64_t *order, float *params,
+                                  float *state, float *grads, uint64_t *step, double *mean_loss, void *work,
+                                  size_t n_samples, size_t n_order, size_t batch);
 FM_API int fm_mlp_train_epoch_f64(const fm_mlp *net, const fm_optim *opt, const double *X, const double *T,
-                                  const int64_t *Y, const int64_t *order, double *params, double *state,
-                                  double *grads, uint64_t *step, double *mean_loss, void *work, size_t n_samples,
-                                  size_t n_order, size_t batch);
+                                  const int64_t *Y, const double *sw, const int64_t *order, double *params,
+                                  double *state, double *grads, uint64_t *step, double *mean_loss, void *work,
+                                  size_t n_samples, size_t n_order, size_t batch);
+
+/* The same on sparse input: the network's input is a CSR matrix (indptr[n+1] or indptr[n_samples+1], indices[nnz],
+ * data[nnz]: see the sparse kernels above; indptr[last] must equal nnz), the first layer runs the CSR kernels
+ * (batches of the epoch select their rows through `order`, no gathering, no densifying), the other layers as above;
+ * results equal the dense functions' on the densified matrix up to rounding (sums in another order). The
+ * workspace comes from fm_mlp_workspace_size_csr (or fm_mlp_workspace_size). The CSR arrays are checked once per
+ * call, O(nnz + rows). */
+FM_API int fm_mlp_forward_csr_f32(const fm_mlp *net, const float *params, const int64_t *indptr,
+                                  const int64_t *indices, const float *data, float *out, void *work, size_t n,
+                                  size_t nnz, size_t work_batch);
+FM_API int fm_mlp_forward_csr_f64(const fm_mlp *net, const double *params, const int64_t *indptr,
+                                  const int64_t *indices, const double *data, double *out, void *work, size_t n,
+                                  size_t nnz, size_t work_batch);
+FM_API int fm_mlp_loss_grad_csr_f32(const fm_mlp *net, const float *params, const int64_t *indptr,
+                                    const int64_t *indices, const float *data, const float *t, const int64_t *y,
+                                    const float *sw, float *grads, double *loss, void *work, size_t n, size_t nnz,
+                                    size_t work_batch);
+FM_API int fm_mlp_loss_grad_csr_f64(const fm_mlp *net, const double *params, const int64_t *indptr,
+                                    const int64_t *indices, const double *data, const double *t, const int64_t *y,
+                                    const double *sw, double *grads, double *loss, void *work, size_t n, size_t nnz,
+                                    size_t work_batch);
+FM_API int fm_mlp_train_step_csr_f32(const fm_mlp *net, const fm_optim *opt, const int64_t *indptr,
+                                     const int64_t *indices, const float *data, const float *t, const int64_t *y,
+                                     const float *sw, float *params, float *state, float *grads, double *loss,
+                                     void *work, size_t n, size_t nnz, size_t work_batch, uint64_t step);
+FM_API int fm_mlp_train_step_csr_f64(const fm_mlp *net, const fm_optim *opt, const int64_t *indptr,
+                                     const int64_t *indices, const double *data, const double *t, const int64_t *y,
+                                     const double *sw, double *params, double *state, double *grads, double *loss,
+                                     void *work, size_t n, size_t nnz, size_t work_batch, uint64_t step);
+FM_API int fm_mlp_train_epoch_csr_f32(const fm_mlp *net, const fm_optim *opt, const int64_t *indptr,
+                                      const int64_t *indices, const float *data, const float *T, const int64_t *Y,
+                                      const float *sw, const int64_t *order, float *params, float *state,
+                                      float *grads, uint64_t *step, double *mean_loss, void *work, size_t n_samples,
+                                      size_t nnz, size_t n_order, size_t batch);
+FM_API int fm_mlp_train_epoch_csr_f64(const fm_mlp *net, const fm_optim *opt, const int64_t *indptr,
+                                      const int64_t *indices, const double *data, const double *T, const int64_t *Y,
+                                      const double *sw, const int64_t *order, double *params, double *state,
+                                      double *grads, uint64_t *step, double *mean_loss, void *work,
+                                      size_t n_samples, size_t nnz, size_t n_order, size_t batch);
 
 #ifdef __cplusplus
 }

@@ -126,6 +126,55 @@ static inline int fm_labels_valid(const int64_t *y, size_t n, size_t m) {
     return 1;
 }
 
+/* sample weights: their sum in index order, in double (the one formula every weighted path uses), and the check
+ * that every weight is finite and >= 0 */
+#define FM_DEFINE_WEIGHTS(SUF, T)                                                   \
+    static inline double fm_wsum_##SUF(const T *sw, size_t n) {                     \
+        double s = 0.0;                                                             \
+        for (size_t i = 0; i < n; i++) s += (double)sw[i];                          \
+        return s;                                                                   \
+    }                                                                               \
+    static inline int fm_weights_valid_##SUF(const T *sw, size_t n) {              \
+        int bad = 0;                                                                \
+        for (size_t i = 0; i < n; i++) bad |= !(sw[i] >= (T)0 && sw[i] <= FM_TMAX_##SUF); \
+        return bad == 0;                                                            \
+    }                                                                               \
+    /* 1 when every t[i] >= 0 (NaN fails) */                                       \
+    static inline int fm_nonneg_##SUF(const T *t, size_t n) {                      \
+        int bad = 0;                                                                \
+        for (size_t i = 0; i < n; i++) bad |= !(t[i] >= (T)0);                      \
+        return bad == 0;                                                            \
+    }
+#define FM_TMAX_f32 3.40282346638528859811704183484516925440e+38f
+#define FM_TMAX_f64 1.79769313486231570814527423731704356798070e+308
+FM_DEFINE_WEIGHTS(f32, float)
+FM_DEFINE_WEIGHTS(f64, double)
+
+/* FM_OK when indptr[0..n_rows] rises from 0 (never decreasing) and every index of indices[0..nnz) lies in
+ * [0, n_cols), nnz = indptr[n_rows] (written to *nnz; it must keep nnz * 8 bytes representable); FM_EVALUE
+ * otherwise. indices may be NULL only when nnz is 0. */
+static inline int fm_csr_valid(const int64_t *indptr, const int64_t *indices, size_t n_rows, size_t n_cols,
+                               size_t *nnz) {
+    if (indptr[0] != 0) return FM_EVALUE;
+    int bad = 0;
+    for (size_t r = 0; r < n_rows; r++) bad |= indptr[r + 1] < indptr[r];
+    if (bad) return FM_EVALUE;
+    const int64_t total = indptr[n_rows];
+    if ((uint64_t)total > (uint64_t)PTRDIFF_MAX / 8) return FM_EOVERFLOW;
+    if (total > 0 && !indices) return FM_ENULL;
+    for (int64_t i = 0; i < total; i++) bad |= indices[i] < 0 || (uint64_t)indices[i] >= (uint64_t)n_cols;
+    if (bad) return FM_EVALUE;
+    *nnz = (size_t)total;
+    return FM_OK;
+}
+
+/* 1 when every rows[i] (i < n) lies in [0, n_rows) */
+static inline int fm_rows_valid(const int64_t *rows, size_t n, size_t n_rows) {
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad |= rows[i] < 0 || (uint64_t)rows[i] >= (uint64_t)n_rows;
+    return bad == 0;
+}
+
 /* max |a[i]| on the widest instruction set of this CPU (dense.c) */
 double fmi_max_abs_f32(const float *a, size_t n);
 double fmi_max_abs_f64(const double *a, size_t n);
@@ -143,13 +192,36 @@ void fmi_dense_backward_f64(const double *x, const double *W, const double *p, c
 
 
 /* argument-free cores of the losses (loss.inc): the public fm_loss_* check, then call these; so does mlp.c after
- * checking the whole network once (labels included) */
-void fmi_loss_mse_f32(const float *p, const float *t, float *dp, double *loss, size_t n, size_t m);
-void fmi_loss_mse_f64(const double *p, const double *t, double *dp, double *loss, size_t n, size_t m);
-void fmi_loss_softmax_ce_f32(const float *z, const int64_t *y, float *dz, double *loss, size_t n, size_t m);
-void fmi_loss_softmax_ce_f64(const double *z, const int64_t *y, double *dz, double *loss, size_t n, size_t m);
-void fmi_loss_sigmoid_bce_f32(const float *z, const float *t, float *dz, double *loss, size_t n, size_t m);
-void fmi_loss_sigmoid_bce_f64(const double *z, const double *t, double *dz, double *loss, size_t n, size_t m);
+ * checking the whole network once (labels, weights and Poisson targets included) */
+void fmi_loss_mse_f32(const float *p, const float *t, const float *sw, float *dp, double *loss, size_t n, size_t m);
+void fmi_loss_mse_f64(const double *p, const double *t, const double *sw, double *dp, double *loss, size_t n,
+                      size_t m);
+void fmi_loss_softmax_ce_f32(const float *z, const int64_t *y, const float *sw, float *dz, double *loss, size_t n,
+                             size_t m);
+void fmi_loss_softmax_ce_f64(const double *z, const int64_t *y, const double *sw, double *dz, double *loss,
+                             size_t n, size_t m);
+void fmi_loss_sigmoid_bce_f32(const float *z, const float *t, const float *sw, float *dz, double *loss, size_t n,
+                              size_t m);
+void fmi_loss_sigmoid_bce_f64(const double *z, const double *t, const double *sw, double *dz, double *loss,
+                              size_t n, size_t m);
+void fmi_loss_poisson_f32(const float *z, const float *t, const float *sw, float *dz, double *loss, size_t n,
+                          size_t m);
+void fmi_loss_poisson_f64(const double *z, const double *t, const double *sw, double *dz, double *loss, size_t n,
+                          size_t m);
+
+/* argument-free cores of the sparse first layer (sparse.inc) */
+void fmi_csr_dense_forward_f32(const int64_t *indptr, const int64_t *indices, const float *data,
+                               const int64_t *rows, const float *W, const float *b, float *p, size_t n, size_t n_in,
+                               size_t n_out, fm_act act);
+void fmi_csr_dense_forward_f64(const int64_t *indptr, const int64_t *indices, const double *data,
+                               const int64_t *rows, const double *W, const double *b, double *p, size_t n,
+                               size_t n_in, size_t n_out, fm_act act);
+void fmi_csr_dense_backward_f32(const int64_t *indptr, const int64_t *indices, const float *data,
+                                const int64_t *rows, const float *p, const float *dp, float *dz, float *dW,
+                                float *db, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
+void fmi_csr_dense_backward_f64(const int64_t *indptr, const int64_t *indices, const double *data,
+                                const int64_t *rows, const double *p, const double *dp, double *dz, double *dW,
+                                double *db, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
 
 /* the updates (optim.inc): the option checks (FM_OK or FM_EVALUE; as doubles and rounded to the element type),
  * then the argument-free cores, which assume the checks passed */

@@ -16,9 +16,10 @@ static int fm_mlp_check(const fm_mlp *net) {
         if (!fm_act_valid(net->acts[l])) return FM_EENUM;
         if (fm_mul_size(net->sizes[l], net->sizes[l + 1], &t)) return FM_EOVERFLOW;
     }
-    if (net->loss != FM_LOSS_MSE && net->loss != FM_LOSS_SOFTMAX_CE && net->loss != FM_LOSS_SIGMOID_BCE)
+    if (net->loss != FM_LOSS_MSE && net->loss != FM_LOSS_SOFTMAX_CE && net->loss != FM_LOSS_SIGMOID_BCE &&
+        net->loss != FM_LOSS_POISSON)
         return FM_EENUM;
-    /* the cross-entropy losses take logits: the output layer must be linear */
+    /* the cross-entropy losses take logits, Poisson the log-mean: the output layer must be linear */
     if (net->loss != FM_LOSS_MSE && net->acts[net->n_layers - 1] != FM_ACT_IDENTITY) return FM_EVALUE;
     return FM_OK;
 }

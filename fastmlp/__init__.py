@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from ._core import (
     ACTIVATIONS,
     adam_update,
+    csr_dense_backward,
+    csr_dense_forward,
     dense_backward,
     dense_forward,
     dense_forward_packed,
@@ -16,6 +18,7 @@ from ._core import (
     get_num_threads,
     has_openmp,
     loss_mse,
+    loss_poisson,
     loss_sigmoid_bce,
     loss_softmax_ce,
     set_num_threads,
@@ -51,8 +54,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "MLP", "DivergenceError", "ConvergenceWarning", "History", "gradcheck", "load", "read_metadata", "from_torch",
     "SGD", "Momentum", "Nesterov", "Adam", "optimizers", "vocabulary",
-    "ACTIVATIONS", "adam_update", "build_info", "dense_backward", "dense_forward", "dense_forward_packed",
+    "ACTIVATIONS", "adam_update", "build_info", "csr_dense_backward", "csr_dense_forward", "dense_backward", "dense_forward", "dense_forward_packed",
     "dense_pack", "dense_pack_width", "get_include",
-    "get_num_threads", "has_openmp", "loss_mse", "loss_sigmoid_bce", "loss_softmax_ce", "set_num_threads",
+    "get_num_threads", "has_openmp", "loss_mse", "loss_poisson", "loss_sigmoid_bce", "loss_softmax_ce", "set_num_threads",
     "sgd_update", "softmax",
 ]

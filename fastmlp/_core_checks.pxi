@@ -154,3 +154,34 @@ def _labels(y, Py_ssize_t n, Py_ssize_t m):
     if lo < 0 or hi >= m:
         raise ValueError(f"y: labels must lie in [0, {m}) for {m} classes, got values in [{lo}, {hi}]")
     return y
+
+
+def _weights(sw, Py_ssize_t n, dtype, bint need_positive_sum=True):
+    """Sample weights: None (all ones) or a C-contiguous 1-d array of ``dtype`` and length n, finite and >= 0, with a
+    positive sum unless need_positive_sum is False (an epoch skips the batches of zero weight)."""
+    if sw is None:
+        return None
+    if not isinstance(sw, np.ndarray):
+        raise TypeError(f"sw: expected None or a numpy.ndarray of sample weights, got {type(sw).__name__}")
+    if sw.dtype != dtype:
+        raise TypeError(f"sw: expected sample weights of dtype {np.dtype(dtype)} (the model's), got {sw.dtype}")
+    if sw.ndim != 1 or sw.shape[0] != n:
+        raise ValueError(f"sw: expected one sample weight per row, shape ({n},), got {sw.shape}")
+    if not sw.flags.c_contiguous or not sw.flags.aligned:
+        raise ValueError("sw: expected a C-contiguous array (use numpy.ascontiguousarray)")
+    if not _all_finite(sw):
+        raise ValueError("sw: sample weights contain NaN or Inf")
+    lo = sw.min()
+    if lo < 0:
+        raise ValueError(f"sw: sample weights must be >= 0, got a minimum of {lo}")
+    if need_positive_sum:
+        total = float(np.sum(sw, dtype=np.float64))
+        if not (total > 0.0) or total == float("inf"):
+            raise ValueError(f"sw: sample weights must have a positive, finite sum, got {total}")
+    return sw
+
+
+def _nonneg_targets(str name, t):
+    """Poisson targets (counts): >= 0 everywhere (NaN refused)."""
+    if not bool(np.all(t >= 0)):
+        raise ValueError(f"{name}: the Poisson loss needs targets >= 0, got a minimum of {np.nanmin(t) if not np.isnan(t).all() else float('nan')}")

@@ -228,68 +228,89 @@ def dense_backward(x, W, p, dp, act="relu", *, dW=None, db=None, dx=None, dz=Non
 # ---------------------------------------------------------------------------------------------------------------
 # losses
 
-cdef object _loss_mse(const floating[:, ::1] p, const floating[:, ::1] t, floating[:, ::1] dp):
+cdef object _loss_call(str which, const floating[:, ::1] z, const floating[:, ::1] t, y, sw, floating[:, ::1] dz):
     cdef double loss = 0.0
-    cdef int rc
-    with nogil:
-        rc = c_loss_mse(&p[0, 0], &t[0, 0], &dp[0, 0], &loss, p.shape[0], p.shape[1])
-    _raise_for(rc, "loss_mse")
+    cdef int rc = 0
+    cdef const int64_t[::1] yv
+    cdef const floating[::1] swv
+    cdef const floating *swp = NULL
+    cdef const floating *tp = NULL
+    if sw is not None:
+        swv = sw
+        swp = &swv[0]
+    if t is not None:
+        tp = &t[0, 0]
+    if which == "softmax_ce":
+        yv = y
+        with nogil:
+            rc = c_loss_softmax_ce(&z[0, 0], &yv[0], swp, &dz[0, 0], &loss, z.shape[0], z.shape[1])
+    elif which == "mse":
+        with nogil:
+            rc = c_loss_mse(&z[0, 0], tp, swp, &dz[0, 0], &loss, z.shape[0], z.shape[1])
+    elif which == "sigmoid_bce":
+        with nogil:
+            rc = c_loss_sigmoid_bce(&z[0, 0], tp, swp, &dz[0, 0], &loss, z.shape[0], z.shape[1])
+    else:
+        with nogil:
+            rc = c_loss_poisson(&z[0, 0], tp, swp, &dz[0, 0], &loss, z.shape[0], z.shape[1])
+    _raise_for(rc, "loss_" + which)
     return loss
 
 
-def loss_mse(p, t, *, dp=None):
-    """Squared error ``0.5 * mean_i sum_j (p - t)**2`` of p[n, m] against targets t[n, m]; returns (loss, dp)."""
+cdef object _loss(str which, z, t, sw, dz):
+    if z.dtype == np.float32:
+        return _loss_call[float](which, z, t if which != "softmax_ce" else None,
+                                 t if which == "softmax_ce" else None, sw, dz), dz
+    return _loss_call[double](which, z, t if which != "softmax_ce" else None,
+                              t if which == "softmax_ce" else None, sw, dz), dz
+
+
+def loss_mse(p, t, *, sw=None, dp=None):
+    """Squared error ``0.5 * mean_i sum_j (p - t)**2`` of p[n, m] against targets t[n, m]; returns (loss, dp).
+    sw: sample weights[n] (finite, >= 0, positive sum): the weighted mean sum_i w_i l_i / sum w instead."""
     p = _check("p", p, shape=(None, None))
     t = _check("t", t, p.dtype, p.shape)
+    sw = _weights(sw, p.shape[0], p.dtype)
     dp = _out("dp", dp, p.dtype, p.shape)
-    _no_overlap("dp", dp, (("p", p), ("t", t)), same_ok=("p", "t"))
-    if p.dtype == np.float32:
-        return _loss_mse[float](p, t, dp), dp
-    return _loss_mse[double](p, t, dp), dp
+    _no_overlap("dp", dp, (("p", p), ("t", t), ("sw", sw)), same_ok=("p", "t"))
+    return _loss("mse", p, t, sw, dp)
 
 
-cdef object _loss_softmax_ce(const floating[:, ::1] z, const int64_t[::1] y, floating[:, ::1] dz):
-    cdef double loss = 0.0
-    cdef int rc
-    with nogil:
-        rc = c_loss_softmax_ce(&z[0, 0], &y[0], &dz[0, 0], &loss, z.shape[0], z.shape[1])
-    _raise_for(rc, "loss_softmax_ce")
-    return loss
-
-
-def loss_softmax_ce(z, y, *, dz=None):
+def loss_softmax_ce(z, y, *, sw=None, dz=None):
     """Softmax cross-entropy from logits z[n, m] and integer labels y[n] in [0, m), mean over the batch;
-    returns (loss, dz) with dz = (softmax(z) - onehot(y)) / n."""
+    returns (loss, dz) with dz = (softmax(z) - onehot(y)) / n. sw: sample weights (weighted mean)."""
     z = _check("z", z, shape=(None, None))
     y = _labels(y, z.shape[0], z.shape[1])
+    sw = _weights(sw, z.shape[0], z.dtype)
     dz = _out("dz", dz, z.dtype, z.shape)
-    _no_overlap("dz", dz, (("z", z), ("y", y)), same_ok=("z",))
-    if z.dtype == np.float32:
-        return _loss_softmax_ce[float](z, y, dz), dz
-    return _loss_softmax_ce[double](z, y, dz), dz
+    _no_overlap("dz", dz, (("z", z), ("y", y), ("sw", sw)), same_ok=("z",))
+    return _loss("softmax_ce", z, y, sw, dz)
 
 
-cdef object _loss_sigmoid_bce(const floating[:, ::1] z, const floating[:, ::1] t, floating[:, ::1] dz):
-    cdef double loss = 0.0
-    cdef int rc
-    with nogil:
-        rc = c_loss_sigmoid_bce(&z[0, 0], &t[0, 0], &dz[0, 0], &loss, z.shape[0], z.shape[1])
-    _raise_for(rc, "loss_sigmoid_bce")
-    return loss
-
-
-def loss_sigmoid_bce(z, t, *, dz=None):
+def loss_sigmoid_bce(z, t, *, sw=None, dz=None):
     """Sigmoid binary cross-entropy from logits z[n, m] and targets t[n, m] in [0, 1], summed over outputs and
-    averaged over the batch; returns (loss, dz) with dz = (sigmoid(z) - t) / n."""
+    averaged over the batch; returns (loss, dz) with dz = (sigmoid(z) - t) / n. sw: sample weights."""
     z = _check("z", z, shape=(None, None))
     t = _check("t", t, z.dtype, z.shape)
     if t.min() < 0 or t.max() > 1:
         raise ValueError(f"t: targets must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
+    sw = _weights(sw, z.shape[0], z.dtype)
     dz = _out("dz", dz, z.dtype, z.shape)
-    _no_overlap("dz", dz, (("z", z), ("t", t)), same_ok=("z", "t"))
-    if z.dtype == np.float32:
-        return _loss_sigmoid_bce[float](z, t, dz), dz
-    return _loss_sigmoid_bce[double](z, t, dz), dz
+    _no_overlap("dz", dz, (("z", z), ("t", t), ("sw", sw)), same_ok=("z", "t"))
+    return _loss("sigmoid_bce", z, t, sw, dz)
+
+
+def loss_poisson(z, t, *, sw=None, dz=None):
+    """Poisson deviance from the log-mean z[n, m] (the prediction is exp(z)) and counts t[n, m] >= 0: the mean over
+    the batch of sum_j xlogy(t, t) - t - t z + exp(z), scikit-learn's poisson_loss(t, exp(z)); returns (loss, dz) with
+    dz = (exp(z) - t) / n. sw: sample weights (weighted mean)."""
+    z = _check("z", z, shape=(None, None))
+    t = _check("t", t, z.dtype, z.shape)
+    _nonneg_targets("t", t)
+    sw = _weights(sw, z.shape[0], z.dtype)
+    dz = _out("dz", dz, z.dtype, z.shape)
+    _no_overlap("dz", dz, (("z", z), ("t", t), ("sw", sw)), same_ok=("z", "t"))
+    return _loss("poisson", z, t, sw, dz)
 
 
 cdef object _softmax(const floating[:, ::1] z, floating[:, ::1] p):

@@ -23,82 +23,88 @@ cdef object _mlp_forward(_Net self, const floating[::1] params, const floating[:
     _raise_for(rc, "mlp_forward")
 
 
-cdef object _mlp_loss_grad(_Net self, const floating[::1] params, grads, const floating[:, ::1] x, t, y):
+cdef object _mlp_forward_csr(_Net self, const floating[::1] params, CSR X, floating[:, ::1] out,
+                             unsigned char[::1] work, size_t work_batch):
+    cdef const int64_t[::1] ip = X.indptr
+    cdef const int64_t[::1] ix = X.indices
+    cdef const floating[::1] dv = X.data
+    cdef int rc
+    with nogil:
+        rc = c_mlp_forward_csr(&self.net, &params[0], &ip[0], _i64_ptr(ix), _data_ptr(dv), &out[0, 0], &work[0],
+                               X.n_rows, X.nnz, work_batch)
+    _raise_for(rc, "mlp_forward_csr")
+
+
+cdef object _mlp_loss_grad(_Net self, const floating[::1] params, grads, x, t, y, sw):
     cdef floating[::1] g
-    cdef const floating[:, ::1] tv
-    cdef const int64_t[::1] yv
     cdef floating *gp = NULL
-    cdef const floating *tp = NULL
-    cdef const int64_t *yp = NULL
     cdef double loss = 0.0
     cdef int rc
+    cdef _Batch b
+    _batch(&b, x, t, y, sw, <floating>0)
     if grads is not None:
         g = grads
         gp = &g[0]
-    if t is not None:
-        tv = t
-        tp = &tv[0, 0]
-    if y is not None:
-        yv = y
-        yp = &yv[0]
     with nogil:
-        rc = c_mlp_loss_grad(&self.net, &params[0], &x[0, 0], tp, yp, gp, &loss, self._work_ptr, x.shape[0],
-                             self.work_batch)
+        if b.csr:
+            rc = c_mlp_loss_grad_csr(&self.net, &params[0], b.indptr, b.indices, <const floating *>b.data,
+                                     <const floating *>b.t, b.y, <const floating *>b.sw, gp, &loss, self._work_ptr,
+                                     b.n, b.nnz, self.work_batch)
+        else:
+            rc = c_mlp_loss_grad(&self.net, &params[0], <const floating *>b.x, <const floating *>b.t, b.y,
+                                 <const floating *>b.sw, gp, &loss, self._work_ptr, b.n, self.work_batch)
     if rc == FM_EDIVERGED:
         return float("nan")
     _raise_for(rc, "mlp_loss_grad")
     return loss
 
 
-cdef object _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] x, t, y,
+cdef object _mlp_train_step(_Net self, floating[::1] params, floating[::1] grads, state, x, t, y, sw,
                     OptimConfig cfg, uint64_t step):
     cdef floating[::1] sv
-    cdef const floating[:, ::1] tv
-    cdef const int64_t[::1] yv
     cdef floating *sp = NULL
-    cdef const floating *tp = NULL
-    cdef const int64_t *yp = NULL
     cdef double loss = 0.0
     cdef int rc
+    cdef _Batch b
+    _batch(&b, x, t, y, sw, <floating>0)
     if state is not None and len(state):
         sv = state
         sp = &sv[0]
-    if t is not None:
-        tv = t
-        tp = &tv[0, 0]
-    if y is not None:
-        yv = y
-        yp = &yv[0]
     with nogil:
-        rc = c_mlp_train_step(&self.net, &cfg.o, &x[0, 0], tp, yp, &params[0], sp, &grads[0], &loss,
-                              self._work_ptr, x.shape[0], self.work_batch, step)
+        if b.csr:
+            rc = c_mlp_train_step_csr(&self.net, &cfg.o, b.indptr, b.indices, <const floating *>b.data,
+                                      <const floating *>b.t, b.y, <const floating *>b.sw, &params[0], sp, &grads[0],
+                                      &loss, self._work_ptr, b.n, b.nnz, self.work_batch, step)
+        else:
+            rc = c_mlp_train_step(&self.net, &cfg.o, <const floating *>b.x, <const floating *>b.t, b.y,
+                                  <const floating *>b.sw, &params[0], sp, &grads[0], &loss, self._work_ptr, b.n,
+                                  self.work_batch, step)
     _net_raise(rc, "train_step")
     return loss
 
 
-cdef object _mlp_train_epoch(_Net self, floating[::1] params, floating[::1] grads, state, const floating[:, ::1] X, T, Y,
+cdef object _mlp_train_epoch(_Net self, floating[::1] params, floating[::1] grads, state, X, T, Y, sw,
                      const int64_t[::1] order, OptimConfig cfg, uint64_t[::1] counter):
     cdef floating[::1] sv
-    cdef const floating[:, ::1] tv
-    cdef const int64_t[::1] yv
     cdef floating *sp = NULL
-    cdef const floating *tp = NULL
-    cdef const int64_t *yp = NULL
     cdef double loss = 0.0
     cdef uint64_t st = counter[0]
     cdef int rc
+    cdef _Batch b
+    _batch(&b, X, T, Y, sw, <floating>0)
     if state is not None and len(state):
         sv = state
         sp = &sv[0]
-    if T is not None:
-        tv = T
-        tp = &tv[0, 0]
-    if Y is not None:
-        yv = Y
-        yp = &yv[0]
     with nogil:
-        rc = c_mlp_train_epoch(&self.net, &cfg.o, &X[0, 0], tp, yp, &order[0], &params[0], sp, &grads[0], &st,
-                               &loss, self._work_ptr, X.shape[0], order.shape[0], self.work_batch)
+        if b.csr:
+            rc = c_mlp_train_epoch_csr(&self.net, &cfg.o, b.indptr, b.indices, <const floating *>b.data,
+                                       <const floating *>b.t, b.y, <const floating *>b.sw, &order[0], &params[0], sp,
+                                       &grads[0], &st, &loss, self._work_ptr, b.n, b.nnz, order.shape[0],
+                                       self.work_batch)
+        else:
+            rc = c_mlp_train_epoch(&self.net, &cfg.o, <const floating *>b.x, <const floating *>b.t, b.y,
+                                   <const floating *>b.sw, &order[0], &params[0], sp, &grads[0], &st, &loss,
+                                   self._work_ptr, b.n, order.shape[0], self.work_batch)
     counter[0] = st  # the batches applied, also when one diverged
     _net_raise(rc, "train_epoch")
     return loss
@@ -116,6 +122,7 @@ cdef class _Net:
     cdef readonly size_t work_batch
     cdef object _work
     cdef void *_work_ptr
+    cdef bint _work_dense  # the workspace has the dense layout (room for gathered input rows; serves CSR too)
     cdef bint _ready  # set by a successful __init__ only: a bare _Net.__new__ is refused by every method
 
     def __init__(self, sizes, acts, str loss, dtype):
@@ -173,82 +180,126 @@ cdef class _Net:
         _raise_for(fm_mlp_state_size(&self.net, &cfg.o, &count), "mlp_state_size")
         return count
 
-    cdef size_t _workspace_bytes(self, size_t batch) except? 0:
-        """Bytes of workspace for batches of up to ``batch`` rows in this network's dtype."""
+    cdef size_t _workspace_bytes(self, size_t batch, bint dense=True) except? 0:
+        """Bytes of workspace for batches of up to ``batch`` rows in this network's dtype (dense input, or the
+        smaller CSR layout)."""
         cdef size_t nbytes = 0
         cdef int rc
         if self.dtype == np.float32:
-            rc = c_mlp_workspace_size(&self.net, &nbytes, batch, <float>0)
+            rc = c_mlp_workspace_size(&self.net, &nbytes, batch, <float>0) if dense else \
+                c_mlp_workspace_size_csr(&self.net, &nbytes, batch, <float>0)
         else:
-            rc = c_mlp_workspace_size(&self.net, &nbytes, batch, <double>0)
+            rc = c_mlp_workspace_size(&self.net, &nbytes, batch, <double>0) if dense else \
+                c_mlp_workspace_size_csr(&self.net, &nbytes, batch, <double>0)
         _raise_for(rc, "mlp_workspace_size")
         return nbytes
 
-    def reserve(self, size_t batch):
-        """Make the workspace fit batches of exactly this many rows (the epoch's batch size)."""
-        cdef size_t nbytes
+    def reserve(self, size_t batch, csr=False):
+        """Make the workspace fit batches of exactly this many rows (the epoch's batch size); ``csr=True``: for CSR
+        input only (no room for dense input rows, which may be wide)."""
         self._need()
+        self._reserve(batch, not _flag("csr", csr))
+
+    cdef _reserve(self, size_t batch, bint dense):
+        cdef size_t nbytes
         if batch == 0:
             raise ValueError("batch: expected >= 1")
-        if batch == self.work_batch:
+        if batch == self.work_batch and (self._work_dense or not dense):
             return
-        nbytes = self._workspace_bytes(batch)
+        nbytes = self._workspace_bytes(batch, dense)
         cdef unsigned char[::1] buf
         self._work = np.empty(nbytes, dtype=np.uint8)
         buf = self._work
         self._work_ptr = <void *>&buf[0]
         self.work_batch = batch
+        self._work_dense = dense
+
+    cdef _fit(self, size_t n, bint dense):
+        """A workspace for a batch of n rows of this input kind (the current one when it fits)."""
+        self._reserve(max(n, self.work_batch), dense)
 
     cdef _check_vec(self, str name, a, Py_ssize_t n):
         if not isinstance(a, np.ndarray) or a.dtype != self.dtype or a.ndim != 1 or a.shape[0] != n \
                 or not a.flags.c_contiguous:
             raise ValueError(f"{name}: expected a contiguous {self.dtype} vector of length {n}")
 
-    cdef _check_xty(self, x, t, y):
+    cdef _check_xty(self, x, t, y, sw=None, bint need_positive_sum=True):
+        """Check a batch (x a C-contiguous array or a CSR of the model's dtype; targets t or labels y; sample
+        weights sw) and return its row count."""
         self._need()
         n_in, n_out = self.net.sizes[0], self.net.sizes[self.net.n_layers]
-        if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
-                or x.shape[0] == 0 or not x.flags.c_contiguous:
-            raise ValueError(f"x: expected a C-contiguous {self.dtype} array of shape (n, {n_in})")
+        if isinstance(x, CSR):
+            (<CSR>x)._need()
+            if x.dtype != self.dtype or x.n_cols != n_in:
+                raise ValueError(f"x: expected a CSR of dtype {self.dtype} with {n_in} columns, got {x!r}")
+            n = x.n_rows
+        else:
+            if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
+                    or x.shape[0] == 0 or not x.flags.c_contiguous:
+                raise ValueError(f"x: expected a C-contiguous {self.dtype} array of shape (n, {n_in}) or a "
+                                 f"fastmlp._core.CSR")
+            n = x.shape[0]
         if self.net.loss == FM_LOSS_SOFTMAX_CE:
-            if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.shape != (x.shape[0],) \
+            if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.shape != (n,) \
                     or not y.flags.c_contiguous:
-                raise ValueError(f"y: expected int64 labels of shape ({x.shape[0]},)")
-        elif not isinstance(t, np.ndarray) or t.dtype != self.dtype or t.shape != (x.shape[0], n_out) \
-                or not t.flags.c_contiguous:
-            raise ValueError(f"t: expected a C-contiguous {self.dtype} array of shape ({x.shape[0]}, {n_out})")
+                raise ValueError(f"y: expected int64 labels of shape ({n},)")
+        else:
+            if not isinstance(t, np.ndarray) or t.dtype != self.dtype or t.shape != (n, n_out) \
+                    or not t.flags.c_contiguous:
+                raise ValueError(f"t: expected a C-contiguous {self.dtype} array of shape ({n}, {n_out})")
+            if self.net.loss == FM_LOSS_POISSON:
+                _nonneg_targets("t", t)
+        _weights(sw, n, self.dtype, need_positive_sum)
+        return n
 
     def forward(self, params, x, out):
+        """out[n, n_out] = the network's output for x: a C-contiguous (n, n_in) array or a CSR (fastmlp._core.CSR)
+        of the model's dtype."""
         self._need()
         self._check_vec("params", params, self.n_params)
         n_in, n_out = self.net.sizes[0], self.net.sizes[self.net.n_layers]
-        if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
-                or x.shape[0] == 0 or not x.flags.c_contiguous:
-            raise ValueError(f"x: expected a C-contiguous {self.dtype} array of shape (n, {n_in})")
-        if not isinstance(out, np.ndarray) or out.dtype != self.dtype or out.shape != (x.shape[0], n_out) \
-                or not out.flags.c_contiguous or not out.flags.writeable:
-            raise ValueError(f"out: expected a writable {self.dtype} array of shape ({x.shape[0]}, {n_out})")
-        # a workspace of its own for every call: predictions from several threads never share buffers
-        cdef size_t chunk = min(<size_t>x.shape[0], 256)
-        cdef size_t nbytes = self._workspace_bytes(chunk)
-        if x.dtype == np.float32:
-            _mlp_forward[float](self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
+        csr = isinstance(x, CSR)
+        if csr:
+            (<CSR>x)._need()
+            if x.dtype != self.dtype or x.n_cols != n_in:
+                raise ValueError(f"x: expected a CSR of dtype {self.dtype} with {n_in} columns, got {x!r}")
+            n = x.n_rows
         else:
-            _mlp_forward[double](self, params, x, out, np.empty(nbytes, dtype=np.uint8), chunk)
+            if not isinstance(x, np.ndarray) or x.dtype != self.dtype or x.ndim != 2 or x.shape[1] != n_in \
+                    or x.shape[0] == 0 or not x.flags.c_contiguous:
+                raise ValueError(f"x: expected a C-contiguous {self.dtype} array of shape (n, {n_in}) or a "
+                                 f"fastmlp._core.CSR")
+            n = x.shape[0]
+        if not isinstance(out, np.ndarray) or out.dtype != self.dtype or out.shape != (n, n_out) \
+                or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"out: expected a writable {self.dtype} array of shape ({n}, {n_out})")
+        # a workspace of its own for every call: predictions from several threads never share buffers
+        cdef size_t chunk = min(<size_t>n, 256)
+        cdef size_t nbytes = self._workspace_bytes(chunk, not csr)
+        work = np.empty(nbytes, dtype=np.uint8)
+        if csr:
+            if self.dtype == np.float32:
+                _mlp_forward_csr[float](self, params, x, out, work, chunk)
+            else:
+                _mlp_forward_csr[double](self, params, x, out, work, chunk)
+        elif x.dtype == np.float32:
+            _mlp_forward[float](self, params, x, out, work, chunk)
+        else:
+            _mlp_forward[double](self, params, x, out, work, chunk)
         return out
 
-    def loss_grad(self, params, grads, x, t, y):
-        """Mean loss of the batch and (grads not None) its gradient; NaN when it diverged."""
+    def loss_grad(self, params, grads, x, t, y, sw=None):
+        """Mean loss of the batch (weighted by sw, None or one finite weight >= 0 per row with a positive sum) and
+        (grads not None) its gradient; NaN when it diverged. x: an array or a CSR."""
         self._need()
         self._check_vec("params", params, self.n_params)
         if grads is not None:
             self._check_vec("grads", grads, self.n_params)
-        self._check_xty(x, t, y)
-        if self.work_batch < <size_t>x.shape[0]:
-            self.reserve(x.shape[0])
-        if x.dtype == np.float32:
-            return _mlp_loss_grad[float](self, params, grads, x, t, y)
-        return _mlp_loss_grad[double](self, params, grads, x, t, y)
+        n = self._check_xty(x, t, y, sw)
+        self._fit(n, not isinstance(x, CSR))
+        if self.dtype == np.float32:
+            return _mlp_loss_grad[float](self, params, grads, x, t, y, sw)
+        return _mlp_loss_grad[double](self, params, grads, x, t, y, sw)
 
     cdef _check_train(self, params, grads, OptimConfig cfg, state, counter):
         self._need()
@@ -264,32 +315,35 @@ cdef class _Net:
                 or not counter.flags.writeable:
             raise ValueError("counter: expected a writable uint64 array of shape (1,)")
 
-    def train_step(self, params, grads, OptimConfig cfg not None, state, counter, x, t, y):
-        """One step in C (step number counter[0] + 1); returns the batch loss and advances the counter. Raises
-        DivergenceError, with nothing updated, when the loss or a gradient is NaN/Inf."""
+    def train_step(self, params, grads, OptimConfig cfg not None, state, counter, x, t, y, sw=None):
+        """One step in C (step number counter[0] + 1); returns the batch loss (with the scaled penalty when
+        cfg.scale_penalty) and advances the counter. x: an array or a CSR; sw: sample weights (None, or finite,
+        >= 0, positive sum). Raises DivergenceError, with nothing updated, when the loss or a gradient is NaN/Inf."""
         self._check_train(params, grads, cfg, state, counter)
-        self._check_xty(x, t, y)
-        if self.work_batch < <size_t>x.shape[0]:
-            self.reserve(x.shape[0])
-        if x.dtype == np.float32:
-            loss = _mlp_train_step[float](self, params, grads, state, x, t, y, cfg, counter[0] + 1)
+        n = self._check_xty(x, t, y, sw)
+        self._fit(n, not isinstance(x, CSR))
+        if self.dtype == np.float32:
+            loss = _mlp_train_step[float](self, params, grads, state, x, t, y, sw, cfg, counter[0] + 1)
         else:
-            loss = _mlp_train_step[double](self, params, grads, state, x, t, y, cfg, counter[0] + 1)
+            loss = _mlp_train_step[double](self, params, grads, state, x, t, y, sw, cfg, counter[0] + 1)
         counter[0] += 1
         return loss
 
-    def train_epoch(self, params, grads, OptimConfig cfg not None, state, counter, X, T, Y, order, size_t batch):
-        """One epoch in one C call, the samples visited in ``order``; returns the mean loss and advances the
-        counter by the batches applied. Raises DivergenceError at the batch that diverged (the earlier ones are
+    def train_epoch(self, params, grads, OptimConfig cfg not None, state, counter, X, T, Y, order, size_t batch,
+                    sw=None):
+        """One epoch in one C call, the samples visited in ``order``; returns the mean loss (row-count weighted
+        mean of the batch losses) and advances the counter by the batches applied. X: an array or a CSR (its
+        batches selected through order, never densified); sw: one weight per row of X (None, or finite and >= 0; a
+        batch of zero weight is skipped). Raises DivergenceError at the batch that diverged (the earlier ones are
         applied)."""
         self._check_train(params, grads, cfg, state, counter)
-        self._check_xty(X, T, Y)
+        self._check_xty(X, T, Y, sw, False)
         if not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1 or order.shape[0] == 0:
             raise ValueError("order: expected a non-empty int64 vector of sample indices")
-        self.reserve(batch)
-        if X.dtype == np.float32:
-            return _mlp_train_epoch[float](self, params, grads, state, X, T, Y, order, cfg, counter)
-        return _mlp_train_epoch[double](self, params, grads, state, X, T, Y, order, cfg, counter)
+        self._reserve(batch, not isinstance(X, CSR))
+        if self.dtype == np.float32:
+            return _mlp_train_epoch[float](self, params, grads, state, X, T, Y, sw, order, cfg, counter)
+        return _mlp_train_epoch[double](self, params, grads, state, X, T, Y, sw, order, cfg, counter)
 
 
 cdef class Stepper:
@@ -332,6 +386,8 @@ cdef class Stepper:
         cdef Stepper s = Stepper.__new__(Stepper)
         cdef const unsigned char[::1] raw
         netobj._check_train(params, grads, cfg, state, counter)
+        if isinstance(X, CSR):
+            raise TypeError("stepper: X must be a dense array (use train_step for CSR batches)")
         netobj._check_xty(X, T, Y)
         if not isinstance(alive, np.ndarray) or alive.dtype != np.uint8 or alive.shape != (1,):
             raise ValueError("alive: expected a uint8 array of shape (1,)")
@@ -388,6 +444,7 @@ cdef class Stepper:
 
 cdef inline int _stepper_step(Stepper s, floating *dtype_of, double *loss) noexcept nogil:
     """One C train step of a stepper, in the dtype of ``dtype_of`` (a typed NULL that picks it)."""
-    return c_mlp_train_step(&s.net, &s.opt, <const floating *>s.x, <const floating *>s.t, s.y, <floating *>s.params,
+    return c_mlp_train_step(&s.net, &s.opt, <const floating *>s.x, <const floating *>s.t, s.y, NULL,
+                            <floating *>s.params,
                             <floating *>s.state, <floating *>s.grads, loss, s.work, s.n, s.work_batch,
                             s.counter[0] + 1)

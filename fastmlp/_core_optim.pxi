@@ -10,14 +10,17 @@ cdef class OptimConfig:
 
     kind: one of ``fastmlp.vocabulary.OPTIMIZERS``; the options are refused when out of range or when they would
     change meaning in the model's dtype (an lr of 1e300 is Inf in float32, a momentum of 0.99999999 rounds to 1).
-    ``lr`` may be set later (schedules), checked the same way."""
+    ``lr`` may be set later (schedules), checked the same way. ``scale_penalty=True`` is scikit-learn's alpha: each
+    batch's weight_decay and l1 are divided by its sample-weight sum (row count without weights) and the batch loss
+    that train_step / train_epoch return includes that penalty (fm_optim.scale_penalty in fastmlp.h)."""
     cdef fm_optim o
     cdef readonly str kind
     cdef readonly object dtype
+    cdef readonly bint scale_penalty
     cdef bint _ready  # set by a successful __init__ only: a bare OptimConfig.__new__ is refused everywhere
 
     def __init__(self, str kind, dtype, lr, momentum=0.9, weight_decay=0.0, l1=0.0, beta1=0.9, beta2=0.999,
-                 eps=1e-8):
+                 eps=1e-8, scale_penalty=False):
         # built in a local and committed only when every option passed; an initialised config never changes
         # (except lr), since a train epoch running without the GIL may be reading it
         cdef fm_optim o
@@ -44,9 +47,11 @@ cdef class OptimConfig:
               eps=o.eps)
         o.lr = _scalar("lr", lr, 0.0)
         _fits(dt, lr=o.lr)
+        o.scale_penalty = 1 if _flag("scale_penalty", scale_penalty) else 0
         self.o = o
         self.kind = kind
         self.dtype = dt
+        self.scale_penalty = o.scale_penalty != 0
         self._ready = True
 
     cdef int _need(self) except -1:

@@ -9,12 +9,12 @@ library, the estimators and the command line take their names and choices from h
 ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh")
 
 #: Losses the C core computes; the position of each is its ``fm_loss`` code in ``fastmlp.h``.
-CORE_LOSSES = ("mse", "softmax_ce", "sigmoid_bce")
+CORE_LOSSES = ("mse", "softmax_ce", "sigmoid_bce", "poisson")
 #: Losses a model takes: the core's, plus ``ideal_mse`` (source document 004: squared error against +5 for the
 #: right class and -5 for the others, on integer labels; computed by the core's ``mse``).
 LOSSES = CORE_LOSSES + ("ideal_mse",)
-#: Losses that take logits: the output activation must be ``identity``.
-LOGIT_LOSSES = ("softmax_ce", "sigmoid_bce")
+#: Losses that take logits (or, Poisson, the log of the mean): the output activation must be ``identity``.
+LOGIT_LOSSES = ("softmax_ce", "sigmoid_bce", "poisson")
 #: Losses whose targets are integer class labels.
 LABEL_LOSSES = ("softmax_ce", "ideal_mse")
 #: Losses of a classifier (``predict`` gives labels, ``score`` accuracy).

@@ -7,16 +7,20 @@ Installed with the wheel as ``fastmlp.reference``.
 """
 from .common import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACTIVATIONS, KernelError
 from .dense import dense_backward, dense_forward, dense_forward_packed, dense_pack, dense_pack_width, dense_packed_size
-from .loss import loss_mse, loss_softmax_ce, loss_sigmoid_bce, softmax
+from .loss import loss_mse, loss_poisson, loss_softmax_ce, loss_sigmoid_bce, softmax
+from .sparse import csr_dense_backward, csr_dense_forward
 from .optim import sgd_update, adam_update
 from .mlp import (Net, Optim, LOSSES, OPT_SGD, OPT_ADAM, mlp_num_params, mlp_state_size, mlp_forward,
-                  mlp_loss_grad, mlp_train_step, mlp_train_epoch)
+                  mlp_loss_grad, mlp_train_step, mlp_train_epoch, mlp_forward_csr, mlp_loss_grad_csr,
+                  mlp_train_step_csr, mlp_train_epoch_csr)
 
 __all__ = [
     "ACT_IDENTITY", "ACT_RELU", "ACT_SIGMOID", "ACT_TANH", "ACTIVATIONS", "KernelError",
     "dense_forward", "dense_backward", "dense_pack_width", "dense_packed_size", "dense_pack", "dense_forward_packed",
-    "loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "softmax",
+    "loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "loss_poisson", "softmax",
+    "csr_dense_forward", "csr_dense_backward",
     "sgd_update", "adam_update",
     "Net", "Optim", "LOSSES", "OPT_SGD", "OPT_ADAM", "mlp_num_params", "mlp_state_size", "mlp_forward",
-    "mlp_loss_grad", "mlp_train_step", "mlp_train_epoch",
+    "mlp_loss_grad", "mlp_train_step", "mlp_train_epoch", "mlp_forward_csr", "mlp_loss_grad_csr",
+    "mlp_train_step_csr", "mlp_train_epoch_csr",
 ]

@@ -1,27 +1,66 @@
-"""Twin of csrc/loss.c (loss.inc): losses, means over the batch of per-sample sums, and their gradients."""
+"""Twin of csrc/loss.c (loss.inc): losses, means over the batch of per-sample sums, and their gradients.
+
+``sw`` (sample weights, one per row, or None) gives the weighted mean sum_i w_i l_i / sum w and the gradient
+scaled by c_i = w_i / sum w; with None the plain formulas (a separate path, as in C)."""
 import math
 
 from .common import KernelError, check_sizes
 
 
-def loss_mse(p, t, dp, loss, n, m):
+def wsum(sw, n):
+    """Sum of the weights in index order (fm_wsum)."""
+    s = 0.0
+    for i in range(n):
+        s += sw[i]
+    return s
+
+
+def check_sw(sw, n):
+    """Weights finite and >= 0 with a positive, finite sum."""
+    if sw is None:
+        return
+    if not all(math.isfinite(sw[i]) and sw[i] >= 0.0 for i in range(n)):
+        raise KernelError("option out of range")
+    s = wsum(sw, n)
+    if not (s > 0.0 and math.isfinite(s)):
+        raise KernelError("option out of range")
+
+
+def loss_mse(p, t, sw, dp, loss, n, m):
     """loss[0] = 1/(2n) sum (p - t)^2; dp = (p - t) / n (dp may be None)."""
     check_sizes(n, m)
+    check_sw(sw, n)
+    if sw is None:
+        total = 0.0
+        for i in range(n * m):
+            d = p[i] - t[i]
+            total += d * d
+            if dp is not None:
+                dp[i] = d / n
+        loss[0] = 0.5 * total / n
+        return
+    ws = wsum(sw, n)
     total = 0.0
-    for i in range(n * m):
-        d = p[i] - t[i]
-        total += d * d
-        if dp is not None:
-            dp[i] = d / n
-    loss[0] = 0.5 * total / n
+    for i in range(n):
+        c = sw[i] / ws
+        row = 0.0
+        for j in range(i * m, (i + 1) * m):
+            d = p[j] - t[j]
+            row += d * d
+            if dp is not None:
+                dp[j] = d * c
+        total += sw[i] * row
+    loss[0] = 0.5 * total / ws
 
 
-def loss_softmax_ce(z, y, dz, loss, n, m):
+def loss_softmax_ce(z, y, sw, dz, loss, n, m):
     """loss[0] = mean_i logsumexp(z_i) - z_i[y_i]; dz = (softmax(z) - onehot(y)) / n (dz may be None)."""
     check_sizes(n, m)
     for i in range(n):
         if y[i] < 0 or y[i] >= m:
             raise KernelError("label out of range")
+    check_sw(sw, n)
+    ws = wsum(sw, n) if sw is not None else float(n)
     total = 0.0
     for i in range(n):
         mx = z[i * m]
@@ -33,29 +72,74 @@ def loss_softmax_ce(z, y, dz, loss, n, m):
             s += math.exp(z[i * m + j] - mx)
         lse = mx + math.log(s)
         yi = y[i]
-        total += lse - z[i * m + yi]
+        if sw is not None:
+            total += sw[i] * (lse - z[i * m + yi])
+        else:
+            total += lse - z[i * m + yi]
         if dz is not None:
+            c = sw[i] / ws if sw is not None else 0.0
             for j in range(m):
                 q = math.exp(z[i * m + j] - mx) / s
                 if j == yi:
                     q -= 1.0
-                dz[i * m + j] = q / n
-    loss[0] = total / n
+                dz[i * m + j] = q * c if sw is not None else q / n
+    loss[0] = total / ws
 
 
-def loss_sigmoid_bce(z, t, dz, loss, n, m):
+def loss_sigmoid_bce(z, t, sw, dz, loss, n, m):
     """loss[0] = 1/n sum max(z,0) - z t + log1p(exp(-|z|)); dz = (sigmoid(z) - t) / n (dz may be None)."""
     check_sizes(n, m)
+    check_sw(sw, n)
+    if sw is None:
+        total = 0.0
+        for i in range(n * m):
+            zi, ti = z[i], t[i]
+            az = -zi if zi < 0.0 else zi
+            e = math.exp(-az)
+            total += (zi if zi > 0.0 else 0.0) - zi * ti + math.log1p(e)
+            if dz is not None:
+                s = 1.0 / (1.0 + e) if zi >= 0.0 else e / (1.0 + e)
+                dz[i] = (s - ti) / n
+        loss[0] = total / n
+        return
+    ws = wsum(sw, n)
     total = 0.0
-    for i in range(n * m):
-        zi, ti = z[i], t[i]
-        az = -zi if zi < 0.0 else zi
-        e = math.exp(-az)
-        total += (zi if zi > 0.0 else 0.0) - zi * ti + math.log1p(e)
-        if dz is not None:
-            s = 1.0 / (1.0 + e) if zi >= 0.0 else e / (1.0 + e)
-            dz[i] = (s - ti) / n
-    loss[0] = total / n
+    for i in range(n):
+        c = sw[i] / ws
+        row = 0.0
+        for j in range(i * m, (i + 1) * m):
+            zi, ti = z[j], t[j]
+            az = -zi if zi < 0.0 else zi
+            e = math.exp(-az)
+            row += (zi if zi > 0.0 else 0.0) - zi * ti + math.log1p(e)
+            if dz is not None:
+                s = 1.0 / (1.0 + e) if zi >= 0.0 else e / (1.0 + e)
+                dz[j] = (s - ti) * c
+        total += sw[i] * row
+    loss[0] = total / ws
+
+
+def loss_poisson(z, t, sw, dz, loss, n, m):
+    """loss[0] = 1/n sum xlogy(t, t) - t - t z + exp(z) (half the Poisson deviance, scikit-learn's poisson_loss of
+    t and exp(z)); dz = (exp(z) - t) / n (dz may be None). Targets must be >= 0."""
+    check_sizes(n, m)
+    if not all(t[i] >= 0.0 for i in range(n * m)):
+        raise KernelError("option out of range")
+    check_sw(sw, n)
+    ws = wsum(sw, n) if sw is not None else float(n)
+    total = 0.0
+    for i in range(n):
+        c = sw[i] / ws if sw is not None else 0.0
+        row = 0.0
+        for j in range(i * m, (i + 1) * m):
+            zj, tj = z[j], t[j]
+            xlogy = tj * math.log(tj) if tj > 0.0 else 0.0
+            row += xlogy - tj - tj * zj + math.exp(zj)
+            if dz is not None:
+                d = math.exp(z[j]) - t[j]
+                dz[j] = d * c if sw is not None else d / n
+        total += sw[i] * row if sw is not None else row
+    loss[0] = total / ws
 
 
 def softmax(z, p, n, m):

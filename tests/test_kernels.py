@@ -44,7 +44,7 @@ def test_every_kernel_has_a_twin_and_a_case():
     c_kernels = {m for m in re.findall(r"\bfm_([a-z0-9_]+)_f(?:32|64)\s*\(", header)}
     # the whole-network functions have their twins in reference/mlp.py and their comparisons in test_mlp.py
     network = {k for k in c_kernels if k.startswith("mlp_")} | {"dense_pack_width"}
-    for name in network - {"mlp_workspace_size"}:
+    for name in network - {"mlp_workspace_size", "mlp_workspace_size_csr"}:
         assert callable(getattr(reference, name)), name
     assert c_kernels - network == set(KERNELS), (c_kernels ^ set(KERNELS), names)
 
@@ -103,11 +103,30 @@ def test_dense_backward(dtype, n, n_in, n_out, act, bias, quantized, accumulate,
     run_case("dense_backward", dtype, n, n_in, n_out, act, bias, quantized, accumulate=accumulate, seed=seed)
 
 
-@pytest.mark.parametrize("name", ["loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "softmax"])
+@pytest.mark.parametrize("name", ["loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "loss_poisson", "softmax"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(**matrix_sizes)
 def test_losses(name, dtype, n, m, quantized, seed):
     run_case(name, dtype, n, m, quantized, seed=seed)
+
+
+@pytest.mark.parametrize("name", ["loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "loss_poisson"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**matrix_sizes)
+def test_weighted_losses(name, dtype, n, m, quantized, seed):
+    run_case(name, dtype, n, m, quantized, weighted=True, seed=seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**layer_sizes)
+def test_csr_dense_forward(dtype, n, n_in, n_out, act, bias, quantized, seed):
+    run_case("csr_dense_forward", dtype, n, n_in, n_out, act, bias, quantized, seed=seed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(**layer_sizes, accumulate=st.booleans())
+def test_csr_dense_backward(dtype, n, n_in, n_out, act, bias, quantized, accumulate, seed):
+    run_case("csr_dense_backward", dtype, n, n_in, n_out, act, bias, quantized, accumulate=accumulate, seed=seed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -142,7 +142,7 @@ def test_loss_grad_matches_reference(loss, sizes, acts, dtype):
 
     rnet = ref_net(sizes, acts, loss)
     grads_r, loss_r = [0.0] * net.n_params, [0.0]
-    R.mlp_loss_grad(rnet, flat(params), flat(x), *ref_ty(t, y), grads_r, loss_r, None, n, n)
+    R.mlp_loss_grad(rnet, flat(params), flat(x), *ref_ty(t, y), None, grads_r, loss_r, None, n, n)
     assert np.all(np.isfinite(grads))
     assert max(abs(g) for g in grads_r) > 1e-3  # a vanishing gradient would compare vacuously
     assert_close(value, loss_r[0], dtype, f"mlp_loss_grad loss {loss}")
@@ -168,7 +168,7 @@ def test_train_steps_match_reference(loss, sizes, acts, opt_name, dtype):
         value = net.train_step(params, grads, c, state, steps, x, t, y)
         assert steps[0] == step
         loss_r = [0.0]
-        R.mlp_train_step(rnet, ropt, flat(x), *ref_ty(t, y), params_r, state_r, grads_r, loss_r, None, 6, 6, step)
+        R.mlp_train_step(rnet, ropt, flat(x), *ref_ty(t, y), None, params_r, state_r, grads_r, loss_r, None, 6, 6, step)
         close(value, loss_r[0], dtype, f"{opt_name} step {step} loss")
         close(params, params_r, dtype, f"{opt_name} step {step} params")
         close(grads, grads_r, dtype, f"{opt_name} step {step} grads")
@@ -202,7 +202,7 @@ def test_train_epoch_matches_reference(loss, sizes, acts, opt_name, dtype):
         mean = net.train_epoch(params, grads, c, state, steps, X, T, Y, order, batch)  # raises on divergence
         step = int(steps[0])
         mean_r = [0.0]
-        R.mlp_train_epoch(rnet, ropt, flat(X), Tr, Yr, [int(i) for i in order], params_r, state_r, grads_r, step_r,
+        R.mlp_train_epoch(rnet, ropt, flat(X), Tr, Yr, None, [int(i) for i in order], params_r, state_r, grads_r, step_r,
                           mean_r, None, n, len(order), batch)
         assert step == step_r[0] == [3, 6, 8][e]
         close(mean, mean_r[0], dtype, f"{opt_name} epoch {e} mean loss")

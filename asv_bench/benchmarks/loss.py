@@ -60,19 +60,19 @@ def _tiny(make, *args):
 def ref_loss_mse(ref):
     n, m = TINY
     p, t = _tiny(_logits, "float64", n, m), _tiny(_targets, "float64", n, m)
-    return partial(ref, p, t, [0.0] * (n * m), [0.0], n, m)
+    return partial(ref, p, t, None, [0.0] * (n * m), [0.0], n, m)
 
 
 def ref_loss_softmax_ce(ref):
     n, m = TINY
     z, y = _tiny(_logits, "float64", n, m), [int(v) for v in _labels(n, m)]
-    return partial(ref, z, y, [0.0] * (n * m), [0.0], n, m)
+    return partial(ref, z, y, None, [0.0] * (n * m), [0.0], n, m)
 
 
 def ref_loss_sigmoid_bce(ref):
     n, m = TINY
     z, t = _tiny(_logits, "float64", n, m), _tiny(_targets, "float64", n, m)
-    return partial(ref, z, t, [0.0] * (n * m), [0.0], n, m)
+    return partial(ref, z, t, None, [0.0] * (n * m), [0.0], n, m)
 
 
 def ref_softmax(ref):

@@ -92,14 +92,14 @@ def ref_mlp_forward(ref):
 def ref_mlp_train_step(ref):
     net, params, grads, X, T = _tiny_ref()
     opt = R.Optim(kind=R.OPT_SGD, lr=TINY.lr)
-    return partial(ref, net, opt, X, T, None, params, [], grads, [0.0], None, TINY.batch, TINY.batch, 1)
+    return partial(ref, net, opt, X, T, None, None, params, [], grads, [0.0], None, TINY.batch, TINY.batch, 1)
 
 
 def ref_mlp_train_epoch(ref):
     net, params, grads, X, T = _tiny_ref()
     opt = R.Optim(kind=R.OPT_SGD, lr=TINY.lr)
     n = TINY.samples
-    return partial(ref, net, opt, X, T, None, list(range(n)), params, [], grads, [0], [0.0], None, n, n, 1)
+    return partial(ref, net, opt, X, T, None, None, list(range(n)), params, [], grads, [0], [0.0], None, n, n, 1)
 
 
 KERNELS = {

@@ -34,7 +34,7 @@ int main(void) {
     uint64_t step = 0;
     double loss = 0;
     for (int epoch = 0; epoch < 2000; epoch++) {
-        int rc = fm_mlp_train_epoch_f32(&net, &opt, X, T, NULL, order, params, state, grads, &step, &loss, work,
+        int rc = fm_mlp_train_epoch_f32(&net, &opt, X, T, NULL, NULL, order, params, state, grads, &step, &loss, work,
                                         4, 4, 4);
         if (rc) {
             fprintf(stderr, "epoch %d: %s\n", epoch, fm_strerror(rc));

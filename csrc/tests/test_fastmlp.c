@@ -117,7 +117,7 @@ DEFINE_LAYER_TEST(double, _f64, 1e-12)
 static void test_losses(void) {
     double z[6] = {0.5, -1.0, 2.0, 3.0, 0.0, -2.0}, t[6] = {1, 0, 1, 0.5, 0.25, 0}, dz[6], loss, want = 0;
     int64_t y[2] = {2, 0};
-    CHECK(fm_loss_softmax_ce_f64(z, y, dz, &loss, 2, 3) == FM_OK, "softmax_ce status");
+    CHECK(fm_loss_softmax_ce_f64(z, y, NULL, dz, &loss, 2, 3) == FM_OK, "softmax_ce status");
     for (int i = 0; i < 2; i++) {
         double s = 0;
         for (int j = 0; j < 3; j++) s += exp(z[i * 3 + j]);
@@ -127,11 +127,11 @@ static void test_losses(void) {
         CHECK(fabs(gsum) < 1e-15, "softmax_ce gradient rows sum to 0");
     }
     CHECK(fabs(loss - want) < 1e-14, "softmax_ce loss %.17g vs %.17g", loss, want);
-    CHECK(fm_loss_mse_f64(z, t, dz, &loss, 2, 3) == FM_OK, "mse status");
+    CHECK(fm_loss_mse_f64(z, t, NULL, dz, &loss, 2, 3) == FM_OK, "mse status");
     want = 0;
     for (int i = 0; i < 6; i++) want += 0.5 * (z[i] - t[i]) * (z[i] - t[i]) / 2;
     CHECK(fabs(loss - want) < 1e-14 && fabs(dz[0] - (z[0] - t[0]) / 2) < 1e-15, "mse value and gradient");
-    CHECK(fm_loss_sigmoid_bce_f64(z, t, dz, &loss, 2, 3) == FM_OK, "bce status");
+    CHECK(fm_loss_sigmoid_bce_f64(z, t, NULL, dz, &loss, 2, 3) == FM_OK, "bce status");
     want = 0;
     for (int i = 0; i < 6; i++) {
         const double s = 1 / (1 + exp(-z[i]));
@@ -157,7 +157,7 @@ static void test_updates(void) {
 static double net_loss(const fm_mlp *net, const double *params, const double *x, const int64_t *y, size_t n,
                        void *work, size_t wb) {
     double loss = NAN;
-    fm_mlp_loss_grad_f64(net, params, x, NULL, y, NULL, &loss, work, n, wb);
+    fm_mlp_loss_grad_f64(net, params, x, NULL, y, NULL, NULL, &loss, work, n, wb);
     return loss;
 }
 
@@ -178,7 +178,7 @@ static void test_network(void) {
     for (size_t i = 0; i < P; i++) params[i] = urand() * 0.8;
     for (size_t i = 0; i < 18; i++) x[i] = urand();
     double loss;
-    CHECK(fm_mlp_loss_grad_f64(&net, params, x, NULL, y, grads, &loss, work, n, n) == FM_OK, "loss_grad status");
+    CHECK(fm_mlp_loss_grad_f64(&net, params, x, NULL, y, NULL, grads, &loss, work, n, n) == FM_OK, "loss_grad status");
     const double eps = 1e-5;
     double worst = 0, gmax = 0;
     for (size_t i = 0; i < P; i++) {
@@ -201,7 +201,7 @@ static void test_network(void) {
     fm_optim opt = {0};
     opt.kind = FM_OPT_SGD, opt.lr = 0.1;
     memcpy(after, params, P * sizeof(double));
-    CHECK(fm_mlp_train_step_f64(&net, &opt, x, NULL, y, after, NULL, grads, &loss, work, n, n, 1) == FM_OK,
+    CHECK(fm_mlp_train_step_f64(&net, &opt, x, NULL, y, NULL, after, NULL, grads, &loss, work, n, n, 1) == FM_OK,
           "train_step status");
     worst = 0;
     for (size_t i = 0; i < P; i++) {
@@ -212,10 +212,158 @@ static void test_network(void) {
     /* a NaN input: the step is refused and nothing changes */
     memcpy(params, after, P * sizeof(double));
     x[4] = NAN;
-    CHECK(fm_mlp_train_step_f64(&net, &opt, x, NULL, y, after, NULL, grads, &loss, work, n, n, 2) == FM_EDIVERGED,
+    CHECK(fm_mlp_train_step_f64(&net, &opt, x, NULL, y, NULL, after, NULL, grads, &loss, work, n, n, 2) == FM_EDIVERGED,
           "NaN input diverges");
     CHECK(memcmp(params, after, P * sizeof(double)) == 0, "a refused step leaves the parameters unchanged");
     free(params), free(grads), free(numeric), free(after), free(work);
+}
+
+/* sample weights, the Poisson loss and scale_penalty: weighted losses by hand, refusals that write nothing, a
+ * weight of 2 equal to a repeated row, a zero-weight batch skipped in an epoch, sklearn's alpha worked by hand */
+static void test_weights(void) {
+    double z[6] = {0.5, -1.0, 2.0, 3.0, 0.0, -2.0}, t[6] = {1, 0, 1, 0.5, 0.25, 0}, dz[6], loss, loss1;
+    double sw[2] = {1.0, 3.0}, ones[2] = {1.0, 1.0}, dz1[6];
+    int64_t y[2] = {2, 0};
+    /* weights of ones give the unweighted values (to rounding) */
+    CHECK(fm_loss_mse_f64(z, t, ones, dz, &loss, 2, 3) == FM_OK && fm_loss_mse_f64(z, t, NULL, dz1, &loss1, 2, 3) == FM_OK &&
+          fabs(loss - loss1) < 1e-15 && fabs(dz[4] - dz1[4]) < 1e-15, "mse with unit weights");
+    /* weighted mse by hand: (1 * l0 + 3 * l1) / 4 */
+    double l[2] = {0, 0};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) l[i] += 0.5 * (z[3 * i + j] - t[3 * i + j]) * (z[3 * i + j] - t[3 * i + j]);
+    CHECK(fm_loss_mse_f64(z, t, sw, dz, &loss, 2, 3) == FM_OK && fabs(loss - (l[0] + 3 * l[1]) / 4) < 1e-14 &&
+          fabs(dz[3] - 0.75 * (z[3] - t[3])) < 1e-15, "weighted mse by hand");
+    double lce[2];
+    for (int i = 0; i < 2; i++) {
+        double s = 0;
+        for (int j = 0; j < 3; j++) s += exp(z[3 * i + j]);
+        lce[i] = log(s) - z[3 * i + y[i]];
+    }
+    CHECK(fm_loss_softmax_ce_f64(z, y, sw, dz, &loss, 2, 3) == FM_OK && fabs(loss - (lce[0] + 3 * lce[1]) / 4) < 1e-14,
+          "weighted softmax_ce by hand");
+    CHECK(fm_loss_sigmoid_bce_f64(z, t, sw, dz, &loss, 2, 3) == FM_OK && isfinite(loss), "weighted bce");
+    /* Poisson: xlogy(t, t) - t - t z + exp(z) */
+    double want = 0;
+    for (int i = 0; i < 6; i++) want += (t[i] > 0 ? t[i] * log(t[i]) : 0) - t[i] - t[i] * z[i] + exp(z[i]);
+    CHECK(fm_loss_poisson_f64(z, t, NULL, dz, &loss, 2, 3) == FM_OK && fabs(loss - want / 2) < 1e-14 &&
+          fabs(dz[2] - (exp(2.0) - 1) / 2) < 1e-14, "poisson by hand");
+    /* refusals write nothing */
+    double bad[2] = {1.0, -1.0}, nanw[2] = {1.0, NAN}, zero[2] = {0.0, 0.0}, tneg[6] = {1, 0, 1, 0.5, -0.25, 0};
+    for (int i = 0; i < 6; i++) dz[i] = 7.0;
+    loss = 7.0;
+    CHECK(fm_loss_mse_f64(z, t, bad, dz, &loss, 2, 3) == FM_EVALUE && fm_loss_mse_f64(z, t, nanw, dz, &loss, 2, 3) ==
+          FM_EVALUE && fm_loss_softmax_ce_f64(z, y, zero, dz, &loss, 2, 3) == FM_EVALUE &&
+          fm_loss_poisson_f64(z, tneg, NULL, dz, &loss, 2, 3) == FM_EVALUE && dz[0] == 7.0 && loss == 7.0,
+          "bad weights and negative Poisson targets are refused, nothing written");
+
+    /* network: a weight of 2 on a row equals that row given twice */
+    fm_mlp net = {0};
+    net.n_layers = 2;
+    net.sizes[0] = 3, net.sizes[1] = 4, net.sizes[2] = 2;
+    net.acts[0] = FM_ACT_TANH, net.acts[1] = FM_ACT_IDENTITY;
+    net.loss = FM_LOSS_POISSON;
+    size_t P = 0, bytes = 0;
+    fm_mlp_num_params(&net, &P);
+    fm_mlp_workspace_size_f64(&net, &bytes, 4);
+    double *params = malloc(P * sizeof(double)), *g1 = malloc(P * sizeof(double)), *g2 = malloc(P * sizeof(double));
+    void *work = malloc(bytes);
+    for (size_t i = 0; i < P; i++) params[i] = urand() * 0.5;
+    double x[12], tt[8], w3[3] = {2.0, 1.0, 1.0};
+    for (int i = 0; i < 12; i++) x[i] = urand();
+    for (int i = 0; i < 8; i++) tt[i] = fabs(urand());
+    memcpy(x + 9, x, 3 * sizeof(double)); /* row 3 = row 0 */
+    memcpy(tt + 6, tt, 2 * sizeof(double));
+    double lw, l4;
+    CHECK(fm_mlp_loss_grad_f64(&net, params, x, tt, NULL, w3, g1, &lw, work, 3, 4) == FM_OK &&
+          fm_mlp_loss_grad_f64(&net, params, x, tt, NULL, NULL, g2, &l4, work, 4, 4) == FM_OK, "weighted loss_grad");
+    double worst = fabs(lw - l4);
+    for (size_t i = 0; i < P; i++) worst = fabs(g1[i] - g2[i]) > worst ? fabs(g1[i] - g2[i]) : worst;
+    CHECK(worst < 1e-14, "weight 2 = a repeated row (worst %.3g)", worst);
+    CHECK(fm_mlp_loss_grad_f64(&net, params, x, tt, NULL, bad, g1, &lw, work, 2, 4) == FM_EVALUE &&
+          fm_mlp_loss_grad_f64(&net, params, x, tneg, NULL, NULL, g1, &lw, work, 3, 4) == FM_EVALUE,
+          "network refuses negative weights and Poisson targets");
+
+    /* scale_penalty: W -= lr (g + wd W / S) on the weights, b -= lr g; the loss gains 0.5 wd |W|^2 / S */
+    fm_optim opt = {0};
+    opt.kind = FM_OPT_SGD, opt.lr = 0.1, opt.weight_decay = 0.3, opt.scale_penalty = 1;
+    double *after = malloc(P * sizeof(double)), lstep, lplain;
+    memcpy(after, params, P * sizeof(double));
+    fm_mlp_loss_grad_f64(&net, params, x, tt, NULL, w3, g1, &lplain, work, 3, 4);
+    CHECK(fm_mlp_train_step_f64(&net, &opt, x, tt, NULL, w3, after, NULL, g2, &lstep, work, 3, 4, 1) == FM_OK,
+          "scaled step status");
+    double sq = 0;
+    worst = 0;
+    size_t off = 0;
+    for (size_t l = 0; l < 2; l++) {
+        const size_t nw = net.sizes[l + 1] * net.sizes[l], nb = net.sizes[l + 1];
+        for (size_t i = off; i < off + nw + nb; i++) {
+            const double pen = i < off + nw ? 0.3 * params[i] / 4.0 : 0.0;
+            if (i < off + nw) sq += params[i] * params[i];
+            const double e = fabs(after[i] - (params[i] - 0.1 * (g1[i] + pen)));
+            worst = e > worst ? e : worst;
+        }
+        off += nw + nb;
+    }
+    CHECK(worst < 1e-15 && fabs(lstep - (lplain + 0.5 * 0.3 * sq / 4.0)) < 1e-14,
+          "scale_penalty step and loss by hand (worst %.3g)", worst);
+
+    /* an epoch whose second batch has zero weight: one step, that batch adds 0 to the loss */
+    double w4[4] = {1.0, 1.0, 0.0, 0.0}, mean;
+    int64_t order[4] = {0, 1, 2, 3};
+    uint64_t step = 0;
+    memcpy(after, params, P * sizeof(double));
+    opt.scale_penalty = 0;
+    CHECK(fm_mlp_train_epoch_f64(&net, &opt, x, tt, NULL, w4, order, after, NULL, g2, &step, &mean, work, 4, 4, 2) ==
+          FM_OK && step == 1, "zero-weight batch skipped (step %llu)", (unsigned long long)step);
+    fm_mlp_loss_grad_f64(&net, params, x, tt, NULL, NULL, g1, &lplain, work, 2, 4);
+    CHECK(fabs(mean - lplain * 2 / 4) < 1e-14, "epoch mean: row-count weighted, skipped batch adds 0");
+    free(params), free(g1), free(g2), free(after), free(work);
+}
+
+/* the CSR first layer against the dense kernels on the densified matrix, with shuffled rows, and its refusals */
+static void test_csr(void) {
+    enum { R = 7, NI = 9, NO = 5, N = 6 };
+    double X[R * NI] = {0}, data[R * NI], W[NO * NI], b[NO], xs[N * NI];
+    int64_t indptr[R + 1], indices[R * NI], rows[N] = {3, 0, 6, 3, 2, 5};
+    size_t nnz = 0;
+    for (int r = 0; r < R; r++) {
+        indptr[r] = (int64_t)nnz;
+        for (int k = 0; k < NI; k++) {
+            const int keep = r == 4 ? 1 : (r == 2 ? 0 : urand() > 0.5); /* row 4 full, row 2 empty */
+            if (keep) {
+                X[r * NI + k] = urand();
+                data[nnz] = X[r * NI + k], indices[nnz] = k, nnz++;
+            }
+        }
+    }
+    indptr[R] = (int64_t)nnz;
+    for (int i = 0; i < NO * NI; i++) W[i] = urand();
+    for (int i = 0; i < NO; i++) b[i] = urand();
+    for (int i = 0; i < N; i++) memcpy(xs + i * NI, X + rows[i] * NI, NI * sizeof(double));
+    double p1[N * NO], p2[N * NO], dp[N * NO], dz1[N * NO], dz2[N * NO], dW1[NO * NI], dW2[NO * NI], db1[NO], db2[NO];
+    for (int i = 0; i < N * NO; i++) dp[i] = urand();
+    CHECK(fm_csr_dense_forward_f64(indptr, indices, data, rows, W, b, p1, N, R, NI, NO, FM_ACT_TANH) == FM_OK,
+          "csr forward status");
+    fm_dense_forward_f64(xs, W, b, p2, N, NI, NO, FM_ACT_TANH);
+    CHECK(close_to(p1, p2, N * NO, 1e-14), "csr forward = dense forward");
+    CHECK(fm_csr_dense_backward_f64(indptr, indices, data, rows, p1, dp, dz1, dW1, db1, N, R, NI, NO, FM_ACT_TANH, 0) ==
+          FM_OK, "csr backward status");
+    fm_dense_backward_f64(xs, W, p2, dp, dz2, dW2, db2, NULL, N, NI, NO, FM_ACT_TANH, 0);
+    CHECK(close_to(dW1, dW2, NO * NI, 1e-14) && close_to(db1, db2, NO, 1e-14) && close_to(dz1, dz2, N * NO, 1e-14),
+          "csr backward = dense backward");
+    /* refusals: nothing written */
+    for (int i = 0; i < N * NO; i++) p1[i] = 7.0;
+    int64_t badrows[N] = {3, 0, 7, 3, 2, 5};
+    indices[0] += NI;
+    const int rc1 = fm_csr_dense_forward_f64(indptr, indices, data, rows, W, b, p1, N, R, NI, NO, FM_ACT_TANH);
+    indices[0] -= NI;
+    indptr[3] = indptr[4] + 1;
+    const int rc2 = fm_csr_dense_forward_f64(indptr, indices, data, NULL, W, b, p1, N, R, NI, NO, FM_ACT_TANH);
+    indptr[3] = indptr[2];
+    const int rc3 = fm_csr_dense_forward_f64(indptr, indices, data, badrows, W, b, p1, N, R, NI, NO, FM_ACT_TANH);
+    const int rc4 = fm_csr_dense_forward_f64(indptr, indices, data, NULL, W, b, p1, R + 1, R, NI, NO, FM_ACT_TANH);
+    CHECK(rc1 == FM_EVALUE && rc2 == FM_EVALUE && rc3 == FM_EVALUE && rc4 == FM_EVALUE && p1[0] == 7.0,
+          "bad CSR refused, nothing written (%d %d %d %d)", rc1, rc2, rc3, rc4);
 }
 
 static void test_threads(void) {
@@ -247,7 +395,7 @@ static void test_refusals(void) {
     CHECK(fm_dense_forward_f64(a, a, NULL, b, SIZE_MAX, 2, 2, FM_ACT_RELU) == FM_EOVERFLOW, "overflowing size");
     CHECK(fm_dense_forward_f64(a, a, NULL, b, 1, 2, 2, (fm_act)7) == FM_EENUM, "unknown activation");
     CHECK(fm_dense_forward_f64(a, a, NULL, a + 1, 1, 2, 2, FM_ACT_RELU) == FM_EOVERLAP, "overlapping output");
-    CHECK(fm_loss_softmax_ce_f64(a, y, NULL, &loss, 2, 2) == FM_ELABEL, "label out of range");
+    CHECK(fm_loss_softmax_ce_f64(a, y, NULL, NULL, &loss, 2, 2) == FM_ELABEL, "label out of range");
     CHECK(fm_sgd_update_f64(b, a, NULL, 4, -1.0, 0, 0, 0, 0) == FM_EVALUE, "negative lr");
     CHECK(fm_sgd_update_f64(b, a, NULL, 4, 0.1, 0.9, 0, 0, 0) == FM_ENULL, "momentum without a velocity");
     CHECK(fm_adam_update_f64(b, a, b, b, 4, 0, 0.1, 0.9, 0.999, 1e-8, 0, 0) == FM_EVALUE, "Adam step 0");
@@ -292,11 +440,11 @@ static void test_null_sweep(void) {
         CHECK(fm_dense_backward_f64(q[0], q[1], q[2], q[3], o[0], o[1], db, dx, 2, 3, 2, FM_ACT_RELU, 0) == FM_ENULL,
               "backward NULL %d", k);
     }
-    CHECK(fm_loss_mse_f64(NULL, t, dz, &loss, 2, 2) == FM_ENULL && fm_loss_mse_f64(p, NULL, dz, &loss, 2, 2) == FM_ENULL &&
-          fm_loss_mse_f64(p, t, dz, NULL, 2, 2) == FM_ENULL, "mse NULLs");
-    CHECK(fm_loss_softmax_ce_f64(NULL, y, dz, &loss, 2, 2) == FM_ENULL &&
-          fm_loss_softmax_ce_f64(p, NULL, dz, &loss, 2, 2) == FM_ENULL, "softmax_ce NULLs");
-    CHECK(fm_loss_sigmoid_bce_f64(p, NULL, dz, &loss, 2, 2) == FM_ENULL && fm_softmax_f64(NULL, dz, 2, 2) == FM_ENULL,
+    CHECK(fm_loss_mse_f64(NULL, t, NULL, dz, &loss, 2, 2) == FM_ENULL && fm_loss_mse_f64(p, NULL, NULL, dz, &loss, 2, 2) == FM_ENULL &&
+          fm_loss_mse_f64(p, t, NULL, dz, NULL, 2, 2) == FM_ENULL, "mse NULLs");
+    CHECK(fm_loss_softmax_ce_f64(NULL, y, NULL, dz, &loss, 2, 2) == FM_ENULL &&
+          fm_loss_softmax_ce_f64(p, NULL, NULL, dz, &loss, 2, 2) == FM_ENULL, "softmax_ce NULLs");
+    CHECK(fm_loss_sigmoid_bce_f64(p, NULL, NULL, dz, &loss, 2, 2) == FM_ENULL && fm_softmax_f64(NULL, dz, 2, 2) == FM_ENULL,
           "bce and softmax NULLs");
     CHECK(fm_sgd_update_f64(dW, NULL, v, 6, 0.1, 0, 0, 0, 0) == FM_ENULL &&
           fm_sgd_update_f64(NULL, v, NULL, 6, 0.1, 0, 0, 0, 0) == FM_ENULL, "sgd NULLs");
@@ -315,17 +463,17 @@ static void test_null_sweep(void) {
     CHECK(fm_mlp_forward_f64(&net, NULL, x, p, work, 2, 2) == FM_ENULL, "forward NULL params");
     fm_optim opt = {0};
     opt.kind = FM_OPT_SGD, opt.lr = 0.1;
-    CHECK(fm_mlp_train_step_f64(&net, &opt, x, NULL, y, prm, NULL, grd, &loss, work, 2, 2, 1) == FM_ENULL,
+    CHECK(fm_mlp_train_step_f64(&net, &opt, x, NULL, y, NULL, prm, NULL, grd, &loss, work, 2, 2, 1) == FM_ENULL,
           "train_step without targets");
-    CHECK(fm_mlp_train_step_f64(&net, NULL, x, t, y, prm, NULL, grd, &loss, work, 2, 2, 1) == FM_ENULL,
+    CHECK(fm_mlp_train_step_f64(&net, NULL, x, t, y, NULL, prm, NULL, grd, &loss, work, 2, 2, 1) == FM_ENULL,
           "train_step without options");
     uint64_t step = UINT64_MAX - 1;
     int64_t order[2] = {0, 1};
-    CHECK(fm_mlp_train_epoch_f64(&net, &opt, x, t, NULL, order, prm, NULL, grd, &step, &loss, work, 2, 2, 1) ==
+    CHECK(fm_mlp_train_epoch_f64(&net, &opt, x, t, NULL, NULL, order, prm, NULL, grd, &step, &loss, work, 2, 2, 1) ==
               FM_EVALUE, "step numbers that would wrap");
     order[1] = 7;
     step = 0;
-    const int rc_order = fm_mlp_train_epoch_f64(&net, &opt, x, t, NULL, order, prm, NULL, grd, &step, &loss,
+    const int rc_order = fm_mlp_train_epoch_f64(&net, &opt, x, t, NULL, NULL, order, prm, NULL, grd, &step, &loss,
                                                 work, 2, 2, 1);
     CHECK(rc_order == FM_EVALUE && step == 0, "an order index past the data, refused before any step (rc %d, %s)",
           rc_order, fm_strerror(rc_order));
@@ -383,6 +531,8 @@ int main(void) {
     test_losses();
     test_updates();
     test_network();
+    test_weights();
+    test_csr();
     test_threads();
     test_hardening();
     test_refusals();

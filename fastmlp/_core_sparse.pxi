@@ -1,0 +1,280 @@
+# _core_sparse.pxi: sparse (CSR) input: the CSR holder and the first-layer kernels -- included by _core.pyx
+# ---------------------------------------------------------------------------------------------------------------
+# A CSR matrix checked once (CSR), and the kernels fm_csr_dense_forward / fm_csr_dense_backward. The core does not
+# import scipy: anything with indptr, indices, data and shape (scipy.sparse.csr_matrix / csr_array) is taken.
+
+
+@cython.auto_pickle(False)
+cdef class CSR:
+    """A CSR matrix for the core: ``CSR(indptr, indices, data, n_cols)``.
+
+    indptr: int64[n_rows + 1], rising from 0 (never decreasing) to nnz; indices: int64[nnz], each in [0, n_cols);
+    data: float32 or float64[nnz], finite. All C-contiguous; they are kept, not copied, and checked once here, so
+    that training on it does not scan O(nnz) in Python on every call (the C core still checks its arguments, so a
+    later change to the arrays is refused there, never read out of bounds). Read-only attributes: indptr, indices,
+    data, n_rows, n_cols, nnz, shape, dtype. ``CSR.from_any(X, dtype)`` takes a scipy.sparse CSR matrix (or this)."""
+    cdef readonly object indptr, indices, data, dtype
+    cdef readonly Py_ssize_t n_rows, n_cols, nnz
+    cdef bint _ready
+
+    def __init__(self, indptr, indices, data, n_cols):
+        if self._ready:
+            raise TypeError("CSR: already initialised; make a new one")
+        if isinstance(n_cols, bool) or not isinstance(n_cols, (int, np.integer)):
+            raise TypeError(f"n_cols: expected an int, got {type(n_cols).__name__}")
+        if n_cols < 1:
+            raise ValueError(f"n_cols: expected >= 1, got {n_cols}")
+        for name, a, want in (("indptr", indptr, np.int64), ("indices", indices, np.int64), ("data", data, None)):
+            if not isinstance(a, np.ndarray):
+                raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
+            if want is not None and a.dtype != want:
+                raise TypeError(f"{name}: expected dtype int64, got {a.dtype} (use numpy.asarray({name}, "
+                                f"dtype=numpy.int64))")
+            if want is None and a.dtype not in _FLOAT_DTYPES:
+                raise TypeError(f"data: expected dtype float32 or float64, got {a.dtype}")
+            if a.ndim != 1:
+                raise ValueError(f"{name}: expected a 1-d array, got shape {a.shape}")
+            if not a.flags.c_contiguous or not a.flags.aligned:
+                raise ValueError(f"{name}: expected a C-contiguous array (use numpy.ascontiguousarray)")
+        if indptr.shape[0] < 2:
+            raise ValueError(f"indptr: expected n_rows + 1 >= 2 entries (a matrix with rows), got {indptr.shape[0]}")
+        nnz = indices.shape[0]
+        if data.shape[0] != nnz:
+            raise ValueError(f"data: expected one value per index ({nnz}), got {data.shape[0]}")
+        if indptr[0] != 0:
+            raise ValueError(f"indptr: must start at 0, got {indptr[0]}")
+        if indptr[indptr.shape[0] - 1] != nnz:
+            raise ValueError(f"indptr: must end at nnz = len(indices) = {nnz}, got {indptr[indptr.shape[0] - 1]}")
+        if indptr.shape[0] > 2 and bool(np.any(indptr[1:] < indptr[:-1])):
+            raise ValueError("indptr: must never decrease (row r holds indptr[r] .. indptr[r+1])")
+        if nnz:
+            lo, hi = int(indices.min()), int(indices.max())
+            if lo < 0 or hi >= n_cols:
+                raise ValueError(f"indices: column indices must lie in [0, {n_cols}) for {n_cols} columns, got "
+                                 f"values in [{lo}, {hi}]")
+            if not _all_finite(data):
+                raise ValueError("data: contains NaN or Inf")
+        self.indptr, self.indices, self.data = indptr, indices, data
+        self.n_rows, self.n_cols, self.nnz, self.dtype = indptr.shape[0] - 1, int(n_cols), nnz, data.dtype
+        self._ready = True
+
+    cdef int _need(self) except -1:
+        if not self._ready:
+            raise TypeError("CSR: not initialised (make it with CSR(indptr, indices, data, n_cols))")
+        return 0
+
+    @property
+    def shape(self):
+        self._need()
+        return (self.n_rows, self.n_cols)
+
+    def __repr__(self):
+        if not self._ready:
+            return "<CSR (not initialised)>"
+        return f"<CSR {self.n_rows}x{self.n_cols} nnz={self.nnz} dtype={self.dtype}>"
+
+    @staticmethod
+    def from_any(X, dtype=None):
+        """X as a CSR: a CSR is returned as it is, a scipy.sparse CSR matrix / array (anything with indptr, indices,
+        data and shape; format "csr" when it says) becomes one, its index arrays converted to int64 (copies when
+        they are int32, as scipy stores them). dtype: the data's required dtype (None: float32 or float64)."""
+        cdef CSR c
+        if isinstance(X, CSR):
+            c = X
+            c._need()
+        else:
+            if isinstance(X, np.ndarray) or not all(hasattr(X, a) for a in ("indptr", "indices", "data", "shape")):
+                raise TypeError(f"X: expected a CSR matrix (fastmlp._core.CSR, or scipy.sparse CSR with indptr, "
+                                f"indices, data, shape), got {type(X).__name__}")
+            fmt = getattr(X, "format", "csr")
+            if fmt != "csr":
+                raise TypeError(f"X: expected a CSR matrix, got format {fmt!r} (convert with X.tocsr())")
+            shape = tuple(X.shape)
+            if len(shape) != 2:
+                raise ValueError(f"X: expected a 2-d matrix, got shape {shape}")
+            data = X.data
+            if not isinstance(data, np.ndarray):
+                raise TypeError(f"X.data: expected a numpy.ndarray, got {type(data).__name__}")
+            c = CSR(np.ascontiguousarray(X.indptr, dtype=np.int64), np.ascontiguousarray(X.indices, dtype=np.int64),
+                    data, shape[1])
+            if c.n_rows != shape[0]:
+                raise ValueError(f"X: indptr has {c.n_rows + 1} entries for {shape[0]} rows")
+        if dtype is not None and c.dtype != dtype:
+            raise TypeError(f"X: expected data of dtype {np.dtype(dtype)} (the dtype of the other arrays), got "
+                            f"{c.dtype}")
+        return c
+
+
+cdef inline const int64_t *_i64_ptr(const int64_t[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] else NULL
+
+
+cdef inline const floating *_data_ptr(const floating[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] else NULL
+
+
+def _rows(rows, Py_ssize_t n_rows):
+    """A batch's row selection: None, or a non-empty C-contiguous int64 vector of indices in [0, n_rows)."""
+    if rows is None:
+        return None
+    if not isinstance(rows, np.ndarray) or rows.dtype != np.int64 or rows.ndim != 1 or rows.shape[0] == 0 \
+            or not rows.flags.c_contiguous:
+        raise ValueError("rows: expected None or a non-empty C-contiguous int64 vector of row indices")
+    lo, hi = int(rows.min()), int(rows.max())
+    if lo < 0 or hi >= n_rows:
+        raise ValueError(f"rows: row indices must lie in [0, {n_rows}), got values in [{lo}, {hi}]")
+    return rows
+
+
+cdef object _csr_forward(CSR X, rows, const floating[:, ::1] W, b, floating[:, ::1] p, fm_act act):
+    cdef const int64_t[::1] ip = X.indptr
+    cdef const int64_t[::1] ix = X.indices
+    cdef const floating[::1] dv = X.data
+    cdef const int64_t[::1] rv
+    cdef const int64_t *rp = NULL
+    cdef const floating[::1] bv
+    cdef const floating *bp = NULL
+    cdef int rc
+    if rows is not None:
+        rv = rows
+        rp = &rv[0]
+    if b is not None:
+        bv = b
+        bp = &bv[0]
+    with nogil:
+        rc = c_csr_dense_forward(&ip[0], _i64_ptr(ix), _data_ptr(dv), rp, &W[0, 0], bp, &p[0, 0], p.shape[0],
+                                 X.n_rows, W.shape[1], W.shape[0], act)
+    _raise_for(rc, "csr_dense_forward")
+
+
+def csr_dense_forward(X, W, b=None, act="relu", *, rows=None, out=None, check_finite=True):
+    """``dense_forward`` with x given as a CSR matrix X[n_rows, n_in] (fastmlp._core.CSR or scipy.sparse CSR):
+    p = act(X[rows] @ W.T + b), rows an int64 vector of row indices (None: every row); work ~ nnz * n_out."""
+    check_finite = _flag("check_finite", check_finite)
+    W = _check("W", W, shape=(None, None), finite=check_finite)
+    cdef CSR Xc = CSR.from_any(X, W.dtype)
+    if Xc.n_cols != W.shape[1]:
+        raise ValueError(f"X: has {Xc.n_cols} columns, W takes {W.shape[1]} inputs")
+    if b is not None:
+        b = _check("b", b, W.dtype, (W.shape[0],), finite=check_finite)
+    code = _act(act)
+    rows = _rows(rows, Xc.n_rows)
+    n = Xc.n_rows if rows is None else rows.shape[0]
+    p = _out("out", out, W.dtype, (n, W.shape[0]))
+    _no_overlap("out", p, (("X.data", Xc.data), ("X.indices", Xc.indices), ("X.indptr", Xc.indptr), ("W", W),
+                           ("b", b), ("rows", rows)))
+    if W.dtype == np.float32:
+        _csr_forward[float](Xc, rows, W, b, p, code)
+    else:
+        _csr_forward[double](Xc, rows, W, b, p, code)
+    return p
+
+
+cdef object _csr_backward(CSR X, rows, const floating[:, ::1] p, const floating[:, ::1] dp, floating[:, ::1] dz,
+                          floating[:, ::1] dW, db, fm_act act, int accumulate):
+    cdef const int64_t[::1] ip = X.indptr
+    cdef const int64_t[::1] ix = X.indices
+    cdef const floating[::1] dv = X.data
+    cdef const int64_t[::1] rv
+    cdef const int64_t *rp = NULL
+    cdef floating[::1] dbv
+    cdef floating *dbp = NULL
+    cdef int rc
+    if rows is not None:
+        rv = rows
+        rp = &rv[0]
+    if db is not None:
+        dbv = db
+        dbp = &dbv[0]
+    with nogil:
+        rc = c_csr_dense_backward(&ip[0], _i64_ptr(ix), _data_ptr(dv), rp, &p[0, 0], &dp[0, 0], &dz[0, 0],
+                                  &dW[0, 0], dbp, p.shape[0], X.n_rows, dW.shape[1], dW.shape[0], act, accumulate)
+    _raise_for(rc, "csr_dense_backward")
+
+
+def csr_dense_backward(X, p, dp, act="relu", *, rows=None, dW=None, db=None, dz=None, bias=True, accumulate=False,
+                       check_finite=True):
+    """Backward of ``csr_dense_forward`` (a first layer: no dx) from its output p[n, n_out] and dp = dL/dp; returns
+    ``(dW, db)``: dW[n_out, n_in] = dz.T @ X[rows], db = dz.sum(0) (None when ``bias=False``), dz = dp * act'(p)
+    written to ``dz`` when given (``dz=dp`` allowed). ``accumulate=True`` adds to the given dW / db. Work ~ nnz *
+    n_out (plus clearing dW), never n * n_in."""
+    check_finite, bias, accumulate = _flag("check_finite", check_finite), _flag("bias", bias), \
+        _flag("accumulate", accumulate)
+    p = _check("p", p, shape=(None, None), finite=check_finite)
+    cdef CSR Xc = CSR.from_any(X, p.dtype)
+    rows = _rows(rows, Xc.n_rows)
+    n = Xc.n_rows if rows is None else rows.shape[0]
+    if p.shape[0] != n:
+        raise ValueError(f"p: expected {n} rows (one per row of the batch), got {p.shape[0]}")
+    n_out, n_in = p.shape[1], Xc.n_cols
+    dp = _check("dp", dp, p.dtype, p.shape, finite=check_finite)
+    code = _act(act)
+    if accumulate and (dW is None or (bias and db is None)):
+        raise ValueError("accumulate: needs the dW (and db) arrays to add to")
+    dW = _out("dW", dW, p.dtype, (n_out, n_in))
+    db = _out("db", db, p.dtype, (n_out,)) if bias else None
+    dz = _out("dz", dz, p.dtype, p.shape)
+    inputs = (("X.data", Xc.data), ("X.indices", Xc.indices), ("X.indptr", Xc.indptr), ("rows", rows), ("p", p),
+              ("dp", dp))
+    _no_overlap("dz", dz, inputs, same_ok=("dp",))
+    _no_overlap("dW", dW, inputs + (("dz", dz),))
+    _no_overlap("db", db, inputs + (("dz", dz), ("dW", dW)))
+    if p.dtype == np.float32:
+        _csr_backward[float](Xc, rows, p, dp, dz, dW, db, code, 1 if accumulate else 0)
+    else:
+        _csr_backward[double](Xc, rows, p, dp, dz, dW, db, code, 1 if accumulate else 0)
+    return dW, db
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a network batch of either input kind, as raw pointers (used by _core_net.pxi)
+
+cdef struct _Batch:
+    # raw pointers of a checked batch: dense rows or a CSR matrix, targets / labels, sample weights
+    const void *x
+    const int64_t *indptr
+    const int64_t *indices
+    const void *data
+    size_t nnz
+    bint csr
+    const void *t
+    const int64_t *y
+    const void *sw
+    size_t n
+
+
+cdef object _batch(_Batch *b, x, t, y, sw, floating like):
+    """Fill b with the pointers of x (ndarray or CSR), t, y, sw; the caller keeps the objects alive."""
+    cdef const floating[:, ::1] xv
+    cdef const floating[:, ::1] tv
+    cdef const int64_t[::1] yv
+    cdef const floating[::1] swv
+    cdef const int64_t[::1] ip
+    cdef const int64_t[::1] ix
+    cdef const floating[::1] dv
+    cdef CSR X
+    memset(b, 0, sizeof(_Batch))
+    if isinstance(x, CSR):
+        X = x
+        ip = X.indptr
+        ix = X.indices
+        dv = X.data
+        b.csr = True
+        b.indptr = &ip[0]
+        b.indices = _i64_ptr(ix)
+        b.data = <const void *>_data_ptr(dv)
+        b.nnz = X.nnz
+        b.n = X.n_rows
+    else:
+        xv = x
+        b.x = <const void *>&xv[0, 0]
+        b.n = xv.shape[0]
+    if t is not None:
+        tv = t
+        b.t = <const void *>&tv[0, 0]
+    if y is not None:
+        yv = y
+        b.y = &yv[0]
+    if sw is not None:
+        swv = sw
+        b.sw = <const void *>&swv[0]

@@ -1,7 +1,7 @@
 """Full-batch L-BFGS over the C core: scipy's ``L-BFGS-B`` (the solver scikit-learn's MLPs use) driven by the
 network's loss and gradient, computed in C in chunks of rows and summed with the sample weights.
 
-The objective is ``scale * (weighted mean loss) + (0.5 * alpha * sum(W**2)) / S`` with S the total sample weight
+The objective is ``(weighted mean loss) + (0.5 * alpha * sum(W**2)) / S`` with S the total sample weight
 (the row count without weights): scikit-learn's ``alpha``, on the weight matrices only, never the biases.
 """
 import math
@@ -16,8 +16,8 @@ class Objective:
     """The objective and its gradient at a flat parameter vector; ``chunks`` are ``training.Data`` pieces small
     enough for one C call each. ``evaluations`` counts calls."""
 
-    def __init__(self, model, chunks, alpha=0.0, scale=1.0):
-        self.model, self.chunks, self.alpha, self.scale = model, chunks, float(alpha), float(scale)
+    def __init__(self, model, chunks, alpha=0.0):
+        self.model, self.chunks, self.alpha = model, chunks, float(alpha)
         self.net = model._net
         self.weights = [c.n if c.sw is None else float(np.sum(c.sw, dtype=np.float64)) for c in chunks]
         self.total = float(sum(self.weights))
@@ -43,9 +43,7 @@ class Objective:
                 return math.inf, np.zeros_like(grad)
             value += loss * s
             grad += self.grads * (s / self.total)
-        value = self.scale * value / self.total
-        if self.scale != 1.0:
-            grad *= self.scale
+        value /= self.total
         if self.alpha:
             w = params[self.wmask].astype(np.float64)
             value += 0.5 * self.alpha * float(w @ w) / self.total

@@ -4,8 +4,10 @@ the network, initialised as scikit-learn initialises it; and the two solvers' lo
 schedules, stopping rules, warnings and fitted attributes.
 
 scikit-learn's objective, reproduced exactly: the (sample-weighted) mean loss plus ``0.5 * alpha * ||W||^2 / S``,
-S the batch's total weight, W the weight matrices only; the squared error averaged over the outputs as well as the
-samples (fastmlp's own ``mse`` sums over outputs: the estimators scale it, see ``_Solver``).
+S the batch's total weight, W the weight matrices only. One deliberate difference: for the squared error of several
+outputs scikit-learn 1.9 reports (and line-searches on) the loss averaged over the outputs while its gradient is
+that of their sum (scikit-learn issue #8349); fastmlp reports the sum, the function its gradient -- the same as
+scikit-learn's, so the stochastic steps are the same -- belongs to, and L-BFGS line-searches on it.
 """
 import copy
 import numbers
@@ -259,14 +261,9 @@ class BaseMLP(BaseEstimator):
             raise ValueError(NONFINITE)
         return self
 
-    def _scale(self):
-        """The factor from fastmlp's loss to scikit-learn's: 1 / n_outputs for the squared error (scikit-learn
-        averages it over the outputs), else 1."""
-        return 1.0 / self.n_outputs_ if self.out_activation_ == "identity" else 1.0
-
     def _fit_lbfgs(self, inputs, y, sw):
         data = self._training_data(inputs, y, sw)
-        objective = lbfgs.Objective(self.model_, data.chunks(1024), alpha=self.alpha, scale=self._scale())
+        objective = lbfgs.Objective(self.model_, data.chunks(1024), alpha=self.alpha)
         self.n_iter_, self.loss_ = lbfgs.minimize(objective, self.max_iter, self.max_fun, self.tol,
                                                   verbose=bool(self.verbose), warning=ConvergenceWarning)
         if not np.isfinite(self.loss_):
@@ -303,7 +300,6 @@ class BaseMLP(BaseEstimator):
         train = self._training_data(Inputs(X_train, inputs.dtype), y_train, sw_train)
         rule, cfg = self._optimizer.bind(self.model_)
         sample_idx = np.arange(n_samples, dtype=np.int64)
-        scale = self._scale()
         diverged = False
         try:
             self.n_iter_ = 0
@@ -312,7 +308,7 @@ class BaseMLP(BaseEstimator):
                     sample_idx = sk_shuffle(sample_idx, random_state=self._random_state)
                 self._optimizer.apply(rule)
                 try:
-                    self.loss_ = scale * training.epoch(self.model_, train, sample_idx, batch_size, rule, cfg)
+                    self.loss_ = training.epoch(self.model_, train, sample_idx, batch_size, rule, cfg)
                 except DivergenceError:
                     diverged, self.loss_ = True, np.nan
                 self.n_iter_ += 1
@@ -434,7 +430,7 @@ class BaseMLP(BaseEstimator):
         y = np.asarray(y)
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         data = self._training_data(inputs, y, inputs.sample_weight(sample_weight), binarized=True)
-        objective = lbfgs.Objective(model, data.chunks(1024), alpha=self.alpha, scale=self._scale())
+        objective = lbfgs.Objective(model, data.chunks(1024), alpha=self.alpha)
         value, grad = objective(theta)
         return value, grad[sk_to_fm]
 

@@ -55,6 +55,8 @@ class Inputs:
         if (sw < 0).any():
             raise ValueError("sample_weight: negative weights are not supported (fastmlp's loss is a weighted "
                              "mean with weights >= 0)")
+        if not sw.any():
+            raise ValueError("sample_weight: the weights are all zero; at least one sample needs a positive weight")
         return sw
 
 

@@ -7,25 +7,19 @@ from .. import optimizers
 class Solver:
     """The ``_optimizer`` of a fitted estimator. ``sgd``: Nesterov momentum (``nesterovs_momentum``), heavy-ball
     momentum, or plain SGD when ``momentum == 0``; ``adam``: Adam. ``alpha`` enters as scikit-learn's L2 term
-    (divided by each batch's weight and included in the loss: ``scale_penalty``). The squared error of n outputs
-    is fastmlp's ``mse`` / n: the rule takes ``alpha * n``, and ``lr / n`` (sgd) or ``epsilon * n`` (adam), which
-    gives exactly scikit-learn's steps on fastmlp's loss (every quantity scales by n)."""
+    (divided by each batch's weight and included in the loss: ``scale_penalty``)."""
 
     def __init__(self, est):
-        scale = est._scale()
         self.kind = est.solver
         self.learning_rate_init = float(est.learning_rate_init)
         self.learning_rate = float(est.learning_rate_init)
         self.lr_schedule = est.learning_rate if est.solver == "sgd" else "constant"
         self.power_t = float(est.power_t)
-        wd = float(est.alpha) / scale
+        wd, lr = float(est.alpha), self.learning_rate
         if est.solver == "adam":
-            self.lr_factor = 1.0
-            self.rule = optimizers.Adam(lr=self.learning_rate, beta1=float(est.beta_1), beta2=float(est.beta_2),
-                                        eps=float(est.epsilon) / scale, weight_decay=wd, scale_penalty=True)
+            self.rule = optimizers.Adam(lr=lr, beta1=float(est.beta_1), beta2=float(est.beta_2),
+                                        eps=float(est.epsilon), weight_decay=wd, scale_penalty=True)
         else:
-            self.lr_factor = scale
-            lr = self.learning_rate * scale
             if est.momentum > 0:
                 cls = optimizers.Nesterov if est.nesterovs_momentum else optimizers.Momentum
                 self.rule = cls(lr=lr, momentum=float(est.momentum), weight_decay=wd, scale_penalty=True)
@@ -39,7 +33,7 @@ class Solver:
 
     def apply(self, rule):
         """The current learning rate into the rule, before an epoch."""
-        rule.set_lr(self.learning_rate * self.lr_factor)
+        rule.set_lr(self.learning_rate)
 
     def iteration_ends(self, time_step):
         """After an epoch: ``invscaling`` sets the rate to ``learning_rate_init / (t + 1) ** power_t``, t the

@@ -9,9 +9,9 @@ from typing import IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, T
 
 import numpy as np
 
-from . import _core, export, modelfile, optimizers, schedules, training, validation
+from . import _core, export, lbfgs, modelfile, optimizers, schedules, training, validation
 from ._guard import Guard, reads, writes
-from .errors import DivergenceError
+from .errors import ConvergenceWarning, DivergenceError
 from ._typing import Activation, ArrayLike, DTypeLike, FloatArray, NDArray, Seed, Sizes
 from .network import Network
 from .training import History
@@ -308,8 +308,6 @@ class MLP(Network):
         projected-gradient tolerance. Returns the iterations run; warns (``fastmlp.ConvergenceWarning``) when it
         stopped before converging. Needs scipy. The optimizer state of SGD/Adam training is left as it was.
         A loss that is not finite at the solution raises DivergenceError with the weights as they were."""
-        from . import lbfgs
-        from .errors import ConvergenceWarning
         max_iter = validation.integer("max_iter", max_iter, 1)
         max_fun = validation.integer("max_fun", max_fun, 1)
         tol, alpha = validation.real("tol", tol, 0.0), validation.real("alpha", alpha, 0.0)

@@ -235,9 +235,9 @@ class _SpyNet:
         _SpyNet.seen.append(("forward", x))
         return self._net.forward(params, x, out)
 
-    def train_epoch(self, params, grads, cfg, state, counter, X, *rest):
+    def train_epoch(self, params, grads, cfg, state, counter, X, *rest, **options):
         _SpyNet.seen.append(("train_epoch", X))
-        return self._net.train_epoch(params, grads, cfg, state, counter, X, *rest)
+        return self._net.train_epoch(params, grads, cfg, state, counter, X, *rest, **options)
 
 
 @pytest.fixture

@@ -36,7 +36,9 @@ LIBRARY = {"fastmlp.validation": 0, "fastmlp.atomic": 0, "fastmlp.extras": 0, "f
 
 # optional extras: imported inside the function that needs them, so that `import fastmlp` does not pay for them
 LAZY_OK = {"matplotlib", "scipy", "sklearn", "tqdm", "torch", "onnx", "onnxruntime", "dask", "distributed",
-           "dask_ml", "pandas", "PIL"}
+           "dask_ml", "pandas", "PIL", "threadpoolctl"}
+# fastmlp's own modules that import an optional extra at their top (scikit-learn): loaded on first use too
+LAZY_INTERNAL = {"fastmlp.estimators", "fastmlp.apps.bench_sklearn"}
 MAX_LINES = 500
 SOURCES = (".py", ".pyx", ".pxi", ".pxd")
 GENERATED = re.compile(r"generated (by|from|with)|do not edit", re.I)
@@ -268,6 +270,8 @@ def in_functions(imports):
         if not imp.in_function or imp.guarded or (imp.path, imp.line, imp.text) in seen:
             continue
         if not imp.internal and imp.target.split(".")[0] in LAZY_OK:
+            continue
+        if imp.internal and imp.target in LAZY_INTERNAL:
             continue
         if imp.internal and imp.function == "__getattr__" and os.path.basename(imp.path) == "__init__.py":
             continue

@@ -68,7 +68,7 @@ def _flag(est, name):
         _bad(est, name, "an instance of 'bool'", v)
 
 
-class BaseMLP(BaseEstimator):
+class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type stubs
     """scikit-learn's MLP parameters (same names, defaults and meaning) plus fastmlp's ``dtype``."""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,

@@ -1,5 +1,7 @@
 """``MLPClassifier`` and ``MLPRegressor``: scikit-learn's estimators (same parameters, attributes, warnings and
 errors) trained by fastmlp's C core."""
+from typing import Any, Optional, Sequence, TypeVar, Union
+
 import numpy as np
 
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -10,8 +12,16 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .. import interop
+from .._typing import DTypeLike, FloatArray, NDArray
 from ._base import BaseMLP
-from ._data import Data
+from ._data import Data as _Data
+
+
+_C = TypeVar("_C", bound="MLPClassifier")
+_R = TypeVar("_R", bound="MLPRegressor")
+#: X, y and sample weights: array-likes or (X) sparse matrices, typed Any as scikit-learn's validators take them
+Data = Any
+RandomState = Union[None, int, np.random.RandomState]
 
 
 def _stochastic(est):
@@ -34,15 +44,19 @@ _DOC = """
     """
 
 
-class MLPClassifier(ClassifierMixin, BaseMLP):
+class MLPClassifier(ClassifierMixin, BaseMLP):  # type: ignore[misc]  # scikit-learn has no type stubs
     __doc__ = "Multi-layer perceptron classifier (log-loss; softmax, or logistic outputs for binary and " \
               "multilabel targets)." + _DOC.format(name="MLPClassifier")
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
+    def __init__(self, hidden_layer_sizes: Union[int, Sequence[int]] = (100,), activation: str = "relu", *,
+                 solver: str = "adam", alpha: float = 0.0001, batch_size: Union[int, str] = "auto",
+                 learning_rate: str = "constant", learning_rate_init: float = 0.001, power_t: float = 0.5,
+                 max_iter: int = 200, shuffle: bool = True, random_state: RandomState = None, tol: float = 1e-4,
+                 verbose: Union[bool, int] = False, warm_start: bool = False, momentum: float = 0.9,
+                 nesterovs_momentum: bool = True, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 n_iter_no_change: Union[int, float] = 10, max_fun: int = 15000,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
                          batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
                          power_t=power_t, max_iter=max_iter, loss="log_loss", shuffle=shuffle,
@@ -79,20 +93,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _training_data(self, inputs, y, sw, binarized=True):
         """The binarized targets in the network's form: labels for softmax, 0/1 rows for logistic outputs."""
         if self.out_activation_ == "softmax":
-            return Data(inputs, None, np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.int64), sw)
-        return Data(inputs, np.ascontiguousarray(y, dtype=inputs.dtype), None, sw)
+            return _Data(inputs, None, np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.int64), sw)
+        return _Data(inputs, np.ascontiguousarray(y, dtype=inputs.dtype), None, sw)
 
     def _outputs_to_predictions(self, out):
         prob = self._activate(out)
         return self._label_binarizer.inverse_transform(prob.ravel() if self.n_outputs_ == 1 else prob)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self: _C, X: Data, y: Data, sample_weight: Data = None) -> _C:
         """Fit the network to ``X`` (array or sparse matrix) and the labels ``y`` (1-d, or a 0/1 indicator matrix
         for multilabel), optionally weighting the samples."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @available_if(_stochastic)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self: _C, X: Data, y: Data, sample_weight: Data = None, classes: Data = None) -> _C:
         """One epoch over (X, y); the first call needs ``classes`` (every label there will be)."""
         if getattr(self, "classes_", None) is None and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -110,12 +124,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True, setup=first_call)
 
-    def predict(self, X):
+    def predict(self, X: Data) -> NDArray[Any]:
         """The predicted classes (an indicator matrix for multilabel targets)."""
         check_is_fitted(self)
         return self._outputs_to_predictions(self._raw(self._check_X(X)))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Data) -> FloatArray:
         """Probability of each class (in ``classes_`` order); two columns for a binary target."""
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
@@ -123,12 +137,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             y_pred = y_pred.ravel()
         return np.vstack([1 - y_pred, y_pred]).T if y_pred.ndim == 1 else y_pred
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: Data) -> FloatArray:
         """``log(predict_proba(X))``."""
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
 
-    def to_onnx(self, path=None, opset=None):
+    def to_onnx(self, path: Optional[str] = None, opset: Optional[int] = None) -> Any:
         """The fitted classifier as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
         ``X`` [N, n_features] in the network's dtype; outputs ``label`` (``predict``) and ``probabilities``
         (``predict_proba``). Multilabel classifiers are not exported (ValueError)."""
@@ -141,15 +155,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return tags
 
 
-class MLPRegressor(RegressorMixin, BaseMLP):
+class MLPRegressor(RegressorMixin, BaseMLP):  # type: ignore[misc]
     __doc__ = "Multi-layer perceptron regressor (half squared error, or half Poisson deviance with an exp " \
               "output)." + _DOC.format(name="MLPRegressor")
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
+    def __init__(self, loss: str = "squared_error", hidden_layer_sizes: Union[int, Sequence[int]] = (100,),
+                 activation: str = "relu", *, solver: str = "adam", alpha: float = 0.0001,
+                 batch_size: Union[int, str] = "auto", learning_rate: str = "constant",
+                 learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True,
+                 random_state: RandomState = None, tol: float = 1e-4, verbose: Union[bool, int] = False,
+                 warm_start: bool = False, momentum: float = 0.9, nesterovs_momentum: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: Union[int, float] = 10,
+                 max_fun: int = 15000, dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
                          batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
                          power_t=power_t, max_iter=max_iter, loss=loss, shuffle=shuffle, random_state=random_state,
@@ -180,27 +198,27 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         t = np.ascontiguousarray(y, dtype=inputs.dtype)
         if self.loss == "poisson" and (t < 0).any():
             raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
-        return Data(inputs, t, None, sw)
+        return _Data(inputs, t, None, sw)
 
     def _outputs_to_predictions(self, out):
         out = self._activate(out)
         return out.ravel() if out.shape[1] == 1 else out
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self: _R, X: Data, y: Data, sample_weight: Data = None) -> _R:
         """Fit the network to ``X`` (array or sparse matrix) and the targets ``y`` (1-d or multi-output)."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @available_if(_stochastic)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self: _R, X: Data, y: Data, sample_weight: Data = None) -> _R:
         """One epoch over (X, y), continuing from the current weights and optimizer state."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X: Data) -> NDArray[Any]:
         """The predictions, in the network's dtype ([n] for one output, else [n, n_outputs])."""
         check_is_fitted(self)
         return self._outputs_to_predictions(self._raw(self._check_X(X)))
 
-    def to_onnx(self, path=None, opset=None):
+    def to_onnx(self, path: Optional[str] = None, opset: Optional[int] = None) -> Any:
         """The fitted regressor as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
         ``X`` [N, n_features], output ``output`` = ``predict(X)``, in the network's dtype."""
         check_is_fitted(self)

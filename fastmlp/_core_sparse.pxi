@@ -68,6 +68,18 @@ cdef class CSR:
         self._need()
         return (self.n_rows, self.n_cols)
 
+    def __getitem__(self, key):
+        """The rows ``start:stop`` (a slice of step 1) as a CSR sharing this one's index and data arrays (only
+        the row pointers are copied, rebased to 0)."""
+        self._need()
+        if not isinstance(key, slice):
+            raise TypeError(f"CSR: only row slices X[start:stop] are supported, got {type(key).__name__}")
+        start, stop, step = key.indices(self.n_rows)
+        if step != 1 or stop <= start:
+            raise ValueError(f"CSR: a row slice needs step 1 and at least one row, got {key!r} of {self.n_rows} rows")
+        lo, hi = int(self.indptr[start]), int(self.indptr[stop])
+        return CSR(self.indptr[start:stop + 1] - lo, self.indices[lo:hi], self.data[lo:hi], self.n_cols)
+
     def __repr__(self):
         if not self._ready:
             return "<CSR (not initialised)>"

@@ -37,9 +37,33 @@ def as_float_array(name, a, dtype, ndim=2):
     return a
 
 
+def is_sparse(X):
+    """True for a sparse matrix: the core's CSR or a scipy.sparse matrix / array (anything with ``tocsr``)."""
+    return isinstance(X, _core.CSR) or (hasattr(X, "tocsr") and hasattr(X, "nnz") and hasattr(X, "shape"))
+
+
+def sparse_features(name, X, dtype, n_in):
+    """A sparse ``X`` (scipy CSR/CSC/COO..., or the core's CSR) as a ``_core.CSR`` of ``dtype`` with ``n_in``
+    columns: the index arrays as int64, the values converted once; never densified."""
+    if not isinstance(X, _core.CSR):
+        X = X.tocsr()
+        if X.shape[0] == 0:
+            raise ValueError(f"{name}: empty sparse matrix (shape {X.shape})")
+        X = _core.CSR(np.ascontiguousarray(X.indptr, dtype=np.int64), np.ascontiguousarray(X.indices, dtype=np.int64),
+                      np.ascontiguousarray(X.data, dtype=dtype), int(X.shape[1]))
+    elif X.dtype != np.dtype(dtype):
+        X = _core.CSR(X.indptr, X.indices, X.data.astype(dtype), X.n_cols)
+    if X.n_cols != n_in:
+        raise ValueError(f"{name}: expected {n_in} features, got {X.n_cols}")
+    return X
+
+
 def features(name, X, dtype, n_in):
-    """A 2-d float array of ``dtype`` with ``n_in`` columns (see ``as_float_array``). A 1-d ``X`` is refused with
-    the reshape that fits it: one sample when it has ``n_in`` values, one feature when ``n_in`` is 1."""
+    """A 2-d float array of ``dtype`` with ``n_in`` columns (see ``as_float_array``), or for a sparse ``X`` a
+    ``_core.CSR`` (``sparse_features``). A 1-d ``X`` is refused with the reshape that fits it: one sample when it
+    has ``n_in`` values, one feature when ``n_in`` is 1."""
+    if is_sparse(X):
+        return sparse_features(name, X, dtype, n_in)
     if np.ndim(X) == 1 and not isinstance(X, (str, bytes)):
         size = np.shape(X)[0]
         if size == n_in and n_in != 1:

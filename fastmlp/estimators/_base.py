@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, shuffle as sk_shuffle
+from sklearn.utils import check_random_state
 
 from .. import lbfgs, training
 from ..errors import DivergenceError
@@ -304,8 +304,10 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
-                if self.shuffle:
-                    sample_idx = sk_shuffle(sample_idx, random_state=self._random_state)
+                if self.shuffle:  # sklearn.utils.shuffle's draw (the same stream), without its per-call overhead
+                    perm = np.arange(n_samples)
+                    self._random_state.shuffle(perm)
+                    sample_idx = sample_idx[perm]
                 self._optimizer.apply(rule)
                 try:
                     self.loss_ = training.epoch(self.model_, train, sample_idx, batch_size, rule, cfg)

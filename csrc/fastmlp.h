@@ -14,7 +14,7 @@
  *   3. output buffers: first those read and updated in place (W, v, m, params, state), then the written ones
  *      (p, dz, dW, db, dx, Wp, grads);
  *   4. scalar outputs through pointers: in/out first (uint64_t *step), then out (double *loss, size_t *count);
- *   5. the workspace, void *work;
+ *   5. the workspace, void *work (a kernel's scratch of one element type: T *work);
  *   6. sizes (size_t): rows n, then widths n_in, n_out (m), then the rest (panel width nc, batch, work_batch);
  *   7. options by value: enums (act), scalars (lr, ...), step numbers (t, step), flags (accumulate, nesterov).
  * Output buffers must not overlap the inputs unless a comment says so (FM_EOVERLAP otherwise).
@@ -133,30 +133,34 @@ FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const 
  * [0, n_in) (unsorted and repeated indices are allowed: repeats add up). The batch is the rows `rows[n]` of X
  * (int64, each in [0, n_rows), repeats allowed), or its first n rows when rows is NULL (then n <= n_rows): a shuffled
  * batch needs no gathering. The kernels check all of that in O(nnz + n_rows + n) before any write (FM_EVALUE);
- * indices and data may be NULL when nnz is 0. Work is proportional to nnz * n_out (plus n_out * n_in to clear dW),
- * never to n * n_in; no scratch. Threads split the outputs o; every element is summed in the order of the batch
+ * indices and data may be NULL when nnz is 0. Both take a scratch `work` of n_in * n_out values (the size of W,
+ * caller-owned, contents on entry ignored and on return unspecified; it must not overlap any other argument): the
+ * layer transposed there, Wt[k][o] = W[o][k] (forward) and dWt[k][o] (backward), makes every nonzero one
+ * contiguous, vectorised run over the n_out outputs. Work is proportional to nnz * n_out plus n_out * n_in (the
+ * transposes), never to n * n_in. Threads split the outputs o; every element is summed in the order of the batch
  * rows and, within a row, of its nonzeros, so results are bit-identical for any thread count. */
 
 /* p[n][n_out] = act(X[rows[i]] . W^T + b), as fm_dense_forward on the densified rows; b may be NULL. */
 FM_API int fm_csr_dense_forward_f32(const int64_t *indptr, const int64_t *indices, const float *data,
-                                    const int64_t *rows, const float *W, const float *b, float *p, size_t n,
-                                    size_t n_rows, size_t n_in, size_t n_out, fm_act act);
+                                    const int64_t *rows, const float *W, const float *b, float *p, float *work,
+                                    size_t n, size_t n_rows, size_t n_in, size_t n_out, fm_act act);
 FM_API int fm_csr_dense_forward_f64(const int64_t *indptr, const int64_t *indices, const double *data,
-                                    const int64_t *rows, const double *W, const double *b, double *p, size_t n,
-                                    size_t n_rows, size_t n_in, size_t n_out, fm_act act);
+                                    const int64_t *rows, const double *W, const double *b, double *p, double *work,
+                                    size_t n, size_t n_rows, size_t n_in, size_t n_out, fm_act act);
 
 /* Backward of fm_csr_dense_forward for a first layer (no dx), from its output p[n][n_out] and dp = dL/dp:
  *   dz[n][n_out] = dp * act'(p) (dz may be the same buffer as dp);  db[n_out] = sum_i dz[i] (db may be NULL);
  *   dW[o][k] = sum_i dz[i][o] * X[rows[i]][k]
- * accumulate = 0 overwrites dW and db; accumulate != 0 adds this batch's gradient to them. */
+ * accumulate = 0 overwrites dW and db; accumulate != 0 adds this batch's gradient to them (each product in turn,
+ * in the order above). work: the scratch of n_in * n_out values (see above). */
 FM_API int fm_csr_dense_backward_f32(const int64_t *indptr, const int64_t *indices, const float *data,
                                      const int64_t *rows, const float *p, const float *dp, float *dz, float *dW,
-                                     float *db, size_t n, size_t n_rows, size_t n_in, size_t n_out, fm_act act,
-                                     int accumulate);
+                                     float *db, float *work, size_t n, size_t n_rows, size_t n_in, size_t n_out,
+                                     fm_act act, int accumulate);
 FM_API int fm_csr_dense_backward_f64(const int64_t *indptr, const int64_t *indices, const double *data,
                                      const int64_t *rows, const double *p, const double *dp, double *dz,
-                                     double *dW, double *db, size_t n, size_t n_rows, size_t n_in, size_t n_out,
-                                     fm_act act, int accumulate);
+                                     double *dW, double *db, double *work, size_t n, size_t n_rows, size_t n_in,
+                                     size_t n_out, fm_act act, int accumulate);
 
 /* ---- loss.c : losses (means over the batch of per-sample sums) and their gradients ------------------------ */
 
@@ -273,8 +277,9 @@ FM_API int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *cou
  * `batch` rows (forward processes any n in chunks of that many rows). */
 FM_API int fm_mlp_workspace_size_f32(const fm_mlp *net, size_t *bytes, size_t batch);
 FM_API int fm_mlp_workspace_size_f64(const fm_mlp *net, size_t *bytes, size_t batch);
-/* The workspace of the _csr functions below (no room for dense input rows, which may be wide): at most
- * fm_mlp_workspace_size's, so a workspace sized by that serves both. */
+/* The workspace of the _csr functions below: no room for dense input rows (which may be wide), room instead for the
+ * first layer transposed (sizes[0] * sizes[1] values, the size of W0). The two layouts differ only in that last
+ * region: a workspace of the larger of the two sizes serves both. */
 FM_API int fm_mlp_workspace_size_csr_f32(const fm_mlp *net, size_t *bytes, size_t batch);
 FM_API int fm_mlp_workspace_size_csr_f64(const fm_mlp *net, size_t *bytes, size_t batch);
 

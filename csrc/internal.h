@@ -209,19 +209,22 @@ void fmi_loss_poisson_f32(const float *z, const float *t, const float *sw, float
 void fmi_loss_poisson_f64(const double *z, const double *t, const double *sw, double *dz, double *loss, size_t n,
                           size_t m);
 
-/* argument-free cores of the sparse first layer (sparse.inc) */
+/* argument-free cores of the sparse first layer (sparse.inc); work: n_in * n_out values. transposed != 0: work
+ * already holds W^T (a previous call with the same W left it there: mlp.c's forward over several chunks) */
 void fmi_csr_dense_forward_f32(const int64_t *indptr, const int64_t *indices, const float *data,
-                               const int64_t *rows, const float *W, const float *b, float *p, size_t n, size_t n_in,
-                               size_t n_out, fm_act act);
+                               const int64_t *rows, const float *W, const float *b, float *p, float *work, size_t n,
+                               size_t n_in, size_t n_out, fm_act act, int transposed);
 void fmi_csr_dense_forward_f64(const int64_t *indptr, const int64_t *indices, const double *data,
-                               const int64_t *rows, const double *W, const double *b, double *p, size_t n,
-                               size_t n_in, size_t n_out, fm_act act);
+                               const int64_t *rows, const double *W, const double *b, double *p, double *work,
+                               size_t n, size_t n_in, size_t n_out, fm_act act, int transposed);
 void fmi_csr_dense_backward_f32(const int64_t *indptr, const int64_t *indices, const float *data,
                                 const int64_t *rows, const float *p, const float *dp, float *dz, float *dW,
-                                float *db, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
+                                float *db, float *work, size_t n, size_t n_in, size_t n_out, fm_act act,
+                                int accumulate);
 void fmi_csr_dense_backward_f64(const int64_t *indptr, const int64_t *indices, const double *data,
                                 const int64_t *rows, const double *p, const double *dp, double *dz, double *dW,
-                                double *db, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
+                                double *db, double *work, size_t n, size_t n_in, size_t n_out, fm_act act,
+                                int accumulate);
 
 /* the updates (optim.inc): the option checks (FM_OK or FM_EVALUE; as doubles and rounded to the element type),
  * then the argument-free cores, which assume the checks passed */

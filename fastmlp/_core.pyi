@@ -101,11 +101,11 @@ class CSR:
 
 def csr_dense_forward(X: Any, W: _ArrayIn, b: Optional[_ArrayIn] = None, act: str = "relu", *,
                       rows: Optional[NDArray[np.int64]] = None, out: Optional[_FloatArray] = None,
-                      check_finite: bool = True) -> _FloatArray: ...
+                      check_finite: bool = True, work: Optional[_FloatArray] = None) -> _FloatArray: ...
 def csr_dense_backward(X: Any, p: _ArrayIn, dp: _ArrayIn, act: str = "relu", *,
                        rows: Optional[NDArray[np.int64]] = None, dW: Optional[_FloatArray] = None,
                        db: Optional[_FloatArray] = None, dz: Optional[_FloatArray] = None, bias: bool = True,
-                       accumulate: bool = False, check_finite: bool = True
+                       accumulate: bool = False, check_finite: bool = True, work: Optional[_FloatArray] = None
                        ) -> Tuple[_FloatArray, Optional[_FloatArray]]: ...
 def softmax(z: _ArrayIn, *, out: Optional[_FloatArray] = None) -> _FloatArray: ...
 def sgd_update(W: _FloatArray, dW: _ArrayIn, v: Optional[_FloatArray] = None, *, lr: _Real, momentum: _Real = 0.0,

@@ -122,7 +122,8 @@ cdef class _Net:
     cdef readonly size_t work_batch
     cdef object _work
     cdef void *_work_ptr
-    cdef bint _work_dense  # the workspace has the dense layout (room for gathered input rows; serves CSR too)
+    cdef size_t _work_bytes  # the workspace's size: the two layouts differ only in their last region, so one of
+    # at least a layout's size (for this work_batch) serves it, whichever kind it was made for
     cdef bint _ready  # set by a successful __init__ only: a bare _Net.__new__ is refused by every method
 
     def __init__(self, sizes, acts, str loss, dtype):
@@ -163,6 +164,7 @@ cdef class _Net:
         self.n_params = count
         self.dtype = dt
         self.work_batch = 0
+        self._work_bytes = 0
         self._work = None
         self._work_ptr = NULL
         self._ready = True
@@ -204,15 +206,15 @@ cdef class _Net:
         cdef size_t nbytes
         if batch == 0:
             raise ValueError("batch: expected >= 1")
-        if batch == self.work_batch and (self._work_dense or not dense):
-            return
         nbytes = self._workspace_bytes(batch, dense)
+        if batch == self.work_batch and self._work_bytes >= nbytes:
+            return
         cdef unsigned char[::1] buf
         self._work = np.empty(nbytes, dtype=np.uint8)
         buf = self._work
         self._work_ptr = <void *>&buf[0]
         self.work_batch = batch
-        self._work_dense = dense
+        self._work_bytes = nbytes
 
     cdef _fit(self, size_t n, bint dense):
         """A workspace for a batch of n rows of this input kind (the current one when it fits)."""

@@ -138,7 +138,22 @@ def _rows(rows, Py_ssize_t n_rows):
     return rows
 
 
-cdef object _csr_forward(CSR X, rows, const floating[:, ::1] W, b, floating[:, ::1] p, fm_act act):
+def _scratch(work, dtype, Py_ssize_t n_out, Py_ssize_t n_in):
+    """The kernels' scratch: n_out * n_in values of dtype, C-contiguous and writable (allocated when None)."""
+    if work is None:
+        return np.empty(n_out * n_in, dtype=dtype)
+    if not isinstance(work, np.ndarray):
+        raise TypeError(f"work: expected a numpy.ndarray, got {type(work).__name__}")
+    if work.dtype != dtype:
+        raise TypeError(f"work: expected dtype {np.dtype(dtype)}, got {work.dtype}")
+    if work.size < n_out * n_in or not work.flags.c_contiguous or not work.flags.writeable or not work.flags.aligned:
+        raise ValueError(f"work: expected a writable C-contiguous array of at least {n_out * n_in} values "
+                         f"(n_out * n_in), got shape {work.shape}")
+    return work.reshape(-1)[:n_out * n_in]
+
+
+cdef object _csr_forward(CSR X, rows, const floating[:, ::1] W, b, floating[:, ::1] p, floating[::1] wk,
+                         fm_act act):
     cdef const int64_t[::1] ip = X.indptr
     cdef const int64_t[::1] ix = X.indices
     cdef const floating[::1] dv = X.data
@@ -154,14 +169,16 @@ cdef object _csr_forward(CSR X, rows, const floating[:, ::1] W, b, floating[:, :
         bv = b
         bp = &bv[0]
     with nogil:
-        rc = c_csr_dense_forward(&ip[0], _i64_ptr(ix), _data_ptr(dv), rp, &W[0, 0], bp, &p[0, 0], p.shape[0],
-                                 X.n_rows, W.shape[1], W.shape[0], act)
+        rc = c_csr_dense_forward(&ip[0], _i64_ptr(ix), _data_ptr(dv), rp, &W[0, 0], bp, &p[0, 0], &wk[0],
+                                 p.shape[0], X.n_rows, W.shape[1], W.shape[0], act)
     _raise_for(rc, "csr_dense_forward")
 
 
-def csr_dense_forward(X, W, b=None, act="relu", *, rows=None, out=None, check_finite=True):
+def csr_dense_forward(X, W, b=None, act="relu", *, rows=None, out=None, check_finite=True, work=None):
     """``dense_forward`` with x given as a CSR matrix X[n_rows, n_in] (fastmlp._core.CSR or scipy.sparse CSR):
-    p = act(X[rows] @ W.T + b), rows an int64 vector of row indices (None: every row); work ~ nnz * n_out."""
+    p = act(X[rows] @ W.T + b), rows an int64 vector of row indices (None: every row); work ~ nnz * n_out + the
+    size of W. ``work``: a scratch array of W's size and dtype (W transposed goes there) to reuse across calls
+    (None: allocated per call)."""
     check_finite = _flag("check_finite", check_finite)
     W = _check("W", W, shape=(None, None), finite=check_finite)
     cdef CSR Xc = CSR.from_any(X, W.dtype)
@@ -173,17 +190,20 @@ def csr_dense_forward(X, W, b=None, act="relu", *, rows=None, out=None, check_fi
     rows = _rows(rows, Xc.n_rows)
     n = Xc.n_rows if rows is None else rows.shape[0]
     p = _out("out", out, W.dtype, (n, W.shape[0]))
-    _no_overlap("out", p, (("X.data", Xc.data), ("X.indices", Xc.indices), ("X.indptr", Xc.indptr), ("W", W),
-                           ("b", b), ("rows", rows)))
+    wk = _scratch(work, W.dtype, W.shape[0], W.shape[1])
+    inputs = (("X.data", Xc.data), ("X.indices", Xc.indices), ("X.indptr", Xc.indptr), ("W", W), ("b", b),
+              ("rows", rows))
+    _no_overlap("out", p, inputs)
+    _no_overlap("work", wk, inputs + (("out", p),))
     if W.dtype == np.float32:
-        _csr_forward[float](Xc, rows, W, b, p, code)
+        _csr_forward[float](Xc, rows, W, b, p, wk, code)
     else:
-        _csr_forward[double](Xc, rows, W, b, p, code)
+        _csr_forward[double](Xc, rows, W, b, p, wk, code)
     return p
 
 
 cdef object _csr_backward(CSR X, rows, const floating[:, ::1] p, const floating[:, ::1] dp, floating[:, ::1] dz,
-                          floating[:, ::1] dW, db, fm_act act, int accumulate):
+                          floating[:, ::1] dW, db, floating[::1] wk, fm_act act, int accumulate):
     cdef const int64_t[::1] ip = X.indptr
     cdef const int64_t[::1] ix = X.indices
     cdef const floating[::1] dv = X.data
@@ -200,16 +220,18 @@ cdef object _csr_backward(CSR X, rows, const floating[:, ::1] p, const floating[
         dbp = &dbv[0]
     with nogil:
         rc = c_csr_dense_backward(&ip[0], _i64_ptr(ix), _data_ptr(dv), rp, &p[0, 0], &dp[0, 0], &dz[0, 0],
-                                  &dW[0, 0], dbp, p.shape[0], X.n_rows, dW.shape[1], dW.shape[0], act, accumulate)
+                                  &dW[0, 0], dbp, &wk[0], p.shape[0], X.n_rows, dW.shape[1], dW.shape[0], act,
+                                  accumulate)
     _raise_for(rc, "csr_dense_backward")
 
 
 def csr_dense_backward(X, p, dp, act="relu", *, rows=None, dW=None, db=None, dz=None, bias=True, accumulate=False,
-                       check_finite=True):
+                       check_finite=True, work=None):
     """Backward of ``csr_dense_forward`` (a first layer: no dx) from its output p[n, n_out] and dp = dL/dp; returns
     ``(dW, db)``: dW[n_out, n_in] = dz.T @ X[rows], db = dz.sum(0) (None when ``bias=False``), dz = dp * act'(p)
     written to ``dz`` when given (``dz=dp`` allowed). ``accumulate=True`` adds to the given dW / db. Work ~ nnz *
-    n_out (plus clearing dW), never n * n_in."""
+    n_out plus the size of dW, never n * n_in. ``work``: a scratch array of dW's size and dtype (dW transposed is
+    summed there) to reuse across calls (None: allocated per call)."""
     check_finite, bias, accumulate = _flag("check_finite", check_finite), _flag("bias", bias), \
         _flag("accumulate", accumulate)
     p = _check("p", p, shape=(None, None), finite=check_finite)
@@ -231,10 +253,12 @@ def csr_dense_backward(X, p, dp, act="relu", *, rows=None, dW=None, db=None, dz=
     _no_overlap("dz", dz, inputs, same_ok=("dp",))
     _no_overlap("dW", dW, inputs + (("dz", dz),))
     _no_overlap("db", db, inputs + (("dz", dz), ("dW", dW)))
+    wk = _scratch(work, p.dtype, n_out, n_in)
+    _no_overlap("work", wk, inputs + (("dz", dz), ("dW", dW), ("db", db)))
     if p.dtype == np.float32:
-        _csr_backward[float](Xc, rows, p, dp, dz, dW, db, code, 1 if accumulate else 0)
+        _csr_backward[float](Xc, rows, p, dp, dz, dW, db, wk, code, 1 if accumulate else 0)
     else:
-        _csr_backward[double](Xc, rows, p, dp, dz, dW, db, code, 1 if accumulate else 0)
+        _csr_backward[double](Xc, rows, p, dp, dz, dW, db, wk, code, 1 if accumulate else 0)
     return dW, db
 
 

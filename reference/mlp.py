@@ -106,8 +106,8 @@ def _forward_chunk(net, params, x, n):
             dense_forward(inp if l else x.x, W, b, out, n, ni, no, net.acts[l])
         else:
             rows = x.rows[:n] if x.rows is not None else None
-            csr_dense_forward(x.indptr, x.indices, x.data, rows, W, b, out, n, len(x.indptr) - 1, ni, no,
-                              net.acts[l])
+            csr_dense_forward(x.indptr, x.indices, x.data, rows, W, b, out, [0.0] * (no * ni), n, len(x.indptr) - 1,
+                              ni, no, net.acts[l])
         off += no * ni + no
         acts.append(out)
         inp = out
@@ -175,8 +175,8 @@ def _loss_grad_core(net, params, x, t, y, sw, grads, loss, n):
             dense_backward(acts[l - 1] if l else x.x, W, acts[l], cur, cur, dW, db, other, n, ni, no, net.acts[l], 0)
         else:
             rows = x.rows[:n] if x.rows is not None else None
-            csr_dense_backward(x.indptr, x.indices, x.data, rows, acts[l], cur, cur, dW, db, n, len(x.indptr) - 1, ni,
-                               no, net.acts[l], 0)
+            csr_dense_backward(x.indptr, x.indices, x.data, rows, acts[l], cur, cur, dW, db, [0.0] * (no * ni), n,
+                               len(x.indptr) - 1, ni, no, net.acts[l], 0)
         grads[offs[l]: offs[l] + no * ni] = dW
         grads[offs[l] + no * ni: offs[l] + no * ni + no] = db
         cur = other

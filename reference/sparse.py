@@ -1,5 +1,6 @@
 """Twin of csrc/sparse.inc: a first layer on CSR input (indptr, indices, data), its batch the rows ``rows`` of the
-matrix (None: the first n). Both kernels loop over the outputs o outermost, as the C code does."""
+matrix (None: the first n). Both work on the layer transposed in the scratch ``work`` (n_in * n_out values), one
+contiguous run over the outputs per nonzero, as the C code does."""
 from .common import KernelError, check_act, check_sizes
 from .dense import act_apply, act_grad
 
@@ -32,23 +33,72 @@ def _row(rows, i):
     return rows[i] if rows is not None else i
 
 
-def csr_dense_forward(indptr, indices, data, rows, W, b, p, n, n_rows, n_in, n_out, act):
-    """p[i][o] = act(X[rows[i]] . W[o] + b[o]); b may be None."""
-    _check(indptr, indices, rows, n, n_rows, n_in, n_out, act)
-    for o in range(n_out):
-        for i in range(n):
-            r = _row(rows, i)
-            acc = 0.0
-            for q in range(indptr[r], indptr[r + 1]):
-                acc += data[q] * W[o * n_in + indices[q]]
+def _transpose(M, Mt, n_in, n_out, o0, o1, to_rows, accumulate):
+    """Mt[k][o] = M[o][k] for o in [o0, o1), k < n_in, or (to_rows) the way back, M[o][k] (+)= Mt[k][o]; the C code
+    goes in tiles, which changes no value."""
+    for k in range(n_in):
+        for o in range(o0, o1):
+            if not to_rows:
+                Mt[k * n_out + o] = M[o * n_in + k]
+            elif accumulate:
+                M[o * n_in + k] += Mt[k * n_out + o]
+            else:
+                M[o * n_in + k] = Mt[k * n_out + o]
+
+
+def _forward_range(indptr, indices, data, rows, W, b, p, Wt, n, n_in, n_out, act, transposed, o0, o1):
+    if not transposed:
+        _transpose(W, Wt, n_in, n_out, o0, o1, 0, 0)
+    for i in range(n):
+        r = _row(rows, i)
+        for o in range(o0, o1):
+            p[i * n_out + o] = 0.0
+        # the C code adds four nonzeros per pass over p[i] (the same order of additions)
+        for q in range(indptr[r], indptr[r + 1]):
+            v = data[q]
+            k = indices[q]
+            for o in range(o0, o1):
+                p[i * n_out + o] += v * Wt[k * n_out + o]
+        for o in range(o0, o1):
+            acc = p[i * n_out + o]
             if b is not None:
                 acc += b[o]
             p[i * n_out + o] = act_apply(acc, act)
 
 
-def csr_dense_backward(indptr, indices, data, rows, p, dp, dz, dW, db, n, n_rows, n_in, n_out, act, accumulate):
-    """dz = dp * act'(p); db (+)= sum_i dz (db may be None); dW[o][k] (+)= sum_i dz[i][o] X[rows[i]][k]."""
+def _backward_range(indptr, indices, data, rows, dz, dW, dWt, n, n_in, n_out, accumulate, o0, o1):
+    if accumulate:
+        _transpose(dW, dWt, n_in, n_out, o0, o1, 0, 0)
+    else:
+        for k in range(n_in):
+            for o in range(o0, o1):
+                dWt[k * n_out + o] = 0.0
+    for i in range(n):
+        r = _row(rows, i)
+        for q in range(indptr[r], indptr[r + 1]):
+            v = data[q]
+            k = indices[q]
+            for o in range(o0, o1):
+                dWt[k * n_out + o] += dz[i * n_out + o] * v
+    _transpose(dW, dWt, n_in, n_out, o0, o1, 1, 0)
+
+
+def csr_dense_forward(indptr, indices, data, rows, W, b, p, work, n, n_rows, n_in, n_out, act):
+    """p[i][o] = act(X[rows[i]] . W[o] + b[o]); b may be None. work: n_in * n_out scratch values (W transposed)."""
     _check(indptr, indices, rows, n, n_rows, n_in, n_out, act)
+    if work is None:
+        raise KernelError("NULL pointer")
+    # the C code splits the outputs into one range per thread; each range runs the same loops
+    _forward_range(indptr, indices, data, rows, W, b, p, work, n, n_in, n_out, act, 0, 0, n_out)
+
+
+def csr_dense_backward(indptr, indices, data, rows, p, dp, dz, dW, db, work, n, n_rows, n_in, n_out, act,
+                       accumulate):
+    """dz = dp * act'(p); db (+)= sum_i dz (db may be None); dW[o][k] (+)= sum_i dz[i][o] X[rows[i]][k], summed in
+    work (n_in * n_out scratch values: dW transposed)."""
+    _check(indptr, indices, rows, n, n_rows, n_in, n_out, act)
+    if work is None:
+        raise KernelError("NULL pointer")
     for i in range(n * n_out):
         dz[i] = dp[i] * act_grad(p[i], act)
     if db is not None:
@@ -58,12 +108,4 @@ def csr_dense_backward(indptr, indices, data, rows, p, dp, dz, dW, db, n, n_rows
         for i in range(n):
             for o in range(n_out):
                 db[o] += dz[i * n_out + o]
-    for o in range(n_out):
-        if not accumulate:
-            for k in range(n_in):
-                dW[o * n_in + k] = 0.0
-        for i in range(n):
-            r = _row(rows, i)
-            d = dz[i * n_out + o]
-            for q in range(indptr[r], indptr[r + 1]):
-                dW[o * n_in + indices[q]] += d * data[q]
+    _backward_range(indptr, indices, data, rows, dz, dW, work, n, n_in, n_out, accumulate, 0, n_out)

@@ -217,7 +217,8 @@ def csr_dense_forward(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantize
     p = fast(X, W, b, act, rows=rows)
     p_ref = [0.0] * (n * n_out)
     ref([int(v) for v in X.indptr], [int(v) for v in X.indices], flat(X.data), None if rows is None else
-        [int(v) for v in rows], flat(W), flat(b), p_ref, n, n_rows, n_in, n_out, R.ACTIVATIONS[act])
+        [int(v) for v in rows], flat(W), flat(b), p_ref, [0.0] * (n_out * n_in), n, n_rows, n_in, n_out,
+        R.ACTIVATIONS[act])
     return {"p": p}, {"p": p_ref}, (X.indptr, X.indices, X.data, rows, W, b)
 
 
@@ -228,8 +229,8 @@ def csr_dense_backward(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantiz
     bvec = values(rng, (n_out,), dtype, quantized)
     p_ref = [0.0] * (n * n_out)
     R.csr_dense_forward([int(v) for v in X.indptr], [int(v) for v in X.indices], flat(X.data),
-                        None if rows is None else [int(v) for v in rows], flat(W), flat(bvec), p_ref, n, n_rows, n_in,
-                        n_out, R.ACTIVATIONS[act])
+                        None if rows is None else [int(v) for v in rows], flat(W), flat(bvec), p_ref,
+                        [0.0] * (n_out * n_in), n, n_rows, n_in, n_out, R.ACTIVATIONS[act])
     p = np.array(p_ref).reshape(n, n_out).astype(dtype)
     dp = values(rng, (n, n_out), dtype, quantized)
     dW0 = values(rng, (n_out, n_in), dtype, quantized) if accumulate else None
@@ -241,8 +242,8 @@ def csr_dense_backward(fast, ref, rng, dtype, n, n_in, n_out, act, bias, quantiz
     dW_r = flat(dW0) if accumulate else [0.0] * (n_out * n_in)
     db_r = (flat(db0) if accumulate else [0.0] * n_out) if bias else None
     ref([int(v) for v in X.indptr], [int(v) for v in X.indices], flat(X.data),
-        None if rows is None else [int(v) for v in rows], flat(p), flat(dp), dz_r, dW_r, db_r, n, n_rows, n_in, n_out,
-        R.ACTIVATIONS[act], 1 if accumulate else 0)
+        None if rows is None else [int(v) for v in rows], flat(p), flat(dp), dz_r, dW_r, db_r, [0.0] * (n_out * n_in),
+        n, n_rows, n_in, n_out, R.ACTIVATIONS[act], 1 if accumulate else 0)
     fast_out, ref_out = {"dz": dz, "dW": dW}, {"dz": dz_r, "dW": dW_r}
     if bias:
         fast_out["db"], ref_out["db"] = db, db_r

@@ -341,27 +341,44 @@ static void test_csr(void) {
     for (int i = 0; i < NO; i++) b[i] = urand();
     for (int i = 0; i < N; i++) memcpy(xs + i * NI, X + rows[i] * NI, NI * sizeof(double));
     double p1[N * NO], p2[N * NO], dp[N * NO], dz1[N * NO], dz2[N * NO], dW1[NO * NI], dW2[NO * NI], db1[NO], db2[NO];
+    double wk[NO * NI], dW3[NO * NI], db3[NO];
     for (int i = 0; i < N * NO; i++) dp[i] = urand();
-    CHECK(fm_csr_dense_forward_f64(indptr, indices, data, rows, W, b, p1, N, R, NI, NO, FM_ACT_TANH) == FM_OK,
+    CHECK(fm_csr_dense_forward_f64(indptr, indices, data, rows, W, b, p1, wk, N, R, NI, NO, FM_ACT_TANH) == FM_OK,
           "csr forward status");
     fm_dense_forward_f64(xs, W, b, p2, N, NI, NO, FM_ACT_TANH);
     CHECK(close_to(p1, p2, N * NO, 1e-14), "csr forward = dense forward");
-    CHECK(fm_csr_dense_backward_f64(indptr, indices, data, rows, p1, dp, dz1, dW1, db1, N, R, NI, NO, FM_ACT_TANH, 0) ==
-          FM_OK, "csr backward status");
+    CHECK(fm_csr_dense_backward_f64(indptr, indices, data, rows, p1, dp, dz1, dW1, db1, wk, N, R, NI, NO,
+                                    FM_ACT_TANH, 0) == FM_OK, "csr backward status");
     fm_dense_backward_f64(xs, W, p2, dp, dz2, dW2, db2, NULL, N, NI, NO, FM_ACT_TANH, 0);
     CHECK(close_to(dW1, dW2, NO * NI, 1e-14) && close_to(db1, db2, NO, 1e-14) && close_to(dz1, dz2, N * NO, 1e-14),
           "csr backward = dense backward");
+    /* accumulate adds the batch's gradient: twice the batch from zero is twice the gradient */
+    for (int i = 0; i < NO * NI; i++) dW3[i] = dW1[i];
+    for (int i = 0; i < NO; i++) db3[i] = db1[i];
+    CHECK(fm_csr_dense_backward_f64(indptr, indices, data, rows, p1, dp, dz1, dW3, db3, wk, N, R, NI, NO,
+                                    FM_ACT_TANH, 1) == FM_OK, "csr backward accumulate status");
+    for (int i = 0; i < NO * NI; i++) dW2[i] *= 2.0;
+    CHECK(close_to(dW3, dW2, NO * NI, 1e-14), "csr backward accumulate = 2 x gradient");
+    /* the scratch: required, and apart from every other argument */
+    CHECK(fm_csr_dense_forward_f64(indptr, indices, data, rows, W, b, p1, NULL, N, R, NI, NO, FM_ACT_TANH) ==
+              FM_ENULL && fm_csr_dense_forward_f64(indptr, indices, data, rows, W, b, p1, W, N, R, NI, NO,
+                                                   FM_ACT_TANH) == FM_EOVERLAP &&
+              fm_csr_dense_backward_f64(indptr, indices, data, rows, p1, dp, dz1, dW1, db1, NULL, N, R, NI, NO,
+                                        FM_ACT_TANH, 0) == FM_ENULL &&
+              fm_csr_dense_backward_f64(indptr, indices, data, rows, p1, dp, dz1, dW1, db1, dW1, N, R, NI, NO,
+                                        FM_ACT_TANH, 0) == FM_EOVERLAP,
+          "csr scratch NULL / overlapping refused");
     /* refusals: nothing written */
     for (int i = 0; i < N * NO; i++) p1[i] = 7.0;
     int64_t badrows[N] = {3, 0, 7, 3, 2, 5};
     indices[0] += NI;
-    const int rc1 = fm_csr_dense_forward_f64(indptr, indices, data, rows, W, b, p1, N, R, NI, NO, FM_ACT_TANH);
+    const int rc1 = fm_csr_dense_forward_f64(indptr, indices, data, rows, W, b, p1, wk, N, R, NI, NO, FM_ACT_TANH);
     indices[0] -= NI;
     indptr[3] = indptr[4] + 1;
-    const int rc2 = fm_csr_dense_forward_f64(indptr, indices, data, NULL, W, b, p1, N, R, NI, NO, FM_ACT_TANH);
+    const int rc2 = fm_csr_dense_forward_f64(indptr, indices, data, NULL, W, b, p1, wk, N, R, NI, NO, FM_ACT_TANH);
     indptr[3] = indptr[2];
-    const int rc3 = fm_csr_dense_forward_f64(indptr, indices, data, badrows, W, b, p1, N, R, NI, NO, FM_ACT_TANH);
-    const int rc4 = fm_csr_dense_forward_f64(indptr, indices, data, NULL, W, b, p1, R + 1, R, NI, NO, FM_ACT_TANH);
+    const int rc3 = fm_csr_dense_forward_f64(indptr, indices, data, badrows, W, b, p1, wk, N, R, NI, NO, FM_ACT_TANH);
+    const int rc4 = fm_csr_dense_forward_f64(indptr, indices, data, NULL, W, b, p1, wk, R + 1, R, NI, NO, FM_ACT_TANH);
     CHECK(rc1 == FM_EVALUE && rc2 == FM_EVALUE && rc3 == FM_EVALUE && rc4 == FM_EVALUE && p1[0] == 7.0,
           "bad CSR refused, nothing written (%d %d %d %d)", rc1, rc2, rc3, rc4);
 }

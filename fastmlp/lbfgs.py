@@ -12,6 +12,12 @@ import numpy as np
 from . import extras
 
 
+def chunk_rows(X):
+    """Rows per C call of the full-batch loss: 1024 for dense rows (the workspace holds a chunk of inputs); 8192
+    for a sparse matrix, whose first layer transposes W once per call (the workspace holds no input rows)."""
+    return 1024 if isinstance(X, np.ndarray) else 8192
+
+
 class Objective:
     """The objective and its gradient at a flat parameter vector; ``chunks`` are ``training.Data`` pieces small
     enough for one C call each. ``evaluations`` counts calls."""

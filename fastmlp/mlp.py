@@ -318,7 +318,7 @@ class MLP(Network):
         saved, old_loss = self._params.copy(), self.loss
         self.loss = loss
         try:
-            objective = lbfgs.Objective(self, train.chunks(1024), alpha=alpha)
+            objective = lbfgs.Objective(self, train.chunks(lbfgs.chunk_rows(train.X)), alpha=alpha)
             n_iter, value = lbfgs.minimize(objective, max_iter, max_fun, tol, verbose=validation.flag(
                 "verbose", verbose), warning=ConvergenceWarning)
             if not np.isfinite(value):

@@ -263,7 +263,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
 
     def _fit_lbfgs(self, inputs, y, sw):
         data = self._training_data(inputs, y, sw)
-        objective = lbfgs.Objective(self.model_, data.chunks(1024), alpha=self.alpha)
+        objective = lbfgs.Objective(self.model_, data.chunks(lbfgs.chunk_rows(data.X)), alpha=self.alpha)
         self.n_iter_, self.loss_ = lbfgs.minimize(objective, self.max_iter, self.max_fun, self.tol,
                                                   verbose=bool(self.verbose), warning=ConvergenceWarning)
         if not np.isfinite(self.loss_):
@@ -432,7 +432,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
         y = np.asarray(y)
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         data = self._training_data(inputs, y, inputs.sample_weight(sample_weight), binarized=True)
-        objective = lbfgs.Objective(model, data.chunks(1024), alpha=self.alpha)
+        objective = lbfgs.Objective(model, data.chunks(lbfgs.chunk_rows(data.X)), alpha=self.alpha)
         value, grad = objective(theta)
         return value, grad[sk_to_fm]
 

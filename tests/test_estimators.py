@@ -226,3 +226,17 @@ def test_fit_lbfgs_on_the_library_model():
     assert 1 <= n <= 50 and model.score(X, y) > 0.95
     with pytest.raises(ValueError, match="fit_lbfgs"):
         model.fit(X, y, optimizer="lbfgs")
+
+
+def test_parameters_are_checked_before_anything_changes():
+    X, y = _digits()
+    for name, value in (("alpha", -1.0), ("alpha", float("nan")), ("solver", "lbgfs"), ("momentum", 1.0),
+                        ("batch_size", 0), ("learning_rate", "optimal"), ("n_iter_no_change", 0),
+                        ("hidden_layer_sizes", (10, 0)), ("hidden_layer_sizes", 2.5), ("dtype", "garbage"),
+                        ("activation", "softmax"), ("beta_2", 1.0), ("epsilon", 0.0), ("early_stopping", 1)):
+        clf = MLPClassifier(**{name: value})
+        with pytest.raises((ValueError, TypeError), match="hidden_layer_sizes|" + name):
+            clf.fit(X, y)
+        assert not hasattr(clf, "model_")
+    with pytest.raises(ValueError, match="loss"):
+        MLPRegressor(loss="huber").fit(X, y)

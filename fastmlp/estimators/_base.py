@@ -42,7 +42,7 @@ def _real(est, name, lo, hi=None, lo_open=False, hi_open=False):
     v = getattr(est, name)
     what = (f"a float in the range {'(' if lo_open else '['}{lo}, {'inf' if hi is None else hi}"
             f"{')' if hi is None or hi_open else ']'}")
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not np.isfinite(v) and v is not np.inf:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not np.isfinite(v):
         _bad(est, name, what, v)
     if v < lo or (lo_open and v == lo) or (hi is not None and (v > hi or (hi_open and v == hi))):
         _bad(est, name, what, v)
@@ -124,8 +124,13 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
         _real(self, "epsilon", 0.0, lo_open=True)
         _int(self, "n_iter_no_change", 1, allow_inf=True)
         _int(self, "max_fun", 1)
-        if self.dtype is not None and np.dtype(self.dtype) not in (np.float32, np.float64):
-            _bad(self, "dtype", "None, 'float32' or 'float64'", self.dtype)
+        if self.dtype is not None:
+            try:
+                ok = np.dtype(self.dtype) in (np.float32, np.float64)
+            except TypeError:
+                ok = False
+            if not ok:
+                _bad(self, "dtype", "None, 'float32' or 'float64'", self.dtype)
         hidden = self.hidden_layer_sizes
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
         if not hidden or not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) for h in hidden):

@@ -6,7 +6,7 @@ or a CSR matrix (the ``_csr`` functions); as in C, only the first layer's forwar
 """
 import math
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 from .common import ACT_IDENTITY, KernelError, finite_nonneg
 from .dense import dense_backward, dense_forward
@@ -47,11 +47,11 @@ class Optim:
 @dataclass
 class Input:
     """fm_input: dense rows x, or (x None) the rows ``rows`` (None: the first n) of a CSR matrix."""
-    x: list = None
-    indptr: list = None
-    indices: list = None
-    data: list = None
-    rows: list = None
+    x: Optional[list] = None
+    indptr: Optional[list] = None
+    indices: Optional[list] = None
+    data: Optional[list] = None
+    rows: Optional[list] = None
 
 
 def _check(net):

@@ -10,8 +10,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..extras import require
+from .cellmaps import lp_scale
 from .cells import Regions
 from .patterns import layer_patterns
+from .planar import PlanarBudget, planar_regions
 from .readers import is_int, is_real, read_box, read_net
 
 
@@ -31,24 +33,7 @@ def _linprog():
                    "pip install 'fastmlp[regions]'").linprog
 
 
-def _lp_scale(net, centre, half):
-    """The unit lengths S (n_in,) of the LPs' coordinates y = (x - centre) / S: S_i = min(half_i, R), R the largest
-    distance from the centre of a first-layer hyperplane that can meet the box (its circumscribed ball), i.e. the
-    extent of the arrangement in the box. Both scale with the inputs and ignore a shift, so the LPs do too; a
-    box much larger than its features (R << half) is not resolved more coarsely. half = inf: all of R^n."""
-    R = np.inf
-    if len(net.Ws) > 1:
-        W, b = net.Ws[0], net.bs[0]
-        nrm = np.sqrt((W * W).sum(axis=1))
-        ok = nrm > 0
-        if ok.any():
-            dist = np.abs(W[ok] @ centre + b[ok]) / nrm[ok]
-            reach = float(np.sqrt((half * half).sum()))
-            dist = dist[dist <= reach]
-            if len(dist) and dist.max() > 0:
-                R = float(dist.max())
-    S = np.minimum(half, R)
-    return np.where(np.isfinite(S), S, 1.0)
+_lp_scale = lp_scale   # the coordinates both paths share (cellmaps.lp_scale)
 
 
 # HiGHS's feasibility tolerances, set explicitly (its smallest allowed values). The LPs are posed in box
@@ -289,15 +274,21 @@ class _Search:
                        self.stats, time.perf_counter() - self.t0)
 
 
-def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max_lps=20_000, max_seconds=None,
-                      tol=1e-9):
+def enumerate_regions(model, box=None, *, cells="full", method="auto", max_regions=100_000, max_lps=20_000,
+                      max_seconds=None, tol=1e-9):
     """Every activation region of a ReLU network that meets a box (exact, for small networks).
 
     box: ``(lo, hi)`` for every input, or an array ``[[lo_0, hi_0], ...]`` of shape (n_in, 2); None: all of R^n.
     cells: "full" counts the full-dimensional regions (the usual "number of linear regions"); "all" keeps every
         non-empty cell {active units > 0, inactive units <= 0}, lower-dimensional ones included, which covers
         every point of the box exactly once, down to the resolution below (what ``to_shallow`` needs).
-    max_regions, max_lps, max_seconds: budgets; when one is exceeded a ``RegionBudgetError`` (a RuntimeError) is
+    method: "auto" (default): "geometry" for 1- and 2-input nets with a box, else "lp". "geometry": exact planar
+        clipping of the box polygon by each unit's line, layer by layer (``fastmlp.regions.planar``: no LP, no
+        scipy, ~100x faster; needs n_in <= 2 and a box; also fills ``Regions.polygons`` and ``areas``). "lp": the
+        LP search below (any n_in, box or all of R^n). Both report the same cells, rows and maps for a pattern
+        (they share ``cellmaps``) and apply the same resolution ``tol``; they differ only for cells within ~tol of
+        it (see ``planar``).
+    max_regions, max_lps, max_seconds: budgets (max_lps: the LP path only); when one is exceeded a ``RegionBudgetError`` (a RuntimeError) is
         raised instead of running on (the count can be exponential in the depth). One LP takes ~1-2 ms, so the
         default ``max_lps=20_000`` stops a hopeless run after roughly 30 s; ``max_seconds`` (None: no limit)
         bounds the wall time directly.
@@ -326,6 +317,8 @@ def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max
     """
     if cells not in ("full", "all"):
         raise ValueError(f"cells: expected 'full' or 'all', got {cells!r}")
+    if not isinstance(method, str) or method not in ("auto", "lp", "geometry"):
+        raise ValueError(f"method: expected 'auto', 'lp' or 'geometry', got {method!r}")
     for name, v in (("max_regions", max_regions), ("max_lps", max_lps)):
         if not is_int(v) or v < 1:
             raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
@@ -344,8 +337,30 @@ def enumerate_regions(model, box=None, *, cells="full", max_regions=100_000, max
         centre, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo
         if not (half > 0).all():
             raise ValueError(f"box: too narrow to represent (half-widths {half.tolist()})")
+    if method == "geometry" and (n_in > 2 or box is None):
+        raise ValueError(f"method='geometry' needs a 1- or 2-input network and a box (got {n_in} inputs, box="
+                         f"{'None' if box is None else 'given'}); use method='lp' or 'auto'")
+    if method != "lp" and n_in <= 2 and box is not None and net.widths:
+        return _planar(net, lo, hi, centre, half, cells, max_regions, max_seconds, tol)
     return _Search(net, lo, hi, centre, half, cells, _linprog(), max_regions=max_regions, max_lps=max_lps,
                    max_seconds=max_seconds, tol=tol).run()
+
+
+def _planar(net, lo, hi, centre, half, cells, max_regions, max_seconds, tol):
+    """``enumerate_regions`` by plane geometry (``planar``), budgets as on the LP path."""
+    t0 = time.perf_counter()
+    try:
+        r = planar_regions(net, lo, hi, centre, half, lp_scale(net, centre, half), cells, max_regions=max_regions,
+                           max_seconds=max_seconds, tol=tol, t0=t0)
+    except PlanarBudget as exc:
+        limit = max_regions if exc.name == "max_regions" else max_seconds
+        raise RegionBudgetError(f"enumerate_regions: more than {exc.name}={limit}"
+                                f"{' regions' if exc.name == 'max_regions' else ' s'} (geometry path, "
+                                f"{exc.n_regions} cells so far): raise {exc.name} or shrink the box",
+                                exc.n_regions, 0) from None
+    return Regions(net, lo, hi, cells, r["patterns"], r["H"], r["c"], r["strict"], r["alpha"], r["beta"],
+                   r["points"], r["hp_index"], r["G"], r["g0"], r["stats"], time.perf_counter() - t0,
+                   method="geometry", polygons=r["polygons"], areas=r["areas"])
 
 
 def count_regions(model, box=None, **kwargs):

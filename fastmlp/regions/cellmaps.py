@@ -27,6 +27,22 @@ def lp_scale(net, centre, half):
     return np.where(np.isfinite(S), S, 1.0)
 
 
+def push(W, Z):
+    """W @ Z[k] for every k (Z: (K, j, n) -> (K, i, n)) as ONE matrix product (einsum and broadcast matmul loop
+    over K small products)."""
+    K, j, n = Z.shape
+    out = np.ascontiguousarray(Z.transpose(0, 2, 1)).reshape(K * n, j) @ W.T
+    return out.reshape(K, n, W.shape[0]).transpose(0, 2, 1)
+
+
+def apply_rows(Z, cz, Y):
+    """Z[k] @ Y[k] + cz[k] for every k (Z: (K, i, n), Y: (K, n))."""
+    out = cz + Z[:, :, 0] * Y[:, 0, None]
+    for d in range(1, Z.shape[2]):
+        out = out + Z[:, :, d] * Y[:, d, None]
+    return out
+
+
 def layer_offsets(net):
     """The column of each hidden layer's unit 0 in a pattern (one entry per layer, and the total at the end)."""
     return np.concatenate([[0], np.cumsum(net.widths)]).astype(np.int64)
@@ -69,7 +85,7 @@ def cell_maps(net, patterns, full):
         c[:, off[li]:off[li + 1]] = np.where(zero, -sg * cz, -sg * cz / safe)
         Zm, cm = Z * s[..., None], cz * s
         W, b = net.Ws[li + 1], net.bs[li + 1]
-        Z = np.einsum("ij,kjn->kin", W, Zm)
+        Z = push(W, Zm)
         cz = cm @ W.T + b
     strict = np.ones((K, U), dtype=bool) if full else patterns.copy()
     G = np.concatenate(G_rows) if G_rows else np.zeros((0, n_in))

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from .cellmaps import cell_maps
+from .cellmaps import apply_rows, cell_maps, push
 from .patterns import layer_patterns
 
 
@@ -58,20 +58,22 @@ def _groups(cid):
 
 
 def _polygon_sums(V, cid, nxt, K):
-    """(area (K,), centroid (K, 2), perimeter (K,)) of each convex polygon (counter-clockwise vertices)."""
-    x, y = V[:, 0], V[:, 1]
-    xn, yn = V[nxt, 0], V[nxt, 1]
+    """(area (K,), centroid (K, 2), vertex mean (K, 2)) of each convex polygon (counter-clockwise vertices). The
+    sums run in coordinates relative to each polygon's vertex mean: with absolute coordinates the shoelace terms of
+    a tiny polygon far from the origin cancel and its centroid lands outside it."""
+    cnt = np.maximum(np.bincount(cid, minlength=K), 1)
+    mean = np.column_stack([np.bincount(cid, V[:, 0], K), np.bincount(cid, V[:, 1], K)]) / cnt[:, None]
+    R = V - mean[cid]
+    x, y = R[:, 0], R[:, 1]
+    xn, yn = R[nxt, 0], R[nxt, 1]
     cross = x * yn - xn * y
     area = 0.5 * np.bincount(cid, cross, K)
     cx = np.bincount(cid, (x + xn) * cross, K)
     cy = np.bincount(cid, (y + yn) * cross, K)
-    per = np.bincount(cid, np.hypot(xn - x, yn - y), K)
-    cnt = np.maximum(np.bincount(cid, minlength=K), 1)
-    mean = np.column_stack([np.bincount(cid, x, K), np.bincount(cid, y, K)]) / cnt[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         cen = np.column_stack([cx, cy]) / (6.0 * area[:, None])
-    cen = np.where(np.isfinite(cen) & (area[:, None] > 0), cen, mean)
-    return area, cen, per
+    cen = mean + np.where(np.isfinite(cen) & (area[:, None] > 0), cen, 0.0)
+    return area, cen, mean
 
 
 class _Partition:
@@ -133,7 +135,7 @@ class _Partition:
 
     def next_layer(self, li, s):
         W, b = self.Ws[li + 1], self.bs[li + 1]
-        self.Z = np.einsum("ij,kjn->kin", W, self.Z * s[..., None])
+        self.Z = push(W, self.Z * s[..., None])
         self.cz = (self.cz * s) @ W.T + b
 
     def run(self):
@@ -160,9 +162,9 @@ def _tolerant_patterns(Ws, bs, Y, tol):
     d = np.zeros((n, 2))
     pats = []
     for W, b in zip(Ws[:-1], bs[:-1]):
-        Z = np.einsum("ij,kjn->kin", W, A)
+        Z = push(W, A)
         c = d @ W.T + b
-        val = np.einsum("kin,kn->ki", Z, Y) + c
+        val = apply_rows(Z, c, Y)
         ny = np.sqrt((Z * Z).sum(axis=2))
         with np.errstate(invalid="ignore", divide="ignore"):
             s = np.where(ny > 0, val / np.where(ny > 0, ny, 1.0) > tol, val > 0)
@@ -183,9 +185,13 @@ def planar_regions(net, lo, hi, centre, half, S, cells, *, max_regions, max_seco
     part = _Partition(Ws, bs, ylim, tol, net.widths, max_regions, deadline).run()
     V, cid, K, pat = part.V, part.cid, part.K, part.pat
     nxt = _groups(cid)
-    area, cen, _ = _polygon_sums(V, cid, nxt, K)
-    # the rows in y: how far inside each is the centroid (the unit's signed distance, positive on the cell's side)
+    area, cen, mean = _polygon_sums(V, cid, nxt, K)
+    # the rows in y: how far inside each is the centroid (the unit's signed distance, positive on the cell's side);
+    # the vertex mean (an exact convex combination) where it lies deeper
     depth = _depth(Ws, bs, pat, cen, net.widths)
+    d_mean = _depth(Ws, bs, pat, mean, net.widths)
+    better = d_mean > depth
+    cen[better], depth[better] = mean[better], d_mean[better]
     Sx = np.array([S[0], S[1]]) if net.n_in == 2 else np.array([S[0], 1.0])
     to_x = lambda Y: centre + (Y * Sx)[:, :net.n_in]      # noqa: E731
     keep = depth > tol
@@ -204,17 +210,20 @@ def planar_regions(net, lo, hi, centre, half, S, cells, *, max_regions, max_seco
                 keep[k] = False
                 stats["rejected"] += 1
     order = np.flatnonzero(keep)
-    poly = _split_by_cell(V, cid, K)
+    poly = _split_by_cell(to_x(V), cid, K, net.n_in)
     pats, points = pat[order], to_x(cen[order])
-    polygons = [_poly_x(poly[k], to_x, net.n_in) for k in order]
-    areas = np.abs(area[order]) * float(np.prod(S))
+    polygons = [poly[k] for k in order]
+    areas = np.abs(area[order]) * (float(np.prod(S)) if net.n_in == 2 else 0.5 * float(S[0]))  # 1-D: height 2
     if not len(order):   # every region below the resolution: the region of the box's centre (every box meets one)
         pats = np.concatenate(layer_patterns(net, centre[None, :]), axis=1)
         box = np.array([[-ylim[0], -ylim[1]], [ylim[0], -ylim[1]], [ylim[0], ylim[1]], [-ylim[0], ylim[1]]])
-        points, polygons, areas = centre[None, :].copy(), [_poly_x(box, to_x, net.n_in)], np.zeros(1)
+        points, polygons, areas = centre[None, :].copy(), [_split_by_cell(to_x(box), np.zeros(4, np.int64), 1,
+                                                                          net.n_in)[0]], np.zeros(1)
     if cells == "all" and len(V):
-        mids = 0.5 * (V + V[nxt])
-        Yc = np.concatenate([V, mids])
+        # every vertex and edge midpoint, once (the cells share them; points closer than tol/1000 are one)
+        Yc = np.concatenate([V, 0.5 * (V + V[nxt])])
+        _, first = np.unique(np.round(Yc / (1e-3 * tol)), axis=0, return_index=True)
+        Yc = Yc[np.sort(first)]
         tp = _tolerant_patterns(Ws, bs, Yc, tol)
         packed = np.packbits(tp, axis=1)
         _, first = np.unique(packed, axis=0, return_index=True)
@@ -234,19 +243,16 @@ def planar_regions(net, lo, hi, centre, half, S, cells, *, max_regions, max_seco
                 g0=g0, polygons=polygons, areas=areas, stats=stats)
 
 
-def _split_by_cell(V, cid, K):
+def _split_by_cell(V, cid, K, n_in):
+    """The vertex arrays (in x) of cells 0..K-1 (1-input nets: each interval's (lo, hi))."""
     order = np.argsort(cid, kind="stable")
     bounds = np.searchsorted(cid[order], np.arange(K + 1))
     Vs = V[order]
-    return {k: Vs[bounds[k]:bounds[k + 1]] for k in range(K)}
-
-
-def _poly_x(Vy, to_x, n_in):
-    """A cell's polygon in x (1-D: its interval's ends, sorted)."""
-    P = to_x(Vy) if len(Vy) else np.zeros((0, n_in))
     if n_in == 1:
-        return np.array([P[:, 0].min(), P[:, 0].max()]) if len(P) else np.zeros(0)
-    return P
+        lo = np.minimum.reduceat(Vs[:, 0], bounds[:-1]) if len(Vs) else np.zeros(0)
+        hi = np.maximum.reduceat(Vs[:, 0], bounds[:-1]) if len(Vs) else np.zeros(0)
+        return [np.array([a, b]) for a, b in zip(lo, hi)]
+    return [Vs[bounds[k]:bounds[k + 1]] for k in range(K)]
 
 
 def _depth(Ws, bs, pat, Y, widths):
@@ -259,13 +265,13 @@ def _depth(Ws, bs, pat, Y, widths):
     for li in range(len(widths)):
         s = pat[:, off[li]:off[li + 1]]
         ny = np.sqrt((Z * Z).sum(axis=2))
-        val = np.einsum("kin,kn->ki", Z, Y) + cz
+        val = apply_rows(Z, cz, Y)
         with np.errstate(invalid="ignore", divide="ignore"):
             d = np.where(s, val, -val) / ny
         d = np.where(ny > 0, d, np.inf)
         if d.shape[1]:
             out = np.minimum(out, d.min(axis=1))
         W, b = Ws[li + 1], bs[li + 1]
-        Z = np.einsum("ij,kjn->kin", W, Z * s[..., None])
+        Z = push(W, Z * s[..., None])
         cz = (cz * s) @ W.T + b
     return out

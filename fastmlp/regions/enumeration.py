@@ -64,6 +64,7 @@ class _Node:
     use: np.ndarray
     hp: tuple
     w: np.ndarray
+    bb: tuple = None      # (lo, hi) in y: a box around the cell (fast_lp: found at the start of each layer)
 
     def child(self, on, q, hx, rx, hy, ry, strict, use):
         """The node one unit further: the unit (hyperplane q) decided ``on``, one more row, the same witness."""
@@ -95,7 +96,7 @@ class _Search:
             [(None, 1.0)]
         self.cost = np.zeros(self.n_in + 1)
         self.cost[-1] = -1.0
-        self.stats = {"lps": 0, "skipped": 0, "repaired": 0, "rejected": 0, "certified": 0}
+        self.stats = {"lps": 0, "skipped": 0, "repaired": 0, "rejected": 0, "certified": 0, "box": 0}
         self.fast = fast_lp
         lower = np.array([-np.inf if v[0] is None else v[0] for v in self.var_bounds], dtype=np.float64)
         upper = np.array([np.inf if v[1] is None else v[1] for v in self.var_bounds], dtype=np.float64)
@@ -194,7 +195,8 @@ class _Search:
                 stack.extend(self._children(node, force))
             elif node.layer + 1 < len(self.widths):
                 Zn, cn = self._next_layer(node)
-                stack.append(replace(node, layer=node.layer + 1, unit=0, Z=Zn, cz=cn, base=self._layer_start(Zn, cn)))
+                stack.append(replace(node, layer=node.layer + 1, unit=0, Z=Zn, cz=cn, base=self._layer_start(Zn, cn),
+                                     bb=self._cell_box(node) if self._boxes(node) and force is None else node.bb))
             else:
                 self._record(node, force)
 
@@ -251,6 +253,9 @@ class _Search:
                              on or self.full, True)
             if force is not None or (on and g > self.margin) or (not on and g < -self.margin):
                 self.stats["skipped"] += force is None
+            elif self.fast and self._misses_box(h, r, on, node.bb):
+                self.stats["box"] += 1    # the child's side of the hyperplane misses the box: no child, no LP
+                continue
             elif self.fast and (w := self._certify(kid, node.w, h, g)) is not None:
                 kid = replace(kid, w=w)   # a point of the child found without an LP
             else:
@@ -260,6 +265,48 @@ class _Search:
                 kid = replace(kid, w=w)
             kids.append(kid)
         return kids
+
+    def _boxes(self, node):
+        """Whether to bound the cell before the next layer: 2 n_in LPs that can each save one LP per unit of that
+        layer, so only when it has >= 4 n_in units (measured: a loss on 3-8-8-1, a gain on 3-12-12-1)."""
+        return self.fast and self.widths[node.layer + 1] >= 4 * self.n_in
+
+    def _cell_box(self, node):
+        """A box around the node's cell in y (2 n_in small LPs; slightly widened), or None."""
+        if self.direct is None or self.ylim is None or not len(node.ry):
+            return None
+        Hs, rs = node.Hy[node.use], node.ry[node.use]
+        A = np.zeros((len(rs), self.n_in + 1))
+        A[:, :self.n_in] = Hs
+        lo, hi = -self.ylim.copy(), self.ylim.copy()
+        for i in range(self.n_in):
+            for sign in (1.0, -1.0):
+                if self.stats["lps"] >= self.max_lps:
+                    return None
+                self.stats["lps"] += 1
+                cost = np.zeros(self.n_in + 1)
+                cost[i] = sign
+                status, x = self.direct.solve(A, rs, cost)
+                if status != "optimal":
+                    return None
+                if sign > 0:
+                    lo[i] = max(lo[i], x[i] - 1e-9)
+                else:
+                    hi[i] = min(hi[i], x[i] + 1e-9)
+        return lo, hi
+
+    def _misses_box(self, h, r, on, bb=None):
+        """Whether the child's side of the hyperplane h . y + r = 0 (normalised) has no point of the box (or of
+        the cell's box bb) at which the LP could find slack > tol: on, max of h . y + r <= tol there; off
+        (strict when cells="full"), min >= -tol, resp. > 1e-9 (a non-strict row, room for HiGHS's tolerance)."""
+        if self.ylim is None:
+            return False
+        lo, hi = (-self.ylim, self.ylim) if bb is None else bb
+        mid = float(h @ (0.5 * (lo + hi))) + r
+        reach = float(np.abs(h) @ (0.5 * (hi - lo)))
+        if on:
+            return mid + reach <= self.tol
+        return mid - reach >= (-self.tol if self.full else 1e-9)
 
     def _certify(self, kid, w, h, g):
         """A cheap feasibility certificate before an LP: the parent's witness w moved across the new hyperplane

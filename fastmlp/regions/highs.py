@@ -39,17 +39,28 @@ class DirectLP:
         self.cost = np.zeros(self.n)
         self.cost[-1] = -1.0
         self.status = core.HighsModelStatus
+        self._rows = {}    # per row count m: (row starts, column indices, row lower bounds), built once
 
-    def solve(self, A, b):
+    def _layout(self, m, n):
+        got = self._rows.get(m)
+        if got is None:
+            got = (np.arange(0, m * n + 1, n, dtype=np.int32), np.tile(np.arange(n, dtype=np.int32), m),
+                   np.full(m, -self.core.kHighsInf))
+            self._rows[m] = got
+        return got
+
+    def solve(self, A, b, cost=None):
+        """max s (cost None), or min cost . [y; s]."""
         core, (m, n) = self.core, A.shape
         lp = core.HighsLp()
         lp.num_col_, lp.num_row_ = n, m
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = self.cost, self.lower, self.upper
-        lp.row_lower_, lp.row_upper_ = np.full(m, -core.kHighsInf), np.ascontiguousarray(b, dtype=np.float64)
+        lp.col_cost_ = self.cost if cost is None else np.ascontiguousarray(cost, dtype=np.float64)
+        lp.col_lower_, lp.col_upper_ = self.lower, self.upper
+        start, index, row_lower = self._layout(m, n)
+        lp.row_lower_, lp.row_upper_ = row_lower, np.ascontiguousarray(b, dtype=np.float64)
         M = lp.a_matrix_
         M.format_ = core.MatrixFormat.kRowwise
-        M.start_ = np.arange(0, m * n + 1, n, dtype=np.int32)
-        M.index_ = np.tile(np.arange(n, dtype=np.int32), m)
+        M.start_, M.index_ = start, index
         M.value_ = np.ascontiguousarray(A, dtype=np.float64).ravel()
         M.num_col_, M.num_row_ = n, m
         lp.a_matrix_ = M

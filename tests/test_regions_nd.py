@@ -19,7 +19,8 @@ def keys(r):
 
 
 @pytest.mark.parametrize("layers,seed,cells", [([3, 6, 6, 1], 0, "full"), ([3, 5, 5, 1], 1, "all"),
-                                               ([4, 5, 4, 1], 2, "full"), ([2, 6, 6, 1], 0, "full")])
+                                               ([4, 5, 4, 1], 2, "full"), ([2, 6, 6, 1], 0, "full"),
+                                               ([2, 10, 10, 1], 0, "full"), ([2, 9, 9, 1], 1, "all")])
 def test_fast_lp_finds_the_plain_searchs_regions(layers, seed, cells):
     m = net(layers, seed)
     plain = R.enumerate_regions(m, (-2, 2), cells=cells, method="lp", fast_lp=False)

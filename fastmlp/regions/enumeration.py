@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from typing import Optional
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class _Node:
     use: np.ndarray
     hp: tuple
     w: np.ndarray
-    bb: tuple = None      # (lo, hi) in y: a box around the cell (fast_lp: found at the start of each layer)
+    bb: Optional[tuple] = None     # (lo, hi) in y: a box around the cell (fast_lp: found at the start of each layer)
 
     def child(self, on, q, hx, rx, hy, ry, strict, use):
         """The node one unit further: the unit (hyperplane q) decided ``on``, one more row, the same witness."""

@@ -111,8 +111,8 @@ def shallow_table(out, budget=20.0, widths=SHALLOW_WIDTHS):
 
 def nd_table(out, budget=60.0, nets=ND_NETS):
     out("")
-    out("n-D enumeration (LP path), random N(0,1) nets, box [-2, 2]^n: LPs and seconds per region; 'plain': the "
-        "LP search without the cheap tests before an LP (fast_lp=False)")
+    out("n-D enumeration (LP path), random N(0,1) nets, box [-2, 2]^n: LPs and seconds per region; 'plain': "
+        "fast_lp=False (linprog per LP, no certificates or box tests: the path before)")
     out(f"{'net':12s} {'regions':>8s} {'plain LPs/reg':>13s} {'plain s/reg':>11s} {'LPs/reg':>8s} {'s/reg':>9s} "
         f"{'speed-up':>9s}")
     rows = []

@@ -374,7 +374,7 @@ def test_witnesses_are_checked_against_the_forward_pass(monkeypatch):
         return pats
 
     monkeypatch.setattr(enumeration, "layer_patterns", lying)
-    r = R.enumerate_regions(m, (-2, 2))
+    r = R.enumerate_regions(m, (-2, 2), method="lp")   # the geometric path's check: tests/test_regions_2d.py
     assert r.n_repaired + r.n_rejected > 0
     assert len(r) == len(honest) - r.n_rejected
     np.testing.assert_array_equal(np.concatenate(lying(honest._net, r.points), 1), r.patterns)
@@ -432,10 +432,10 @@ def test_enumeration_in_all_of_Rn_and_a_float32_model():
 def test_budget_errors():
     m = net([2, 8, 8, 1], seed=0)
     with pytest.raises(R.RegionBudgetError, match="max_regions=5") as info:
-        R.enumerate_regions(m, (-3, 3), max_regions=5)
+        R.enumerate_regions(m, (-3, 3), max_regions=5, method="lp")
     assert isinstance(info.value, RuntimeError) and info.value.n_regions == 5
     with pytest.raises(R.RegionBudgetError, match="max_lps=3"):
-        R.enumerate_regions(m, (-3, 3), max_lps=3)
+        R.enumerate_regions(m, (-3, 3), max_lps=3, method="lp")   # the geometric path solves no LP
     with pytest.raises(RuntimeError):
         R.to_shallow(m, (-3, 3), max_regions=2)
 
@@ -715,8 +715,9 @@ def test_missing_scipy_and_matplotlib_give_clear_errors(monkeypatch):
     m = net([2, 3, 1])
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)
     with pytest.raises(ImportError, match=r"fastmlp\[regions\]"):
-        R.enumerate_regions(m, (-1, 1))
+        R.enumerate_regions(m, (-1, 1), method="lp")
     R.pieces_1d(m, [0, 0], [1, 1])  # the 1-D analysis needs no scipy
+    assert len(R.enumerate_regions(m, (-1, 1))) >= 1   # nor does the geometric 2-D path
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"fastmlp\[plot\]"):
         plots.plot_pieces_1d(m, [0, 0], [1, 1])

@@ -1,6 +1,7 @@
 """``fastmlp demo``: the experiments of the source documents, trained on built-in data, ending in a results table.
 
-Sections (``fastmlp demo [xor|fit|surface|sincos|digits|mnist|all] ...``; none named: every section but mnist):
+Sections (``fastmlp demo [xor|fit|surface|sincos|digits|mnist|regions|all] ...``; none named: every section but
+mnist and regions):
 
 * xor (source 001): sigmoid nets with 3 and 50 hidden units; the 50-unit net at a large learning rate, whose loss
   jumps, and the cures (learning-rate decay, stronger L2), each judged from its measured loss curve.
@@ -9,6 +10,8 @@ Sections (``fastmlp demo [xor|fit|surface|sincos|digits|mnist|all] ...``; none n
 * surface (source 000): f(x1, x2) on a 100k-point grid by 2-12-1, 2-32-1, 2-64-1, 2-6-6-1, against the
   notebooks' train MSE.
 * sincos (source 000): one 1-3-2 net for (sin x, cos x), whose two outputs break at the same x.
+* regions (sources 000, 001): partitions that evolve during training, recorded exactly every few epochs
+  (``fastmlp.apps.regions_demo``; with --plot: animated GIFs).
 * digits / mnist (source 004): a linear model against a 3-layer ReLU net, with the +-5 "ideal p" squared error and
   with softmax cross-entropy.
 
@@ -26,10 +29,10 @@ import numpy as np
 from .. import schedules
 from ..mlp import MLP
 from ..regions import pieces_1d, product_region_bound
-from . import datasets, plots   # plots imports matplotlib only when a figure is drawn
+from . import datasets, plots, regions_demo   # plots imports matplotlib only when a figure is drawn
 from .files import writable_folder
 
-SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "mnist")
+SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "mnist", "regions")
 DEFAULT = ("xor", "fit", "surface", "sincos", "digits")
 
 # train MSE the notebooks behind source document 000 report (Adam, 5 epochs, batch 32, 100k grid points)
@@ -422,7 +425,8 @@ def run(sections, ctx):
     """Run the named sections in order; returns the rows. A section that cannot run (missing extra or data) raises
     DemoError when it was named alone; in a larger selection it becomes a "skipped" row."""
     rows = []
-    funcs = {"xor": xor, "fit": fit, "surface": surface, "sincos": sincos, "digits": digits, "mnist": mnist}
+    funcs = {"xor": xor, "fit": fit, "surface": surface, "sincos": sincos, "digits": digits, "mnist": mnist,
+             "regions": lambda c: regions_demo.section(c, Row)}
     for s in sections:
         try:
             rows += funcs[s](ctx)

@@ -8,6 +8,7 @@ from .._core import version as _core_version
 from ..info import build_info
 from ..vocabulary import ACTIVATIONS, DTYPES, OPTIMIZERS
 from .bench import run_bench
+from .bench_regions import run_regions_bench
 from .cli import LOSS_CHOICES, run_predict, run_train
 from .demo import SECTIONS, run_demo
 from .files import GuardedStdout, StdoutError, stdout_failed
@@ -49,7 +50,8 @@ def build_parser():
     demo = sub.add_parser(
         "demo", help="train the source documents' networks on built-in data and print a results table",
         description="Train the networks of the source documents on built-in data and print a results table. "
-                    "With no DEMO: " + ", ".join(s for s in SECTIONS if s != "mnist") + " (mnist needs --data).")
+                    "With no DEMO: " + ", ".join(s for s in SECTIONS if s not in ("mnist", "regions"))
+                    + " (mnist needs --data; regions is named only).")
     demo.add_argument("demos", nargs="*", metavar="DEMO", help=f"{', '.join(SECTIONS)} or all")
     demo.add_argument("--seed", type=int, default=0, help="seed of every model (data sets are fixed)")
     demo.add_argument("--quick", action="store_true", help="smaller data and fewer epochs (a smoke test)")
@@ -123,9 +125,11 @@ def build_parser():
                                                                     "default: by --quick)")
     bench.add_argument("--epoch-samples", type=int, default=None, help="samples in the epoch case (60000)")
     bench.add_argument("--threads", default="2", help="comma-separated thread counts for the scaling rows")
-    bench.add_argument("--section", choices=("kernels", "sklearn"), default="kernels",
+    bench.add_argument("--section", choices=("kernels", "sklearn", "regions"), default="kernels",
                        help="kernels (default): the kernel, step, epoch and inference table; sklearn: scikit-learn's "
-                            "MLP estimators against fastmlp's, fit time and held-out score (needs scikit-learn)")
+                            "MLP estimators against fastmlp's, fit time and held-out score (needs scikit-learn); "
+                            "regions: region enumeration, plane geometry against the LP path, to_shallow against "
+                            "the number of neurons, n-D LPs per region (needs scipy)")
     bench.set_defaults(func=_bench)
     return parser
 
@@ -164,6 +168,9 @@ def _bench(args):
     except ValueError:
         print(f"fastmlp bench: --threads expects comma-separated integers, got {args.threads!r}")
         return 2
+    if args.section == "regions":
+        run_regions_bench(quick=args.quick)
+        return 0
     if args.section == "sklearn":
         from .bench_sklearn import run_sklearn_bench
         run_sklearn_bench(quick=args.quick)

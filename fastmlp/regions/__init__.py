@@ -24,16 +24,20 @@ instead of running on.
 
 Functions: ``activation_patterns``, ``local_linear``, ``pieces_1d`` (exact 1-D analysis, no LP),
 ``enumerate_regions`` / ``count_regions`` (exact n-D, one small LP per undecided branch, needs scipy:
-``pip install "fastmlp[regions]"``), ``to_shallow`` / ``ShallowNet`` (the equivalent network with three hidden
+``pip install "fastmlp[regions]"``; 1- and 2-input nets in a box by plane geometry instead, no LP, no scipy),
+``decision_boundary`` / ``partition_stats`` (exact class boundaries and level sets of 2-input nets as segments;
+region counts, areas, densities, slope norms), ``to_shallow`` / ``ShallowNet`` (the equivalent network with three hidden
 layers), ``linear_shap`` and ``shapley_values`` (explanations), ``shallow_region_bound``, ``pattern_bound``,
 ``product_region_bound`` (bounds). The figures (``plot_pieces_1d``, ``plot_regions_2d``; matplotlib, an optional
 extra) are in ``fastmlp.apps.plots``.
 
 Modules, by concern (each imports only numpy, ``fastmlp.mlp`` and modules listed before it):
 ``readers`` (the model as float64 arrays; validated points, boxes, numbers), ``patterns`` (activation patterns and
-local affine maps), ``pieces`` (exact 1-D), ``bounds``, ``cells`` (``Region``, ``Regions``), ``enumeration``
-(exact n-D search and its budgets), ``shallow`` (deep -> shallow), ``shap`` (explanations).
+local affine maps), ``pieces`` (exact 1-D), ``bounds``, ``cells`` (``Region``, ``Regions``), ``cellmaps`` (a
+cell's rows and maps from its pattern), ``planar`` (1-/2-D partition by clipping), ``enumeration`` (exact n-D
+search and its budgets), ``boundary`` (decision boundaries, partition statistics), ``shallow`` (deep -> shallow), ``shap`` (explanations).
 """
+from .boundary import Boundary, decision_boundary, partition_stats
 from .bounds import pattern_bound, product_region_bound, shallow_region_bound
 from .cells import Region, Regions
 from .enumeration import RegionBudgetError, count_regions, enumerate_regions
@@ -46,6 +50,7 @@ __all__ = [
     "Pieces1D", "Region", "Regions", "RegionBudgetError", "ShallowNet",
     "activation_patterns", "local_linear", "pieces_1d", "enumerate_regions", "count_regions", "to_shallow",
     "linear_shap", "shapley_values", "shallow_region_bound", "pattern_bound", "product_region_bound",
+    "Boundary", "decision_boundary", "partition_stats",
 ]
 
 

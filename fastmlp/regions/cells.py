@@ -44,10 +44,14 @@ class Regions:
     "all" (every non-empty cell, lower-dimensional ones included). ``n_lps`` LPs were solved in ``seconds``;
     ``n_repaired`` / ``n_rejected``: witnesses that failed the forward-pass check and were re-solved / dropped.
     ``bounds``: the shallow-net bound, the layer-product bound and 2^units for this architecture, beside the count.
+    ``method``: "lp" (the LP search) or "geometry" (planar clipping, 1- and 2-input nets in a box). The geometric
+    path also gives ``polygons`` (one (m, 2) array of counter-clockwise vertices per region, in x; 1-input nets:
+    each interval's (lo, hi); a lower-dimensional cell of cells="all": its witness point) and ``areas`` (K,) (the
+    lengths for 1-input nets, 0 for lower-dimensional cells); on the LP path both are None.
     """
 
     def __init__(self, net, lo, hi, cells, patterns, H, c, strict, alpha, beta, points, hp_index, G, g0, stats,
-                 seconds):
+                 seconds, method="lp", polygons=None, areas=None):
         self._net = net
         self.box = None if lo is None else np.stack([lo, hi], axis=1)
         self.cells = cells
@@ -56,6 +60,7 @@ class Regions:
         self.hyperplane_index, self.hyperplanes = hp_index, (G, g0)
         self.n_lps, self.n_lps_skipped, self.seconds = stats["lps"], stats["skipped"], seconds
         self.n_repaired, self.n_rejected = stats.get("repaired", 0), stats.get("rejected", 0)
+        self.method, self.polygons, self.areas = method, polygons, areas
         self._lookup = None
 
     @property
@@ -95,5 +100,6 @@ class Regions:
     def __repr__(self):
         box = "R^n" if self.box is None else f"box {self.box.tolist()}"
         return (f"<Regions: {len(self)} {'full-dimensional regions' if self.cells == 'full' else 'cells'} of a "
-                f"{[self._net.n_in] + self._net.widths + [self._net.n_out]} network in {box}; {self.n_lps} LPs, "
+                f"{[self._net.n_in] + self._net.widths + [self._net.n_out]} network in {box}; "
+                f"{'geometry' if self.method == 'geometry' else f'{self.n_lps} LPs'}, "
                 f"{self.seconds:.3g} s>")

@@ -49,32 +49,79 @@ class ShallowNet:
         G, g0 = regions.hyperplanes
         K, U = regions.patterns.shape
         self.G, self.g0 = np.array(G, dtype=np.float64), np.array(g0, dtype=np.float64)
-        Q = len(self.g0)
-        self.M = np.zeros((K, Q), dtype=np.int8)
-        rows = np.repeat(np.arange(K), U)
-        self.M[rows, regions.hyperplane_index.ravel()] = np.where(regions.patterns.ravel(), 1, -1)
-        self.m = (~regions.patterns).sum(axis=1).astype(np.int64)
+        self._patterns = np.array(regions.patterns, dtype=bool)
+        self._hp = np.array(regions.hyperplane_index, dtype=np.int64)
+        self.m = (~self._patterns).sum(axis=1).astype(np.int64)
         self.alpha, self.beta = np.array(regions.alpha), np.array(regions.beta)
-        self._Mt = np.ascontiguousarray(self.M.T, dtype=np.float32)   # converted once, not per chunk
-        self._m32 = self.m.astype(np.float32)
         self.box = regions.box
         self.output = output
         self.n_in, self.n_out = self.G.shape[1], self.beta.shape[1]
-        self.n_cells, self.n_hyperplanes = K, Q
+        self.n_cells, self.n_hyperplanes = K, len(self.g0)
         P = K * self.n_out
-        self.widths = [Q + 2 * P, Q + 2 * P, 2 * P]
+        self.widths = [self.n_hyperplanes + 2 * P, self.n_hyperplanes + 2 * P, 2 * P]
+        # the evaluation walks the hyperplane blocks layer by layer (see _open): per layer, the block (its first
+        # hyperplane) of each prefix of the earlier layers' pattern, and the cells by their whole pattern
+        widths = list(regions._net.widths) if K else []
+        self._offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+        self._blocks = []
+        for li in range(len(widths)):
+            keys = np.packbits(self._patterns[:, :self._offsets[li]], axis=1)
+            self._blocks.append({keys[k].tobytes(): int(self._hp[k, self._offsets[li]]) for k in range(K)})
+        packed = np.packbits(self._patterns, axis=1)
+        self._cells = {packed[k].tobytes(): k for k in range(K)}
+        self._M = None
+
+    @property
+    def M(self):
+        """(K, Q) int8: +1 where cell k needs hyperplane q's unit active, -1 inactive, 0 where q is not one of its
+        conditions (dense: K x Q bytes, built on first use; the evaluation does not need it)."""
+        if self._M is None:
+            M = np.zeros((self.n_cells, self.n_hyperplanes), dtype=np.int8)
+            rows = np.repeat(np.arange(self.n_cells), self._patterns.shape[1])
+            M[rows, self._hp.ravel()] = np.where(self._patterns.ravel(), 1, -1)
+            self._M = M
+        return self._M
 
     def _open(self, X):
-        """The (rows, cells) bool matrix of open gates: S_k == 0, i.e. x satisfies every condition of cell k."""
-        u = np.maximum(X @ self.G.T + self.g0, 0.0)
-        ind = (u == 0.0).astype(np.float32)              # relu(1 - inf * u), symbolically
-        S = ind @ self._Mt + self._m32                   # integer counts, exact in float32 below 2^24
-        return S == 0
+        """The cell whose gate is open at each row of X (-1: none), i.e. the cell k with S_k == 0: x satisfies
+        every condition of cell k (g_q(x) > 0 for its active units' hyperplanes q, <= 0 for the others).
+
+        Evaluated without the dense (cells x hyperplanes) product: the cells' conditions come in blocks, one per
+        (layer, pattern of the earlier layers). Cell k is open at x iff its layer-1 bits are the signs of block 0
+        at x, its layer-2 bits the signs of the block of its layer-1 bits, and so on; so following the signs
+        block by block from layer 1 gives the one pattern an open cell can have, and the cell with that pattern
+        (if any) is the open one -- the same answer as counting every cell's violated conditions, with the same
+        floats g_q(x) = G[q] . x + g0[q]."""
+        n = len(X)
+        if not self._blocks:
+            return np.zeros(n, dtype=np.int64)
+        bits = np.zeros((n, self._offsets[-1]), dtype=bool)
+        alive = np.ones(n, dtype=bool)
+        for li, blocks in enumerate(self._blocks):
+            lo, hi = self._offsets[li], self._offsets[li + 1]
+            live = np.flatnonzero(alive)
+            if not len(live):
+                break
+            keys = np.packbits(bits[live, :lo], axis=1)
+            _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            order = np.argsort(inv.ravel(), kind="stable")
+            bounds = np.searchsorted(inv.ravel()[order], np.arange(len(first) + 1))
+            for g, r0 in enumerate(first):
+                rows = live[order[bounds[g]:bounds[g + 1]]]
+                base = blocks.get(keys[r0].tobytes())
+                if base is None:
+                    alive[rows] = False
+                    continue
+                q = np.arange(base, base + hi - lo)
+                bits[rows, lo:hi] = (X[rows] @ self.G[q].T + self.g0[q]) > 0
+        packed = np.packbits(bits, axis=1)
+        get = self._cells.get
+        return np.fromiter((get(row.tobytes(), -1) if ok else -1 for row, ok in zip(packed, alive)), dtype=np.int64,
+                           count=n)
 
     def _chunk(self):
-        """Rows per evaluation chunk: u (8 B), ind (4 B) per hyperplane, S (4 B) and the gate (1 B) per cell,
-        about 64 MB in all, however many cells there are."""
-        return rows_per_chunk(12 * self.n_hyperplanes + 5 * self.n_cells + 16 * self.n_out + 8 * self.n_in)
+        """Rows per evaluation chunk (about 64 MB of working memory)."""
+        return rows_per_chunk(8 * (self.n_in + self.n_out + 4) + 2 * max(self._patterns.shape[1], 1))
 
     def cell_index(self, X):
         """The cell whose gate is open at each input, -1 where none is (an input outside the box that no cell
@@ -83,8 +130,7 @@ class ShallowNet:
         out = np.empty(len(X), dtype=np.int64)
         step = self._chunk()
         for i in range(0, len(X), step):
-            hit = self._open(X[i:i + step])
-            out[i:i + step] = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+            out[i:i + step] = self._open(X[i:i + step])
         return out
 
     def logits(self, X):
@@ -95,14 +141,13 @@ class ShallowNet:
         step = self._chunk()
         for i in range(0, len(X), step):
             Xc = X[i:i + step]
-            hit = self._open(Xc)
+            k = self._open(Xc)
             # relu(part - inf * S) passes part only where S == 0; the output sums the open cells' parts (their
             # positive minus their negative part: exactly the linear model). The cells partition space, so one
-            # gate at most is open: evaluate only the open cells' models.
-            r, k = np.nonzero(hit)
-            o = np.zeros((len(Xc), self.n_out))
-            np.add.at(o, r, np.einsum("ri,roi->ro", Xc[r], self.alpha[k]) + self.beta[k])
-            o[~hit.any(axis=1)] = np.nan
+            # gate at most is open: evaluate only the open cell's model.
+            kk = np.maximum(k, 0)
+            o = np.einsum("ri,roi->ro", Xc, self.alpha[kk]) + self.beta[kk]
+            o[k < 0] = np.nan
             out[i:i + step] = o
         return out
 

@@ -119,6 +119,8 @@ def extensions():
     ext = Extension(
         "fastmlp._core",
         sources=["fastmlp/_core.pyx"] + c_sources,
+        # the C headers and templates: without them setuptools skips a build whose .c files did not change
+        depends=sorted(os.path.relpath(p, HERE) for ext_ in ("h", "inc") for p in glob(os.path.join(HERE, "csrc", "*." + ext_))),
         include_dirs=["csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

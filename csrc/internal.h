@@ -242,5 +242,11 @@ void fmi_adam_update_f32(const float *dW, float *W, float *m, float *v, size_t n
                          double beta1, double beta2, double eps, double weight_decay, double l1);
 void fmi_adam_update_f64(const double *dW, double *W, double *m, double *v, size_t n, uint64_t t, double lr,
                          double beta1, double beta2, double eps, double weight_decay, double l1);
+/* out[0..4) = max |params|, max |grads|, max |s0|, max |s1| (as doubles, +inf where an element is NaN/Inf, 0 for a
+ * NULL stream; s1 only with s0) in one pass over n elements, on the update loops' instruction set (mlp.c's bound) */
+void fmi_update_bounds_f32(const float *params, const float *grads, const float *s0, const float *s1, size_t n,
+                           double *out);
+void fmi_update_bounds_f64(const double *params, const double *grads, const double *s0, const double *s1, size_t n,
+                           double *out);
 
 #endif

@@ -352,12 +352,14 @@ cdef object _sgd_update(floating[::1] W, const floating[::1] dW, v, double lr, d
     _raise_for(rc, "sgd_update")
 
 
-def sgd_update(W, dW, v=None, *, lr, momentum=0.0, weight_decay=0.0, l1=0.0, nesterov=False):
+def sgd_update(W, dW, v=None, *, lr, momentum=0.0, weight_decay=0.0, l1=0.0, nesterov=False, check_finite=True):
     """In place: ``W -= lr * g`` with g = dW + weight_decay*W + l1*sign(W), or with (Nesterov) momentum through the
-    velocity buffer v (same shape as W, start it at zeros), as in PyTorch's SGD."""
+    velocity buffer v (same shape as W, start it at zeros), as in PyTorch's SGD. check_finite=False skips the NaN/Inf
+    scans of W, dW and v (one read of each), for callers that know."""
+    check_finite = _flag("check_finite", check_finite)
     W = _check("W", W, writable=True)
-    dW = _check("dW", dW, W.dtype, W.shape)
-    if not _all_finite(W):
+    dW = _check("dW", dW, W.dtype, W.shape, finite=check_finite)
+    if check_finite and not _all_finite(W):
         raise ValueError("W: contains NaN or Inf")
     lr = _scalar("lr", lr, 0.0)
     momentum = _scalar("momentum", momentum, 0.0, 1.0, hi_open=True)
@@ -371,7 +373,7 @@ def sgd_update(W, dW, v=None, *, lr, momentum=0.0, weight_decay=0.0, l1=0.0, nes
         if v is None:
             raise ValueError("v: momentum > 0 needs a velocity buffer v (zeros of W's shape to start)")
         v = _check("v", v, W.dtype, W.shape, writable=True)
-        if not _all_finite(v):
+        if check_finite and not _all_finite(v):
             raise ValueError("v: contains NaN or Inf")
         _no_overlap("v", v, (("W", W), ("dW", dW)))
     else:
@@ -390,21 +392,28 @@ cdef object _adam_update(floating[::1] W, const floating[::1] dW, floating[::1] 
     cdef int rc
     with nogil:
         rc = c_adam_update(&dW[0], &W[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps, weight_decay, l1)
+    if rc == FM_EVALUE:  # the options passed here, so this is the C core's own check of v (nothing was written)
+        vmin = np.min(v)
+        if not vmin >= 0:
+            raise ValueError(f"v: Adam's second moment must be >= 0 (a mean of squared gradients), got a minimum "
+                             f"of {vmin}: it would turn W into NaN")
     _raise_for(rc, "adam_update")
 
 
-def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0):
-    """In place: Adam step number t (1 for the first) on W with moment buffers m, v (zeros to start)."""
+def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0,
+                check_finite=True):
+    """In place: Adam step number t (1 for the first) on W with moment buffers m, v (zeros to start). v must be
+    >= 0 (checked in C, nothing written otherwise); check_finite=False skips the NaN/Inf scans of W, dW, m and v
+    (one read of each), for callers that know."""
+    check_finite = _flag("check_finite", check_finite)
     W = _check("W", W, writable=True)
-    dW = _check("dW", dW, W.dtype, W.shape)
+    dW = _check("dW", dW, W.dtype, W.shape, finite=check_finite)
     m = _check("m", m, W.dtype, W.shape, writable=True)
     v = _check("v", v, W.dtype, W.shape, writable=True)
-    for name, a in (("W", W), ("m", m), ("v", v)):
-        if not _all_finite(a):
-            raise ValueError(f"{name}: contains NaN or Inf")
-    if v.min() < 0:
-        raise ValueError(f"v: Adam's second moment must be >= 0 (a mean of squared gradients), got a minimum of "
-                         f"{v.min()}: it would turn W into NaN")
+    if check_finite:
+        for name, a in (("W", W), ("m", m), ("v", v)):
+            if not _all_finite(a):
+                raise ValueError(f"{name}: contains NaN or Inf")
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
         raise TypeError(f"t: expected an int step number, got {type(t).__name__}")
     if not 1 <= t < 1 << 63:

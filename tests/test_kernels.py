@@ -230,3 +230,33 @@ def test_threads_bit_identical_updates(rng):
     for other in out[1:]:
         for a, c in zip(out[0], other):
             np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_updates_without_the_finiteness_scans(dtype):
+    """check_finite=False skips the NaN/Inf scans only: the results are the checked call's, and a negative second
+    moment is still refused by the C core (nothing written) with the same message."""
+    rng = np.random.default_rng(4)
+    W, dW = rng.standard_normal(1000).astype(dtype), rng.standard_normal(1000).astype(dtype)
+    for kw in (dict(momentum=0.9), dict(momentum=0.9, nesterov=True), dict(l1=0.01)):
+        a, b = [W.copy(), np.zeros_like(W)], [W.copy(), np.zeros_like(W)]
+        fastmlp.sgd_update(a[0], dW, a[1], lr=0.1, **kw)
+        fastmlp.sgd_update(b[0], dW, b[1], lr=0.1, check_finite=False, **kw)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    a = [W.copy(), np.zeros_like(W), np.zeros_like(W)]
+    b = [W.copy(), np.zeros_like(W), np.zeros_like(W)]
+    for t in (1, 2):
+        fastmlp.adam_update(*a[:1], dW, *a[1:], t, lr=0.01)
+        fastmlp.adam_update(*b[:1], dW, *b[1:], t, lr=0.01, check_finite=False)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    v = b[2].copy()
+    v[-1] = -1e-3
+    before = [b[0].copy(), b[1].copy()]
+    with pytest.raises(ValueError, match="v: Adam's second moment must be >= 0"):
+        fastmlp.adam_update(b[0], dW, b[1], v, 3, check_finite=False)
+    np.testing.assert_array_equal(b[0], before[0])
+    np.testing.assert_array_equal(b[1], before[1])
+    with pytest.raises(TypeError):
+        fastmlp.adam_update(b[0], dW, b[1], b[2], 3, check_finite="no")

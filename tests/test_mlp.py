@@ -803,3 +803,43 @@ def test_bad_input(i):
     with pytest.raises(exc) as info:
         call()
     assert words in str(info.value), f"message {str(info.value)!r} lacks {words!r}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_update_bound_reads_every_vector_to_its_end(dtype, kind, threads):
+    """The step's overflow bound scans the weights and the optimizer state in one fused pass (split across threads
+    above 65536 values): one huge entry anywhere (first, at the middle, last) in any vector it reads refuses the
+    step, with nothing written; without it the same step runs."""
+    sizes = [300, 300, 2]
+    net = _Net(sizes, ["relu", "identity"], "mse", dtype)
+    P = net.n_params
+    assert P > 1 << 16
+    rng = np.random.default_rng(21)
+    c = OptimConfig(kind, dtype, 1e-3)
+    x, t, y = random_batch(rng, sizes, "mse", 4, dtype)
+    huge = 0.3 * float(np.finfo(dtype).max)
+    before = fastmlp.get_num_threads()
+    fastmlp.set_num_threads(threads)
+    try:
+        n_state = net.state_size(c)
+        targets = [("params", None)] + [("state", off) for off in range(0, n_state, P)]
+        for where, off in targets:
+            for i in (0, P // 2 - 1, P // 2, P - 1):
+                params = random_params(rng, sizes, dtype)
+                state = np.zeros(n_state, dtype)
+                if kind == "adam":
+                    state[P:] = 0.01
+                (params if where == "params" else state)[i if off is None else off + i] = huge
+                p0, s0 = params.copy(), state.copy()
+                with pytest.raises(DivergenceError):
+                    net.train_step(params, np.zeros(P, dtype), c, state, counter(), x, t, y)
+                np.testing.assert_array_equal(params, p0)
+                np.testing.assert_array_equal(state, s0)
+        params, state = random_params(rng, sizes, dtype), np.zeros(net.state_size(c), dtype)
+        p0 = params.copy()
+        net.train_step(params, np.zeros(P, dtype), c, state, counter(), x, t, y)
+        assert not np.array_equal(params, p0)
+    finally:
+        fastmlp.set_num_threads(before)

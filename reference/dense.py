@@ -94,13 +94,11 @@ def dense_forward_packed(x, Wp, b, p, n, n_in, n_out, nc, act):
             p[i * n_out + o] = act_apply(acc, act)
 
 
-def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate):
-    """dz = dp * act'(p); db (+)= sum_i dz; dW (+)= dz^T . x; dx = dz . W (db, dx may be None)."""
-    check_sizes(n, n_in, n_out)
-    check_act(act)
+def delta_bias(p, dp, dz, db, n, n_out, act, accumulate):
+    """dz = dp * act'(p) and db (+)= sum_i dz[i] (db may be None): the start of every layer's backward (dense and
+    sparse), as dense.inc's delta_bias."""
     for i in range(n * n_out):
         dz[i] = dp[i] * act_grad(p[i], act)
-
     if db is not None:
         if not accumulate:
             for o in range(n_out):
@@ -108,6 +106,13 @@ def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate)
         for i in range(n):
             for o in range(n_out):
                 db[o] += dz[i * n_out + o]
+
+
+def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate):
+    """dz = dp * act'(p); db (+)= sum_i dz; dW (+)= dz^T . x; dx = dz . W (db, dx may be None)."""
+    check_sizes(n, n_in, n_out)
+    check_act(act)
+    delta_bias(p, dp, dz, db, n, n_out, act, accumulate)
 
     for o in range(n_out):
         for k in range(n_in):

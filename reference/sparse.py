@@ -2,7 +2,7 @@
 matrix (None: the first n). Both work on the layer transposed in the scratch ``work`` (n_in * n_out values), one
 contiguous run over the outputs per nonzero, as the C code does."""
 from .common import KernelError, check_act, check_sizes
-from .dense import act_apply, act_grad
+from .dense import act_apply, delta_bias
 
 
 def csr_valid(indptr, indices, n_rows, n_cols):
@@ -99,13 +99,5 @@ def csr_dense_backward(indptr, indices, data, rows, p, dp, dz, dW, db, work, n, 
     _check(indptr, indices, rows, n, n_rows, n_in, n_out, act)
     if work is None:
         raise KernelError("NULL pointer")
-    for i in range(n * n_out):
-        dz[i] = dp[i] * act_grad(p[i], act)
-    if db is not None:
-        if not accumulate:
-            for o in range(n_out):
-                db[o] = 0.0
-        for i in range(n):
-            for o in range(n_out):
-                db[o] += dz[i * n_out + o]
+    delta_bias(p, dp, dz, db, n, n_out, act, accumulate)
     _backward_range(indptr, indices, data, rows, dz, dW, work, n, n_in, n_out, accumulate, 0, n_out)

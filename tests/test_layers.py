@@ -36,7 +36,7 @@ LIBRARY = {"fastmlp.validation": 0, "fastmlp.atomic": 0, "fastmlp.extras": 0, "f
 
 # optional extras: imported inside the function that needs them, so that `import fastmlp` does not pay for them
 LAZY_OK = {"matplotlib", "scipy", "sklearn", "tqdm", "torch", "onnx", "onnxruntime", "dask", "distributed",
-           "dask_ml", "pandas", "PIL", "threadpoolctl"}
+           "dask_ml", "pandas", "PIL", "threadpoolctl", "shap", "mlxtend"}
 # fastmlp's own modules that import an optional extra at their top (scikit-learn): loaded on first use too
 LAZY_INTERNAL = {"fastmlp.estimators", "fastmlp.apps.bench_sklearn"}
 MAX_LINES = 500

@@ -61,3 +61,24 @@ def test_derivative_plots(tmp_path):
     names = sorted(p.rsplit("/", 1)[1] for p in c.plots)
     assert names == ["derivatives_delta.png", "derivatives_tangents.png"]
     assert all((tmp_path / n).stat().st_size > 10_000 for n in names)
+
+
+@pytest.mark.slow
+def test_shap_section_quick():
+    pytest.importorskip("sklearn")
+    pytest.importorskip("scipy")
+    rows = demo.run(["shap"], _ctx())
+    assert all(r.source == "003" and r.verdict for r in rows)
+    deep = rows[0].values
+    assert deep["max_err"] < 1e-9 and len(deep["widths"]) == 3      # deep == shallow with three hidden layers
+    timing = rows[1].values
+    assert len([c for _, _, c in timing["curve"] if c is not None]) >= 2 and timing["growth"] > 1
+    shap_row = rows[3].values
+    assert shap_row["additivity"] < 1e-9
+    assert rows[4].values["within_3se"] > 0.9
+
+
+def test_growth_factor():
+    from fastmlp.apps.demo_shap import _growth
+    assert _growth([4, 8, 12], [1.0, 16.0, 256.0]) == pytest.approx(2.0)
+    assert np.isnan(_growth([4], [1.0]))

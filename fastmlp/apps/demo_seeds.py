@@ -16,7 +16,7 @@ import numpy as np
 from .. import schedules
 from ..derivatives import derivative, jacobian, numerical_jacobian
 from ..mlp import MLP
-from . import datasets, plots_seeds
+from . import datasets, demo_shap, plots_seeds
 from .demo_base import Row
 
 #: Steps of the sweep: 1e-1 ... 1e-12.
@@ -133,5 +133,5 @@ def derivatives(ctx):
 
 
 #: Sections in the default run / named only (heavy), and their functions.
-NAMED = ()
-SECTIONS = {"derivatives": derivatives}
+NAMED = ("shap",)
+SECTIONS = {"derivatives": derivatives, **demo_shap.SECTIONS}

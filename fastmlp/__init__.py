@@ -30,6 +30,7 @@ from .info import build_info, get_include
 from . import optimizers, vocabulary
 from .errors import ConvergenceWarning, DivergenceError
 from .mlp import MLP, gradcheck, load
+from .derivatives import derivative, input_gradient, jacobian, numerical_jacobian
 from .modelfile import read_metadata
 from .optimizers import SGD, Adam, Momentum, Nesterov
 from .training import History
@@ -53,6 +54,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "MLP", "DivergenceError", "ConvergenceWarning", "History", "gradcheck", "load", "read_metadata", "from_torch",
+    "derivative", "input_gradient", "jacobian", "numerical_jacobian",
     "SGD", "Momentum", "Nesterov", "Adam", "optimizers", "vocabulary",
     "ACTIVATIONS", "adam_update", "build_info", "csr_dense_backward", "csr_dense_forward", "dense_backward", "dense_forward", "dense_forward_packed",
     "dense_pack", "dense_pack_width", "get_include",

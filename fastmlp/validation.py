@@ -4,6 +4,7 @@ the argument, and none has a side effect: it returns the checked (or converted) 
 """
 import numbers
 import os
+import warnings
 
 import numpy as np
 
@@ -195,8 +196,18 @@ def activations(activation, n_hidden, output):
     return hidden + [output]
 
 
+#: The range of each bounded output activation: ``ideal_mse``'s +-5 targets must lie inside it.
+_OUTPUT_RANGE = {"relu": "[0, inf)", "sigmoid": "(0, 1)", "tanh": "(-1, 1)"}
+
+
 def loss_output(loss, output):
-    """Refuse a logit loss on a network whose output activation is not identity."""
+    """Refuse a logit loss on a network whose output activation is not identity; warn when ``ideal_mse``'s
+    +-5 targets lie outside the output activation's range (relu cannot reach -5: source 004's slides pair the +-5
+    targets with an identity output)."""
     if loss in LOGIT_LOSSES and output != "identity":
         raise ValueError(f"loss {loss!r} takes logits: output must be 'identity', got {output!r}")
+    if loss == "ideal_mse" and output in _OUTPUT_RANGE:
+        warnings.warn(f"loss 'ideal_mse' trains towards +5 / -5 but output {output!r} ranges over "
+                      f"{_OUTPUT_RANGE[output]}: the targets cannot be reached (use output='identity')",
+                      UserWarning, stacklevel=5)
     return loss

@@ -31,12 +31,12 @@ LAYERS = {"fastmlp.vocabulary": 0, "fastmlp.errors": 0, "fastmlp.reference": 0, 
 LIBRARY = {"fastmlp.validation": 0, "fastmlp.atomic": 0, "fastmlp.extras": 0, "fastmlp._guard": 0, "fastmlp._typing": 0, "fastmlp.info": 0,
            "fastmlp.schedules": 0, "fastmlp.modelfile": 0,
            "fastmlp.optimizers": 1, "fastmlp.network": 1,
-           "fastmlp.training": 2, "fastmlp.export": 2, "fastmlp.lbfgs": 2,
+           "fastmlp.training": 2, "fastmlp.export": 2, "fastmlp.lbfgs": 2, "fastmlp.derivatives": 2,
            "fastmlp.mlp": 3}
 
 # optional extras: imported inside the function that needs them, so that `import fastmlp` does not pay for them
 LAZY_OK = {"matplotlib", "scipy", "sklearn", "tqdm", "torch", "onnx", "onnxruntime", "dask", "distributed",
-           "dask_ml", "pandas", "PIL", "threadpoolctl"}
+           "dask_ml", "pandas", "PIL", "threadpoolctl", "shap", "mlxtend"}
 # fastmlp's own modules that import an optional extra at their top (scikit-learn): loaded on first use too
 LAZY_INTERNAL = {"fastmlp.estimators", "fastmlp.apps.bench_sklearn"}
 MAX_LINES = 500

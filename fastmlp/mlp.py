@@ -188,13 +188,10 @@ class MLP(Network):
         model as it was, when the loss or a gradient is NaN/Inf. ``optimizer``: a name (``lr`` default 0.01,
         ``momentum`` 0.9, ``weight_decay`` and ``l1`` 0) or an optimizer object, which carries its own options.
         ``sample_weight``: one weight >= 0 per row; the loss and gradient are the weighted means.
-        ``check_finite=False`` skips the NaN/Inf scans of X and the targets (the C step still refuses a non-finite
-        loss or gradient).
-
-        Repeated calls with the same optimizer name and options on plain arrays (X C-contiguous in the model's
-        dtype, y int64 labels or targets of the model's dtype, no sample weights) run on what the previous call
-        checked and bound: the arrays are checked in C, one pass each, and the step costs about what a
-        ``stepper`` call costs."""
+        ``check_finite=False`` skips the NaN/Inf scans of X and targets (the C step still refuses a non-finite
+        loss or gradient). Repeated calls with the same optimizer name and options on plain arrays (X C-contiguous
+        in the model's dtype, y int64 labels or targets of the model's dtype, no sample weights) reuse what the
+        last call checked and bound (arrays checked in C, one pass each): about what a ``stepper`` call costs."""
         cache = self._step_cache
         if cache is not None and sample_weight is None and (check_finite is True or check_finite is False):
             loss = cache.run(self, X, y, optimizer, lr, momentum, weight_decay, l1, check_finite)
@@ -412,10 +409,6 @@ class MLP(Network):
                 f"loss={self.loss!r}, dtype={self.dtype.name!r})")
 
 
-_BIT_GENERATORS = {c.__name__: c for c in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
-                                            np.random.Philox, np.random.SFC64)}
-
-
 def load(path: Union[PathLike, IO[bytes], int]) -> MLP:
     """Read a model written by ``MLP.save`` (never unpickles; every field is checked before anything is
     allocated from it, and the weights are read straight into the new model's buffer). ``path``: a path, a
@@ -435,26 +428,12 @@ def load(path: Union[PathLike, IO[bytes], int]) -> MLP:
     model = built[0]
     where = f"load: {path}" if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__") else "load"
     if f["rng_state"] is not None:
-        model._rng = _generator(f["rng_state"], where)
+        model._rng = modelfile.generator(f["rng_state"], where)
     if f["optimizer"] is None:
         model._idle_steps = f["step_count"]
     else:
         _restore_optimizer(model, f, where)
     return model
-
-
-def _generator(state, where):
-    cls = _BIT_GENERATORS.get(state.get("bit_generator"))
-    if cls is None:
-        raise ValueError(f"{where}: rng_state: unknown bit generator {state.get('bit_generator')!r}")
-    bg = cls()
-    try:
-        if cls is np.random.MT19937 and isinstance(state.get("state"), dict):
-            state = dict(state, state=dict(state["state"], key=np.asarray(state["state"].get("key"), np.uint32)))
-        bg.state = state
-    except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
-        raise ValueError(f"{where}: rng_state: not a {cls.__name__} state ({type(exc).__name__}: {exc})") from None
-    return np.random.Generator(bg)
 
 
 def _restore_optimizer(model, f, where):

@@ -5,6 +5,22 @@ from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.ref cimport Py_REFCNT, PyObject
 
 
+cdef class _ViewBase:
+    """Exports a parameter buffer through ``__array_interface__``: numpy makes this object the base of the array
+    built from it, so every view derived from that array keeps it alive (a memoryview would not do: numpy wraps
+    it in a memoryview of its own)."""
+    cdef readonly object params
+    cdef dict _interface
+
+    def __init__(self, params):
+        self.params = params
+        self._interface = dict(params.__array_interface__)
+
+    @property
+    def __array_interface__(self):
+        return self._interface
+
+
 cdef class Guard:
     """Readers or one writer (``fastmlp._guard`` has the decorators). The training thread may read (fit scores its
     validation data) and nest (partial_fit calls fit). The methods run under the GIL and call nothing that could
@@ -15,14 +31,14 @@ cdef class Guard:
     ``Predictor`` built at some version, used while the version is unchanged **and no writable view of the
     weights is alive**. Views are handed out by ``views`` only: their memory is exported through one object, the
     guard's view base, which every numpy view derived from them keeps alive; its reference count is the
-    outstanding views. Handing views out bumps the version, so a write made through a view that is dropped before
+    outstanding views (a ``_ViewBase``). Handing views out bumps the version, so a write made through a view that is dropped before
     the next prediction is seen too."""
     cdef long _owner
     cdef bint _owned
     cdef Py_ssize_t _readers, _depth
     cdef readonly object _version  # uint64[1]: shared with the steppers, which bump it from C
     cdef uint64_t *_ver
-    cdef object _base  # the view base: a memoryview of the parameter buffer (None before bind)
+    cdef object _base  # the view base: a _ViewBase of the parameter buffer (None before bind)
     cdef Py_ssize_t _base_refs
     cdef object _packed
     cdef uint64_t _packed_version
@@ -35,7 +51,7 @@ cdef class Guard:
 
     def bind(self, params):
         """Export the views of ``params`` (the model's flat parameter buffer) through this guard."""
-        self._base = memoryview(params)
+        self._base = _ViewBase(params)
         self._base_refs = Py_REFCNT(self._base)
         self.touch()
 

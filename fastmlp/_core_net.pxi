@@ -371,6 +371,7 @@ cdef class Stepper:
     cdef void *work
     cdef bint f64
     cdef uint64_t *counter
+    cdef uint64_t *version
     cdef object _keep
 
     def __cinit__(self):
@@ -379,12 +380,14 @@ cdef class Stepper:
         self.y = NULL
         self.counter = NULL
         self.alive = NULL
+        self.version = NULL
 
     def __init__(self, *args, **kwargs):
         raise TypeError("Stepper objects are made by model.stepper(X, y, ...), not directly")
 
     @staticmethod
-    def _make(_Net netobj not None, params, grads, OptimConfig cfg not None, state, counter, alive, X, T, Y):
+    def _make(_Net netobj not None, params, grads, OptimConfig cfg not None, state, counter, alive, X, T, Y,
+              version):
         cdef Stepper s = Stepper.__new__(Stepper)
         cdef const unsigned char[::1] raw
         netobj._check_train(params, grads, cfg, state, counter)
@@ -393,6 +396,8 @@ cdef class Stepper:
         netobj._check_xty(X, T, Y)
         if not isinstance(alive, np.ndarray) or alive.dtype != np.uint8 or alive.shape != (1,):
             raise ValueError("alive: expected a uint8 array of shape (1,)")
+        if not isinstance(version, np.ndarray) or version.dtype != np.uint64 or version.shape != (1,):
+            raise ValueError("version: expected a uint64 array of shape (1,)")
         netobj.reserve(X.shape[0])
         s.net = netobj.net
         s.opt = cfg.o
@@ -409,7 +414,8 @@ cdef class Stepper:
         s.f64 = netobj.dtype == np.float64
         s.counter = <uint64_t *><size_t>counter.ctypes.data
         s.alive = <const unsigned char *><size_t>alive.ctypes.data
-        s._keep = (netobj, params, grads, state, X, T, Y, netobj._work, counter, alive)  # owners of the pointers
+        s.version = <uint64_t *><size_t>version.ctypes.data  # the model's weights' version (Guard)
+        s._keep = (netobj, params, grads, state, X, T, Y, netobj._work, counter, alive, version)  # owners of the pointers
         return s
 
     @property
@@ -441,6 +447,7 @@ cdef class Stepper:
         if rc != FM_OK:
             _net_raise(rc, "step")
         self.counter[0] += 1
+        self.version[0] += 1  # the model's packed-weights cache is stale
         return loss
 
 

@@ -78,19 +78,30 @@ cdef class Predictor:
             raise TypeError("Predictor objects are made by model.predictor() (or Predictor(layers, activations, "
                             "params)); this one was never initialised")
         check_finite = _flag("check_finite", check_finite)
-        if not isinstance(X, np.ndarray) or X.dtype != self.dtype or not X.flags.c_contiguous:
+        if not self._plain(X):
             X = np.ascontiguousarray(X, dtype=self.dtype)
-        if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:
-            raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
+            if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:
+                raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
+        return self._run(X, check_finite)
+
+    cdef bint _plain(self, X):
+        """X is usable as it is: a non-empty 2-d C-contiguous aligned array of this dtype, n_in wide."""
+        return (type(X) is np.ndarray and X.dtype is self.dtype and X.ndim == 2 and X.shape[0] != 0
+                and <size_t>X.shape[1] == self.sizes[0] and X.flags.c_contiguous and X.flags.aligned)
+
+    cdef object _run(self, X, bint check_finite):
+        """out for a plain X (see ``_plain``), a chunk of at most 256 rows at a time (bounded scratch: a row's
+        result does not depend on the rows computed with it)."""
         cdef size_t n = X.shape[0]
+        cdef size_t chunk = n if n < 256 else 256
         # scratch of its own for every call, so that threads may share one predictor
-        scratch = np.empty(2 * n * self.widest, dtype=self.dtype)
+        scratch = np.empty(2 * chunk * self.widest, dtype=self.dtype)
         out = np.empty((n, self.sizes[self.n_layers]), dtype=self.dtype)
         cdef int rc
         if self.f64:
-            rc = _predictor_run[double](self, X, out, scratch, check_finite)
+            rc = _predictor_run[double](self, X, out, scratch, check_finite, chunk)
         else:
-            rc = _predictor_run[float](self, X, out, scratch, check_finite)
+            rc = _predictor_run[float](self, X, out, scratch, check_finite, chunk)
         if rc == 1:
             raise ValueError("X: contains NaN or Inf")
         _raise_for(rc, "Predictor")
@@ -98,28 +109,34 @@ cdef class Predictor:
 
 
 cdef int _predictor_run(Predictor self, const floating[:, ::1] X, floating[:, ::1] out, floating[::1] scratch,
-                        bint check_finite) except? -99:
-    """Layer by layer through the packed weights, ping-ponging between two halves of the scratch buffer."""
-    cdef size_t l, n = X.shape[0]
+                        bint check_finite, size_t chunk) except? -99:
+    """Layer by layer through the packed weights, ping-ponging between two halves of the scratch buffer, ``chunk``
+    rows at a time."""
+    cdef size_t l, s, m, n = X.shape[0]
     cdef int rc = 0
-    cdef const floating *inp = &X[0, 0]
+    cdef const floating *inp
     cdef floating *bufs[2]
     cdef floating *dst
     bufs[0] = &scratch[0]
-    bufs[1] = &scratch[n * self.widest]
+    bufs[1] = &scratch[chunk * self.widest]
     with nogil:
         if check_finite:
             if floating is float:
-                if not _finite_ptr_f32(inp, n * self.sizes[0]):
+                if not _finite_ptr_f32(&X[0, 0], n * self.sizes[0]):
                     return 1
             else:
-                if not _finite_ptr_f64(inp, n * self.sizes[0]):
+                if not _finite_ptr_f64(&X[0, 0], n * self.sizes[0]):
                     return 1
-        for l in range(self.n_layers):
-            dst = &out[0, 0] if l + 1 == self.n_layers else bufs[l % 2]
-            rc = c_dense_forward_packed(inp, <const floating *>self.wps[l], <const floating *>self.bs[l], dst, n,
-                                        self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
-            if rc:
-                return rc
-            inp = dst
+        s = 0
+        while s < n:
+            m = n - s if n - s < chunk else chunk
+            inp = &X[s, 0]
+            for l in range(self.n_layers):
+                dst = &out[s, 0] if l + 1 == self.n_layers else bufs[l % 2]
+                rc = c_dense_forward_packed(inp, <const floating *>self.wps[l], <const floating *>self.bs[l], dst,
+                                            m, self.sizes[l], self.sizes[l + 1], self.nc, self.acts[l])
+                if rc:
+                    return rc
+                inp = dst
+            s += m
     return 0

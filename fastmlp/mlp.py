@@ -10,7 +10,7 @@ from typing import IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, T
 import numpy as np
 
 from . import _core, export, lbfgs, modelfile, optimizers, schedules, training, validation
-from ._guard import Guard, reads, writes
+from ._guard import reads, writes
 from .errors import ConvergenceWarning, DivergenceError
 from ._typing import Activation, ArrayLike, DTypeLike, FloatArray, NDArray, Seed, Sizes
 from .network import Network
@@ -133,24 +133,23 @@ class MLP(Network):
 
     def _labels_of(self, out):
         if self.loss in LABEL_LOSSES:
-            return np.argmax(out, axis=1)
+            return out.argmax(1)
         if self.loss == "sigmoid_bce":
             labels = (out > 0).astype(np.int64)
             return labels[:, 0] if self.n_out == 1 else labels
         return out
 
-    @reads
-    def predict(self, X: ArrayLike) -> NDArray[Any]:
-        """Class labels for a classifier (argmax, or output > 0.5 for sigmoid_bce), else the outputs."""
-        return self._labels_of(self.forward(X))
+    def predict(self, X: ArrayLike, check_finite: bool = True) -> NDArray[Any]:
+        """Class labels for a classifier (argmax, or output > 0.5 for sigmoid_bce), else the outputs. Runs on
+        ``forward``'s packed-weights cache (see ``forward``); ``check_finite=False`` skips the NaN/Inf scan."""
+        return self._labels_of(self.forward(X, check_finite))
 
-    @reads
-    def predict_proba(self, X: ArrayLike) -> FloatArray:
+    def predict_proba(self, X: ArrayLike, check_finite: bool = True) -> FloatArray:
         """Class probabilities: softmax of the logits (softmax_ce) or their sigmoid (sigmoid_bce)."""
         if self.loss == "softmax_ce":
-            return _core.softmax(self.forward(X))
+            return _core.softmax(self.forward(X, check_finite))
         if self.loss == "sigmoid_bce":
-            z = self.forward(X).astype(np.float64)
+            z = self.forward(X, check_finite).astype(np.float64)
             return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(self.dtype)
         raise AttributeError(f"predict_proba needs loss 'softmax_ce' or 'sigmoid_bce', not {self.loss!r}")
 
@@ -181,26 +180,46 @@ class MLP(Network):
         return self._score_output(out, y, self._sample_weight(sample_weight, out.shape[0]))
 
     # ---- training --------------------------------------------------------------------------------------------
-    @writes
     def train_step(self, X: ArrayLike, y: ArrayLike, lr: Optional[float] = None, optimizer: OptimizerArg = "sgd",
                    momentum: Optional[float] = None, weight_decay: Optional[float] = None,
-                   l1: Optional[float] = None, sample_weight: Optional[ArrayLike] = None) -> float:
+                   l1: Optional[float] = None, sample_weight: Optional[ArrayLike] = None,
+                   check_finite: bool = True) -> float:
         """One update on the batch (X, y) in one C call; returns the batch loss. Raises DivergenceError, with the
         model as it was, when the loss or a gradient is NaN/Inf. ``optimizer``: a name (``lr`` default 0.01,
         ``momentum`` 0.9, ``weight_decay`` and ``l1`` 0) or an optimizer object, which carries its own options.
-        ``sample_weight``: one weight >= 0 per row; the loss and gradient are the weighted means."""
-        X = self._X(X)
+        ``sample_weight``: one weight >= 0 per row; the loss and gradient are the weighted means.
+        ``check_finite=False`` skips the NaN/Inf scans of X and targets (the C step still refuses a non-finite
+        loss or gradient). Repeated calls with the same optimizer name and options on plain arrays (X C-contiguous
+        in the model's dtype, y int64 labels or targets of the model's dtype, no sample weights) reuse what the
+        last call checked and bound (arrays checked in C, one pass each): about what a ``stepper`` call costs."""
+        cache = self._step_cache
+        if cache is not None and sample_weight is None and (check_finite is True or check_finite is False):
+            loss = cache.run(self, X, y, optimizer, lr, momentum, weight_decay, l1, check_finite)
+            if loss is not None:
+                return loss
+        return self._train_step(X, y, lr, optimizer, momentum, weight_decay, l1, sample_weight, check_finite)
+
+    @writes
+    def _train_step(self, X, y, lr, optimizer, momentum, weight_decay, l1, sample_weight, check_finite):
+        check_finite = validation.flag("check_finite", check_finite)
+        X = validation.features("X", X, self.dtype, self.n_in, check_finite)
         loss = self._loss_for(y)
-        t, labels = self._targets(y, X.shape[0], loss=loss)
+        t, labels = self._targets(y, X.shape[0], loss=loss, check_finite=check_finite)
         sw = self._sample_weight(sample_weight, X.shape[0])
         opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                                             l1=l1))
         try:
-            return self._net.train_step(self._params, self._grads, cfg, opt.state, opt._counter, X, t, labels,
-                                        sw=sw)
+            value = self._net.train_step(self._params, self._grads, cfg, opt.state, opt._counter, X, t, labels,
+                                         sw=sw)
         except BaseException:
             self._undo(undo)  # the refused step changed no weight
             raise
+        key = (lr, momentum, weight_decay, l1)
+        if type(optimizer) is str and loss != "ideal_mse" and cfg is opt._config \
+                and all(v is None or type(v) in (int, float) for v in key):
+            self._step_cache = _core._StepCache(self._guard, self._net, self._params, self._grads, opt, cfg,
+                                                self.loss, optimizer, key)
+        return value
 
     @writes
     def stepper(self, X: ArrayLike, y: ArrayLike, lr: Optional[float] = None, optimizer: OptimizerArg = "sgd",
@@ -218,7 +237,7 @@ class MLP(Network):
                                                             l1=l1))
         try:
             return _core.Stepper._make(self._net, self._params, self._grads, cfg, opt.state, opt._counter,
-                                       opt._alive, X, t, labels)
+                                       opt._alive, X, t, labels, self._guard._version)
         except BaseException:
             self._undo(undo)
             raise
@@ -353,7 +372,8 @@ class MLP(Network):
         # a snapshot taken under the read guard (pickling while another thread trains raises, as predicting does)
         state = self.__dict__.copy()
         state.pop("_nets")  # the C descriptions are rebuilt from layers/activations/loss/dtype
-        state.pop("_guard")
+        state.pop("_guard")  # with the weights' version and packed cache
+        state.pop("_step_cache", None)
         for k in ("_params", "_grads"):
             state[k] = state[k].copy()
         state["_rng"] = copy.deepcopy(state["_rng"])
@@ -366,7 +386,7 @@ class MLP(Network):
         # core writes into these, so give the model its own writable, aligned, contiguous copies
         for k in ("_params", "_grads"):
             self.__dict__[k] = np.array(self.__dict__[k], order="C", copy=True)
-        self._guard = Guard()
+        self._new_guard()
         self._nets = {}
 
     # ---- interop (fastmlp.export; onnx and torch are optional extras) ----------------------------------------
@@ -389,10 +409,6 @@ class MLP(Network):
                 f"loss={self.loss!r}, dtype={self.dtype.name!r})")
 
 
-_BIT_GENERATORS = {c.__name__: c for c in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
-                                            np.random.Philox, np.random.SFC64)}
-
-
 def load(path: Union[PathLike, IO[bytes], int]) -> MLP:
     """Read a model written by ``MLP.save`` (never unpickles; every field is checked before anything is
     allocated from it, and the weights are read straight into the new model's buffer). ``path``: a path, a
@@ -412,26 +428,12 @@ def load(path: Union[PathLike, IO[bytes], int]) -> MLP:
     model = built[0]
     where = f"load: {path}" if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__") else "load"
     if f["rng_state"] is not None:
-        model._rng = _generator(f["rng_state"], where)
+        model._rng = modelfile.generator(f["rng_state"], where)
     if f["optimizer"] is None:
         model._idle_steps = f["step_count"]
     else:
         _restore_optimizer(model, f, where)
     return model
-
-
-def _generator(state, where):
-    cls = _BIT_GENERATORS.get(state.get("bit_generator"))
-    if cls is None:
-        raise ValueError(f"{where}: rng_state: unknown bit generator {state.get('bit_generator')!r}")
-    bg = cls()
-    try:
-        if cls is np.random.MT19937 and isinstance(state.get("state"), dict):
-            state = dict(state, state=dict(state["state"], key=np.asarray(state["state"].get("key"), np.uint32)))
-        bg.state = state
-    except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
-        raise ValueError(f"{where}: rng_state: not a {cls.__name__} state ({type(exc).__name__}: {exc})") from None
-    return np.random.Generator(bg)
 
 
 def _restore_optimizer(model, f, where):

@@ -354,3 +354,22 @@ class _NoParams(Exception):
     @staticmethod
     def raise_(fields):
         raise _NoParams(fields)
+
+
+_BIT_GENERATORS = {c.__name__: c for c in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
+                                            np.random.Philox, np.random.SFC64)}
+
+
+def generator(state, where):
+    """The numpy Generator a model file's ``rng_state`` describes (ValueError naming ``where`` otherwise)."""
+    cls = _BIT_GENERATORS.get(state.get("bit_generator"))
+    if cls is None:
+        raise ValueError(f"{where}: rng_state: unknown bit generator {state.get('bit_generator')!r}")
+    bg = cls()
+    try:
+        if cls is np.random.MT19937 and isinstance(state.get("state"), dict):
+            state = dict(state, state=dict(state["state"], key=np.asarray(state["state"].get("key"), np.uint32)))
+        bg.state = state
+    except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
+        raise ValueError(f"{where}: rng_state: not a {cls.__name__} state ({type(exc).__name__}: {exc})") from None
+    return np.random.Generator(bg)

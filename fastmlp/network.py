@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from . import _core, validation
-from ._guard import Guard, reads, writes
+from ._guard import Guard, reads, uses_workspace, writes
 from ._typing import Activation, ArrayLike, DTypeLike, FloatArray, NDArray, Seed, Sizes
 from .vocabulary import ACTIVATIONS, CLASSIFIER_LOSSES, IDEAL_TARGET, INITS, LABEL_LOSSES, LOSSES
 
@@ -35,7 +35,7 @@ def infer_loss(y, n_out):
     return "softmax_ce" if np.asarray(y).dtype.kind in "iu" and n_out > 1 else "mse"
 
 
-def targets(loss, y, n, n_out, dtype, name="y"):
+def targets(loss, y, n, n_out, dtype, name="y", check_finite=True):
     """``y`` in the form the C loss takes: ``(t, None)`` with float targets t[n, n_out] or ``(None, labels)``
     with int64 labels[n] for softmax_ce. ``ideal_mse`` labels become ±IDEAL_TARGET rows."""
     y = np.asarray(y)
@@ -58,7 +58,7 @@ def targets(loss, y, n, n_out, dtype, name="y"):
         t[np.arange(n), labels] = IDEAL_TARGET
         return t, None
     t = y.reshape(n, -1) if y.ndim == 1 else y
-    t = validation.as_float_array(name, t, dtype)
+    t = validation.as_float_array(name, t, dtype, check_finite=check_finite)
     if t.shape != (n, n_out):
         raise ValueError(f"{name}: expected shape ({n}, {n_out}), got {y.shape}")
     if loss == "sigmoid_bce" and (t.min() < 0 or t.max() > 1):
@@ -87,7 +87,6 @@ class Network:
         self.init = validation.choice("init", init, INITS)
         self.seed = validation.seed(seed)
         count = validation.model_size(self.layers, self.dtype)
-        self._guard = Guard()
         self._rng = np.random.default_rng(seed)
         self._nets = {}
         try:
@@ -96,8 +95,21 @@ class Network:
         except MemoryError:
             raise ValueError(f"layers: {self.layers} has {count} parameters; their {self.dtype.name} buffers "
                              f"({2 * count * self.dtype.itemsize / 2**30:.3g} GiB) cannot be allocated") from None
+        self._new_guard()
         if self._c_net().n_params != count:  # the C core's count is the layout every kernel uses
             raise AssertionError(f"parameter count {self._c_net().n_params} != {count}")
+
+    def _new_guard(self):
+        """A fresh guard over ``_params`` (its views, version and packed cache; see ``fastmlp._core.Guard``)."""
+        self._guard = Guard()
+        self._guard.bind(self._params)
+        self._step_cache = None  # MLP.train_step's fast path (fastmlp._core._StepCache)
+
+    def _write_params(self, values: Any) -> None:
+        """``_params[...] = values`` for code outside the guarded methods (the estimators): the one way to write
+        the weights directly, marking them changed."""
+        self._params[...] = values
+        self._guard.touch()
 
     # ---- structure -------------------------------------------------------------------------------------------
     def _c_net(self, loss: Optional[str] = None) -> _core._Net:
@@ -138,7 +150,12 @@ class Network:
     def params(self) -> List[Tuple[FloatArray, FloatArray]]:
         """[(W0, b0), (W1, b1), ...]: numpy views of the flat C parameter buffer (writing them changes the model).
         Taken under the read guard: while another thread trains the model this raises RuntimeError; hold
-        ``with model.read_weights() as params:`` to keep training out while the views are used."""
+        ``with model.read_weights() as params:`` to keep training out while the views are used.
+
+        Writes through these views are always seen by the next prediction: while any of them (or any array
+        derived from them) is alive, ``forward``/``predict`` pack the weights afresh on every call instead of
+        using their cache (drop the views, or copy what you keep, to get the fast path back). Raw pointers taken
+        from them (``ctypes``, ``__array_interface__``) are not tracked: write through an array."""
         self._guard.enter_read()
         try:
             return self._views()
@@ -146,7 +163,9 @@ class Network:
             self._guard.exit_read()
 
     def _views(self) -> List[Tuple[FloatArray, FloatArray]]:
-        return [(self._params[w].reshape(shape), self._params[b]) for w, shape, b in self._slices()]
+        """Writable views, exported through the guard (which sees them alive and treats the weights as changed)."""
+        flat = self._guard.views()
+        return [(flat[w].reshape(shape), flat[b]) for w, shape, b in self._slices()]
 
     @contextlib.contextmanager
     def read_weights(self) -> Iterator[List[Tuple[FloatArray, FloatArray]]]:
@@ -215,18 +234,34 @@ class Network:
         """The loss these targets are trained with: the model's, or for an open model the one ``y`` calls for."""
         return self.loss if self.loss is not None else infer_loss(y, self.n_out)
 
-    def _targets(self, y: Any, n: int, name: str = "y", loss: Optional[str] = None
+    def _targets(self, y: Any, n: int, name: str = "y", loss: Optional[str] = None, check_finite: bool = True
                  ) -> Tuple[Optional[FloatArray], Optional[NDArray[np.int64]]]:
         """(t, labels) for the C loss; see ``targets``. No side effect."""
-        return targets(self._loss_for(y) if loss is None else loss, y, n, self.n_out, self.dtype, name)
+        return targets(self._loss_for(y) if loss is None else loss, y, n, self.n_out, self.dtype, name,
+                       check_finite)
 
     # ---- inference, loss and gradient -----------------------------------------------------------------------
+    def forward(self, X: ArrayLike, check_finite: bool = True) -> FloatArray:
+        """The network's raw output (logits for the cross-entropy losses), shape (n, n_out); bit for bit
+        ``model.predictor()(X)``. ``check_finite=False`` skips the NaN/Inf scan of X (one pass in C).
+
+        Dense X runs on a cache of the weights in the packed inference layout (a ``Predictor``), made on the
+        first call and reused until the weights change: every fastmlp write (training, steppers, set_flat_params,
+        reset_parameters, loading, the estimators) marks them changed, and while writable views of the weights
+        (``params``, ``read_weights()``, an estimator's ``coefs_``/``intercepts_``) are alive the cache is not
+        used (see ``params``)."""
+        if check_finite is not True:
+            check_finite = validation.flag("check_finite", check_finite)
+        out = self._guard.predict_plain(X, check_finite)  # the cache on a plain array: no Python-level checks
+        return self._forward(X, check_finite) if out is None else out
+
     @reads
-    def forward(self, X: ArrayLike) -> FloatArray:
-        """The network's raw output (logits for the cross-entropy losses), shape (n, n_out)."""
-        X = self._X(X)
-        out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
-        return self._net.forward(self._params, X, out)
+    def _forward(self, X, check_finite):
+        X = validation.features("X", X, self.dtype, self.n_in, check_finite)
+        if isinstance(X, _core.CSR):
+            out = np.empty((X.n_rows, self.n_out), dtype=self.dtype)
+            return self._net.forward(self._params, X, out)
+        return self._guard.packed(self.layers, self.activations, self._params)(X, check_finite=False)
 
     def _mean_loss(self, net, X, t, labels, sw=None):
         """(Weighted) mean loss over prepared (X, t, labels, sw), in chunks of 1024 rows (NaN when it is not
@@ -254,7 +289,7 @@ class Network:
             raise ValueError("sample_weight: the weights must be >= 0 with a positive sum")
         return sw
 
-    @writes  # the C description's workspace is shared: one caller at a time
+    @uses_workspace  # the C description's workspace is shared: one caller at a time
     def loss_value(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
         """Mean loss of the model on (X, y) (weighted by ``sample_weight``), no penalty terms."""
         X = self._X(X)
@@ -262,7 +297,7 @@ class Network:
         t, labels = self._targets(y, X.shape[0], loss=loss)
         return self._mean_loss(self._c_net(loss), X, t, labels, self._sample_weight(sample_weight, X.shape[0]))
 
-    @writes
+    @uses_workspace
     def loss_grad(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None
                   ) -> Tuple[float, FloatArray]:
         """(mean loss, flat gradient of every parameter) on the batch (X, y) (weighted by ``sample_weight``),

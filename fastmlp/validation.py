@@ -14,11 +14,12 @@ from .vocabulary import ACTIVATIONS, DTYPES, LOGIT_LOSSES
 MAX_LAYERS = _core.MAX_LAYERS
 
 
-def as_float_array(name, a, dtype, ndim=2):
+def as_float_array(name, a, dtype, ndim=2, check_finite=True):
     """``a`` (an array, a list, a pandas DataFrame, a memmap, ...) as a C-contiguous, aligned array of ``dtype``.
 
     No copy when ``a`` already is one (a memory-mapped file stays mapped, read-only ones included: the C core
-    only reads inputs); otherwise one converted copy. The NaN/Inf scan runs over the memory in place."""
+    only reads inputs); otherwise one converted copy. The NaN/Inf scan (``check_finite``) runs in C over the
+    memory in place, in one pass."""
     try:
         a = np.asarray(a)
     except Exception as exc:  # ragged lists and the like
@@ -32,8 +33,9 @@ def as_float_array(name, a, dtype, ndim=2):
         raise ValueError(f"{name}: expected a {ndim}-d array, got {a.ndim}-d with shape {a.shape}")
     if a.size == 0:
         raise ValueError(f"{name}: empty array (shape {a.shape})")
-    a = np.require(a, dtype=dtype, requirements=["C", "A"])  # copies only when the layout or dtype differ
-    if not _core._all_finite(a):
+    if not (type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned):
+        a = np.require(a, dtype=dtype, requirements=["C", "A"])  # copies only when the layout or dtype differ
+    if check_finite and not _core._all_finite(a):
         raise ValueError(f"{name}: contains NaN or Inf")
     return a
 
@@ -59,7 +61,7 @@ def sparse_features(name, X, dtype, n_in):
     return X
 
 
-def features(name, X, dtype, n_in):
+def features(name, X, dtype, n_in, check_finite=True):
     """A 2-d float array of ``dtype`` with ``n_in`` columns (see ``as_float_array``), or for a sparse ``X`` a
     ``_core.CSR`` (``sparse_features``). A 1-d ``X`` is refused with the reshape that fits it: one sample when it
     has ``n_in`` values, one feature when ``n_in`` is 1."""
@@ -73,7 +75,7 @@ def features(name, X, dtype, n_in):
         if n_in == 1:
             raise ValueError(f"{name}: expected a 2-d array (n_samples, 1), got 1-d with shape ({size},); "
                              f"for {size} samples of one feature use {name}.reshape(-1, 1)")
-    X = as_float_array(name, X, dtype)
+    X = as_float_array(name, X, dtype, check_finite=check_finite)
     if X.shape[1] != n_in:
         raise ValueError(f"{name}: expected {n_in} features, got {X.shape[1]}")
     return X

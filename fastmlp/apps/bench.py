@@ -231,7 +231,8 @@ def _case_inference(rows, torch, peak, reps):
     model = MLP(sizes, seed=0)
     npm = NumpyMLP(sizes, np.float32)
     pred = model.predictor()
-    funcs = {"fastmlp": lambda: pred(x), "fastmlp forward": lambda: model.forward(x), "numpy": lambda: npm.forward(x)}
+    funcs = {"fastmlp": lambda: pred(x), "fastmlp forward": lambda: model.forward(x),
+             "fastmlp predict": lambda: model.predict(x), "numpy": lambda: npm.forward(x)}
     if torch is not None:
         net = _torch_mlp(torch, sizes)
         xt = torch.from_numpy(x)

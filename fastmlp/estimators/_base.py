@@ -345,7 +345,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         if early_stopping:
-            self.model_._params[...] = self._best_params
+            self.model_._write_params(self._best_params)
         elif diverged:
             raise ValueError(NONFINITE)
 

@@ -166,13 +166,16 @@ def test_selection():
 
 
 def test_table_format():
-    rows = [demo.Row("xor", "XOR a", 0.5, "acc 1.000", "src", "smooth", 0.25, source="001", verdict="holds"),
+    rows = [demo.Row("xor", "XOR a", 0.5, "acc 1.000", "src", "smooth", 0.25, source="001", verdict="holds",
+                     setup="as the seed"),
             demo.Row("fit", "sine b", None, "skipped", "", "")]
     text = demo.format_table(rows)
     lines = text.splitlines()
-    assert lines[0].split() == ["src", "run", "loss", "result", "source", "says", "measured", "verdict", "time"]
+    assert lines[0].split() == ["src", "run", "setup", "vs", "source", "loss", "result", "source", "says", "measured",
+                                "verdict", "time"]
     assert set(lines[1]) <= {"-", " "}
-    assert lines[2].startswith("001  XOR a") and "0.5" in lines[2] and lines[2].endswith("holds    0.2s")
+    assert lines[2].startswith("001  XOR a") and "as the seed" in lines[2] and "0.5" in lines[2]
+    assert lines[2].endswith("holds    0.2s")
     assert lines[3] == "" and lines[4].startswith("-    sine b")
 
 

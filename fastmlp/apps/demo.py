@@ -31,6 +31,7 @@ from . import datasets, plots, regions_demo   # plots imports matplotlib only wh
 from .files import writable_folder
 from .demo_base import DemoError, Row, Context, _mse, _accuracy, _best_of, _name  # noqa: F401
 from . import demo_seeds, mnist_download   # the sections of sources 002 and 003; MNIST data
+from .demo_xor import xor, loss_jumps, period2, _verdict, JUMP, STUCK  # noqa: F401  (source 001)
 
 SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "derivatives", "mnist", "regions") + demo_seeds.NAMED
 DEFAULT = ("xor", "fit", "surface", "sincos", "digits", "derivatives")
@@ -43,107 +44,6 @@ SURFACE_REFERENCE = {"2-12-1": 0.165, "2-32-1": 0.071, "2-64-1": 0.049, "2-6-6-1
 SINCOS_REFERENCE = 0.012
 # source document 004 on MNIST: one layer ~80 %, three layers ~86 % (the +-5 target scheme)
 MNIST_REFERENCE = {"linear": 0.80, "3-layer": 0.86}
-
-JUMP = 3.0    # a loss that rises to JUMP x its best so far has jumped (full-batch GD never rises when stable)
-STUCK = 1.5   # a run that ends STUCK x above its best loss blew up and stayed up
-
-
-# ---- xor: source document 001 -------------------------------------------------------------------------------------
-def loss_jumps(loss, late_from=0.1):
-    """What a loss curve did, from the numbers: ``{"late": largest rise after the first ``late_from`` of the epochs
-    as a multiple of the best loss before it, "late_epoch", "early" and "early_epoch" (the same before that),
-    "stuck": final / best loss, "peak_epoch"}``."""
-    L = np.asarray(loss, dtype=np.float64)
-    out = {"late": 1.0, "late_epoch": None, "early": 1.0, "early_epoch": None,
-           "stuck": float(L[-1] / L.min()) if len(L) and L.min() > 0 else 1.0}
-    if len(L) < 2:
-        return out
-    rise = L[1:] / np.minimum.accumulate(L)[:-1]       # rise[e-1]: epoch e against the best of epochs < e
-    k = max(1, int(len(L) * late_from))
-    if len(rise[:k - 1]):
-        e = int(np.argmax(rise[:k - 1]))
-        out["early"], out["early_epoch"] = float(rise[e]), e + 1
-    if len(rise[k - 1:]):
-        e = int(np.argmax(rise[k - 1:])) + k - 1
-        out["late"], out["late_epoch"] = float(rise[e]), e + 1
-    return out
-
-
-def _verdict(j, diverged):
-    """(note, verdict word) for a loss curve measured by ``loss_jumps``."""
-    late = f"late rise x{j['late']:.1f}"
-    if diverged:
-        return "diverged (NaN/Inf)", "diverged"
-    if j["late"] >= JUMP:
-        ends = f"; ends x{j['stuck']:.1f} above its best" if j["stuck"] > STUCK else ""
-        return f"loss jumps x{j['late']:.0f} late (epoch {j['late_epoch']}){ends}", "jumps"
-    if j["stuck"] > STUCK:
-        return f"blew up: ends x{j['stuck']:.1f} above its best; {late}", "blew up"
-    if j["early"] >= JUMP or j["late"] >= STUCK:
-        e, x = (j["early_epoch"], j["early"]) if j["early"] >= j["late"] else (j["late_epoch"], j["late"])
-        return f"jump x{x:.1f} (epoch {e}), recovers; {late}", "recovered"
-    return f"smooth; {late}", "converges"
-
-
-def xor(ctx):
-    """Source document 001 on 300 Gaussian points (2000 test points), full-batch gradient descent (one step per
-    epoch, as in the source), sigmoid hidden units, weights uniform in +-1/sqrt(fan_in).
-
-    Softmax cross-entropy: 2-3-2 and 2-50-2 at lr 2; 2-50-2 at lr 12, whose loss jumps late; the same with the
-    learning rate decayed by 0.999 per epoch, and with L2 1e-4. Squared error on sigmoid outputs (the source's own
-    loss): 2-50-2 at lr 50 blows up into saturated units and stays there; L2 1e-4 pulls it back out."""
-    epochs = 3000 if ctx.quick else 4000
-    X, y = datasets.xor(300, seed=0)
-    Xte, yte = datasets.xor(2000, seed=100)
-    T = np.eye(2)[y]
-    runs = [
-        # name, hidden, loss, lr, weight decay, schedule, source says
-        ("2-3-2 lr 2", 3, "softmax_ce", 2.0, 0.0, None, "3 units: weak"),
-        ("2-50-2 lr 2", 50, "softmax_ce", 2.0, 0.0, None, "50 units: fits"),
-        ("2-50-2 lr 12", 50, "softmax_ce", 12.0, 0.0, None, "loss jumps late"),
-        ("2-50-2 lr 12 decay", 50, "softmax_ce", 12.0, 0.0, schedules.Exponential(0.999), "cure: lr decay"),
-        ("2-50-2 lr 12 L2 1e-4", 50, "softmax_ce", 12.0, 1e-4, None, "cure: stronger L2"),
-        ("2-50-2 MSE lr 50", 50, "mse", 50.0, 0.0, None, "loss blows up"),
-        ("2-50-2 MSE lr 50 L2 1e-4", 50, "mse", 50.0, 1e-4, None, "cure: stronger L2"),
-    ]
-    rows, models, curves = [], {}, {}
-    every = max(1, epochs // 200)
-    for name, hidden, loss, lr, wd, sched, ref in runs:
-        mse = loss == "mse"
-        model = MLP([2, hidden, 2], activation="sigmoid", output="sigmoid" if mse else "identity", loss=loss,
-                    init="uniform", seed=ctx.seed)
-        acc = {"epoch": [], "train": [], "test": []}
-
-        def record(m, epoch, logs, acc=acc):
-            if epoch % every == 0 or epoch == epochs - 1:
-                acc["epoch"].append(epoch)
-                acc["train"].append(_accuracy(m, X, y))
-                acc["test"].append(_accuracy(m, Xte, yte))
-        hist, dt = ctx.train(f"xor {name}", model, X, T if mse else y, epochs, callbacks=[record], batch_size=len(X),
-                             lr=lr, optimizer="sgd", weight_decay=wd, lr_schedule=sched or "constant",
-                             on_divergence="warn")
-        train_acc, test_acc = _accuracy(model, X, y), _accuracy(model, Xte, yte)
-        j = loss_jumps(hist["loss"])
-        note, verdict = _verdict(j, hist.diverged)
-        rows.append(Row("xor", f"XOR {name}", hist["loss"][-1] if hist["loss"] else None,
-                        f"acc {train_acc:.3f}, test {test_acc:.3f}", ref, note, dt,
-                        dict(train_accuracy=train_acc, test_accuracy=test_acc, verdict=verdict, loss=loss, lr=lr,
-                             weight_decay=wd, final_loss=hist["loss"][-1], best_loss=min(hist["loss"]), **j)))
-        models[name] = model
-        curves[name] = (hist["loss"], acc)
-    ce = [k for k in curves if "MSE" not in k]
-    sq = [k for k in curves if "MSE" in k]
-    panels = [("softmax cross-entropy", ce), ("squared error on sigmoid outputs", sq)]
-    ctx.plot("xor_loss", plots.loss_curves, [(t, {k: curves[k][0] for k in ks}) for t, ks in panels],
-             title="XOR, full-batch gradient descent: training loss per epoch", logy=True)
-    ctx.plot("xor_accuracy", plots.accuracy_curves, [(t, {k: curves[k][1] for k in ks}) for t, ks in panels],
-             title="XOR: accuracy during training (solid: train, dashed: test)")
-    shown = ["2-3-2 lr 2", "2-50-2 lr 2", "2-50-2 lr 12", "2-50-2 lr 12 decay", "2-50-2 MSE lr 50",
-             "2-50-2 MSE lr 50 L2 1e-4"]
-    ctx.plot("xor_boundaries", plots.decision_boundaries, {k: models[k] for k in shown}, X, y,
-             title="XOR: decision boundaries (colour: P(class 1); line: 0.5)")
-    return rows
-
 
 # ---- fit: source document 000 -------------------------------------------------------------------------------------
 def spread_kinks(model, lo, hi, seed):
@@ -347,12 +247,12 @@ def run(sections, ctx):
     return rows
 
 
-HEADER = ("src", "run", "loss", "result", "source says", "measured", "verdict", "time")
+HEADER = ("src", "run", "setup vs source", "loss", "result", "source says", "measured", "verdict", "time")
 
 
 def format_table(rows):
     """The rows as a plain-text table, one block per section."""
-    cells = [HEADER] + [(r.source or "-", r.name, "-" if r.loss is None else f"{r.loss:.3g}", r.result, r.reference,
+    cells = [HEADER] + [(r.source or "-", r.name, r.setup or "-", "-" if r.loss is None else f"{r.loss:.3g}", r.result, r.reference,
                          r.note, r.verdict or "-", f"{r.seconds:.1f}s" if r.seconds else "-") for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
     line = lambda c: "  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip()      # noqa: E731
@@ -398,7 +298,9 @@ def run_demo(args):
     if any(r.section == "xor" for r in rows):
         print(f"XOR 'late rise': the largest loss after the first 10 % of epochs over the best before it (full-batch "
               f"descent does not rise\nwhen stable); 'jumps': a late rise >= x{JUMP:g}; 'blew up': ends > x{STUCK:g} "
-              f"above its best loss.")
+              f"above its best loss; 'period-2 cycle': the loss alternates between two states every epoch.")
+    print("verdict: whether the source's claim holds for the measured numbers; 'k of n seeds': over n initialisation "
+          "seeds,\nthe other columns show the first seed's run.")
     if ctx.plots:
         print(f"plots: {', '.join(ctx.plots)}")
     return 0

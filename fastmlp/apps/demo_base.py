@@ -31,6 +31,7 @@ class Row:
     values: dict = field(default_factory=dict)
     source: str = ""            # the source document, "000" ... "004" (SOURCES)
     verdict: str = ""           # holds / does not hold / holds in k of n seeds (with a few words)
+    setup: str = ""             # how the run differs from the source's setup ("as the seed: ...")
 
 
 class Context:

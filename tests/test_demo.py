@@ -190,3 +190,15 @@ def test_progress_bars_go_to_the_stream():
     hist, dt = c.train("tiny", m, np.zeros((8, 1)), np.zeros((8, 1)), 3, batch_size=4)
     assert len(hist["loss"]) == 3 and dt > 0
     assert "[1] tiny" in stream.getvalue()
+
+
+def test_fit_rows_judge_the_claims_and_name_the_worst_fit(quick_demo):
+    rows = by_name(quick_demo("fit")[0])
+    mses = {k: r.values["test_mse"] for k, r in rows.items()}
+    worst = max(mses, key=mses.get)
+    for name, r in rows.items():
+        assert r.source == "000" and r.reference and r.setup and r.verdict in ("holds", "does not hold")
+        assert r.values["worst"] == (name == worst)
+    assert "(the worst fit)" in rows[worst].note
+    deep, shallow = rows["sine 1-6-6-1 relu"].values, rows["sine 1-12-1 relu"].values
+    assert rows["sine 1-6-6-1 relu"].verdict == ("holds" if deep["n_pieces"] > shallow["n_pieces"] else "does not hold")

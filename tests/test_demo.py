@@ -98,15 +98,21 @@ def test_fit_reports_mse_and_exact_pieces(quick_demo):
     assert rows["sine 1-12-1 relu"].values["bound"] == 13 and rows["sine 1-6-6-1 relu"].values["bound"] == 49
 
 
-def test_surface_matches_or_beats_the_notebooks(quick_demo):
+def test_surface_tuned_beats_the_notebooks_and_regions_are_counted(quick_demo):
     rows = by_name(quick_demo("surface")[0])
-    for name, ref in (("surface 2-12-1 relu", 0.165), ("surface 2-32-1 relu", 0.071), ("surface 2-64-1 relu", 0.049),
-                      ("surface 2-6-6-1 relu", 0.105)):
-        v = rows[name].values
-        assert v["reference"] == ref
-        assert v["train_mse"] < ref, (name, v)
-        assert "beats the notebook" in rows[name].note
-    assert rows["surface 2-64-1 relu"].values["train_mse"] < 0.01
+    for name, ref in (("2-12-1", 0.165), ("2-32-1", 0.071), ("2-64-1", 0.049), ("2-6-6-1", 0.105)):
+        tuned, nb = rows[f"surface {name} relu tuned"], rows[f"surface {name} relu notebook"]
+        assert tuned.values["reference"] == ref == nb.values["reference"]
+        assert tuned.values["train_mse"] < ref, (name, tuned.values)
+        assert "below the notebook's MSE" in tuned.note and "lr 0.02" in tuned.setup and "0.001" in nb.setup
+        assert tuned.values["regions"] >= 2 and nb.values["regions"] >= 2
+    assert rows["surface 2-64-1 relu tuned"].values["train_mse"] < 0.01
+    reg = rows["regions 2-6-6-1 vs 2-12-1"].values
+    assert reg["deep"][0] == rows["surface 2-6-6-1 relu tuned"].values["regions"]
+    assert reg["shallow"][0] == rows["surface 2-12-1 relu tuned"].values["regions"]
+    assert reg["shallow"][0] <= reg["bound_shallow"] == 79 and reg["deep"][0] <= reg["bound_deep"]
+    assert rows["regions 2-6-6-1 vs 2-12-1"].verdict == ("holds" if reg["deep"][0] > reg["shallow"][0]
+                                                         else "does not hold")
 
 
 def test_sincos_outputs_break_at_the_same_x(quick_demo):

@@ -7,7 +7,7 @@ from .. import schedules
 from ..mlp import MLP
 from ..regions import enumerate_regions, pieces_1d, product_region_bound, shallow_region_bound
 from . import datasets, plots
-from .demo_base import Row, _mse, _best_of, _name
+from .demo_base import Row, _mse, _best_of, _name, holds_in
 from .demo_xor import seeds_of
 
 # train MSE the notebooks behind source document 000 report (Adam, 5 epochs, batch 32, 100k grid points)
@@ -42,8 +42,6 @@ def fit(ctx):
     (small ReLU nets often lose units). Test MSE on a 2000-point grid, and the exact number of linear pieces on
     [-pi, 2pi] with the layer-product bound. Claims: more shallow units fit better; the deep 1-6-6-1 makes more
     pieces than the shallow 1-12-1 with as many units (and the row says where its fit ranks)."""
-    from .demo_seeds import holds_in
-
     lo, hi = datasets.SINE_DOMAIN
     n, epochs, restarts = (5000, 40, 2) if ctx.quick else (5000, 50, 5)
     X, y = datasets.sine(n, seed=0)
@@ -106,8 +104,6 @@ def surface(ctx):
     default constant lr 0.001 and tuned (lr 0.02 halved every epoch). The notebooks' train MSE is the reference.
     The linear regions in the square are counted exactly (``enumerate_regions``): the seed says a deep net makes
     more regions than a shallow one with as many neurons, and that 2-6-6-1 is on a par with 2-32-1."""
-    from .demo_seeds import holds_in
-
     X, y = datasets.surface(100_000)
     seeds = seeds_of(ctx)
     setups = (("notebook", 0.001, "constant", "notebook-like: Adam lr 0.001 (its default) constant"),

@@ -15,7 +15,7 @@ import numpy as np
 from .. import schedules
 from ..mlp import MLP
 from . import datasets, plots
-from .demo_base import Row, _accuracy
+from .demo_base import Row, _accuracy, holds_in
 
 JUMP = 3.0    # a loss that rises to JUMP x its best so far has jumped (full-batch GD never rises when stable)
 STUCK = 1.5   # a run that ends STUCK x above its best loss blew up and stayed up
@@ -160,8 +160,6 @@ def seeds_of(ctx, default=3):
 def xor(ctx):
     """Source document 001: every run of ``RUNS`` for each seed of ``seeds_of(ctx)``; the rows show the first
     seed's numbers and the verdict over all seeds."""
-    from .demo_seeds import holds_in
-
     epochs = 3000 if ctx.quick else 4000
     X, y = datasets.xor(300, seed=0)
     Xte, yte = datasets.xor(2000, seed=100)

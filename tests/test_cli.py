@@ -26,18 +26,18 @@ def test_info():
     assert "simd" in out and "openmp" in out
 
 
-@pytest.mark.slow  # the README's `fastmlp demo`: every default section at full size (~12-20 s)
+@pytest.mark.slow  # the README's `fastmlp demo`: every default section at full size (~40-50 s)
 def test_demo_trains_to_a_table():
     out = run("demo")                   # the README's first command: the default selection at full size
-    assert out.splitlines()[0].split()[:3] == ["run", "loss", "result"]
+    assert out.splitlines()[0].split()[:3] == ["src", "run", "setup"]
     for name in ("XOR 2-3-2 lr 2", "XOR 2-50-2 lr 12 decay", "sine 1-12-1 relu", "sine 1-6-6-1 relu",
-                 "surface 2-64-1 relu", "sincos 1-3-2 relu", "digits"):
+                 "surface 2-64-1 relu tuned", "sincos 1-3-2 relu", "digits"):
         assert name in out, name
-    lines = [ln for ln in out.splitlines() if ln.startswith("XOR 2-50-2")]
+    lines = [ln[5:] for ln in out.splitlines() if ln[5:].startswith("XOR 2-50-2")]
     assert lines and all("acc " in ln for ln in lines)
     jump = next(ln for ln in lines if ln.startswith("XOR 2-50-2 lr 12 "))
     assert "loss jumps" in jump
-    assert "linear pieces" in next(ln for ln in out.splitlines() if ln.startswith("sine 1-64-1"))
+    assert "linear pieces" in next(ln for ln in out.splitlines() if ln[5:].startswith("sine 1-64-1"))
     assert "rows in" in out and "mnist" not in out.split("rows in")[0]
 
 

@@ -98,15 +98,21 @@ def test_fit_reports_mse_and_exact_pieces(quick_demo):
     assert rows["sine 1-12-1 relu"].values["bound"] == 13 and rows["sine 1-6-6-1 relu"].values["bound"] == 49
 
 
-def test_surface_matches_or_beats_the_notebooks(quick_demo):
+def test_surface_tuned_beats_the_notebooks_and_regions_are_counted(quick_demo):
     rows = by_name(quick_demo("surface")[0])
-    for name, ref in (("surface 2-12-1 relu", 0.165), ("surface 2-32-1 relu", 0.071), ("surface 2-64-1 relu", 0.049),
-                      ("surface 2-6-6-1 relu", 0.105)):
-        v = rows[name].values
-        assert v["reference"] == ref
-        assert v["train_mse"] < ref, (name, v)
-        assert "beats the notebook" in rows[name].note
-    assert rows["surface 2-64-1 relu"].values["train_mse"] < 0.01
+    for name, ref in (("2-12-1", 0.165), ("2-32-1", 0.071), ("2-64-1", 0.049), ("2-6-6-1", 0.105)):
+        tuned, nb = rows[f"surface {name} relu tuned"], rows[f"surface {name} relu notebook"]
+        assert tuned.values["reference"] == ref == nb.values["reference"]
+        assert tuned.values["train_mse"] < ref, (name, tuned.values)
+        assert "below the notebook's MSE" in tuned.note and "lr 0.02" in tuned.setup and "0.001" in nb.setup
+        assert tuned.values["regions"] >= 2 and nb.values["regions"] >= 2
+    assert rows["surface 2-64-1 relu tuned"].values["train_mse"] < 0.01
+    reg = rows["regions 2-6-6-1 vs 2-12-1"].values
+    assert reg["deep"][0] == rows["surface 2-6-6-1 relu tuned"].values["regions"]
+    assert reg["shallow"][0] == rows["surface 2-12-1 relu tuned"].values["regions"]
+    assert reg["shallow"][0] <= reg["bound_shallow"] == 79 and reg["deep"][0] <= reg["bound_deep"]
+    assert rows["regions 2-6-6-1 vs 2-12-1"].verdict == ("holds" if reg["deep"][0] > reg["shallow"][0]
+                                                         else "does not hold")
 
 
 def test_sincos_outputs_break_at_the_same_x(quick_demo):
@@ -166,13 +172,16 @@ def test_selection():
 
 
 def test_table_format():
-    rows = [demo.Row("xor", "XOR a", 0.5, "acc 1.000", "src", "smooth", 0.25, source="001", verdict="holds"),
+    rows = [demo.Row("xor", "XOR a", 0.5, "acc 1.000", "src", "smooth", 0.25, source="001", verdict="holds",
+                     setup="as the seed"),
             demo.Row("fit", "sine b", None, "skipped", "", "")]
     text = demo.format_table(rows)
     lines = text.splitlines()
-    assert lines[0].split() == ["src", "run", "loss", "result", "source", "says", "measured", "verdict", "time"]
+    assert lines[0].split() == ["src", "run", "setup", "vs", "source", "loss", "result", "source", "says", "measured",
+                                "verdict", "time"]
     assert set(lines[1]) <= {"-", " "}
-    assert lines[2].startswith("001  XOR a") and "0.5" in lines[2] and lines[2].endswith("holds    0.2s")
+    assert lines[2].startswith("001  XOR a") and "as the seed" in lines[2] and "0.5" in lines[2]
+    assert lines[2].endswith("holds    0.2s")
     assert lines[3] == "" and lines[4].startswith("-    sine b")
 
 
@@ -187,3 +196,15 @@ def test_progress_bars_go_to_the_stream():
     hist, dt = c.train("tiny", m, np.zeros((8, 1)), np.zeros((8, 1)), 3, batch_size=4)
     assert len(hist["loss"]) == 3 and dt > 0
     assert "[1] tiny" in stream.getvalue()
+
+
+def test_fit_rows_judge_the_claims_and_name_the_worst_fit(quick_demo):
+    rows = by_name(quick_demo("fit")[0])
+    mses = {k: r.values["test_mse"] for k, r in rows.items()}
+    worst = max(mses, key=mses.get)
+    for name, r in rows.items():
+        assert r.source == "000" and r.reference and r.setup and r.verdict in ("holds", "does not hold")
+        assert r.values["worst"] == (name == worst)
+    assert "(the worst fit)" in rows[worst].note
+    deep, shallow = rows["sine 1-6-6-1 relu"].values, rows["sine 1-12-1 relu"].values
+    assert rows["sine 1-6-6-1 relu"].verdict == ("holds" if deep["n_pieces"] > shallow["n_pieces"] else "does not hold")

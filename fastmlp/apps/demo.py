@@ -22,15 +22,14 @@ Every function ``xor(ctx)``, ``fit(ctx)``, ... returns a list of ``Row`` with th
 import sys
 import time
 
-import numpy as np
-
-from .. import schedules
 from ..mlp import MLP
-from ..regions import pieces_1d, product_region_bound
 from . import datasets, plots, regions_demo   # plots imports matplotlib only when a figure is drawn
 from .files import writable_folder
-from .demo_base import DemoError, Row, Context, _mse, _accuracy, _best_of, _name  # noqa: F401
+from .demo_base import DemoError, Row, Context, _name
 from . import demo_seeds, mnist_download   # the sections of sources 002 and 003; MNIST data
+from .demo_fits import (SURFACE_REFERENCE, SINCOS_REFERENCE, fit, surface, sincos,  # noqa: F401  (source 000)
+                        spread_kinks, breakpoints_by_output)
+from .demo_xor import xor, loss_jumps, period2, _verdict, JUMP, STUCK  # noqa: F401  (source 001)
 
 SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "derivatives", "mnist", "regions") + demo_seeds.NAMED
 DEFAULT = ("xor", "fit", "surface", "sincos", "digits", "derivatives")
@@ -38,222 +37,8 @@ DEFAULT = ("xor", "fit", "surface", "sincos", "digits", "derivatives")
 SECTION_SOURCE = {"xor": "001", "fit": "000", "surface": "000", "sincos": "000", "digits": "004", "mnist": "004",
                   "regions": "000/001"}
 
-# train MSE the notebooks behind source document 000 report (Adam, 5 epochs, batch 32, 100k grid points)
-SURFACE_REFERENCE = {"2-12-1": 0.165, "2-32-1": 0.071, "2-64-1": 0.049, "2-6-6-1": 0.105}
-SINCOS_REFERENCE = 0.012
 # source document 004 on MNIST: one layer ~80 %, three layers ~86 % (the +-5 target scheme)
 MNIST_REFERENCE = {"linear": 0.80, "3-layer": 0.86}
-
-JUMP = 3.0    # a loss that rises to JUMP x its best so far has jumped (full-batch GD never rises when stable)
-STUCK = 1.5   # a run that ends STUCK x above its best loss blew up and stayed up
-
-
-# ---- xor: source document 001 -------------------------------------------------------------------------------------
-def loss_jumps(loss, late_from=0.1):
-    """What a loss curve did, from the numbers: ``{"late": largest rise after the first ``late_from`` of the epochs
-    as a multiple of the best loss before it, "late_epoch", "early" and "early_epoch" (the same before that),
-    "stuck": final / best loss, "peak_epoch"}``."""
-    L = np.asarray(loss, dtype=np.float64)
-    out = {"late": 1.0, "late_epoch": None, "early": 1.0, "early_epoch": None,
-           "stuck": float(L[-1] / L.min()) if len(L) and L.min() > 0 else 1.0}
-    if len(L) < 2:
-        return out
-    rise = L[1:] / np.minimum.accumulate(L)[:-1]       # rise[e-1]: epoch e against the best of epochs < e
-    k = max(1, int(len(L) * late_from))
-    if len(rise[:k - 1]):
-        e = int(np.argmax(rise[:k - 1]))
-        out["early"], out["early_epoch"] = float(rise[e]), e + 1
-    if len(rise[k - 1:]):
-        e = int(np.argmax(rise[k - 1:])) + k - 1
-        out["late"], out["late_epoch"] = float(rise[e]), e + 1
-    return out
-
-
-def _verdict(j, diverged):
-    """(note, verdict word) for a loss curve measured by ``loss_jumps``."""
-    late = f"late rise x{j['late']:.1f}"
-    if diverged:
-        return "diverged (NaN/Inf)", "diverged"
-    if j["late"] >= JUMP:
-        ends = f"; ends x{j['stuck']:.1f} above its best" if j["stuck"] > STUCK else ""
-        return f"loss jumps x{j['late']:.0f} late (epoch {j['late_epoch']}){ends}", "jumps"
-    if j["stuck"] > STUCK:
-        return f"blew up: ends x{j['stuck']:.1f} above its best; {late}", "blew up"
-    if j["early"] >= JUMP or j["late"] >= STUCK:
-        e, x = (j["early_epoch"], j["early"]) if j["early"] >= j["late"] else (j["late_epoch"], j["late"])
-        return f"jump x{x:.1f} (epoch {e}), recovers; {late}", "recovered"
-    return f"smooth; {late}", "converges"
-
-
-def xor(ctx):
-    """Source document 001 on 300 Gaussian points (2000 test points), full-batch gradient descent (one step per
-    epoch, as in the source), sigmoid hidden units, weights uniform in +-1/sqrt(fan_in).
-
-    Softmax cross-entropy: 2-3-2 and 2-50-2 at lr 2; 2-50-2 at lr 12, whose loss jumps late; the same with the
-    learning rate decayed by 0.999 per epoch, and with L2 1e-4. Squared error on sigmoid outputs (the source's own
-    loss): 2-50-2 at lr 50 blows up into saturated units and stays there; L2 1e-4 pulls it back out."""
-    epochs = 3000 if ctx.quick else 4000
-    X, y = datasets.xor(300, seed=0)
-    Xte, yte = datasets.xor(2000, seed=100)
-    T = np.eye(2)[y]
-    runs = [
-        # name, hidden, loss, lr, weight decay, schedule, source says
-        ("2-3-2 lr 2", 3, "softmax_ce", 2.0, 0.0, None, "3 units: weak"),
-        ("2-50-2 lr 2", 50, "softmax_ce", 2.0, 0.0, None, "50 units: fits"),
-        ("2-50-2 lr 12", 50, "softmax_ce", 12.0, 0.0, None, "loss jumps late"),
-        ("2-50-2 lr 12 decay", 50, "softmax_ce", 12.0, 0.0, schedules.Exponential(0.999), "cure: lr decay"),
-        ("2-50-2 lr 12 L2 1e-4", 50, "softmax_ce", 12.0, 1e-4, None, "cure: stronger L2"),
-        ("2-50-2 MSE lr 50", 50, "mse", 50.0, 0.0, None, "loss blows up"),
-        ("2-50-2 MSE lr 50 L2 1e-4", 50, "mse", 50.0, 1e-4, None, "cure: stronger L2"),
-    ]
-    rows, models, curves = [], {}, {}
-    every = max(1, epochs // 200)
-    for name, hidden, loss, lr, wd, sched, ref in runs:
-        mse = loss == "mse"
-        model = MLP([2, hidden, 2], activation="sigmoid", output="sigmoid" if mse else "identity", loss=loss,
-                    init="uniform", seed=ctx.seed)
-        acc = {"epoch": [], "train": [], "test": []}
-
-        def record(m, epoch, logs, acc=acc):
-            if epoch % every == 0 or epoch == epochs - 1:
-                acc["epoch"].append(epoch)
-                acc["train"].append(_accuracy(m, X, y))
-                acc["test"].append(_accuracy(m, Xte, yte))
-        hist, dt = ctx.train(f"xor {name}", model, X, T if mse else y, epochs, callbacks=[record], batch_size=len(X),
-                             lr=lr, optimizer="sgd", weight_decay=wd, lr_schedule=sched or "constant",
-                             on_divergence="warn")
-        train_acc, test_acc = _accuracy(model, X, y), _accuracy(model, Xte, yte)
-        j = loss_jumps(hist["loss"])
-        note, verdict = _verdict(j, hist.diverged)
-        rows.append(Row("xor", f"XOR {name}", hist["loss"][-1] if hist["loss"] else None,
-                        f"acc {train_acc:.3f}, test {test_acc:.3f}", ref, note, dt,
-                        dict(train_accuracy=train_acc, test_accuracy=test_acc, verdict=verdict, loss=loss, lr=lr,
-                             weight_decay=wd, final_loss=hist["loss"][-1], best_loss=min(hist["loss"]), **j)))
-        models[name] = model
-        curves[name] = (hist["loss"], acc)
-    ce = [k for k in curves if "MSE" not in k]
-    sq = [k for k in curves if "MSE" in k]
-    panels = [("softmax cross-entropy", ce), ("squared error on sigmoid outputs", sq)]
-    ctx.plot("xor_loss", plots.loss_curves, [(t, {k: curves[k][0] for k in ks}) for t, ks in panels],
-             title="XOR, full-batch gradient descent: training loss per epoch", logy=True)
-    ctx.plot("xor_accuracy", plots.accuracy_curves, [(t, {k: curves[k][1] for k in ks}) for t, ks in panels],
-             title="XOR: accuracy during training (solid: train, dashed: test)")
-    shown = ["2-3-2 lr 2", "2-50-2 lr 2", "2-50-2 lr 12", "2-50-2 lr 12 decay", "2-50-2 MSE lr 50",
-             "2-50-2 MSE lr 50 L2 1e-4"]
-    ctx.plot("xor_boundaries", plots.decision_boundaries, {k: models[k] for k in shown}, X, y,
-             title="XOR: decision boundaries (colour: P(class 1); line: 0.5)")
-    return rows
-
-
-# ---- fit: source document 000 -------------------------------------------------------------------------------------
-def spread_kinks(model, lo, hi, seed):
-    """Set the first layer's biases so that each unit's kink -b/w lies uniformly in [lo, hi] (1-input nets): with
-    zero biases every unit would start breaking at x = 0."""
-    W, b = model.params[0]
-    b[...] = -W[:, 0] * np.random.default_rng(seed).uniform(lo, hi, size=b.shape)
-
-
-def fit(ctx):
-    """f(x) = sin(2x) + cos(x) + x on [-pi, 2pi] by ReLU nets: He weights with the first layer's kinks spread over
-    the domain, Adam, batch 32, the learning rate decayed from 0.03 to 5 %, the best of 5 restarts by training MSE
-    (small ReLU nets often lose units). Test MSE on a 2000-point grid, and the exact number of linear pieces on
-    [-pi, 2pi] with the layer-product bound."""
-    lo, hi = datasets.SINE_DOMAIN
-    n, epochs, restarts = (5000, 40, 2) if ctx.quick else (5000, 50, 5)
-    X, y = datasets.sine(n, seed=0)
-    Xte, yte = datasets.sine(2000, grid=True)
-    rows, fitted = [], []
-    for hidden in ([12], [32], [64], [6, 6]):
-        layers = [1, *hidden, 1]
-
-        def make(k, layers=layers):
-            model = MLP(layers, loss="mse", seed=ctx.seed * 1000 + k)
-            spread_kinks(model, lo, hi, ctx.seed * 1000 + k)
-            return model
-        model, train_mse, hist, total = _best_of(ctx, f"fit {_name(layers)}", restarts, make, X, y, epochs,
-                                                 batch_size=32, lr=0.03, optimizer="adam",
-                                                 lr_schedule=schedules.Exponential(0.05 ** (1 / epochs)))
-        test_mse = _mse(model, Xte, yte)
-        pieces = pieces_1d(model, lo, hi)
-        bound = product_region_bound(layers)
-        kind = "deep" if len(hidden) > 1 else "shallow"
-        rows.append(Row("fit", f"sine {_name(layers)} relu", hist["loss"][-1], f"test MSE {test_mse:.4f}",
-                        "more units, better fit" if kind == "shallow" else "deep: more regions/unit",
-                        f"{pieces.n_pieces} linear pieces (at most {bound}), best of {restarts}", total,
-                        dict(test_mse=test_mse, train_mse=train_mse, n_pieces=pieces.n_pieces, bound=bound,
-                             breakpoints=pieces.points[:, 0].tolist())))
-        fitted.append((f"{_name(layers)}: {pieces.n_pieces} pieces, test MSE {test_mse:.4f}", model))
-    ctx.plot("fit_sine", plots.pieces_fits, fitted, lo, hi, datasets.sine_function, data=(X, y),
-             title="f(x) = sin(2x) + cos(x) + x: ReLU fits, breakpoints between linear pieces marked")
-    return rows
-
-
-# ---- surface: source document 000 ---------------------------------------------------------------------------------
-def surface(ctx):
-    """f(x1, x2) = sin(2x1) sin(2x2) + cos(x1) cos(x2) + x1 + x2 on a 316 x 316 grid over [-pi, pi]^2 (99856 points,
-    the notebooks' 100k), Adam, 5 epochs, batch 32, as the notebooks; learning rate 0.02 halved every epoch.
-    The notebooks' train MSE is the reference. (It takes well under a second, so --quick does not shrink it.)"""
-    n, epochs = 100_000, 5
-    X, y = datasets.surface(n)
-    rows, models = [], {}
-    for hidden in ([12], [32], [64], [6, 6]):
-        layers = [2, *hidden, 1]
-        model = MLP(layers, loss="mse", seed=ctx.seed)
-        hist, dt = ctx.train(f"surface {_name(layers)}", model, X, y, epochs, batch_size=32, lr=0.02,
-                             optimizer="adam", lr_schedule=schedules.Exponential(0.5))
-        mse = _mse(model, X, y)
-        ref = SURFACE_REFERENCE[_name(layers)]
-        rows.append(Row("surface", f"surface {_name(layers)} relu", hist["loss"][-1], f"train MSE {mse:.4f}",
-                        f"notebook {ref:.3f}", (f"beats the notebook x{ref / mse:.1f}" if mse < ref else
-                                                 f"misses the notebook (x{mse / ref:.1f} worse)"), dt,
-                        dict(train_mse=mse, reference=ref)))
-        models[_name(layers)] = model
-    ctx.plot("surface_fits", plots.surfaces, models, datasets.SURFACE_DOMAIN, datasets.surface_function,
-             title="f(x1, x2) = sin 2x1 sin 2x2 + cos x1 cos x2 + x1 + x2 and ReLU fits (bottom: fit - f)")
-    ctx.plot("surface_neurons", plots.neuron_surfaces, models["2-6-6-1"], datasets.SURFACE_DOMAIN,
-             title="2-6-6-1: every hidden unit's output over the input square (ReLU folds planes)")
-    return rows
-
-
-# ---- sincos: source document 000 ----------------------------------------------------------------------------------
-def breakpoints_by_output(pieces, tol=1e-9):
-    """For each output, the breakpoints (x) where that output's slope changes."""
-    out = []
-    d = np.diff(pieces.slope, axis=0)        # (n_pieces - 1, n_out): slope change at each breakpoint
-    scale = max(float(np.abs(pieces.slope).max(initial=0.0)), 1e-300)
-    for o in range(pieces.slope.shape[1]):
-        out.append(pieces.points[np.abs(d[:, o]) > tol * scale, 0])
-    return out
-
-
-def sincos(ctx):
-    """x -> (sin x, cos x) on [-pi, pi] by one 1-3-2 ReLU net (Adam, batch 32, lr 0.01 decayed to 5 %, the best of 5
-    restarts); the breakpoints of each output from ``pieces_1d``: both outputs break where a hidden unit switches."""
-    lo, hi = datasets.SINCOS_DOMAIN
-    n, epochs, restarts = (5000, 30, 3) if ctx.quick else (5000, 50, 5)
-    X, Y = datasets.sincos(n, seed=0)
-    Xte, Yte = datasets.sincos(2000, grid=True)
-    model, _, hist, total = _best_of(
-        ctx, "sincos 1-3-2", restarts, lambda k: MLP([1, 3, 2], loss="mse", init="uniform", seed=ctx.seed * 1000 + k),
-        X, Y, epochs, batch_size=32, lr=0.01, optimizer="adam",
-        lr_schedule=schedules.Exponential(0.05 ** (1 / epochs)))
-    err = (model.forward(Xte).astype(np.float64) - Yte) ** 2
-    mse, mse_sin, mse_cos = float(err.mean()), float(err[:, 0].mean()), float(err[:, 1].mean())
-    pieces = pieces_1d(model, lo, hi)
-    b_sin, b_cos = breakpoints_by_output(pieces)
-    shared = np.intersect1d(np.round(b_sin, 9), np.round(b_cos, 9))
-    fmt = lambda a: ", ".join(f"{v:.2f}" for v in a) or "none"     # noqa: E731
-    if len(b_sin) == len(b_cos) == len(shared):
-        note = f"both outputs break at x = {fmt(shared)}"
-    else:
-        note = f"sin breaks at x = {fmt(b_sin)}; cos at {fmt(b_cos)}; shared {fmt(shared)}"
-    rows = [Row("sincos", "sincos 1-3-2 relu", hist["loss"][-1], f"test MSE {mse:.4f}", f"notebook ~{SINCOS_REFERENCE}",
-                note, total, dict(test_mse=mse, mse_sin=mse_sin, mse_cos=mse_cos, n_pieces=pieces.n_pieces,
-                                  breaks_sin=b_sin.tolist(), breaks_cos=b_cos.tolist(), shared=shared.tolist()))]
-    ctx.plot("sincos", plots.sincos_fit, model, lo, hi, title=f"one 1-3-2 ReLU net for sin x and cos x: "
-             f"{pieces.n_pieces} pieces, breaks shared by both outputs")
-    return rows
-
 
 # ---- digits / mnist: source document 004 --------------------------------------------------------------------------
 def _classifiers(ctx, section, Xtr, ytr, Xte, yte, hidden, epochs, lr, batch, reference, curves_title):
@@ -291,7 +76,8 @@ def digits(ctx):
     except ImportError as exc:
         raise DemoError('fastmlp demo digits: needs scikit-learn: pip install "fastmlp[sklearn]"') from None
     Xtr, ytr, Xte, yte = datasets.split(X, y, 0.25, seed=0)
-    ref = {k: f"MNIST: ~{100 * v:.0f} %" for k, v in MNIST_REFERENCE.items()}
+    # source 004's numbers are for MNIST (28x28, 60000 images): 8x8 digits is another, easier data set
+    ref = {k: f"MNIST ~{100 * v:.0f} % (not comparable: digits is 8x8)" for k, v in MNIST_REFERENCE.items()}
     return _classifiers(ctx, "digits", Xtr, ytr, Xte, yte, [128, 64], 10 if ctx.quick else 40, 0.003, 32, ref,
                         "8x8 digits")
 
@@ -347,12 +133,12 @@ def run(sections, ctx):
     return rows
 
 
-HEADER = ("src", "run", "loss", "result", "source says", "measured", "verdict", "time")
+HEADER = ("src", "run", "setup vs source", "loss", "result", "source says", "measured", "verdict", "time")
 
 
 def format_table(rows):
     """The rows as a plain-text table, one block per section."""
-    cells = [HEADER] + [(r.source or "-", r.name, "-" if r.loss is None else f"{r.loss:.3g}", r.result, r.reference,
+    cells = [HEADER] + [(r.source or "-", r.name, r.setup or "-", "-" if r.loss is None else f"{r.loss:.3g}", r.result, r.reference,
                          r.note, r.verdict or "-", f"{r.seconds:.1f}s" if r.seconds else "-") for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
     line = lambda c: "  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip()      # noqa: E731
@@ -398,7 +184,9 @@ def run_demo(args):
     if any(r.section == "xor" for r in rows):
         print(f"XOR 'late rise': the largest loss after the first 10 % of epochs over the best before it (full-batch "
               f"descent does not rise\nwhen stable); 'jumps': a late rise >= x{JUMP:g}; 'blew up': ends > x{STUCK:g} "
-              f"above its best loss.")
+              f"above its best loss; 'period-2 cycle': the loss alternates between two states every epoch.")
+    print("verdict: whether the source's claim holds for the measured numbers; 'k of n seeds': over n initialisation "
+          "seeds,\nthe other columns show the first seed's run.")
     if ctx.plots:
         print(f"plots: {', '.join(ctx.plots)}")
     return 0

@@ -31,6 +31,7 @@ class Row:
     values: dict = field(default_factory=dict)
     source: str = ""            # the source document, "000" ... "004" (SOURCES)
     verdict: str = ""           # holds / does not hold / holds in k of n seeds (with a few words)
+    setup: str = ""             # how the run differs from the source's setup ("as the seed: ...")
 
 
 class Context:
@@ -110,3 +111,11 @@ def _best_of(ctx, label, restarts, make, X, y, epochs, **fit):
 
 def _name(layers):
     return "-".join(map(str, layers))
+
+
+def holds_in(flags):
+    """``"holds"`` / ``"does not hold"`` for one result, ``"holds in k of n seeds"`` for several."""
+    flags = [bool(f) for f in flags]
+    if len(flags) == 1:
+        return "holds" if flags[0] else "does not hold"
+    return f"holds in {sum(flags)} of {len(flags)} seeds"

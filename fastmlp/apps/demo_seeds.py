@@ -17,20 +17,12 @@ from .. import schedules
 from ..derivatives import derivative, jacobian, numerical_jacobian
 from ..mlp import MLP
 from . import datasets, demo_shap, plots_seeds
-from .demo_base import Row
+from .demo_base import Row, holds_in  # noqa: F401  (holds_in: re-exported)
 
 #: Steps of the sweep: 1e-1 ... 1e-12.
 DELTAS = 10.0 ** -np.arange(1, 13)
 #: The seed's step.
 SEED_DELTA = 1e-3
-
-
-def holds_in(flags):
-    """``"holds"`` / ``"does not hold"`` for one result, ``"holds in k of n seeds"`` for several."""
-    flags = [bool(f) for f in flags]
-    if len(flags) == 1:
-        return "holds" if flags[0] else "does not hold"
-    return f"holds in {sum(flags)} of {len(flags)} seeds"
 
 
 # ---- the seed's functions and their exact derivatives -----------------------------------------------------------

@@ -207,7 +207,7 @@ def surfaces(models, domain, function, path, title="surfaces"):
     for j, (name, o) in enumerate(zip(names, outs), start=1):
         axes[0, j].contourf(gx, gy, o, levels=levels, cmap="viridis", extend="both")
         mse = float(np.mean((o - f) ** 2))
-        axes[0, j].set_title(f"{name}  (grid MSE {mse:.3f})", fontsize=10)
+        axes[0, j].set_title(f"{name}  (MSE {mse:.3f} on this\n{gx.shape[0]}x{gx.shape[1]} plot grid)", fontsize=10)
         em = axes[1, j].contourf(gx, gy, o - f, levels=elev, cmap="RdBu_r", extend="both")
         axes[1, j].set_title(f"{name}: fit - target", fontsize=10)
     for ax in axes.ravel():

@@ -150,6 +150,8 @@ def epoch(model, train, order, batch, optimizer, cfg):
         model._params[...] = params
         optimizer.restore(opt_state)
         raise
+    finally:  # the weights changed inside the write-guarded call: what callbacks predict must see the new ones
+        model._guard.touch()
 
 
 def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle, callbacks, on_divergence, history):

@@ -244,3 +244,24 @@ def test_the_fast_path_takes_the_write_guard():
     release.set()
     t.join()
     assert errors and "in use by another thread" in str(errors[0])
+
+
+def test_callbacks_inside_fit_predict_with_each_epochs_weights():
+    """The weights change inside fit (one C call per epoch) before fit returns: a callback that predicts after
+    each epoch must see that epoch's weights, not a packed cache of an earlier one."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 40)
+    m = MLP([3, 5, 2], loss="softmax_ce", seed=0)
+    m.predict(X)  # a cache of the initial weights
+    seen = []
+
+    def record(model, epoch, logs):
+        seen.append((model.forward(X).copy(), model.get_flat_params()))
+
+    m.fit(X, y, epochs=3, lr=0.5, callbacks=[record])
+    for out, flat in seen:
+        ref = MLP([3, 5, 2], loss="softmax_ce", seed=0)
+        ref.set_flat_params(flat)
+        np.testing.assert_array_equal(out, ref.forward(X))
+    assert not np.array_equal(seen[0][0], seen[-1][0])

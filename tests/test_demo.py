@@ -131,13 +131,30 @@ def test_sincos_outputs_break_at_the_same_x(quick_demo):
 def test_digits_three_layers_beat_linear(quick_demo):
     pytest.importorskip("sklearn")
     rows = by_name(quick_demo("digits")[0])
-    assert len(rows) == 4
+    assert len(rows) == 5
     lin = rows["digits 64-10 +-5 MSE"].values
     deep = rows["digits 64-128-64-10 +-5 MSE"].values
     assert lin["test_accuracy"] > 0.75 and deep["test_accuracy"] > 0.93
     assert deep["test_accuracy"] > lin["test_accuracy"]
     assert rows["digits 64-128-64-10 CE"].values["test_accuracy"] > 0.93
     assert rows["digits 64-10 CE"].values["test_accuracy"] > 0.85
+    for name in ("digits 64-128-64-10 +-5 MSE", "digits 64-128-64-10 CE"):
+        assert rows[name].verdict.startswith("holds: +") and rows[name].source == "004"
+    recipe = rows["digits 64-128-64-10 slides' recipe"]     # source 004's own setup: full-batch descent, +-5
+    assert recipe.values["loss"] == "ideal_mse" and "full-batch gradient descent" in recipe.setup
+    assert recipe.verdict.split(":")[0] in ("holds", "does not hold") and "one layer's" in recipe.verdict
+
+
+def test_mnist_rows_judge_the_source_numbers():
+    linear = {"ideal_mse": 0.83, "softmax_ce": 0.89}
+    rows = [demo.Row("mnist", n, values=dict(test_accuracy=a, loss=l, kind=k)) for n, a, l, k in (
+        ("a", 0.83, "ideal_mse", "linear"), ("b", 0.70, "softmax_ce", "linear"), ("c", 0.944, "ideal_mse", "3-layer"),
+        ("d", 0.80, "softmax_ce", "3-layer"))]
+    linear["softmax_ce"] = 0.70
+    demo._verdicts(rows, linear, "mnist")
+    assert rows[0].verdict.startswith("holds: 83.0 %") and rows[1].verdict.startswith("does not hold: 70.0 %")
+    assert rows[2].verdict == "holds: +11.4 points over one layer; above the source's ~86 %"
+    assert rows[3].verdict == "holds: +10.0 points over one layer; below the source's ~86 %"
 
 
 def test_mnist_on_small_idx_files(tmp_path):

@@ -4,9 +4,9 @@ object-oriented API of ``fastmlp.apps.plots``."""
 import numpy as np
 
 from ..derivatives import jacobian
-from .plots import COLOURS, _figure, _save
+from .plots import COLOURS, _figure, _grid, _save
 
-__all__ = ["delta_sweep", "tangents", "shap_beeswarm", "timing_curve"]
+__all__ = ["delta_sweep", "tangents", "shap_beeswarm", "timing_curve", "surfaces_3d"]
 
 
 def delta_sweep(deltas, curves, seed_delta, path, title="error against the step"):
@@ -99,5 +99,26 @@ def timing_curve(curve, budget, path, title="time against neurons"):
     ax.set_ylabel("seconds")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def surfaces_3d(models, domain, function, path, title="surfaces in 3-D"):
+    """The 2-input target and each model's fit as 3-D surfaces (as source 000's notebooks draw them): a ReLU net's
+    surface is made of flat facets, one per linear region."""
+    gx, gy, G = _grid(domain, 61)
+    f = function(gx, gy)
+    panels = [("target f(x1, x2)", f)] + [(name, m.forward(G).astype(np.float64).reshape(gx.shape))
+                                          for name, m in models.items()]
+    fig = _figure(3.4 * len(panels), 3.6)
+    vmin, vmax = float(f.min()), float(f.max())
+    for j, (name, z) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), j + 1, projection="3d")
+        ax.plot_surface(gx, gy, z, cmap="viridis", vmin=vmin, vmax=vmax, rstride=1, cstride=1, linewidth=0,
+                        antialiased=False)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("x1", fontsize=8)
+        ax.set_ylabel("x2", fontsize=8)
+        ax.view_init(elev=35, azim=-60)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)

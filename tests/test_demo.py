@@ -225,3 +225,21 @@ def test_fit_rows_judge_the_claims_and_name_the_worst_fit(quick_demo):
     assert "(the worst fit)" in rows[worst].note
     deep, shallow = rows["sine 1-6-6-1 relu"].values, rows["sine 1-12-1 relu"].values
     assert rows["sine 1-6-6-1 relu"].verdict == ("holds" if deep["n_pieces"] > shallow["n_pieces"] else "does not hold")
+
+
+def test_latent_folds_of_the_seeds_first_figure():
+    from fastmlp.apps import demo_latent
+    from fastmlp import MLP
+    model = MLP([1, 2, 10, 1], loss="mse", dtype="float64", seed=0)
+    lines = demo_latent.fold_lines(model)
+    assert lines.shape == (10, 3)
+    np.testing.assert_allclose(np.linalg.norm(lines[:, :2], axis=1), 1.0)
+    X = np.linspace(-3, 6, 50).reshape(-1, 1)
+    H = demo_latent.hidden_path(model, X)
+    W, b = model.params[0]
+    np.testing.assert_allclose(H, np.maximum(X @ np.asarray(W).T + b, 0.0))
+    rows = demo_latent.latent(ctx(quick=True))
+    assert [r.name for r in rows] == ["latent 1-2-10-1 relu"] and rows[0].source == "000"
+    assert 0 <= rows[0].values["crossing"] <= 10 and rows[0].values["test_mse"] < 0.5
+    assert rows[0].verdict == ("holds" if rows[0].values["distinct"] else "does not hold")
+    assert "latent" in demo.DEFAULT

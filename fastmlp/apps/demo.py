@@ -14,6 +14,7 @@ every section but the named ones, mnist, regions and shap):
   (``fastmlp.apps.regions_demo``; with --plot: animated GIFs).
 * digits / mnist (source 004): a linear model against a 3-layer ReLU net, with the +-5 "ideal p" squared error and
   with softmax cross-entropy.
+* latent (source 000): the 1-2-10-1 net whose ten second-layer units fold the (h1, h2) plane (``demo_latent``).
 * derivatives (source 002) and shap (source 003): ``fastmlp.apps.demo_seeds`` and ``demo_shap``.
 
 Every function ``xor(ctx)``, ``fit(ctx)``, ... returns a list of ``Row`` with the measured numbers in
@@ -26,15 +27,15 @@ from ..mlp import MLP
 from . import datasets, plots, regions_demo   # plots imports matplotlib only when a figure is drawn
 from .files import writable_folder
 from .demo_base import DemoError, Row, Context, _name
-from . import demo_seeds, mnist_download   # the sections of sources 002 and 003; MNIST data
+from . import demo_latent, demo_seeds, mnist_download   # the sections of sources 002 and 003; MNIST data
 from .demo_fits import (SURFACE_REFERENCE, SINCOS_REFERENCE, fit, surface, sincos,  # noqa: F401  (source 000)
                         spread_kinks, breakpoints_by_output)
 from .demo_xor import xor, loss_jumps, period2, _verdict, JUMP, STUCK  # noqa: F401  (source 001)
 
-SECTIONS = ("xor", "fit", "surface", "sincos", "digits", "derivatives", "mnist", "regions") + demo_seeds.NAMED
-DEFAULT = ("xor", "fit", "surface", "sincos", "digits", "derivatives")
+SECTIONS = ("xor", "fit", "latent", "surface", "sincos", "digits", "derivatives", "mnist", "regions") + demo_seeds.NAMED
+DEFAULT = ("xor", "fit", "latent", "surface", "sincos", "digits", "derivatives")
 #: The source document of each section's rows (a row may name its own).
-SECTION_SOURCE = {"xor": "001", "fit": "000", "surface": "000", "sincos": "000", "digits": "004", "mnist": "004",
+SECTION_SOURCE = {"xor": "001", "fit": "000", "latent": "000", "surface": "000", "sincos": "000", "digits": "004", "mnist": "004",
                   "regions": "000/001"}
 
 # source document 004 on MNIST: one layer ~80 %, three layers ~86 % (the +-5 target scheme)
@@ -155,7 +156,7 @@ def run(sections, ctx):
     DemoError when it was named alone; in a larger selection it becomes a "skipped" row."""
     rows = []
     funcs = {"xor": xor, "fit": fit, "surface": surface, "sincos": sincos, "digits": digits, "mnist": mnist,
-             "regions": lambda c: regions_demo.section(c, Row), **demo_seeds.SECTIONS}
+             "latent": demo_latent.latent, "regions": lambda c: regions_demo.section(c, Row), **demo_seeds.SECTIONS}
     for s in sections:
         try:
             new = funcs[s](ctx)

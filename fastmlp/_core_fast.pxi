@@ -310,18 +310,19 @@ cdef bint _fast_sgd_update(W, dW, v, lr, momentum, weight_decay, l1, nesterov, c
 
 def _sgd_update_loop(W, dW, v, double lr, double momentum, Py_ssize_t n):
     """Private timing helper: the C kernel fm_sgd_update alone, n times in a C loop (no momentum buffer when v is
-    None), for ``fastmlp bench`` and asv's KernelCall to set beside the public call. The arguments must take the
-    public call's fast path (they are checked once by a call of sgd_update first)."""
+    None), for ``fastmlp bench`` and asv's KernelCall to set beside the public call. The arrays must be ones the
+    public call's fast path takes (apart, same shape; not scanned for NaN/Inf here)."""
     cdef Py_ssize_t i
-    cdef int tn, rc = FM_OK
+    cdef int tn = _fast_in(W, -1), rc = FM_OK
     cdef size_t size
     cdef const void *gp
     cdef void *wp
     cdef void *vp
-    sgd_update(W, dW, v, lr=lr, momentum=momentum)
-    tn = _fast_in(W, -1)
-    if tn == 0 or not (_fast_arr(dW, tn, -1, False) and (v is None or _fast_arr(v, tn, -1, True))):
-        raise TypeError("_sgd_update_loop: needs C-contiguous float32/float64 arrays")
+    if tn == 0 or not (_fast_arr(W, tn, -1, True) and _fast_arr(dW, tn, -1, False) and _same_shape(W, dW)
+                       and _apart(W, dW) and (v is None or (_fast_arr(v, tn, -1, True) and _same_shape(W, v)
+                                                            and _apart(v, W) and _apart(v, dW))))
+            or (momentum != 0.0 and v is None) or not 0.0 <= momentum < 1.0):
+        raise TypeError("_sgd_update_loop: needs apart, same-shape, C-contiguous float32/float64 arrays")
     size, gp, wp, vp = cnp.PyArray_SIZE(<cnp.ndarray>W), _ptr(dW), _ptr(W), _ptr(v)
     with nogil:
         for i in range(n):

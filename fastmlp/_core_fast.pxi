@@ -318,9 +318,9 @@ def _sgd_update_loop(W, dW, v, double lr, double momentum, Py_ssize_t n):
     cdef const void *gp
     cdef void *wp
     cdef void *vp
-    if tn == 0 or not (_fast_arr(W, tn, -1, True) and _fast_arr(dW, tn, -1, False) and _same_shape(W, dW)
-                       and _apart(W, dW) and (v is None or (_fast_arr(v, tn, -1, True) and _same_shape(W, v)
-                                                            and _apart(v, W) and _apart(v, dW))))
+    if (tn == 0 or not (_fast_arr(W, tn, -1, True) and _fast_arr(dW, tn, -1, False) and _same_shape(W, dW)
+                        and _apart(W, dW) and (v is None or (_fast_arr(v, tn, -1, True) and _same_shape(W, v)
+                                                             and _apart(v, W) and _apart(v, dW))))
             or (momentum != 0.0 and v is None) or not 0.0 <= momentum < 1.0):
         raise TypeError("_sgd_update_loop: needs apart, same-shape, C-contiguous float32/float64 arrays")
     size, gp, wp, vp = cnp.PyArray_SIZE(<cnp.ndarray>W), _ptr(dW), _ptr(W), _ptr(v)

@@ -110,6 +110,7 @@ def generate():
 
 
 def extensions():
+    import numpy
     from Cython.Build import cythonize
 
     directives = {"language_level": 3}
@@ -121,7 +122,7 @@ def extensions():
         sources=["fastmlp/_core.pyx"] + c_sources,
         # the C headers and templates: without them setuptools skips a build whose .c files did not change
         depends=sorted(os.path.relpath(p, HERE) for ext_ in ("h", "inc") for p in glob(os.path.join(HERE, "csrc", "*." + ext_))),
-        include_dirs=["csrc"],
+        include_dirs=["csrc", numpy.get_include()],  # the kernels' fast path reads ndarrays through numpy's C API
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     return cythonize([ext], compiler_directives=directives)

@@ -1,4 +1,15 @@
 # _core_checks.pxi: validation of kernel arguments -- included by _core.pyx (one compiled module)
+cimport numpy as cnp
+from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.exc cimport PyErr_Occurred, PyErr_Clear
+from libc.float cimport FLT_MAX
+from libc.math cimport pow as c_pow
+
+cnp.import_array()
+
+cdef extern from "Python.h":  # without Cython's error check: the fast path clears the error itself and falls back
+    double PyLong_AsDouble(object) noexcept
+    long long PyLong_AsLongLongAndOverflow(object, int *) noexcept
 # ---------------------------------------------------------------------------------------------------------------
 # validation: the one place that checks arrays and options
 
@@ -185,3 +196,180 @@ def _nonneg_targets(str name, t):
     """Poisson targets (counts): >= 0 everywhere (NaN refused)."""
     if not bool(np.all(t >= 0)):
         raise ValueError(f"{name}: the Poisson loss needs targets >= 0, got a minimum of {np.nanmin(t) if not np.isnan(t).all() else float('nan')}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the public kernels' fast path (issue 15): the common case -- numpy arrays of exactly the right dtype, C-contiguous,
+# aligned, writable where written, plain float/int options -- is accepted here on raw pointers, without memoryviews
+# or Python-level helper calls. Every test below only ever says "yes, the checked path would accept this too" or
+# "don't know": on "don't know" the kernel falls back to its checked path (_check, _scalar, ...), which alone raises,
+# so every error message stays the checked path's. Nothing is written before the fast path has said yes.
+
+cdef dict _ACT_FAST = _ACT_CODES
+cdef object _NP_FLOAT64 = np.float64
+
+
+cdef inline int _fast_in(object a, int ndim) noexcept:
+    """NPY_FLOAT or NPY_DOUBLE when a is a fast-path input of ndim dimensions (-1: any), else 0."""
+    if type(a) is not cnp.ndarray:
+        return 0
+    cdef int tn = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if (tn == cnp.NPY_FLOAT or tn == cnp.NPY_DOUBLE) and _fast_arr(a, tn, ndim, False):
+        return tn
+    return 0
+
+
+cdef inline bint _fast_arr(object a, int tn, int ndim, bint writable) noexcept:
+    """a is exactly a numpy.ndarray of type number tn in native byte order, ndim dimensions (-1: any), non-empty,
+    C-contiguous, aligned, and writable when it is written."""
+    if type(a) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int need = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED
+    if writable:
+        need |= cnp.NPY_ARRAY_WRITEABLE
+    return ((cnp.PyArray_FLAGS(arr) & need) == need and cnp.PyArray_TYPE(arr) == tn
+            and (ndim < 0 or cnp.PyArray_NDIM(arr) == ndim) and cnp.PyArray_ISNOTSWAPPED(arr)
+            and cnp.PyArray_SIZE(arr) > 0)
+
+
+cdef inline Py_ssize_t _dim(object a, int i) noexcept:
+    return cnp.PyArray_DIMS(<cnp.ndarray>a)[i]
+
+
+cdef inline void *_ptr(object a) noexcept:
+    """The data pointer of an ndarray (NULL for None)."""
+    if a is None:
+        return NULL
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline bint _same_shape(object a, object b) noexcept:
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>a), i
+    if cnp.PyArray_NDIM(<cnp.ndarray>b) != nd:
+        return False
+    for i in range(nd):
+        if cnp.PyArray_DIMS(<cnp.ndarray>a)[i] != cnp.PyArray_DIMS(<cnp.ndarray>b)[i]:
+            return False
+    return True
+
+
+cdef inline bint _fast_finite(object a, int tn) noexcept:
+    """The one-pass NaN/Inf scan of a fast-path array."""
+    cdef size_t n = cnp.PyArray_SIZE(<cnp.ndarray>a)
+    if tn == cnp.NPY_FLOAT:
+        return _finite_ptr_f32(<const float *>cnp.PyArray_DATA(<cnp.ndarray>a), n)
+    return _finite_ptr_f64(<const double *>cnp.PyArray_DATA(<cnp.ndarray>a), n)
+
+
+cdef inline bint _ranges_meet(const char *a, size_t na, const char *b, size_t nb) noexcept:
+    """The byte ranges [a, a + na) and [b, b + nb) overlap (what numpy.may_share_memory tells of two contiguous
+    arrays); an empty range touching the other counts as meeting (the checked path then decides)."""
+    if na == 0 or nb == 0:
+        return a <= b + nb and b <= a + na
+    return a < b + nb and b < a + na
+
+
+cdef inline bint _apart(object a, object b) noexcept:
+    """Two fast-path arrays (or None) share no byte: compares their address ranges."""
+    if a is None or b is None:
+        return True
+    return not _ranges_meet(<const char *>cnp.PyArray_DATA(<cnp.ndarray>a), cnp.PyArray_NBYTES(<cnp.ndarray>a),
+                            <const char *>cnp.PyArray_DATA(<cnp.ndarray>b), cnp.PyArray_NBYTES(<cnp.ndarray>b))
+
+
+cdef inline bint _apart_or_same(object out, object a) noexcept:
+    """out shares no byte with a, or is the same buffer (same start, shape and dtype: _same_buffer)."""
+    if a is None or out is None:
+        return True
+    if cnp.PyArray_DATA(<cnp.ndarray>out) == cnp.PyArray_DATA(<cnp.ndarray>a):
+        return cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.PyArray_TYPE(<cnp.ndarray>a) and _same_shape(out, a)
+    return _apart(out, a)
+
+
+cdef inline object _fast_out(object out, int tn, Py_ssize_t n0, Py_ssize_t n1, int ndim):
+    """The output of shape (n0, n1) or (n0,): allocated when None, out itself when it is a fast-path output of that
+    shape, else None (fall back)."""
+    cdef cnp.npy_intp dims[2]
+    dims[0] = n0
+    dims[1] = n1
+    if out is None:
+        return cnp.PyArray_EMPTY(ndim, dims, tn, 0)
+    if _fast_arr(out, tn, ndim, True) and _dim(out, 0) == n0 and (ndim == 1 or _dim(out, 1) == n1):
+        return out
+    return None
+
+
+cdef inline bint _fast_real(object v, double *d) noexcept:
+    """A finite float (numpy.float64 included) or int option as a double, converted as _scalar does."""
+    cdef double x
+    if type(v) is float or type(v) is _NP_FLOAT64:  # exact types: a subclass's __float__ is _scalar's business
+        x = PyFloat_AS_DOUBLE(v)
+    elif type(v) is int:
+        x = PyLong_AsDouble(v)
+        if x == -1.0 and PyErr_Occurred() != NULL:
+            PyErr_Clear()
+            return False
+    else:
+        return False
+    if not isfinite(x):
+        return False
+    d[0] = x
+    return True
+
+
+cdef inline bint _fits_f32(double v) noexcept:
+    """v stays finite as a float32 (conservative: values rounding down to FLT_MAX are left to _fits)."""
+    return -FLT_MAX <= v <= FLT_MAX
+
+
+cdef inline bint _fast_weights(object sw, int tn, Py_ssize_t n) noexcept:
+    """sw is None or sample weights that _weights accepts: a fast-path vector of n values, finite, >= 0, with a
+    positive sum (kept well below overflow, so numpy's pairwise sum of them is positive and finite too)."""
+    cdef Py_ssize_t i
+    cdef double total = 0.0, w
+    cdef const float *f
+    cdef const double *g
+    if sw is None:
+        return True
+    if not _fast_arr(sw, tn, 1, False) or _dim(sw, 0) != n or not _fast_finite(sw, tn):
+        return False
+    if tn == cnp.NPY_FLOAT:
+        f = <const float *>cnp.PyArray_DATA(<cnp.ndarray>sw)
+        for i in range(n):
+            w = f[i]
+            if w < 0:
+                return False
+            total += w
+    else:
+        g = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sw)
+        for i in range(n):
+            w = g[i]
+            if w < 0:
+                return False
+            total += w
+    return 0.0 < total < 1e300
+
+
+cdef inline bint _fast_index(object a, Py_ssize_t n, int64_t hi) noexcept:
+    """A fast-path int64 vector (of length n, unless n < 0) with every value in [0, hi)."""
+    cdef Py_ssize_t i, m
+    cdef const int64_t *p
+    if not _fast_arr(a, cnp.NPY_INT64, 1, False) or (n >= 0 and _dim(a, 0) != n):
+        return False
+    m = _dim(a, 0)
+    p = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>a)
+    for i in range(m):
+        if p[i] < 0 or p[i] >= hi:
+            return False
+    return True
+
+
+
+
+cdef inline int _fast_act(object act) noexcept:
+    """The code of a known activation name, -1 otherwise (then _act raises)."""
+    if type(act) is not str:
+        return -1
+    code = _ACT_FAST.get(act)
+    return -1 if code is None else <int>code

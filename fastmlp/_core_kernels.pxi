@@ -18,6 +18,9 @@ def dense_forward(x, W, b=None, act="relu", *, out=None, check_finite=True):
     """p = act(x @ W.T + b) for a batch x[n, n_in], W[n_out, n_in], b[n_out] (or None); returns p[n, n_out].
 
     check_finite=False skips the NaN/Inf scan of the inputs (as in scipy.linalg), for callers that know."""
+    r = _fast_dense_forward(x, W, b, act, out, check_finite)
+    if r is not None:
+        return r
     check_finite = _flag("check_finite", check_finite)
     x = _check("x", x, shape=(None, None), finite=check_finite)
     W = _check("W", W, x.dtype, (None, x.shape[1]), finite=check_finite)
@@ -105,6 +108,9 @@ cdef class PackedWeights:
 def dense_pack(W):
     """W[n_out, n_in] in the packed inference layout of this CPU's kernels: a ``PackedWeights`` that remembers
     n_in, n_out, dtype and panel width, for ``dense_forward_packed``."""
+    r = _fast_dense_pack(W)
+    if r is not None:
+        return r
     W = _check("W", W, shape=(None, None))
     width = dense_pack_width(W.dtype)
     n_out, n_in = W.shape
@@ -153,6 +159,9 @@ def dense_forward_packed(x, Wp, b=None, n_out=None, act="relu", *, out=None, che
     """``dense_forward`` with W given as ``Wp = dense_pack(W)`` (same results, bit for bit), which saves
     rearranging W on every call: for repeated inference with fixed weights. n_out may be left out (Wp knows it);
     when given it must be Wp's. check_finite=False skips the NaN/Inf scan of x and b (dense_pack checked W)."""
+    r = _fast_dense_forward_packed(x, Wp, b, n_out, act, out, check_finite)
+    if r is not None:
+        return r
     check_finite = _flag("check_finite", check_finite)
     values = _packed_values("Wp", Wp, n_out)
     cdef PackedWeights pw = Wp
@@ -198,6 +207,9 @@ def dense_backward(x, W, p, dp, act="relu", *, dW=None, db=None, dx=None, dz=Non
     (``dz=dp`` is allowed, in place). ``accumulate=True`` adds to the given ``dW``/``db`` instead of overwriting.
     check_finite=False skips the NaN/Inf scan of the inputs.
     """
+    r = _fast_dense_backward(x, W, p, dp, act, dW, db, dx, dz, bias, need_dx, accumulate, check_finite)
+    if r is not None:
+        return r
     check_finite, bias = _flag("check_finite", check_finite), _flag("bias", bias)
     need_dx, accumulate = _flag("need_dx", need_dx), _flag("accumulate", accumulate)
     x = _check("x", x, shape=(None, None), finite=check_finite)
@@ -265,21 +277,30 @@ cdef object _loss(str which, z, t, sw, dz):
                               t if which == "softmax_ce" else None, sw, dz), dz
 
 
-def loss_mse(p, t, *, sw=None, dp=None):
+def loss_mse(p, t, *, sw=None, dp=None, check_finite=True):
     """Squared error ``0.5 * mean_i sum_j (p - t)**2`` of p[n, m] against targets t[n, m]; returns (loss, dp).
-    sw: sample weights[n] (finite, >= 0, positive sum): the weighted mean sum_i w_i l_i / sum w instead."""
-    p = _check("p", p, shape=(None, None))
-    t = _check("t", t, p.dtype, p.shape)
+    sw: sample weights[n] (finite, >= 0, positive sum): the weighted mean sum_i w_i l_i / sum w instead.
+    check_finite=False skips the NaN/Inf scans of p and t (a NaN then comes out in the loss)."""
+    r = _fast_loss(_L_MSE, p, t, sw, dp, check_finite)
+    if r is not None:
+        return r
+    check_finite = _flag("check_finite", check_finite)
+    p = _check("p", p, shape=(None, None), finite=check_finite)
+    t = _check("t", t, p.dtype, p.shape, finite=check_finite)
     sw = _weights(sw, p.shape[0], p.dtype)
     dp = _out("dp", dp, p.dtype, p.shape)
     _no_overlap("dp", dp, (("p", p), ("t", t), ("sw", sw)), same_ok=("p", "t"))
     return _loss("mse", p, t, sw, dp)
 
 
-def loss_softmax_ce(z, y, *, sw=None, dz=None):
+def loss_softmax_ce(z, y, *, sw=None, dz=None, check_finite=True):
     """Softmax cross-entropy from logits z[n, m] and integer labels y[n] in [0, m), mean over the batch;
-    returns (loss, dz) with dz = (softmax(z) - onehot(y)) / n. sw: sample weights (weighted mean)."""
-    z = _check("z", z, shape=(None, None))
+    returns (loss, dz) with dz = (softmax(z) - onehot(y)) / n. sw: sample weights (weighted mean). check_finite=False skips the NaN/Inf scans of z (and t)."""
+    r = _fast_loss(_L_SOFTMAX_CE, z, y, sw, dz, check_finite)
+    if r is not None:
+        return r
+    check_finite = _flag("check_finite", check_finite)
+    z = _check("z", z, shape=(None, None), finite=check_finite)
     y = _labels(y, z.shape[0], z.shape[1])
     sw = _weights(sw, z.shape[0], z.dtype)
     dz = _out("dz", dz, z.dtype, z.shape)
@@ -287,11 +308,15 @@ def loss_softmax_ce(z, y, *, sw=None, dz=None):
     return _loss("softmax_ce", z, y, sw, dz)
 
 
-def loss_sigmoid_bce(z, t, *, sw=None, dz=None):
+def loss_sigmoid_bce(z, t, *, sw=None, dz=None, check_finite=True):
     """Sigmoid binary cross-entropy from logits z[n, m] and targets t[n, m] in [0, 1], summed over outputs and
-    averaged over the batch; returns (loss, dz) with dz = (sigmoid(z) - t) / n. sw: sample weights."""
-    z = _check("z", z, shape=(None, None))
-    t = _check("t", t, z.dtype, z.shape)
+    averaged over the batch; returns (loss, dz) with dz = (sigmoid(z) - t) / n. sw: sample weights. check_finite=False skips the NaN/Inf scans of z (and t)."""
+    r = _fast_loss(_L_SIGMOID_BCE, z, t, sw, dz, check_finite)
+    if r is not None:
+        return r
+    check_finite = _flag("check_finite", check_finite)
+    z = _check("z", z, shape=(None, None), finite=check_finite)
+    t = _check("t", t, z.dtype, z.shape, finite=check_finite)
     if t.min() < 0 or t.max() > 1:
         raise ValueError(f"t: targets must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
     sw = _weights(sw, z.shape[0], z.dtype)
@@ -300,12 +325,16 @@ def loss_sigmoid_bce(z, t, *, sw=None, dz=None):
     return _loss("sigmoid_bce", z, t, sw, dz)
 
 
-def loss_poisson(z, t, *, sw=None, dz=None):
+def loss_poisson(z, t, *, sw=None, dz=None, check_finite=True):
     """Poisson deviance from the log-mean z[n, m] (the prediction is exp(z)) and counts t[n, m] >= 0: the mean over
     the batch of sum_j xlogy(t, t) - t - t z + exp(z), scikit-learn's poisson_loss(t, exp(z)); returns (loss, dz) with
-    dz = (exp(z) - t) / n. sw: sample weights (weighted mean)."""
-    z = _check("z", z, shape=(None, None))
-    t = _check("t", t, z.dtype, z.shape)
+    dz = (exp(z) - t) / n. sw: sample weights (weighted mean). check_finite=False skips the NaN/Inf scans of z (and t)."""
+    r = _fast_loss(_L_POISSON, z, t, sw, dz, check_finite)
+    if r is not None:
+        return r
+    check_finite = _flag("check_finite", check_finite)
+    z = _check("z", z, shape=(None, None), finite=check_finite)
+    t = _check("t", t, z.dtype, z.shape, finite=check_finite)
     _nonneg_targets("t", t)
     sw = _weights(sw, z.shape[0], z.dtype)
     dz = _out("dz", dz, z.dtype, z.shape)
@@ -320,9 +349,13 @@ cdef object _softmax(const floating[:, ::1] z, floating[:, ::1] p):
     _raise_for(rc, "softmax")
 
 
-def softmax(z, *, out=None):
-    """Row-wise softmax of z[n, m] (``out=z`` computes in place)."""
-    z = _check("z", z, shape=(None, None))
+def softmax(z, *, out=None, check_finite=True):
+    """Row-wise softmax of z[n, m] (``out=z`` computes in place); check_finite=False skips the NaN/Inf scan of z."""
+    r = _fast_softmax(z, out, check_finite)
+    if r is not None:
+        return r
+    check_finite = _flag("check_finite", check_finite)
+    z = _check("z", z, shape=(None, None), finite=check_finite)
     p = _out("out", out, z.dtype, z.shape)
     _no_overlap("out", p, (("z", z),), same_ok=("z",))
     if z.dtype == np.float32:
@@ -356,6 +389,8 @@ def sgd_update(W, dW, v=None, *, lr, momentum=0.0, weight_decay=0.0, l1=0.0, nes
     """In place: ``W -= lr * g`` with g = dW + weight_decay*W + l1*sign(W), or with (Nesterov) momentum through the
     velocity buffer v (same shape as W, start it at zeros), as in PyTorch's SGD. check_finite=False skips the NaN/Inf
     scans of W, dW and v (one read of each), for callers that know."""
+    if _fast_sgd_update(W, dW, v, lr, momentum, weight_decay, l1, nesterov, check_finite):
+        return
     check_finite = _flag("check_finite", check_finite)
     W = _check("W", W, writable=True)
     dW = _check("dW", dW, W.dtype, W.shape, finite=check_finite)
@@ -392,12 +427,16 @@ cdef object _adam_update(floating[::1] W, const floating[::1] dW, floating[::1] 
     cdef int rc
     with nogil:
         rc = c_adam_update(&dW[0], &W[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps, weight_decay, l1)
+    _adam_raise_for(rc, v)
+
+
+cdef int _adam_raise_for(int rc, v) except -1:
     if rc == FM_EVALUE:  # the options passed here, so this is the C core's own check of v (nothing was written)
         vmin = np.min(v)
         if not vmin >= 0:
             raise ValueError(f"v: Adam's second moment must be >= 0 (a mean of squared gradients), got a minimum "
                              f"of {vmin}: it would turn W into NaN")
-    _raise_for(rc, "adam_update")
+    return _raise_for(rc, "adam_update")
 
 
 def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0,
@@ -405,6 +444,8 @@ def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, we
     """In place: Adam step number t (1 for the first) on W with moment buffers m, v (zeros to start). v must be
     >= 0 (checked in C, nothing written otherwise); check_finite=False skips the NaN/Inf scans of W, dW, m and v
     (one read of each), for callers that know."""
+    if _fast_adam_update(W, dW, m, v, t, lr, beta1, beta2, eps, weight_decay, l1, check_finite):
+        return
     check_finite = _flag("check_finite", check_finite)
     W = _check("W", W, writable=True)
     dW = _check("dW", dW, W.dtype, W.shape, finite=check_finite)

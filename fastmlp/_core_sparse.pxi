@@ -174,11 +174,95 @@ cdef object _csr_forward(CSR X, rows, const floating[:, ::1] W, b, floating[:, :
     _raise_for(rc, "csr_dense_forward")
 
 
+cdef inline bint _fast_csr(X, int tn) noexcept:
+    """X is an initialised CSR (checked once when made) of data type tn."""
+    if type(X) is not CSR or not (<CSR>X)._ready:
+        return False
+    return cnp.PyArray_TYPE(<cnp.ndarray>(<CSR>X).data) == tn and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>(<CSR>X).data)
+
+
+cdef inline object _fast_scratch(work, int tn, Py_ssize_t need):
+    """The scratch on the fast path: allocated when None, work itself when _scratch would take it whole or in part
+    (its first ``need`` values are used), else None (fall back)."""
+    cdef cnp.npy_intp dims[1]
+    if work is None:
+        dims[0] = need
+        return cnp.PyArray_EMPTY(1, dims, tn, 0)
+    if _fast_arr(work, tn, -1, True) and cnp.PyArray_SIZE(<cnp.ndarray>work) >= need:
+        return work
+    return None
+
+
+cdef inline bint _scratch_apart(wk, Py_ssize_t need, a) noexcept:
+    """The first ``need`` values of the scratch wk share no byte with a (None: nothing to share)."""
+    if a is None:
+        return True
+    return not _ranges_meet(<const char *>_ptr(wk), need * cnp.PyArray_ITEMSIZE(<cnp.ndarray>wk),
+                            <const char *>_ptr(a), cnp.PyArray_NBYTES(<cnp.ndarray>a))
+
+
+cdef inline bint _csr_apart(o, CSR X, rows) noexcept:
+    return _apart(o, X.data) and _apart(o, X.indices) and _apart(o, X.indptr) and _apart(o, rows)
+
+
+cdef object _fast_csr_forward(X, W, b, act, rows, out, check_finite, work):
+    """csr_dense_forward on the fast path: p, or None to fall back to the checked path."""
+    cdef int tn = _fast_in(W, 2), code = _fast_act(act), rc
+    cdef CSR Xc
+    cdef Py_ssize_t n, n_in, n_out, need
+    cdef const int64_t *ipp
+    cdef const int64_t *ixp
+    cdef const int64_t *rp
+    cdef const void *dvp
+    cdef const void *Wq
+    cdef const void *bp
+    cdef void *pp
+    cdef void *wkp
+    if tn == 0 or code < 0 or not _is_flag(check_finite) or not _fast_csr(X, tn):
+        return None
+    Xc = <CSR>X
+    n_out, n_in = _dim(W, 0), _dim(W, 1)
+    if Xc.n_cols != n_in or (b is not None and not (_fast_arr(b, tn, 1, False) and _dim(b, 0) == n_out)):
+        return None
+    if check_finite is True and not (_fast_finite(W, tn) and (b is None or _fast_finite(b, tn))):
+        return None
+    if rows is not None and not _fast_index(rows, -1, Xc.n_rows):
+        return None
+    n = Xc.n_rows if rows is None else _dim(rows, 0)
+    p = _fast_out(out, tn, n, n_out, 2)
+    need = n_out * n_in
+    wk = _fast_scratch(work, tn, need)
+    if p is None or wk is None or not (_csr_apart(p, Xc, rows) and _apart(p, W) and _apart(p, b)):
+        return None
+    if not (_scratch_apart(wk, need, Xc.data) and _scratch_apart(wk, need, Xc.indices)
+            and _scratch_apart(wk, need, Xc.indptr) and _scratch_apart(wk, need, W) and _scratch_apart(wk, need, b)
+            and _scratch_apart(wk, need, rows) and _scratch_apart(wk, need, p)):
+        return None
+    ipp, ixp, rp = <const int64_t *>_ptr(Xc.indptr), <const int64_t *>_ptr(Xc.indices), <const int64_t *>_ptr(rows)
+    if Xc.nnz == 0:
+        ixp, dvp = NULL, NULL
+    else:
+        dvp = _ptr(Xc.data)
+    Wq, bp, pp, wkp = _ptr(W), _ptr(b), _ptr(p), _ptr(wk)
+    with nogil:
+        if tn == cnp.NPY_FLOAT:
+            rc = fm_csr_dense_forward_f32(ipp, ixp, <const float *>dvp, rp, <const float *>Wq, <const float *>bp,
+                                          <float *>pp, <float *>wkp, n, Xc.n_rows, n_in, n_out, <fm_act>code)
+        else:
+            rc = fm_csr_dense_forward_f64(ipp, ixp, <const double *>dvp, rp, <const double *>Wq, <const double *>bp,
+                                          <double *>pp, <double *>wkp, n, Xc.n_rows, n_in, n_out, <fm_act>code)
+    _raise_for(rc, "csr_dense_forward")
+    return p
+
+
 def csr_dense_forward(X, W, b=None, act="relu", *, rows=None, out=None, check_finite=True, work=None):
     """``dense_forward`` with x given as a CSR matrix X[n_rows, n_in] (fastmlp._core.CSR or scipy.sparse CSR):
     p = act(X[rows] @ W.T + b), rows an int64 vector of row indices (None: every row); work ~ nnz * n_out + the
     size of W. ``work``: a scratch array of W's size and dtype (W transposed goes there) to reuse across calls
     (None: allocated per call)."""
+    r = _fast_csr_forward(X, W, b, act, rows, out, check_finite, work)
+    if r is not None:
+        return r
     check_finite = _flag("check_finite", check_finite)
     W = _check("W", W, shape=(None, None), finite=check_finite)
     cdef CSR Xc = CSR.from_any(X, W.dtype)
@@ -225,6 +309,73 @@ cdef object _csr_backward(CSR X, rows, const floating[:, ::1] p, const floating[
     _raise_for(rc, "csr_dense_backward")
 
 
+cdef object _fast_csr_backward(X, p, dp, act, rows, dW, db, dz, bias, accumulate, check_finite, work):
+    """csr_dense_backward on the fast path: (dW, db), or None to fall back to the checked path."""
+    cdef int tn = _fast_in(p, 2), code = _fast_act(act), rc
+    cdef CSR Xc
+    cdef Py_ssize_t n, n_in, n_out, need
+    cdef const int64_t *ipp
+    cdef const int64_t *ixp
+    cdef const int64_t *rp
+    cdef const void *dvp
+    cdef const void *pp
+    cdef const void *dpp
+    cdef void *dzp
+    cdef void *dWp
+    cdef void *dbp
+    cdef void *wkp
+    if tn == 0 or code < 0 or not (_is_flag(check_finite) and _is_flag(bias) and _is_flag(accumulate)):
+        return None
+    if not _fast_csr(X, tn):
+        return None
+    Xc = <CSR>X
+    if rows is not None and not _fast_index(rows, -1, Xc.n_rows):
+        return None
+    n = Xc.n_rows if rows is None else _dim(rows, 0)
+    n_out, n_in = _dim(p, 1), Xc.n_cols
+    if _dim(p, 0) != n or not (_fast_arr(dp, tn, 2, False) and _dim(dp, 0) == n and _dim(dp, 1) == n_out):
+        return None
+    if check_finite is True and not (_fast_finite(p, tn) and _fast_finite(dp, tn)):
+        return None
+    if accumulate is True and (dW is None or (bias is True and db is None)):
+        return None
+    dW = _fast_out(dW, tn, n_out, n_in, 2)
+    db = _fast_out(db, tn, n_out, 0, 1) if bias is True else None
+    dz = _fast_out(dz, tn, n, n_out, 2)
+    need = n_out * n_in
+    wk = _fast_scratch(work, tn, need)
+    if dW is None or dz is None or wk is None or (bias is True and db is None):
+        return None
+    if not (_csr_apart(dz, Xc, rows) and _apart(dz, p) and _apart_or_same(dz, dp)):
+        return None
+    for o in (dW, db):
+        if not (_csr_apart(o, Xc, rows) and _apart(o, p) and _apart(o, dp) and _apart(o, dz)):
+            return None
+    if not _apart(db, dW):
+        return None
+    for o in (Xc.data, Xc.indices, Xc.indptr, rows, p, dp, dz, dW, db):
+        if not _scratch_apart(wk, need, o):
+            return None
+    ipp, ixp, rp = <const int64_t *>_ptr(Xc.indptr), <const int64_t *>_ptr(Xc.indices), <const int64_t *>_ptr(rows)
+    if Xc.nnz == 0:
+        ixp, dvp = NULL, NULL
+    else:
+        dvp = _ptr(Xc.data)
+    pp, dpp, dzp, dWp, dbp, wkp = _ptr(p), _ptr(dp), _ptr(dz), _ptr(dW), _ptr(db), _ptr(wk)
+    with nogil:
+        if tn == cnp.NPY_FLOAT:
+            rc = fm_csr_dense_backward_f32(ipp, ixp, <const float *>dvp, rp, <const float *>pp, <const float *>dpp,
+                                           <float *>dzp, <float *>dWp, <float *>dbp, <float *>wkp, n, Xc.n_rows,
+                                           n_in, n_out, <fm_act>code, 1 if accumulate is True else 0)
+        else:
+            rc = fm_csr_dense_backward_f64(ipp, ixp, <const double *>dvp, rp, <const double *>pp,
+                                           <const double *>dpp, <double *>dzp, <double *>dWp, <double *>dbp,
+                                           <double *>wkp, n, Xc.n_rows, n_in, n_out, <fm_act>code,
+                                           1 if accumulate is True else 0)
+    _raise_for(rc, "csr_dense_backward")
+    return dW, db
+
+
 def csr_dense_backward(X, p, dp, act="relu", *, rows=None, dW=None, db=None, dz=None, bias=True, accumulate=False,
                        check_finite=True, work=None):
     """Backward of ``csr_dense_forward`` (a first layer: no dx) from its output p[n, n_out] and dp = dL/dp; returns
@@ -232,6 +383,9 @@ def csr_dense_backward(X, p, dp, act="relu", *, rows=None, dW=None, db=None, dz=
     written to ``dz`` when given (``dz=dp`` allowed). ``accumulate=True`` adds to the given dW / db. Work ~ nnz *
     n_out plus the size of dW, never n * n_in. ``work``: a scratch array of dW's size and dtype (dW transposed is
     summed there) to reuse across calls (None: allocated per call)."""
+    r = _fast_csr_backward(X, p, dp, act, rows, dW, db, dz, bias, accumulate, check_finite, work)
+    if r is not None:
+        return r
     check_finite, bias, accumulate = _flag("check_finite", check_finite), _flag("bias", bias), \
         _flag("accumulate", accumulate)
     p = _check("p", p, shape=(None, None), finite=check_finite)

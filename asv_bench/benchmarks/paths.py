@@ -55,7 +55,9 @@ class DefaultPaths:
 
 
 class KernelCall:
-    """``sgd_update`` through its public call: 4x4 (the call's own cost) and 256x784 (memory speed)."""
+    """``sgd_update`` through its public call: 4x4 (the call's own cost) and 256x784 (memory speed), without and
+    with momentum 0.9, beside its C kernel alone (``_core._sgd_update_loop``: the C function in a C loop);
+    ``track_call_over_kernel`` is the public call's time over the kernel's (momentum 0.9)."""
     params = (["4x4", "256x784"],)
     param_names = ["shape"]
 
@@ -63,6 +65,25 @@ class KernelCall:
         rows, cols = (int(s) for s in shape.split("x"))
         r = rng(0)
         self.w, self.g = uniform(r, (rows, cols), "float32"), uniform(r, (rows, cols), "float32")
+        self.v = np.zeros((rows, cols), np.float32)
+        self.loop = 1000 if rows * cols < 4096 else 1  # C-loop calls per timed kernel-alone run (4x4: nanoseconds)
+        self.before = _core.get_num_threads()
+        _core.set_num_threads(1)
+
+    def teardown(self, shape):
+        _core.set_num_threads(self.before)
 
     def time_sgd_update(self, shape):
         sgd_update(self.w, self.g, lr=1e-6)
+
+    def time_sgd_update_momentum(self, shape):
+        sgd_update(self.w, self.g, self.v, lr=1e-6, momentum=0.9)
+
+    def track_kernel_alone_seconds(self, shape):
+        return median_seconds(lambda: _core._sgd_update_loop(self.w, self.g, self.v, 1e-6, 0.9, self.loop)) / self.loop
+    track_kernel_alone_seconds.unit = "seconds"
+
+    def track_call_over_kernel(self, shape):
+        call = median_seconds(lambda: sgd_update(self.w, self.g, self.v, lr=1e-6, momentum=0.9))
+        return call / self.track_kernel_alone_seconds(shape)
+    track_call_over_kernel.unit = "ratio"

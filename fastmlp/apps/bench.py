@@ -267,6 +267,21 @@ def _case_gil(rows, peak, reps):
          2 * 2.0 * 256 * weights, peak)
 
 
+def _case_kernel_call(rows, peak, reps):
+    """A public kernel call (sgd_update, momentum 0.9) beside its C kernel alone (n calls in a C loop): the call's
+    own cost on 4x4, and how much of a 256x784 update it adds."""
+    rng = np.random.default_rng(6)
+    for shape, inner in (((4, 4), 1000), ((256, 784), 1)):
+        W = rng.standard_normal(shape).astype(np.float32)
+        G = (rng.standard_normal(shape) * 1e-3).astype(np.float32)
+        V = np.zeros(shape, np.float32)
+        funcs = {"fastmlp": lambda: _core.sgd_update(W, G, V, lr=1e-6, momentum=0.9),
+                 "C kernel alone": lambda: _core._sgd_update_loop(W, G, V, 1e-6, 0.9, inner)}
+        result = measure(funcs, reps)
+        result["C kernel alone"] /= inner
+        _add(rows, f"kernel call sgd_update {shape[0]}x{shape[1]} momentum", result, 4.0 * W.size, peak)
+
+
 def _add(rows, case, result, flops, peak):
     base = result["fastmlp"]
     for impl, sec in result.items():
@@ -321,6 +336,7 @@ def run_bench(quick=False, reps=None, epoch_samples=None, threads=(2,), out=prin
         _case_tiny(rows, torch, peak32, reps)
         _case_inference(rows, torch, peak32, reps)
         _case_gil(rows, peak32, reps)
+        _case_kernel_call(rows, peak32, reps)
         if _core.has_openmp():
             for count in threads:
                 if count > 1:

@@ -205,6 +205,9 @@ FM_API int fm_softmax_f32(const float *z, float *p, size_t n, size_t m);
 FM_API int fm_softmax_f64(const double *z, double *p, size_t n, size_t m);
 
 /* ---- optim.c : in-place parameter updates over n values (W, dW and state buffers all of length n) ------- */
+/* Every value these updates store (W, v, m) whose magnitude is below the type's smallest normal number
+ * (FLT_MIN / DBL_MIN) is stored as 0: the velocity and moments of a parameter whose gradient stays 0 decay
+ * geometrically into the subnormal range, where each operation on them is ~100x slower. */
 
 /* SGD with L2 (weight_decay) and L1 penalties, optional (Nesterov) momentum, as in PyTorch:
  *   g = dW + weight_decay*W + l1*sign(W)

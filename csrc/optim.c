@@ -1,4 +1,5 @@
 /* optim.c -- in-place parameter updates (see fastmlp.h). */
+#include <float.h>
 #include "internal.h"
 
 #include <string.h>
@@ -32,6 +33,7 @@ enum { FM_SGD_PLAIN = 0, FM_SGD_PLAIN_L1 = 1, FM_SGD_MOMENTUM = 2, FM_SGD_NESTER
 #define U uint32_t
 #define ABS_MASK 0x7fffffffu
 #define INF_BITS 0x7f800000u
+#define TMIN FLT_MIN
 #include "optim.inc"
 #undef T
 #undef SUF
@@ -39,6 +41,7 @@ enum { FM_SGD_PLAIN = 0, FM_SGD_PLAIN_L1 = 1, FM_SGD_MOMENTUM = 2, FM_SGD_NESTER
 #undef U
 #undef ABS_MASK
 #undef INF_BITS
+#undef TMIN
 
 #define T double
 #define SUF _f64
@@ -46,6 +49,7 @@ enum { FM_SGD_PLAIN = 0, FM_SGD_PLAIN_L1 = 1, FM_SGD_MOMENTUM = 2, FM_SGD_NESTER
 #define U uint64_t
 #define ABS_MASK 0x7fffffffffffffffu
 #define INF_BITS 0x7ff0000000000000u
+#define TMIN DBL_MIN
 #include "optim.inc"
 #undef T
 #undef SUF
@@ -53,3 +57,4 @@ enum { FM_SGD_PLAIN = 0, FM_SGD_PLAIN_L1 = 1, FM_SGD_MOMENTUM = 2, FM_SGD_NESTER
 #undef U
 #undef ABS_MASK
 #undef INF_BITS
+#undef TMIN

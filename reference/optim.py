@@ -1,11 +1,20 @@
 """Twin of csrc/optim.c (optim.inc): in-place parameter updates."""
 import math
+import sys
 
 from .common import KernelError, check_sizes, finite_nonneg
 
 
 def _sign(w):
     return 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
+
+
+TINY = sys.float_info.min  # the smallest normal double (the C core flushes at its type's: FLT_MIN for float32)
+
+
+def _flush(x):
+    """x, or 0 below the smallest normal number (optim.inc's flush: stored subnormals would slow every later step)."""
+    return 0.0 if -TINY < x < TINY else x
 
 
 def sgd_update(dW, W, v, n, lr, momentum, weight_decay, l1, nesterov):
@@ -17,9 +26,9 @@ def sgd_update(dW, W, v, n, lr, momentum, weight_decay, l1, nesterov):
     for i in range(n):
         g = dW[i] + weight_decay * W[i] + l1 * _sign(W[i])
         if momentum != 0.0:
-            v[i] = momentum * v[i] + g
+            v[i] = _flush(momentum * v[i] + g)
             g = g + momentum * v[i] if nesterov else v[i]
-        W[i] -= lr * g
+        W[i] = _flush(W[i] - lr * g)
 
 
 def adam_update(dW, W, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1):
@@ -37,6 +46,6 @@ def adam_update(dW, W, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1):
     rbc2 = 1.0 / math.sqrt(bc2)
     for i in range(n):
         g = dW[i] + weight_decay * W[i] + l1 * _sign(W[i])
-        m[i] = beta1 * m[i] + (1.0 - beta1) * g
-        v[i] = beta2 * v[i] + (1.0 - beta2) * (g * g)
-        W[i] -= step * (m[i] / (math.sqrt(v[i]) * rbc2 + eps))
+        m[i] = _flush(beta1 * m[i] + (1.0 - beta1) * g)
+        v[i] = _flush(beta2 * v[i] + (1.0 - beta2) * (g * g))
+        W[i] = _flush(W[i] - step * (m[i] / (math.sqrt(v[i]) * rbc2 + eps)))

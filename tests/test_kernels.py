@@ -260,3 +260,21 @@ def test_updates_without_the_finiteness_scans(dtype):
     np.testing.assert_array_equal(b[1], before[1])
     with pytest.raises(TypeError):
         fastmlp.adam_update(b[0], dW, b[1], b[2], 3, check_finite="no")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_updates_store_no_subnormals(dtype):
+    """A parameter whose gradient stays 0 has its velocity / moments decay into the subnormal range (float32 Adam:
+    after ~800 steps), where every later operation is ~100x slower: the updates store 0 there instead."""
+    tiny = np.finfo(dtype).tiny
+    W = np.array([1.0, 3 * tiny, 0.5 * tiny, -0.5], dtype)
+    dW = np.zeros(4, dtype)
+    m = np.array([1.05 * tiny, 0.0, 0.0, 0.5], dtype)
+    v = np.array([1.0001 * tiny, 0.0, 0.0, 0.25], dtype)
+    fastmlp.adam_update(W, dW, m, v, 1, lr=1e-3)
+    assert m[0] == 0 and v[0] == 0 and m[3] > 0 and v[3] > 0          # 0.9 * 1.05 tiny would be subnormal
+    assert W[1] == dtype(3 * tiny) and W[2] == 0 and W[0] == 1.0 and W[3] != dtype(-0.5)  # subnormal W -> 0
+    Ws, vs = np.array([0.5 * tiny, 2.0], dtype), np.array([1.05 * tiny, 1.0], dtype)
+    fastmlp.sgd_update(Ws, np.zeros(2, dtype), vs, lr=0.1, momentum=0.9)
+    assert vs[0] == 0 and Ws[0] == 0 and vs[1] == dtype(0.9) and Ws[1] == dtype(2.0) - dtype(0.1) * dtype(0.9)
+    assert not np.any((W != 0) & (np.abs(W) < tiny))

@@ -67,3 +67,16 @@ def test_accuracy_samples_cannot_alias_a_period_two_cycle(quick_demo):
     tail = v["accuracy_curve"]["train"][-20:]
     assert len(set(np.round(tail, 6))) >= 2
     assert all(b - a == 15 for a, b in zip(v["accuracy_curve"]["epoch"], v["accuracy_curve"]["epoch"][1:]))
+
+
+def test_training_animation_of_the_jumping_run(quick_demo):
+    """Source 001's GIFs: the lr-12 run's boundary, loss and accuracy evolving, one frame per recorded epoch."""
+    Image = __import__("pytest").importorskip("PIL.Image")
+    rows, paths = quick_demo("xor", plots=True)
+    gif = [p for p in paths if p.endswith("xor_training.gif")]
+    assert len(gif) == 1
+    frames = by_name(rows)["XOR 2-50-2 lr 12"].values["accuracy_curve"]["frames"]
+    with Image.open(gif[0]) as im:
+        assert im.n_frames == len(frames) >= 10 and im.size[0] > 2 * im.size[1]
+    epochs = [e for e, _ in frames]
+    assert epochs == sorted(epochs) and len({w.tobytes() for _, w in frames}) == len(frames)  # weights move

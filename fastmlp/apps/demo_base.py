@@ -74,13 +74,13 @@ class Context:
                 bar.close()
         return history, time.perf_counter() - t0
 
-    def plot(self, name, func, *args, **kwargs):
-        """Write ``<plot_dir>/<name>.png`` with ``func(*args, path=..., **kwargs)`` (a function of
-        ``fastmlp.apps.plots``) when --plot was given."""
+    def plot(self, name, func, *args, ext=".png", **kwargs):
+        """Write ``<plot_dir>/<name><ext>`` (a PNG; ``ext=".gif"`` for an animation) with ``func(*args, path=...,
+        **kwargs)`` (a function of ``fastmlp.apps.plots``) when --plot was given."""
         if not self.plot_dir:
             return None
         os.makedirs(self.plot_dir, exist_ok=True)
-        path = os.path.join(self.plot_dir, name + ".png")
+        path = os.path.join(self.plot_dir, name + ext)
         func(*args, path=path, **kwargs)
         self.plots.append(path)
         return path

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import schedules
 from ..mlp import MLP
-from . import datasets, plots
+from . import datasets, plots, plots_anim
 from .demo_base import Row, _accuracy, holds_in
 
 JUMP = 3.0    # a loss that rises to JUMP x its best so far has jumped (full-batch GD never rises when stable)
@@ -121,7 +121,7 @@ def _train_one(ctx, seed, spec, X, y, Xte, yte, epochs, record):
     model = MLP(layers, activation="sigmoid", output="sigmoid" if mse else "identity", loss=loss, init="uniform",
                 seed=seed)
     acc = {"epoch": [], "train": [], "test": []}
-    last = []
+    last, frames = [], []     # frames: (epoch, weights) for the training animation (recorded runs only)
     # an odd stride: consecutive samples fall on epochs of alternate parity, so a period-2 cycle shows as a zigzag
     # band (an even stride would sample one of its two states only, and a last odd epoch would look like a jump)
     stride = odd_stride(epochs)
@@ -133,6 +133,8 @@ def _train_one(ctx, seed, spec, X, y, Xte, yte, epochs, record):
             acc["epoch"].append(epoch)
             acc["train"].append(_accuracy(m, X, y))
             acc["test"].append(_accuracy(m, Xte, yte))
+            if epoch % (4 * stride) == 0:
+                frames.append((epoch, m.get_flat_params()))
     hist, dt = ctx.train(f"xor {name} (seed {seed})", model, X, np.eye(2)[y] if mse else y, epochs, callbacks=[cb],
                          batch_size=len(X), lr=lr, optimizer="sgd", weight_decay=wd or None, l1=l1 or None,
                          lr_schedule=schedules.Exponential(decay) if decay else "constant", on_divergence="warn")
@@ -143,6 +145,7 @@ def _train_one(ctx, seed, spec, X, y, Xte, yte, epochs, record):
              curve=curve, diverged=bool(hist.diverged), loss=loss, lr=lr, weight_decay=wd, l1=l1,
              final_loss=hist["loss"][-1], best_loss=min(hist["loss"]), period2=osc, last_train_accuracy=last,
              accuracy_curve=acc if record else None, **j)
+    acc["frames"] = frames
     return model, hist, dt, note, v, acc
 
 
@@ -206,6 +209,10 @@ def _plots(ctx, models, curves, X, y):
                    "even/odd epochs; a band: a period-2 cycle; solid: train, dashed: test)")
     shown = ["2-2 linear lr 2", "2-3-2 lr 2", "2-50-2 lr 2", "2-50-2 lr 12", "2-50-2 lr 12 decay",
              "2-50-2 MSE lr 50", "2-50-2 MSE lr 50 L2 1e-4", "2-50-2 MSE lr 50 L1 1e-4"]
+    name = "2-50-2 lr 12"      # the run whose loss jumps late: the animation shows the boundary when it does
+    loss, acc = curves[name]
+    ctx.plot("xor_training", plots_anim.training_animation, models[name], acc["frames"], loss, acc, X, y,
+             ext=".gif", title=f"XOR {name}, ")
     ctx.plot("xor_boundaries", plots.decision_boundaries, {k: models[k] for k in shown}, X, y, cols=4,
              title="XOR: decision boundaries (colour: P(class 1) for CE nets, 0.5 + (p1 - p0)/2 for MSE nets; "
                    "line: the classes tie)")

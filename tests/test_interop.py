@@ -162,8 +162,8 @@ def test_optimizer_steps_match_torch(optimizer):
         opt.zero_grad()
         torch.nn.functional.cross_entropy(net(torch.from_numpy(X)), torch.from_numpy(y)).backward()
         opt.step()
-        m.train_step(X, y, lr=0.01 if optimizer == "adam" else 0.05, optimizer=optimizer, momentum=0.9,
-                     weight_decay=0.01)
+        m.train_step(X, y, lr=0.01 if optimizer == "adam" else 0.05, optimizer=optimizer,
+                     momentum=None if optimizer == "adam" else 0.9, weight_decay=0.01)
     after = np.concatenate([p.detach().numpy().ravel() for p in net.parameters()])
     assert_close(m.get_flat_params(), after, np.float64, f"{optimizer}: parameters after 4 steps")
 

@@ -63,10 +63,10 @@ def test_xor_squared_error_blow_up_and_the_l2_cure(xor_rows):
 def test_xor_plots(xor_rows):
     _, paths = xor_rows
     names = sorted(os.path.basename(p) for p in paths)
-    assert names == ["xor_accuracy.png", "xor_boundaries.png", "xor_loss.png"]
+    assert names == ["xor_accuracy.png", "xor_boundaries.png", "xor_loss.png", "xor_training.gif"]
     for p in paths:
         with open(p, "rb") as fh:
-            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+            assert fh.read(8)[:6] == (b"GIF89a" if p.endswith(".gif") else b"\x89PNG\r")
         assert os.path.getsize(p) > 20_000
 
 

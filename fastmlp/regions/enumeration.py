@@ -290,7 +290,8 @@ class _Search:
         return self.fast and self.widths[node.layer + 1] >= 4 * self.n_in
 
     def _cell_box(self, node):
-        """A box around the node's cell in y (2 n_in small LPs; slightly widened), or None."""
+        """A box around the node's cell in y (2 n_in small LPs; slightly widened): (lo, hi, centre, half-widths),
+        or None."""
         if self.direct is None or self.ylim is None or not node.rows:
             return None
         rs = node.b
@@ -311,7 +312,7 @@ class _Search:
                     lo[i] = max(lo[i], x[i] - 1e-9)
                 else:
                     hi[i] = min(hi[i], x[i] + 1e-9)
-        return lo, hi
+        return lo, hi, 0.5 * (lo + hi), 0.5 * (hi - lo)
 
     def _misses_box(self, h, r, on, bb=None):
         """Whether the child's side of the hyperplane h . y + r = 0 (normalised) has no point of the box (or of
@@ -319,9 +320,10 @@ class _Search:
         (strict when cells="full"), min >= -tol, resp. > 1e-9 (a non-strict row, room for HiGHS's tolerance)."""
         if self.ylim is None:
             return False
-        lo, hi = (-self.ylim, self.ylim) if bb is None else bb
-        mid = float(h @ (0.5 * (lo + hi))) + r
-        reach = float(np.abs(h) @ (0.5 * (hi - lo)))
+        if bb is None:
+            mid, reach = r, float(np.abs(h) @ self.ylim)     # the box: centre 0, half-widths ylim
+        else:
+            mid, reach = float(h @ bb[2]) + r, float(np.abs(h) @ bb[3])
         if on:
             return mid + reach <= self.tol
         return mid - reach >= (-self.tol if self.full else 1e-9)

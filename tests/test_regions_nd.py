@@ -66,3 +66,58 @@ def test_direct_solver_solves_an_lp_and_reports_infeasibility():
 def test_fast_lp_must_be_a_bool():
     with pytest.raises(TypeError, match="fast_lp"):
         R.enumerate_regions(net([3, 2, 1]), (-1, 1), fast_lp="yes")
+
+
+@pytest.mark.parametrize("cells", ["full", "all"])
+def test_fast_lp_reports_the_plain_searchs_rows_and_maps(cells):
+    # the search nodes keep their rows as tuples plus prebuilt LP rows: each region's half-spaces, strictness,
+    # hyperplane indices and affine map are those of the plain search, row for row
+    m = net([3, 6, 5, 1], 4)
+    plain = R.enumerate_regions(m, (-2, 2), cells=cells, method="lp", fast_lp=False)
+    fast = R.enumerate_regions(m, (-2, 2), cells=cells, method="lp")
+    order = lambda r: np.argsort([np.packbits(p).tobytes() for p in r.patterns])   # noqa: E731
+    i, j = order(plain), order(fast)
+    assert len(i) == len(j) > 10
+    for name in ("patterns", "H", "c", "strict", "alpha", "beta", "hyperplane_index"):
+        np.testing.assert_array_equal(getattr(plain, name)[i], getattr(fast, name)[j], err_msg=name)
+
+
+def _highs_without_flat_pass_model(core):
+    """The HiGHS bindings with passModel's flat-array overload refusing (as an older binding might)."""
+    base = core.Highs if hasattr(core, "Highs") else core._Highs
+
+    class Highs(base):
+        def passModel(self, *args):
+            if len(args) > 1:
+                raise TypeError("no flat overload")
+            return super().passModel(*args)
+
+    names = ("kHighsInf", "HighsModelStatus", "MatrixFormat", "HighsLp")
+    return type("Core", (), {"Highs": Highs, **{k: getattr(core, k) for k in names}})
+
+
+def test_direct_solver_flat_and_highslp_paths_agree(monkeypatch):
+    lower, upper = np.array([-1.0, -1.0, -np.inf]), np.array([1.0, 1.0, 1.0])
+    lp = highs.direct_lp(lower, upper, {})
+    if lp is None:
+        pytest.skip("no HiGHS bindings (highspy or scipy's) on this install")
+    assert lp.flat
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        A = rng.normal(size=(int(rng.integers(1, 6)), 3))
+        b = rng.normal(size=len(A))
+        lp.flat = True
+        got = lp.solve(A, b)
+        lp.flat = False
+        want = lp.solve(A, b)
+        assert got[0] == want[0]
+        if got[0] == "optimal":
+            np.testing.assert_allclose(got[1], want[1], atol=1e-9)
+    # bindings without the flat overload: direct_lp falls back to a HighsLp per LP, same regions
+    m = net([3, 6, 6, 1], 0)
+    want = keys(R.enumerate_regions(m, (-2, 2), method="lp"))
+    fake = _highs_without_flat_pass_model(highs._core())
+    monkeypatch.setattr(highs, "_core", lambda: fake)
+    lp = highs.direct_lp(lower, upper, {})
+    assert lp is not None and not lp.flat
+    assert keys(R.enumerate_regions(m, (-2, 2), method="lp")) == want

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -43,36 +42,49 @@ _lp_scale = lp_scale   # the coordinates both paths share (cellmaps.lp_scale)
 _HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 
 
-@dataclass(frozen=True)
 class _Node:
     """A branch of the search: the units decided so far and the half-spaces of their cell, one row per unit.
 
-    ``Hx``, ``rx``: the rows in x, unit-normalised (what ``Region.H`` reports); ``Hy``, ``ry``: the same rows in the
-    LP coordinates y, normalised there; ``strict``: the strict rows; ``use``: the rows the LPs take (not the zero
-    row of a unit that is constant on the cell); ``hp``: each row's hyperplane index; ``w``: a witness point of
-    the cell, in y."""
-    layer: int            # the layer being decided
-    unit: int             # its next undecided unit
-    Z: np.ndarray         # the layer's pre-activations on this cell as affine maps of x: Z x + cz
-    cz: np.ndarray
-    base: int             # the hyperplane index of the layer's unit 0
-    pattern: tuple        # one bool per decided unit
-    Hx: np.ndarray
-    rx: np.ndarray
-    Hy: np.ndarray
-    ry: np.ndarray
-    strict: np.ndarray
-    use: np.ndarray
-    hp: tuple
-    w: np.ndarray
-    bb: Optional[tuple] = None     # (lo, hi) in y: a box around the cell (fast_lp: found at the start of each layer)
+    ``rows``: per decided unit, (hx, rx, hy, ry, strict, use, hp): the row in x, unit-normalised (what
+    ``Region.H`` reports), the same row in the LP coordinates y, normalised there, whether it is strict, whether
+    the LPs take it (not the zero row of a unit that is constant on the cell) and its hyperplane index; ``A``,
+    ``b``: the LP rows built once, the used rows only: [hy, 1 if strict else 0] . [y; s] <= ry (C-contiguous,
+    shared with the LP and the certificates); ``w``: a witness point of the cell, in y. (A plain class with
+    slots: a child is one tuple append and one row appended to A, not seven array copies.)"""
+    __slots__ = ("layer", "unit", "Z", "cz", "base", "pattern", "rows", "A", "b", "w", "bb")
 
-    def child(self, on, q, hx, rx, hy, ry, strict, use):
-        """The node one unit further: the unit (hyperplane q) decided ``on``, one more row, the same witness."""
-        return replace(self, unit=self.unit + 1, pattern=self.pattern + (on,),
-                       Hx=np.concatenate([self.Hx, hx[None, :]]), rx=np.append(self.rx, rx),
-                       Hy=np.concatenate([self.Hy, hy[None, :]]), ry=np.append(self.ry, ry),
-                       strict=np.append(self.strict, strict), use=np.append(self.use, use), hp=self.hp + (q,))
+    def __init__(self, layer, unit, Z, cz, base, pattern, rows, A, b, w, bb=None):
+        self.layer = layer      # the layer being decided
+        self.unit = unit        # its next undecided unit
+        self.Z, self.cz = Z, cz  # the layer's pre-activations on this cell as affine maps of x: Z x + cz
+        self.base = base        # the hyperplane index of the layer's unit 0
+        self.pattern = pattern  # one bool per decided unit
+        self.rows, self.A, self.b, self.w = rows, A, b, w
+        self.bb = bb            # (lo, hi) in y: a box around the cell (fast_lp: found at the start of each layer)
+
+    def child(self, on, row, A, b, w):
+        """The node one unit further: the unit decided ``on``, one more row (A, b: the LP rows with it)."""
+        return _Node(self.layer, self.unit + 1, self.Z, self.cz, self.base, self.pattern + (on,),
+                     self.rows + (row,), A, b, w, self.bb)
+
+    def arrays(self):
+        """(Hx, rx, Hy, ry, strict, use, hp) as arrays, one row per decided unit."""
+        hx, rx, hy, ry, st, use, hp = zip(*self.rows)
+        return (np.array(hx), np.array(rx, dtype=np.float64), np.array(hy), np.array(ry, dtype=np.float64),
+                np.array(st, dtype=bool), np.array(use, dtype=bool), hp)
+
+
+def _append_row(A, b, hy, ry, strict):
+    """The LP rows A, b with the row [hy, strict] . [y; s] <= ry appended (new C-contiguous arrays)."""
+    m, n1 = A.shape
+    A2 = np.empty((m + 1, n1))
+    A2[:m] = A
+    A2[m, :-1] = hy
+    A2[m, -1] = 1.0 if strict else 0.0
+    b2 = np.empty(m + 1)
+    b2[:m] = b
+    b2[m] = ry
+    return A2, b2
 
 
 class _Search:
@@ -119,16 +131,15 @@ class _Search:
         x = self.centre + self.unit * y
         return x if self.lo is None else np.clip(x, self.lo, self.hi)
 
-    def solve(self, Hs, rs, st):
-        """A point y of {h.y + s <= r (strict rows), h.y <= r (others), s <= 1, box} with s > tol, or None."""
+    def solve(self, A, rs):
+        """A point y of {h.y + s <= r (strict rows), h.y <= r (others), s <= 1, box} with s > tol, or None.
+        A: the rows [h, 1 if strict else 0] (``_Node.A``), rs: their r."""
         if self.stats["lps"] >= self.max_lps:
             raise self._over("max_lps", f" linear programs needed (found {len(self.found)} regions so far)")
         self.check_time()
         self.stats["lps"] += 1
         n_in = self.n_in
-        A = np.zeros((len(rs), n_in + 1))
-        A[:, :n_in] = Hs
-        A[st, n_in] = 1.0
+        Hs, st = A[:, :n_in], A[:, n_in] > 0
         status, x = self.direct.solve(A, rs) if self.direct is not None else ("other", None)
         if status == "other":     # linprog: without presolve, then with it
             for opts in ({"presolve": False}, {}):
@@ -153,18 +164,19 @@ class _Search:
     def verified(self, node):
         """The witness (possibly re-solved) if the forward pass at it gives the region's pattern, else None."""
         pat = np.array(node.pattern, dtype=bool)
+        _, _, Hy, ry, _, _, _ = node.arrays()
         w = node.w
         for attempt in (0, 1):
             fwd = np.concatenate(layer_patterns(self.net, self.to_x(w)[None, :]), axis=1)[0]
             bad = fwd != pat
             if not self.full:  # an inactive unit whose hyperplane passes within tol of the witness may read either way
-                bad &= pat | (node.ry - node.Hy @ w > self.tol)
+                bad &= pat | (ry - Hy @ w > self.tol)
             if not bad.any():
                 if attempt:
                     self.stats["repaired"] += 1
                 return w
             if attempt == 0:
-                w = self.solve(node.Hy[node.use], node.ry[node.use], node.strict[node.use])
+                w = self.solve(node.A, node.b)
                 if w is None:
                     break
         self.stats["rejected"] += 1
@@ -187,17 +199,17 @@ class _Search:
     def _search(self, force=None):
         """The depth-first search; force: follow only this pattern, without LPs (the centre's region)."""
         net, n_in = self.net, self.n_in
-        empty, e0, b0 = np.zeros((0, n_in)), np.zeros(0), np.zeros(0, bool)
-        stack = [_Node(0, 0, net.Ws[0], net.bs[0], self._layer_start(net.Ws[0], net.bs[0]), (), empty, e0, empty, e0,
-                       b0, b0, (), np.zeros(n_in))]
+        stack = [_Node(0, 0, net.Ws[0], net.bs[0], self._layer_start(net.Ws[0], net.bs[0]), (), (),
+                       np.zeros((0, n_in + 1)), np.zeros(0), np.zeros(n_in))]
         while stack:
             node = stack.pop()
             if node.unit < self.widths[node.layer]:
                 stack.extend(self._children(node, force))
             elif node.layer + 1 < len(self.widths):
                 Zn, cn = self._next_layer(node)
-                stack.append(replace(node, layer=node.layer + 1, unit=0, Z=Zn, cz=cn, base=self._layer_start(Zn, cn),
-                                     bb=self._cell_box(node) if self._boxes(node) and force is None else node.bb))
+                stack.append(_Node(node.layer + 1, 0, Zn, cn, self._layer_start(Zn, cn), node.pattern, node.rows,
+                                   node.A, node.b, node.w,
+                                   self._cell_box(node) if self._boxes(node) and force is None else node.bb))
             else:
                 self._record(node, force)
 
@@ -226,7 +238,8 @@ class _Search:
                 return
         if len(self.found) >= self.max_regions:
             raise self._over("max_regions", f" regions ({self.stats['lps']} LPs so far)")
-        self.found.append((node.pattern, node.Hx, node.rx, node.strict, alpha, beta, self.to_x(w), node.hp))
+        Hx, rx, _, _, strict, _, hp = node.arrays()
+        self.found.append((node.pattern, Hx, rx, strict, alpha, beta, self.to_x(w), hp))
 
     def _children(self, node, force):
         """The feasible children of a node: the next unit off and on (in this order, so that the active child is
@@ -241,7 +254,8 @@ class _Search:
             on = val > 0
             sg = 1.0 if on else -1.0
             zero = np.zeros(self.n_in)
-            return [node.child(bool(on), q, zero, sg * zc, zero, sg * val, bool(on) or self.full, False)]
+            return [node.child(bool(on), (zero, sg * zc, zero, sg * val, bool(on) or self.full, False, q), node.A,
+                               node.b, node.w)]
         nx = math.sqrt(float(z @ z))
         hx, rx = z / nx, zc / nx               # x-space row, unit-normalised (what Region.H reports)
         h, r = zy / ny, float(z @ self.centre + zc) / ny   # normalised in box coordinates: the signed distance there
@@ -250,21 +264,24 @@ class _Search:
         for on in (False, True):
             if force is not None and on != bool(force[len(node.pattern)]):
                 continue
-            kid = node.child(on, q, -hx if on else hx, rx if on else -rx, -h if on else h, r if on else -r,
-                             on or self.full, True)
+            hy, ry, strict = (-h if on else h), (r if on else -r), on or self.full
+            row = (-hx if on else hx, rx if on else -rx, hy, ry, strict, True, q)
+            w = node.w
             if force is not None or (on and g > self.margin) or (not on and g < -self.margin):
                 self.stats["skipped"] += force is None
             elif self.fast and self._misses_box(h, r, on, node.bb):
                 self.stats["box"] += 1    # the child's side of the hyperplane misses the box: no child, no LP
                 continue
-            elif self.fast and (w := self._certify(kid, node.w, h, g)) is not None:
-                kid = replace(kid, w=w)   # a point of the child found without an LP
+            elif self.fast and (p := self._certify(node, node.w, h, g)) is not None:
+                w = p                     # a point of the child found without an LP
             else:
-                w = self.solve(kid.Hy[kid.use], kid.ry[kid.use], kid.strict[kid.use])
+                A, b = _append_row(node.A, node.b, hy, ry, strict)
+                w = self.solve(A, b)
                 if w is None:
                     continue
-                kid = replace(kid, w=w)
-            kids.append(kid)
+                kids.append(node.child(on, row, A, b, w))
+                continue
+            kids.append(node.child(on, row, *_append_row(node.A, node.b, hy, ry, strict), w))
         return kids
 
     def _boxes(self, node):
@@ -273,12 +290,13 @@ class _Search:
         return self.fast and self.widths[node.layer + 1] >= 4 * self.n_in
 
     def _cell_box(self, node):
-        """A box around the node's cell in y (2 n_in small LPs; slightly widened), or None."""
-        if self.direct is None or self.ylim is None or not len(node.ry):
+        """A box around the node's cell in y (2 n_in small LPs; slightly widened): (lo, hi, centre, half-widths),
+        or None."""
+        if self.direct is None or self.ylim is None or not node.rows:
             return None
-        Hs, rs = node.Hy[node.use], node.ry[node.use]
-        A = np.zeros((len(rs), self.n_in + 1))
-        A[:, :self.n_in] = Hs
+        rs = node.b
+        A = node.A.copy()
+        A[:, self.n_in] = 0.0
         lo, hi = -self.ylim.copy(), self.ylim.copy()
         for i in range(self.n_in):
             for sign in (1.0, -1.0):
@@ -294,7 +312,7 @@ class _Search:
                     lo[i] = max(lo[i], x[i] - 1e-9)
                 else:
                     hi[i] = min(hi[i], x[i] + 1e-9)
-        return lo, hi
+        return lo, hi, 0.5 * (lo + hi), 0.5 * (hi - lo)
 
     def _misses_box(self, h, r, on, bb=None):
         """Whether the child's side of the hyperplane h . y + r = 0 (normalised) has no point of the box (or of
@@ -302,19 +320,21 @@ class _Search:
         (strict when cells="full"), min >= -tol, resp. > 1e-9 (a non-strict row, room for HiGHS's tolerance)."""
         if self.ylim is None:
             return False
-        lo, hi = (-self.ylim, self.ylim) if bb is None else bb
-        mid = float(h @ (0.5 * (lo + hi))) + r
-        reach = float(np.abs(h) @ (0.5 * (hi - lo)))
+        if bb is None:
+            mid, reach = r, float(np.abs(h) @ self.ylim)     # the box: centre 0, half-widths ylim
+        else:
+            mid, reach = float(h @ bb[2]) + r, float(np.abs(h) @ bb[3])
         if on:
             return mid + reach <= self.tol
         return mid - reach >= (-self.tol if self.full else 1e-9)
 
-    def _certify(self, kid, w, h, g):
+    def _certify(self, node, w, h, g):
         """A cheap feasibility certificate before an LP: the parent's witness w moved across the new hyperplane
         (h . y + r = g at w) to its mirror image and two nearer points; the first that lies in the box and farther
         than the margin inside every row of the child is a witness of the child (the LP would find the child
-        too: its slack exceeds tol). None: ask the LP."""
-        Hs, rs = kid.Hy[kid.use], kid.ry[kid.use]
+        too: its slack exceeds tol). None: ask the LP. The new row's slack at p is (t - 1) |g| (checked first);
+        the parent's rows (node.A, node.b) are checked in one product."""
+        Hs, rs = node.A[:, :self.n_in], node.b
         for t in (2.0, 1.5, 1.1):
             if (t - 1.0) * abs(g) <= self.margin:
                 break

@@ -1,7 +1,8 @@
 """HiGHS called directly for the small LPs of the n-D enumeration: ``highspy`` if installed, else the same HiGHS
 bindings scipy ships (``scipy.optimize._highspy._core``, present since scipy 1.15; a private module, so any
 failure to load or to use it falls back to ``scipy.optimize.linprog``). One ``Highs`` object is reused: the
-per-LP cost drops from ~1 ms (linprog's checks and set-up) to ~0.1 ms."""
+per-LP cost drops from ~1 ms (linprog's checks and set-up) to ~0.05 ms (the model passed as flat arrays through
+passModel's array overload where the bindings have it, else as a ``HighsLp``)."""
 from __future__ import annotations
 
 import importlib
@@ -40,6 +41,9 @@ class DirectLP:
         self.cost[-1] = -1.0
         self.status = core.HighsModelStatus
         self._rows = {}    # per row count m: (row starts, column indices, row lower bounds), built once
+        self.flat = True   # passModel's flat-array overload (no HighsLp object built per LP); False: HighsLp
+        self.integrality = np.zeros(self.n, dtype=np.int32)
+        self.rowwise = int(core.MatrixFormat.kRowwise)
 
     def _layout(self, m, n):
         got = self._rows.get(m)
@@ -50,8 +54,16 @@ class DirectLP:
         return got
 
     def solve(self, A, b, cost=None):
-        """max s (cost None), or min cost . [y; s]."""
-        core, (m, n) = self.core, A.shape
+        """max s (cost None), or min cost . [y; s]. A: (m, n) float64, C-contiguous preferred."""
+        m, n = A.shape
+        if self.flat:
+            start, index, row_lower = self._layout(m, n)
+            self.h.passModel(n, m, m * n, self.rowwise, 1, 0.0,
+                             self.cost if cost is None else np.ascontiguousarray(cost, dtype=np.float64),
+                             self.lower, self.upper, row_lower, np.ascontiguousarray(b, dtype=np.float64),
+                             start, index, np.ascontiguousarray(A, dtype=np.float64).ravel(), self.integrality)
+            return self._result()
+        core = self.core
         lp = core.HighsLp()
         lp.num_col_, lp.num_row_ = n, m
         lp.col_cost_ = self.cost if cost is None else np.ascontiguousarray(cost, dtype=np.float64)
@@ -66,6 +78,9 @@ class DirectLP:
         lp.a_matrix_ = M
         self.h.clearModel()
         self.h.passModel(lp)
+        return self._result()
+
+    def _result(self):
         self.h.run()
         st = self.h.getModelStatus()
         if st == self.status.kOptimal:
@@ -82,9 +97,28 @@ def direct_lp(lower, upper, tolerances):
         return None
     try:
         lp = DirectLP(core, lower, upper, tolerances)
-        status, x = lp.solve(np.zeros((1, len(lower))), np.zeros(1))
-        if status != "optimal" or x is None or len(x) != len(lower):
-            return None
-        return lp
     except Exception:   # noqa: BLE001  (a private API that changed: use linprog)
         return None
+    for flat in (True, False):    # the flat passModel overload first, else a HighsLp per LP
+        lp.flat = flat
+        try:
+            if _self_test(lp):
+                return lp
+        except Exception:   # noqa: BLE001
+            pass
+    return None
+
+
+def _self_test(lp):
+    """One feasible and one infeasible LP with known answers."""
+    n = lp.n
+    status, x = lp.solve(np.zeros((1, n)), np.zeros(1))
+    if status != "optimal" or x is None or len(x) != n:
+        return False
+    # y_0 + s <= -1 and -y_0 + s <= -1: max s = -1, i.e. no slack at all, whatever the bounds on y_0
+    A = np.zeros((2, n))
+    A[:, 0], A[:, -1] = (1.0, -1.0), 1.0
+    status, x = lp.solve(A, np.array([-1.0, -1.0]))
+    if n < 2 or status == "infeasible":
+        return True
+    return status == "optimal" and abs(x[-1] + 1.0) < 1e-7

@@ -66,7 +66,7 @@ def test_xor_plots(xor_rows):
     assert names == ["xor_accuracy.png", "xor_boundaries.png", "xor_loss.png", "xor_training.gif"]
     for p in paths:
         with open(p, "rb") as fh:
-            assert fh.read(8)[:6] == (b"GIF89a" if p.endswith(".gif") else b"\x89PNG\r")
+            assert fh.read(8)[:6] == (b"GIF89a" if p.endswith(".gif") else b"\x89PNG\r\n")
         assert os.path.getsize(p) > 20_000
 
 

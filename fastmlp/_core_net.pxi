@@ -196,6 +196,12 @@ cdef class _Net:
         _raise_for(rc, "mlp_workspace_size")
         return nbytes
 
+    def workspace_size(self, size_t batch, csr=False):
+        """Bytes of workspace fm_mlp_workspace_size (``csr=True``: fm_mlp_workspace_size_csr) gives for batches of up
+        to ``batch`` rows in this network's dtype."""
+        self._need()
+        return self._workspace_bytes(batch, not _flag("csr", csr))
+
     def reserve(self, size_t batch, csr=False):
         """Make the workspace fit batches of exactly this many rows (the epoch's batch size); ``csr=True``: for CSR
         input only (no room for dense input rows, which may be wide)."""

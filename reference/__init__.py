@@ -12,7 +12,7 @@ from .sparse import csr_dense_backward, csr_dense_forward
 from .optim import sgd_update, adam_update
 from .mlp import (Net, Optim, LOSSES, OPT_SGD, OPT_ADAM, mlp_num_params, mlp_state_size, mlp_forward,
                   mlp_loss_grad, mlp_train_step, mlp_train_epoch, mlp_forward_csr, mlp_loss_grad_csr,
-                  mlp_train_step_csr, mlp_train_epoch_csr)
+                  mlp_train_step_csr, mlp_train_epoch_csr, mlp_workspace_size, mlp_workspace_size_csr)
 
 __all__ = [
     "ACT_IDENTITY", "ACT_RELU", "ACT_SIGMOID", "ACT_TANH", "ACTIVATIONS", "KernelError",
@@ -22,5 +22,5 @@ __all__ = [
     "sgd_update", "adam_update",
     "Net", "Optim", "LOSSES", "OPT_SGD", "OPT_ADAM", "mlp_num_params", "mlp_state_size", "mlp_forward",
     "mlp_loss_grad", "mlp_train_step", "mlp_train_epoch", "mlp_forward_csr", "mlp_loss_grad_csr",
-    "mlp_train_step_csr", "mlp_train_epoch_csr",
+    "mlp_train_step_csr", "mlp_train_epoch_csr", "mlp_workspace_size", "mlp_workspace_size_csr",
 ]

@@ -74,6 +74,55 @@ def mlp_num_params(net, count):
     count[0] = total
 
 
+ALIGN = 64  # FM_ALIGN: every workspace region starts on a multiple of it
+SIZE_LIMIT = (2 ** 63 - 1) // 8  # fm_mul_size: products past PTRDIFF_MAX / 8 (64-bit) are refused
+
+
+def _round_up(n):
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def _ws_layout(net, batch, dense, itemsize):
+    """Bytes of the workspace regions, in mlp.inc's ws_layout order (each rounded up to ALIGN, plus ALIGN of
+    slack for aligning the caller's pointer)."""
+    L = net.n_layers
+    maxw = max(net.sizes[1:L + 1])
+    off = 0
+    for l in range(L):
+        off += _round_up(batch * net.sizes[l + 1] * itemsize)       # acts[l]
+    off += 2 * _round_up(batch * maxw * itemsize)                  # d0, d1
+    off += _round_up(batch * net.sizes[L] * itemsize)             # tg
+    off += _round_up(batch * itemsize)                            # swg
+    off += _round_up(batch * 8)                                   # yg (int64)
+    if dense:
+        off += _round_up(batch * net.sizes[0] * itemsize)         # xg: gathered input rows
+    else:
+        off += _round_up(net.sizes[0] * net.sizes[1] * itemsize)  # wt: the first layer transposed
+    return off + ALIGN
+
+
+def _workspace_size(net, nbytes, batch, dense, itemsize):
+    _check(net)
+    if batch == 0:
+        raise KernelError("zero size")
+    widest = max(net.sizes[:net.n_layers + 1])
+    if (batch * widest * (net.n_layers + 7) * 8 > SIZE_LIMIT
+            or net.sizes[0] * net.sizes[1] * 2 * 8 > SIZE_LIMIT):
+        raise KernelError("size overflow")
+    nbytes[0] = _ws_layout(net, batch, dense, itemsize)
+
+
+def mlp_workspace_size(net, nbytes, batch, itemsize=8):
+    """nbytes[0] = workspace bytes for batches of up to ``batch`` dense rows; itemsize: sizeof(T), 4 for the _f32
+    function, 8 for _f64 (the twin of both)."""
+    _workspace_size(net, nbytes, batch, True, itemsize)
+
+
+def mlp_workspace_size_csr(net, nbytes, batch, itemsize=8):
+    """nbytes[0] = workspace bytes for CSR input: no room for input rows, room for the first layer transposed."""
+    _workspace_size(net, nbytes, batch, False, itemsize)
+
+
 def _check_opt(opt):
     if not (finite_nonneg(opt.lr) and finite_nonneg(opt.weight_decay) and finite_nonneg(opt.l1)):
         raise KernelError("option out of range")

@@ -843,3 +843,25 @@ def test_update_bound_reads_every_vector_to_its_end(dtype, kind, threads):
         assert not np.array_equal(params, p0)
     finally:
         fastmlp.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_workspace_sizes_match_the_reference(dtype):
+    """fm_mlp_workspace_size / _csr against their twins: the same regions, the same bytes, the same refusals."""
+    rng = np.random.default_rng(7)
+    itemsize = np.dtype(dtype).itemsize
+    for _ in range(20):
+        sizes = [int(s) for s in rng.integers(1, 300, size=int(rng.integers(2, 6)))]
+        acts = ["relu"] * (len(sizes) - 2) + ["identity"]
+        net, ref = _Net(sizes, acts, "mse", dtype), ref_net(sizes, acts, "mse")
+        for batch in (1, int(rng.integers(2, 500))):
+            for csr, twin in ((False, R.mlp_workspace_size), (True, R.mlp_workspace_size_csr)):
+                got = [0]
+                twin(ref, got, batch, itemsize)
+                assert net.workspace_size(batch, csr=csr) == got[0], (sizes, batch, csr)
+    with pytest.raises(R.KernelError, match="zero size"):
+        R.mlp_workspace_size(ref_net([3, 2], ["identity"], "mse"), [0], 0)
+    with pytest.raises(R.KernelError, match="size overflow"):
+        R.mlp_workspace_size_csr(ref_net([2 ** 31, 2 ** 31], ["identity"], "mse"), [0], 1)
+    with pytest.raises(ValueError, match="overflow|too large|size"):
+        _Net([2 ** 31, 2 ** 31], ["identity"], "mse", dtype).workspace_size(1, csr=True)

@@ -137,30 +137,45 @@ class Progress(Callback):
             self.bar.close()
 
 
-def epoch(model, train, order, batch, optimizer, cfg):
-    """One epoch of C mini-batch steps over ``train`` (a ``Data``) in the sample order ``order`` (int64); returns
-    its mean loss. Any exception -- a DivergenceError from the C epoch, a Ctrl-C during it or right after it
-    returned -- puts the weights, the optimizer state and the step count back as they were at its start,
-    together, and propagates."""
-    params, opt_state = model._params.copy(), optimizer.snapshot()
+class UndoPoint:
+    """The weights, optimizer state and step count at one moment; ``undo()`` puts them back, together."""
+
+    def __init__(self, model, optimizer):
+        self.model, self.optimizer = model, optimizer
+        self.params, self.opt_state = model._params.copy(), optimizer.snapshot()
+
+    def undo(self):
+        self.model._params[...] = self.params
+        self.optimizer.restore(self.opt_state)
+
+
+def _c_epoch(model, train, order, batch, optimizer, cfg):
     try:
         return model._net.train_epoch(model._params, model._grads, cfg, optimizer.state, optimizer._counter,
                                       train.X, train.t, train.labels, order, batch, sw=train.sw)
-    except BaseException:
-        model._params[...] = params
-        optimizer.restore(opt_state)
-        raise
     finally:  # the weights changed inside the write-guarded call: what callbacks predict must see the new ones
         model._guard.touch()
 
 
+def epoch(model, train, order, batch, optimizer, cfg):
+    """One epoch of C mini-batch steps over ``train`` (a ``Data``) in the sample order ``order`` (int64); returns
+    its mean loss. Any exception -- a DivergenceError from the C epoch, a Ctrl-C during it -- puts the weights,
+    the optimizer state and the step count back as they were at its start, together, and propagates."""
+    point = UndoPoint(model, optimizer)
+    try:
+        return _c_epoch(model, train, order, batch, optimizer, cfg)
+    except BaseException:
+        point.undo()
+        raise
+
+
 def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle, callbacks, on_divergence, history):
-    """Train ``model`` for ``epochs`` epochs (``epoch`` each), recording them in ``history``.
+    """Train ``model`` for ``epochs`` epochs (one C call each), recording them in ``history``.
 
     A diverging epoch is undone (weights, optimizer state and step count as at its start); then
     ``on_divergence="raise"`` re-raises the DivergenceError with the epoch named, ``"warn"`` warns and stops.
-    An epoch is committed by one operation (its loss appended to the history): an exception before it puts the
-    epoch back (``epoch``), one between the epoch's return and its commit too."""
+    An epoch is committed by one operation (its loss appended to the history): any exception before it -- in the C
+    call or between its return and the commit -- puts the epoch back (one ``UndoPoint`` per epoch)."""
     net = model._net
     monitored = None
     completed = False
@@ -168,11 +183,11 @@ def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle
         for ep in range(epochs):
             optimizer.set_lr(schedule(ep, lr0, monitored))
             order = (model._rng.permutation(train.n) if shuffle else np.arange(train.n)).astype(np.int64)
-            params, opt_state = model._params.copy(), optimizer.snapshot()
+            point = UndoPoint(model, optimizer)
             kept = len(history["loss"])
             t0 = time.perf_counter()
             try:
-                loss = epoch(model, train, order, batch, optimizer, cfg)
+                loss = _c_epoch(model, train, order, batch, optimizer, cfg)
                 history["lr"].append(optimizer.lr)
                 history["time"].append(time.perf_counter() - t0)
                 # the commit of the epoch, one operation: before it every exception (a Ctrl-C that lands right
@@ -180,8 +195,7 @@ def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle
                 history["loss"].append(loss)
             except BaseException as exc:
                 if len(history["loss"]) == kept:  # not committed: undo the epoch
-                    model._params[...] = params
-                    optimizer.restore(opt_state)
+                    point.undo()
                     del history["lr"][kept:], history["time"][kept:]
                 if not isinstance(exc, DivergenceError):
                     raise

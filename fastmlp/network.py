@@ -278,16 +278,8 @@ class Network:
         return total / weight if weight > 0 else math.nan
 
     def _sample_weight(self, sample_weight, n):
-        """None, or the weights as a C-contiguous array of the model's dtype: one per sample, finite, >= 0, with
-        a positive sum."""
-        if sample_weight is None:
-            return None
-        sw = validation.as_float_array("sample_weight", sample_weight, self.dtype, ndim=1)
-        if sw.shape != (n,):
-            raise ValueError(f"sample_weight: expected {n} weights (one per sample), got shape {sw.shape}")
-        if (sw < 0).any() or not sw.sum() > 0:
-            raise ValueError("sample_weight: the weights must be >= 0 with a positive sum")
-        return sw
+        """``validation.sample_weight`` in the model's dtype."""
+        return validation.sample_weight(sample_weight, n, self.dtype)
 
     @uses_workspace  # the C description's workspace is shared: one caller at a time
     def loss_value(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:

@@ -40,6 +40,23 @@ def as_float_array(name, a, dtype, ndim=2, check_finite=True):
     return a
 
 
+def sample_weight(sw, n, dtype):
+    """None, or the sample weights as a C-contiguous array of ``dtype``: one per sample (a scalar is one for
+    every sample), finite, >= 0 (the C core's loss is a weighted mean), with a positive sum."""
+    if sw is None:
+        return None
+    if np.isscalar(sw) and not isinstance(sw, (str, bytes)):
+        sw = np.full(n, sw)
+    sw = as_float_array("sample_weight", sw, dtype, ndim=1)
+    if sw.shape != (n,):
+        raise ValueError(f"sample_weight: expected {n} weights (one per sample), got shape {sw.shape}")
+    if (sw < 0).any():
+        raise ValueError("sample_weight: negative weights are not supported (weights must be >= 0)")
+    if not sw.any():
+        raise ValueError("sample_weight: the weights are all zero; they need a positive sum")
+    return sw
+
+
 def is_sparse(X):
     """True for a sparse matrix: the core's CSR or a scipy.sparse matrix / array (anything with ``tocsr``)."""
     return isinstance(X, _core.CSR) or (hasattr(X, "tocsr") and hasattr(X, "nnz") and hasattr(X, "shape"))

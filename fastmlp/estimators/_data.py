@@ -3,7 +3,7 @@ sparse matrix (scipy CSR/CSC, given to the core as CSR: the first layer runs on 
 densified), with the sample weights and the targets in the form of the network's loss."""
 import numpy as np
 
-from .. import _core, training
+from .. import _core, training, validation
 
 
 def _is_sparse(X):
@@ -38,26 +38,8 @@ class Inputs:
         return model._net.forward(model._params, self.core, out)
 
     def sample_weight(self, sample_weight):
-        """None, or the weights as a float array of the network's dtype: one per sample, finite, >= 0 (fastmlp's
-        C core takes no negative weight)."""
-        if sample_weight is None:
-            return None
-        if np.isscalar(sample_weight):
-            sample_weight = np.full(self.n, sample_weight)
-        sw = np.asarray(sample_weight)
-        if sw.dtype.kind not in "biuf":
-            raise TypeError(f"sample_weight: expected numbers, got dtype {sw.dtype}")
-        if sw.shape != (self.n,):
-            raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(self.n,)}!")
-        sw = np.ascontiguousarray(sw, dtype=self.dtype)
-        if not np.isfinite(sw).all():
-            raise ValueError("sample_weight: the weights must be finite (no NaN or Inf)")
-        if (sw < 0).any():
-            raise ValueError("sample_weight: negative weights are not supported (fastmlp's loss is a weighted "
-                             "mean with weights >= 0)")
-        if not sw.any():
-            raise ValueError("sample_weight: the weights are all zero; at least one sample needs a positive weight")
-        return sw
+        """``fastmlp.validation.sample_weight`` for these inputs (one weight per row, in their dtype)."""
+        return validation.sample_weight(sample_weight, self.n, self.dtype)
 
 
 class Data(training.Data):

@@ -419,24 +419,16 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
             raise TypeError(f"_loss_grad_lbfgs: expected 4 scratch buffers (activations, deltas, coef_grads, "
                             f"intercept_grads) or none, got {len(scratch)}")
         model = self.model_
-        units = model.layers
-        w_sizes = [a * b for a, b in zip(units[:-1], units[1:])]
-        sk_to_fm = np.empty(model.n_params, dtype=np.int64)  # fastmlp position of each scikit-learn entry
-        pos = 0
-        for (w, shape, b) in model._slices():
-            idx = np.arange(w.start, w.stop).reshape(shape).T.ravel()
-            sk_to_fm[pos:pos + idx.size] = idx
-            pos += idx.size
-        for (w, shape, b) in model._slices():
-            sk_to_fm[pos:pos + shape[0]] = np.arange(b.start, b.stop)
-            pos += shape[0]
-        assert pos == model.n_params == sum(w_sizes) + sum(units[1:])
+        slices = list(model._slices())
+        # the fastmlp position of each scikit-learn entry: every W^T row by row, then every bias
+        sk_to_fm = np.concatenate([np.arange(w.start, w.stop).reshape(shape).T.ravel() for w, shape, _ in slices]
+                                  + [np.arange(b.start, b.stop) for _, _, b in slices])
         theta = np.empty(model.n_params, dtype=np.float64)
         theta[sk_to_fm] = np.asarray(packed_coef_inter, dtype=np.float64)
         inputs = Inputs(self._validate_input_X(X), model.dtype)
         y = np.asarray(y)
         y = y.reshape(-1, 1) if y.ndim == 1 else y
-        data = self._training_data(inputs, y, inputs.sample_weight(sample_weight), binarized=True)
+        data = self._training_data(inputs, y, inputs.sample_weight(sample_weight))
         objective = lbfgs.Objective(model, data.chunks(lbfgs.chunk_rows(data.X)), alpha=self.alpha)
         value, grad = objective(theta)
         return value, grad[sk_to_fm]

@@ -90,7 +90,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):  # type: ignore[misc]  # scikit-l
                                  f"'y' has {classes}.")
         return X, self._label_binarizer.transform(y).astype(bool)
 
-    def _training_data(self, inputs, y, sw, binarized=True):
+    def _training_data(self, inputs, y, sw):
         """The binarized targets in the network's form: labels for softmax, 0/1 rows for logistic outputs."""
         if self.out_activation_ == "softmax":
             return _Data(inputs, None, np.ascontiguousarray(np.argmax(y, axis=1), dtype=np.int64), sw)
@@ -194,7 +194,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):  # type: ignore[misc]
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def _training_data(self, inputs, y, sw, binarized=False):
+    def _training_data(self, inputs, y, sw):
         t = np.ascontiguousarray(y, dtype=inputs.dtype)
         if self.loss == "poisson" and (t < 0).any():
             raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")

@@ -69,8 +69,7 @@ def sparse_features(name, X, dtype, n_in):
         X = X.tocsr()
         if X.shape[0] == 0:
             raise ValueError(f"{name}: empty sparse matrix (shape {X.shape})")
-        X = _core.CSR(np.ascontiguousarray(X.indptr, dtype=np.int64), np.ascontiguousarray(X.indices, dtype=np.int64),
-                      np.ascontiguousarray(X.data, dtype=dtype), int(X.shape[1]))
+        X = _core.CSR.from_any(X if X.dtype == np.dtype(dtype) else X.astype(dtype))
     elif X.dtype != np.dtype(dtype):
         X = _core.CSR(X.indptr, X.indices, X.data.astype(dtype), X.n_cols)
     if X.n_cols != n_in:

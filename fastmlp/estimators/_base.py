@@ -313,7 +313,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
                     perm = np.arange(n_samples)
                     self._random_state.shuffle(perm)
                     sample_idx = sample_idx[perm]
-                self._optimizer.apply(rule)
+                self._optimizer.apply()
                 try:
                     self.loss_ = training.epoch(self.model_, train, sample_idx, batch_size, rule, cfg)
                 except DivergenceError:

@@ -3,21 +3,15 @@ sparse matrix (scipy CSR/CSC, given to the core as CSR: the first layer runs on 
 densified), with the sample weights and the targets in the form of the network's loss."""
 import numpy as np
 
-from .. import _core, training, validation
-
-
-def _is_sparse(X):
-    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+from .. import training, validation
 
 
 def core_matrix(X, dtype):
     """``X`` as the C core takes it: an array as it is (the estimators' validation made it C-contiguous, finite,
-    of ``dtype``), a sparse matrix as a ``_core.CSR``."""
-    if not _is_sparse(X):
+    of ``dtype``), a sparse matrix as a ``_core.CSR`` (``fastmlp.validation.sparse_features``)."""
+    if not validation.is_sparse(X):
         return np.ascontiguousarray(X, dtype=dtype)
-    X = X.tocsr()
-    return _core.CSR(np.asarray(X.indptr, dtype=np.int64), np.asarray(X.indices, dtype=np.int64),
-                     np.asarray(X.data, dtype=dtype), X.shape[1])
+    return validation.sparse_features("X", X, dtype, X.shape[1])
 
 
 class Inputs:

@@ -31,9 +31,9 @@ class Solver:
         rule, cfg, _ = model._commit(model.loss, self.rule, {})
         return rule, cfg
 
-    def apply(self, rule):
+    def apply(self):
         """The current learning rate into the rule, before an epoch."""
-        rule.set_lr(self.learning_rate)
+        self.rule.set_lr(self.learning_rate)
 
     def iteration_ends(self, time_step):
         """After an epoch: ``invscaling`` sets the rate to ``learning_rate_init / (t + 1) ** power_t``, t the

@@ -1,0 +1,138 @@
+"""Every example runs as written: the python code blocks of README.md and docs/**/*.rst|md (one item per file, one
+namespace per file, printed numbers compared to the precision shown) and the ``>>>`` examples of the package's
+docstrings (one item per docstring). The convention is in ``examples_runner``'s docstring; run it by hand with
+``python tests/examples_runner.py [FILE|DIR ...]``."""
+import doctest
+import os
+import random
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import examples_runner as er  # noqa: E402  (tests/ is not a package)
+
+FILES = er.example_files()
+DOCSTRINGS = er.docstring_tests()
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A temporary working directory, matplotlib on Agg (figures closed after), numpy's and random's seeds at 0."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+    np.random.seed(0)
+    random.seed(0)
+    yield tmp_path
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
+@pytest.mark.parametrize("path", FILES, ids=[os.path.relpath(p, er.ROOT) for p in FILES])
+def test_file_examples(path, sandbox):
+    res = er.run_file(path)
+    print(f"{os.path.relpath(path, er.ROOT)}: {res.summary()}")
+    for line, reason in res.skipped:
+        print(f"  skipped at line {line}: {reason}")
+    if res.failures:
+        pytest.fail("\n".join(res.failures), pytrace=False)
+
+
+def test_readme_tour_is_checked(sandbox):
+    """The README's tour ran and its printed numbers were compared (not merely executed)."""
+    res = er.run_file(os.path.join(er.ROOT, "README.md"))
+    assert not res.failures, "\n".join(res.failures)
+    assert res.run >= 1 and res.compared >= 5 and not res.skipped, res.summary()
+
+
+def test_readme_starts_with_the_two_commands():
+    """The README's first two code blocks are the install-and-demo and the test commands (.ci/run runs the second)."""
+    blocks, _ = er.read_blocks(os.path.join(er.ROOT, "README.md"))
+    assert [(b.lang, b.code.strip()) for b in blocks[:2]] == [
+        ("bash", "pip install . && fastmlp demo"), ("bash", 'pip install ".[test]" && pytest')]
+    ci = os.path.join(er.ROOT, ".ci", "run")
+    if os.path.isfile(ci):
+        with open(ci) as f:
+            assert '\npip install ".[test]" && pytest\n' in f.read()
+
+
+@pytest.mark.parametrize("test", DOCSTRINGS, ids=[t.name for t in DOCSTRINGS])
+def test_docstring_examples(test, sandbox):
+    test.globs = dict(test.globs)  # a fresh copy for each run
+    compared, failures = er.run_doctest(test)
+    if failures:
+        pytest.fail("\n".join(failures), pytrace=False)
+    assert compared == sum(1 for e in test.examples if e.want)
+
+
+# ---- the runner itself, on small made-up files -----------------------------------------------------------------
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+@pytest.mark.parametrize("want, got, ok", [
+    ("0.9731", "0.97312", True), ("0.9731", "0.97316", False), ("0.97", "0.974999", True), ("0.97", "0.9751", False),
+    ("42", "42", True), ("42", "43", False), ("1.5e-3", "0.00153", True), ("1.5e-3", "1.56e-03", False),
+    ("(array([1, 7]), 0.91)", "(array([1, 7]), 0.9093)", True), ("array([1, 7])", "array([1, 8])", False),
+    ("loss 0.12 after 3 steps", "loss 0.1234 after 3 steps", True), ("loss 0.12", "cost 0.12", False),
+    ("[0.1, ...]", "[0.1003, 0.2, 0.3]", True), ("a   b\n", "a b\n", True), ("-0.5", "0.5", False),
+    ("True", "False", False), ("0.91\n", "0.91\n0.5\n", False),
+])
+def test_numeric_checker(want, got, ok):
+    assert er.NumericChecker().check_output(want + "\n", got + "\n", er.OPTIONFLAGS) is ok
+
+
+def test_markdown_blocks_run_in_order_in_one_namespace(tmp_path, sandbox):
+    path = _write(tmp_path, "page.md", "# t\n\n```python\nx = 2\n```\n\ntext\n\n```pycon\n>>> x * 0.5012\n1.0\n```\n\n"
+                  "```bash\nrm -rf /\n```\n\n<!-- skip-example: needs a cluster -->\n```python\nraise SystemExit\n```\n")
+    res = er.run_file(path)
+    assert (res.run, res.compared, res.skipped, res.other, res.failures) == (2, 1, [(20, "needs a cluster")],
+                                                                          {"bash": 1}, [])
+
+
+def test_rst_blocks(tmp_path, sandbox):
+    path = _write(tmp_path, "page.rst", "T\n=\n\n.. code-block:: python\n   :caption: c\n\n   y = 3\n   z = y + 1\n\n"
+                  "Text::\n\n    plain literal, not run\n\n>>> z\n4\n\n.. code:: pycon\n\n   >>> print(z / 3)\n   1.33\n\n"
+                  ".. skip-example: slow\n\n.. code-block:: python\n\n   raise SystemExit\n\nAn example::\n\n"
+                  "   >>> y\n   3\n\n.. code-block:: c\n\n   int x;\n")
+    res = er.run_file(path)
+    assert (res.run, res.compared, res.skipped, res.other, res.failures) == (4, 3, [(26, "slow")], {"c": 1}, [])
+
+
+def test_failures_name_file_and_line(tmp_path, sandbox):
+    path = _write(tmp_path, "bad.md", "intro\n\n```python\na = 1\nb = undefined_name\n```\n\n```python\nc = 1\n```\n")
+    res = er.run_file(path)
+    assert res.run == 1 and "bad.md:4: python block failed" in res.failures[0]
+    assert 'line 5' in res.failures[0] and "NameError" in res.failures[0] and "1 later block(s) not run" in res.failures[1]
+    path = _write(tmp_path, "wrong.md", "```pycon\n>>> 1 / 3\n0.34\n```\n")
+    res = er.run_file(path)
+    assert res.failures and "line 2" in res.failures[0] and "0.3333" in res.failures[0]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("<!-- skip-example -->\n```python\nx\n```\n", "marker without a reason"),
+    ("<!-- skip-example: why -->\n\ntext\n", "not followed by a code block"),
+    ("```python\n>>> 1\n1\n\nx = 2\n```\n", "neither a >>> line"),
+    ("```python\nx = 1\n", "never closed"),
+])
+def test_refused(tmp_path, sandbox, text, problem):
+    res = er.run_file(_write(tmp_path, "p.md", text))
+    assert any(problem in f for f in res.failures), res.failures
+
+
+def test_docstrings_are_collected():
+    """The docstring collection sees the package's modules (the compiled core included) and runs a made-up one."""
+    names = {m.__name__ for m in er.package_modules()}
+    assert {"fastmlp", "fastmlp._core", "fastmlp.mlp", "fastmlp.regions", "fastmlp.reference"} <= names
+
+    def f():
+        """>>> np.arange(3) / 3
+        array([0.   , 0.333, 0.667])
+        """
+    test, = doctest.DocTestFinder().find(f, "f", globs={"np": np})
+    assert er.run_doctest(test) == (1, [])

@@ -5,6 +5,7 @@ docstrings (one item per docstring). The convention is in ``examples_runner``'s 
 import doctest
 import os
 import random
+import shutil
 import sys
 
 import numpy as np
@@ -123,6 +124,30 @@ def test_failures_name_file_and_line(tmp_path, sandbox):
 def test_refused(tmp_path, sandbox, text, problem):
     res = er.run_file(_write(tmp_path, "p.md", text))
     assert any(problem in f for f in res.failures), res.failures
+
+
+C_EXAMPLE = r"""
+```c
+#include <stdio.h>
+#include "fastmlp.h"
+int main(void) {
+    float x[2] = {1, -2}, W[2] = {0.5f, 0.25f}, b[1] = {0.25f}, p[1];
+    int rc = fm_dense_forward_f32(x, W, b, p, 1, 2, 1, FM_ACT_RELU);
+    printf("%d %g\n", rc, p[0]);
+    return rc != 0 || p[0] != 0.25f;
+}
+```
+"""
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")) or not os.path.isdir(os.path.join(er.ROOT, "csrc")),
+                    reason="needs a C compiler and the source tree's csrc/")
+def test_c_blocks_compile_and_run(tmp_path, sandbox):
+    """A c block with ``int main`` is compiled against the C core and run; a non-zero exit names its line."""
+    res = er.run_file(_write(tmp_path, "c.md", "C:\n" + C_EXAMPLE + "\n```c\nint f(void);\n```\n"))
+    assert (res.run, res.other, res.failures) == (1, {"c": 1}, [])
+    res = er.run_file(_write(tmp_path, "c2.md", C_EXAMPLE.replace("p[0] != 0.25f", "p[0] != 0.5f")))
+    assert res.run == 1 and "c2.md:3: c block" in res.failures[0] and "exited 1" in res.failures[0]
 
 
 def test_docstrings_are_collected():

@@ -38,9 +38,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_LANGS = {"python", "py", "python3", "pycon", "doctest"}
 C_LANGS = {"c"}
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-SKIP_MD = re.compile(r"^\s*<!--\s*skip-example\b\s*:?(.*?)-->\s*$")
+SKIP_MD = re.compile(r"^\s*(?:<!--\s*skip-example\b\s*:?(.*?)-->|%\s*skip-example\b\s*:?(.*))\s*$")
 SKIP_RST = re.compile(r"^\s*\.\.\s+skip-example\b\s*:?(.*)$")
-FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([^\s`{]*)")
+FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*(\{[\w-]+\}\s*)?([^\s`{]*)")
+MYST_LANG = {"{code-block}": None, "{code}": None, "{sourcecode}": None, "{doctest}": "pycon", "{testcode}": "python"}
 RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(code-block|code|sourcecode|doctest|testcode)::\s*(\S*)\s*$")
 RST_OPTION = re.compile(r"^\s+:[\w-]+:")
 
@@ -91,7 +92,7 @@ def _marker(lines: List[str], before: int, pattern) -> Tuple[Optional[str], Opti
     while i >= 0 and not lines[i].strip():
         i -= 1
     m = pattern.match(lines[i]) if i >= 0 else None
-    return (m.group(1).strip(), i) if m else (None, None)
+    return ("".join(g for g in m.groups() if g).strip(), i) if m else (None, None)
 
 
 def markdown_blocks(path: str, text: str) -> Tuple[List[Block], List[str]]:
@@ -103,18 +104,28 @@ def markdown_blocks(path: str, text: str) -> Tuple[List[Block], List[str]]:
         if not m:
             i += 1
             continue
-        indent, fence, lang = len(m.group(1)), m.group(2), m.group(3).lower()
+        indent, fence, lang = len(m.group(1)), m.group(2), m.group(4).lower()
+        directive = (m.group(3) or "").strip()
+        if directive:  # MyST: ```{code-block} python, ```{doctest}; any other directive ({math}, {note}) is text
+            lang = MYST_LANG[directive] or lang if directive in MYST_LANG else directive
         j = i + 1
         close = re.compile(r"^ {0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*$")
         while j < len(lines) and not close.match(lines[j]):
             j += 1
         if j == len(lines):
             problems.append(f"{path}:{i + 1}: code fence never closed")
-        body = [s[min(indent, len(s) - len(s.lstrip())):] for s in lines[i + 1:j]]
+        start = i + 1
+        if directive:  # MyST options: ":key: value" lines, or a "---" YAML block, before the code
+            if start < j and lines[start].strip() == "---":
+                start = next((k + 1 for k in range(start + 1, j) if lines[k].strip() == "---"), start)
+            while start < j and re.match(r"^\s*:[\w-]+:", lines[start]):
+                start += 1
+        body = [s[min(indent, len(s) - len(s.lstrip())):] for s in lines[start:j]]
         reason, at = _marker(lines, i, SKIP_MD)
         if at is not None:
             used.add(at)
-        blocks.append(Block(path, i + 2, lang, _dedent(body) if body else "", reason))
+        first = next((k for k in range(start, j) if lines[k].strip()), start)
+        blocks.append(Block(path, first + 1, lang, _dedent(body) if body else "", reason))
         i = j + 1
     problems += _stray_markers(path, lines, SKIP_MD, used, blocks)
     return blocks, problems
@@ -375,17 +386,20 @@ def run_c_block(block: Block, rel: str) -> Tuple[int, List[str]]:
 
 
 # ---- files and docstrings --------------------------------------------------------------------------------------
-EXCLUDED_DOCS = ("_build", "auto_examples", "gallery")  # build output, sphinx-gallery's pages and its sources
+EXCLUDED_TOP = ("_build", "auto_examples", "gallery")  # build output, sphinx-gallery's pages and its sources
+EXCLUDED_ANY = ("generated", "_templates", "_static", "_ext")  # autosummary's stubs, templates, assets, extensions
+GENERATED_FILES = ("sg_execution_times.rst",)  # sphinx-gallery writes it beside conf.py
 
 
 def files_under(folder: str, top: bool = True) -> List[str]:
-    """The .rst and .md files under a folder, sorted, leaving out build output, sphinx-gallery's generated pages
-    and the gallery sources at its top (sphinx-gallery runs those itself) and hidden folders."""
+    """The .rst and .md files under a folder, sorted, leaving out what Sphinx and its extensions generate or read
+    as something other than pages (and, at the top of docs/, the gallery sources: sphinx-gallery runs those)."""
     out = []
     for here, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not (top and here == folder and d in EXCLUDED_DOCS))
-        out += [os.path.join(here, n) for n in sorted(names) if n.endswith((".rst", ".md"))]
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in EXCLUDED_ANY
+                         and not (top and here == folder and d in EXCLUDED_TOP))
+        out += [os.path.join(here, n) for n in sorted(names)
+                if n.endswith((".rst", ".md")) and n not in GENERATED_FILES]
     return out
 
 

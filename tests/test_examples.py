@@ -96,6 +96,15 @@ def test_markdown_blocks_run_in_order_in_one_namespace(tmp_path, sandbox):
                                                                           {"bash": 1}, [])
 
 
+def test_myst_blocks(tmp_path, sandbox):
+    path = _write(tmp_path, "page.md", "```{math}\np = x\n```\n\n```{code-block} python\n:caption: c\n\nx = 2\n```\n\n"
+                  "```{doctest}\n>>> x + 1\n3\n```\n\n% skip-example: slow\n```{code-block} python\nraise SystemExit\n```\n"
+                  "\n```{note}\ntext\n```\n")
+    res = er.run_file(path)
+    assert (res.run, res.compared, res.skipped, res.other, res.failures) == (2, 1, [(18, "slow")],
+                                                                          {"{math}": 1, "{note}": 1}, [])
+
+
 def test_rst_blocks(tmp_path, sandbox):
     path = _write(tmp_path, "page.rst", "T\n=\n\n.. code-block:: python\n   :caption: c\n\n   y = 3\n   z = y + 1\n\n"
                   "Text::\n\n    plain literal, not run\n\n>>> z\n4\n\n.. code:: pycon\n\n   >>> print(z / 3)\n   1.33\n\n"

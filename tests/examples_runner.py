@@ -409,8 +409,9 @@ def example_files(root: str = ROOT) -> List[str]:
     return ([readme] if os.path.isfile(readme) else []) + files_under(os.path.join(root, "docs"))
 
 
-def package_modules() -> list:
-    """Every module of fastmlp (but ``__main__``) and of fastmlp.reference, imported."""
+def package_modules(errors: Optional[Dict[str, str]] = None) -> list:
+    """Every module of fastmlp (but ``__main__``) and of fastmlp.reference, imported; one whose import fails for
+    want of an optional dependency is left out, and named in ``errors``."""
     import importlib
     import pkgutil
 
@@ -419,20 +420,27 @@ def package_modules() -> list:
 
     names = {"fastmlp", "fastmlp.reference"}
     for pkg in (fastmlp, fastmlp.reference):
-        for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+        for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".", onerror=lambda name: None):
             if not info.name.endswith("__main__"):
                 names.add(info.name)
-    return [importlib.import_module(n) for n in sorted(names)]
+    modules = []
+    for name in sorted(names):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError as e:
+            if errors is not None:
+                errors[name] = f"{type(e).__name__}: {e}"
+    return modules
 
 
-def docstring_tests() -> List[doctest.DocTest]:
+def docstring_tests(errors: Optional[Dict[str, str]] = None) -> List[doctest.DocTest]:
     """The DocTests of every docstring with a ``>>>`` example in the package, each in a copy of its module's
     globals plus ``np``; one per object, found in the module that defines it."""
     import numpy
 
     finder = doctest.DocTestFinder(exclude_empty=True)
     tests: Dict[str, doctest.DocTest] = {}
-    for module in package_modules():
+    for module in package_modules(errors):
         for test in finder.find(module, module=module, extraglobs={"np": numpy}):
             if test.examples:
                 tests.setdefault(test.name, test)

@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -15,23 +16,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import examples_runner as er  # noqa: E402  (tests/ is not a package)
 
 FILES = er.example_files()
-DOCSTRINGS = er.docstring_tests()
+IMPORT_ERRORS = {}  # modules left out for want of an optional dependency: their docstrings are reported skipped
+DOCSTRINGS = [pytest.param(t, id=t.name) for t in er.docstring_tests(IMPORT_ERRORS)] + [
+    pytest.param(None, id=name, marks=pytest.mark.skip(reason=f"{name} not importable here: {why}"))
+    for name, why in sorted(IMPORT_ERRORS.items())]
 
 
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch):
-    """A temporary working directory, matplotlib on Agg (figures closed after), numpy's and random's seeds at 0."""
+    """A temporary working directory, matplotlib on Agg (figures closed after), numpy's and random's seeds at 0;
+    the warning filters, numpy's error state and fastmlp's thread count are put back afterwards."""
+    import fastmlp
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     if "matplotlib" in sys.modules:
         sys.modules["matplotlib"].use("Agg")
     np.random.seed(0)
     random.seed(0)
-    yield tmp_path
+    threads, err = fastmlp.get_num_threads(), np.geterr()
+    with warnings.catch_warnings():
+        yield tmp_path
+    np.seterr(**err)
+    fastmlp.set_num_threads(threads)
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("path", FILES, ids=[os.path.relpath(p, er.ROOT) for p in FILES])
 def test_file_examples(path, sandbox):
     res = er.run_file(path)
@@ -60,7 +72,7 @@ def test_readme_starts_with_the_two_commands():
             assert '\npip install ".[test]" && pytest\n' in f.read()
 
 
-@pytest.mark.parametrize("test", DOCSTRINGS, ids=[t.name for t in DOCSTRINGS])
+@pytest.mark.parametrize("test", DOCSTRINGS)
 def test_docstring_examples(test, sandbox):
     test.globs = dict(test.globs)  # a fresh copy for each run
     compared, failures = er.run_doctest(test)
@@ -88,39 +100,114 @@ def test_numeric_checker(want, got, ok):
     assert er.NumericChecker().check_output(want + "\n", got + "\n", er.OPTIONFLAGS) is ok
 
 
-def test_markdown_blocks_run_in_order_in_one_namespace(tmp_path, sandbox):
-    path = _write(tmp_path, "page.md", "# t\n\n```python\nx = 2\n```\n\ntext\n\n```pycon\n>>> x * 0.5012\n1.0\n```\n\n"
-                  "```bash\nrm -rf /\n```\n\n<!-- skip-example: needs a cluster -->\n```python\nraise SystemExit\n```\n")
-    res = er.run_file(path)
-    assert (res.run, res.compared, res.skipped, res.other, res.failures) == (2, 1, [(20, "needs a cluster")],
-                                                                          {"bash": 1}, [])
+MD_PAGE = """\
+# t
+
+```python
+x = 2
+```
+
+text
+
+```pycon
+>>> x * 0.5012
+1.0
+```
+
+```bash
+rm -rf /
+```
+
+<!-- skip-example: needs a cluster -->
+```python
+raise SystemExit
+```
+"""
+
+MYST_PAGE = """\
+```{math}
+p = x
+```
+
+```{code-block} python
+:caption: c
+
+x = 2
+```
+
+```{doctest}
+>>> x + 1
+3
+```
+
+% skip-example: slow
+```{code-block} python
+raise SystemExit
+```
+
+```{note}
+text
+```
+"""
+
+RST_PAGE = """\
+T
+=
+
+.. code-block:: python
+   :caption: c
+
+   y = 3
+   z = y + 1
+
+Text::
+
+    plain literal, not run
+
+>>> z
+4
+
+.. code:: pycon
+
+   >>> print(z / 3)
+   1.33
+
+.. skip-example: slow
+
+.. code-block:: python
+
+   raise SystemExit
+
+An example::
+
+   >>> y
+   3
+
+.. code-block:: c
+
+   int x;
+"""
 
 
-def test_myst_blocks(tmp_path, sandbox):
-    path = _write(tmp_path, "page.md", "```{math}\np = x\n```\n\n```{code-block} python\n:caption: c\n\nx = 2\n```\n\n"
-                  "```{doctest}\n>>> x + 1\n3\n```\n\n% skip-example: slow\n```{code-block} python\nraise SystemExit\n```\n"
-                  "\n```{note}\ntext\n```\n")
-    res = er.run_file(path)
-    assert (res.run, res.compared, res.skipped, res.other, res.failures) == (2, 1, [(18, "slow")],
-                                                                          {"{math}": 1, "{note}": 1}, [])
-
-
-def test_rst_blocks(tmp_path, sandbox):
-    path = _write(tmp_path, "page.rst", "T\n=\n\n.. code-block:: python\n   :caption: c\n\n   y = 3\n   z = y + 1\n\n"
-                  "Text::\n\n    plain literal, not run\n\n>>> z\n4\n\n.. code:: pycon\n\n   >>> print(z / 3)\n   1.33\n\n"
-                  ".. skip-example: slow\n\n.. code-block:: python\n\n   raise SystemExit\n\nAn example::\n\n"
-                  "   >>> y\n   3\n\n.. code-block:: c\n\n   int x;\n")
-    res = er.run_file(path)
-    assert (res.run, res.compared, res.skipped, res.other, res.failures) == (4, 3, [(26, "slow")], {"c": 1}, [])
+@pytest.mark.parametrize("name, text, expected", [
+    ("page.md", MD_PAGE, (2, 1, [(20, "needs a cluster")], {"bash": 1})),
+    ("myst.md", MYST_PAGE, (2, 1, [(18, "slow")], {"{math}": 1, "{note}": 1})),
+    ("page.rst", RST_PAGE, (4, 3, [(26, "slow")], {"c": 1})),
+])
+def test_blocks_run_in_order_in_one_namespace(tmp_path, sandbox, name, text, expected):
+    """Markdown, MyST and rst pages: which blocks run (counted), compare output, are skipped (with the line of
+    their code and the reason) or are left alone (by language)."""
+    res = er.run_file(_write(tmp_path, name, text))
+    assert (res.run, res.compared, res.skipped, res.other, res.failures) == expected + ([],)
 
 
 def test_failures_name_file_and_line(tmp_path, sandbox):
     path = _write(tmp_path, "bad.md", "intro\n\n```python\na = 1\nb = undefined_name\n```\n\n```python\nc = 1\n```\n")
     res = er.run_file(path)
     assert res.run == 1 and "bad.md:4: python block failed" in res.failures[0]
-    assert 'line 5' in res.failures[0] and "NameError" in res.failures[0] and "1 later block(s) not run" in res.failures[1]
-    path = _write(tmp_path, "wrong.md", "```pycon\n>>> 1 / 3\n0.34\n```\n")
-    res = er.run_file(path)
+    assert "line 5" in res.failures[0] and "NameError" in res.failures[0]
+    assert "1 later block(s) not run" in res.failures[1]
+    res = er.run_file(_write(tmp_path, "wrong.md", "```pycon\n>>> 1 / 3\n0.34\n```\n"))
     assert res.failures and "line 2" in res.failures[0] and "0.3333" in res.failures[0]
 
 

@@ -52,13 +52,8 @@ def test_file_examples(path, sandbox):
         print(f"  skipped at line {line}: {reason}")
     if res.failures:
         pytest.fail("\n".join(res.failures), pytrace=False)
-
-
-def test_readme_tour_is_checked(sandbox):
-    """The README's tour ran and its printed numbers were compared (not merely executed)."""
-    res = er.run_file(os.path.join(er.ROOT, "README.md"))
-    assert not res.failures, "\n".join(res.failures)
-    assert res.run >= 1 and res.compared >= 5 and not res.skipped, res.summary()
+    if os.path.basename(path) == "README.md":  # the tour ran, none of it skipped, and its numbers were compared
+        assert res.run >= 1 and res.compared >= 5 and not res.skipped, res.summary()
 
 
 def test_readme_starts_with_the_two_commands():

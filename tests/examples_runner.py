@@ -40,7 +40,7 @@ C_LANGS = {"c"}
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 SKIP_MD = re.compile(r"^\s*(?:<!--\s*skip-example\b\s*:?(.*?)-->|%\s*skip-example\b\s*:?(.*))\s*$")
 SKIP_RST = re.compile(r"^\s*\.\.\s+skip-example\b\s*:?(.*)$")
-FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*(\{[\w-]+\}\s*)?([^\s`{]*)")
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*(\{[\w-]+\}\s*)?([^\s`{]*)")
 MYST_LANG = {"{code-block}": None, "{code}": None, "{sourcecode}": None, "{doctest}": "pycon", "{testcode}": "python"}
 RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(code-block|code|sourcecode|doctest|testcode)::\s*(\S*)\s*$")
 RST_OPTION = re.compile(r"^\s+:[\w-]+:")
@@ -109,7 +109,7 @@ def markdown_blocks(path: str, text: str) -> Tuple[List[Block], List[str]]:
         if directive:  # MyST: ```{code-block} python, ```{doctest}; any other directive ({math}, {note}) is text
             lang = MYST_LANG[directive] or lang if directive in MYST_LANG else directive
         j = i + 1
-        close = re.compile(r"^ {0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*$")
+        close = re.compile(r"^\s*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*$")
         while j < len(lines) and not close.match(lines[j]):
             j += 1
         if j == len(lines):
@@ -286,7 +286,9 @@ def _doctest_of(block: Block, ns: dict, name: str) -> doctest.DocTest:
             line += piece.count("\n")
         else:
             line += piece.source.count("\n") + piece.want.count("\n")
-    return parser.get_doctest(block.code, ns, name, block.path, block.line - 1)
+    test = parser.get_doctest(block.code, ns, name, block.path, block.line - 1)
+    test.globs = ns  # DocTest took a copy: run in the file's namespace itself, so that later blocks see its names
+    return test
 
 
 def run_block(block: Block, ns: dict, rel: str) -> Tuple[int, List[str]]:
@@ -303,7 +305,7 @@ def run_block(block: Block, ns: dict, rel: str) -> Tuple[int, List[str]]:
         if isinstance(e, KeyboardInterrupt):
             raise
         tb = traceback.TracebackException.from_exception(e)
-        tb.stack = traceback.StackSummary.from_list([f for f in tb.stack if f.filename == block.path])
+        tb.stack = traceback.StackSummary.from_list(list(tb.stack)[1:])  # from the example's own line on
         return 0, [f"{rel}:{block.line}: {block.lang} block failed:\n" + "".join(tb.format())]
     return 0, []
 

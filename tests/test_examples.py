@@ -117,6 +117,18 @@ rm -rf /
 ```python
 raise SystemExit
 ```
+
+1. In a list item:
+
+    ```pycon
+    >>> w = x + 1
+    >>> w
+    3
+    ```
+
+```python
+assert w == 3
+```
 """
 
 MYST_PAGE = """\
@@ -185,7 +197,7 @@ An example::
 
 
 @pytest.mark.parametrize("name, text, expected", [
-    ("page.md", MD_PAGE, (2, 1, [(20, "needs a cluster")], {"bash": 1})),
+    ("page.md", MD_PAGE, (4, 2, [(20, "needs a cluster")], {"bash": 1})),
     ("myst.md", MYST_PAGE, (2, 1, [(18, "slow")], {"{math}": 1, "{note}": 1})),
     ("page.rst", RST_PAGE, (4, 3, [(26, "slow")], {"c": 1})),
 ])

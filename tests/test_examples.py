@@ -5,6 +5,7 @@ docstrings (one item per docstring). The convention is in ``examples_runner``'s 
 import doctest
 import os
 import random
+import re
 import shutil
 import sys
 import warnings
@@ -65,6 +66,18 @@ def test_readme_starts_with_the_two_commands():
     if os.path.isfile(ci):
         with open(ci) as f:
             assert '\npip install ".[test]" && pytest\n' in f.read()
+
+
+def test_readme_links_resolve():
+    """Every relative link of the README names a file or folder of the source tree (checked once docs/ exists)."""
+    with open(os.path.join(er.ROOT, "README.md"), encoding="utf-8") as f:
+        targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", f.read())
+    local = [t for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:", t)]
+    assert local, "the README links into docs/"
+    if not os.path.isdir(os.path.join(er.ROOT, "docs")):
+        pytest.skip("no docs/ in this tree (an sdist, or a branch before the docs were merged)")
+    missing = [t for t in local if not os.path.exists(os.path.join(er.ROOT, t))]
+    assert not missing, f"README links to {missing}, which do not exist"
 
 
 @pytest.mark.parametrize("test", DOCSTRINGS)

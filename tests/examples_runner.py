@@ -440,12 +440,25 @@ def docstring_tests(errors: Optional[Dict[str, str]] = None) -> List[doctest.Doc
     globals plus ``np``; one per object, found in the module that defines it."""
     import numpy
 
-    finder = doctest.DocTestFinder(exclude_empty=True)
+    import inspect
+
+    finder, parser = doctest.DocTestFinder(exclude_empty=True), doctest.DocTestParser()
     tests: Dict[str, doctest.DocTest] = {}
     for module in package_modules(errors):
-        for test in finder.find(module, module=module, extraglobs={"np": numpy}):
+        globs = dict(vars(module), np=numpy)
+        for test in finder.find(module, module=module, globs=globs):
             if test.examples:
                 tests.setdefault(test.name, test)
+        # the compiled core's properties are getset descriptors, which DocTestFinder passes over
+        for cname, cls in vars(module).items():
+            if inspect.isclass(cls) and cls.__module__ == module.__name__:
+                for aname, attr in vars(cls).items():
+                    doc = getattr(attr, "__doc__", None)
+                    if (inspect.isgetsetdescriptor(attr) or inspect.ismemberdescriptor(attr)) and doc:
+                        name = f"{module.__name__}.{cname}.{aname}"
+                        test = parser.get_doctest(doc, globs, name, getattr(module, "__file__", None), None)
+                        if test.examples:
+                            tests.setdefault(name, test)
     return [tests[k] for k in sorted(tests)]
 
 

@@ -1,31 +1,33 @@
 """Runs the code examples of the README and the docs as written, and the ``>>>`` examples of the package's
-docstrings; ``tests/test_examples.py`` drives it, and ``python tests/examples_runner.py [FILE|DIR ...]`` runs it
-by hand (default: README.md and docs/) and prints what ran.
+docstrings; ``tests/test_examples.py`` drives it, ``python tests/examples_runner.py [FILE|DIR ...]`` runs it by
+hand (default: README.md and docs/) and prints what ran. The convention (README.md, docs/**/*.rst|md):
 
-The convention (README.md, docs/**/*.rst, docs/**/*.md):
+- Run: Markdown/MyST fences tagged ``python``, ``py``, ``python3`` or ``pycon`` (also ``{code-block} python``,
+  ``{doctest}``, ``{testcode}``); rst ``.. code-block::`` / ``.. code::`` / ``.. sourcecode::`` with one of those
+  languages, ``.. doctest::``, ``.. testcode::``, doctest blocks (a paragraph starting with ``>>>``) and ``::``
+  literal blocks whose first line starts with ``>>>``. In file order, one namespace per file (``__name__`` is
+  ``"__main__"``); a failure names the file and the line, and the file's later blocks are not run.
+- A block of ``>>> `` / ``... `` lines is a doctest: what each prompt prints is compared with the output shown
+  (``NumericChecker``: numbers to the precision written, ``0.9731`` matches ``0.97312``; other text exactly, up to
+  whitespace; ``...`` matches anything). Text in it that is neither a prompt line nor output is refused.
+- ``<!-- skip-example: <reason> -->`` or ``% skip-example: <reason>`` (Markdown/MyST), ``.. skip-example: <reason>``
+  (rst) as the last non-blank line before a block keeps it from running; without a reason, or followed by no
+  block, it is an error.
+- Other languages (bash, console, text, ...) are not run; a ``c`` block with ``int main`` is compiled against the
+  C core (``csrc/``) and run, where a C compiler is on PATH.
 
-- Markdown: every fenced block tagged ``python`` (or ``py``, ``python3``, ``pycon``) runs. reStructuredText: every
-  ``.. code-block:: python`` / ``.. code:: python`` / ``.. sourcecode:: python`` (or ``pycon``, ``py``,
-  ``python3``) directive, every ``.. doctest::`` / ``.. testcode::``, every doctest block (a paragraph starting with
-  ``>>>``) and every ``::`` literal block whose first line starts with ``>>>``; other ``::`` literal blocks are
-  text. Blocks run in the order of the file, in one namespace per file; a failure names the file and the line.
-- A block whose lines start with ``>>> `` / ``... `` is a doctest: the printed output after each prompt is
-  compared with what it shows (``NumericChecker``: numbers to the precision written, a shown ``0.9731`` matches
-  ``0.97312``; other text exactly, up to whitespace; ``...`` matches anything). Text in such a block that is neither
-  a prompt line nor output is refused (it would otherwise be skipped silently).
-- ``<!-- skip-example: <reason> -->`` (Markdown) or ``.. skip-example: <reason>`` (rst comment) on the last
-  non-blank line before a block keeps it from running; a marker without a reason, or one not followed by a block,
-  is an error.
-- bash, sh, console, c, text, ... blocks are not run here; a ``c`` block with ``int main`` is compiled against the
-  C core (``csrc/``) and run, when a C compiler is on PATH (``run_c_block``).
-
-Docstrings (``docstring_tests``): every ``>>>`` example in the docstrings of the modules of ``fastmlp`` and
-``fastmlp.reference`` (functions, classes, methods, properties; the compiled core too) runs with the same checker
-and the module's globals, as ``pytest --doctest-modules`` would, plus ``np``.
+Docstrings (``docstring_tests``): every ``>>>`` example in the modules of ``fastmlp`` and ``fastmlp.reference``
+(functions, classes, methods, properties, the compiled core too) runs with the same checker, in the module's
+globals plus ``np``, as ``pytest --doctest-modules`` would.
 """
 import atexit
 import doctest
+import importlib
+import importlib.util
+import inspect
 import os
+import pkgutil
+import random
 import re
 import shutil
 import subprocess
@@ -33,6 +35,8 @@ import sys
 import tempfile
 import traceback
 from typing import Dict, List, NamedTuple, Optional, Tuple
+
+import numpy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_LANGS = {"python", "py", "python3", "pycon", "doctest"}
@@ -277,15 +281,9 @@ def run_doctest(test: doctest.DocTest) -> Tuple[int, List[str]]:
 
 def _doctest_of(block: Block, ns: dict, name: str) -> doctest.DocTest:
     parser = doctest.DocTestParser()
-    line = block.line
-    for piece in parser.parse(block.code):
-        if isinstance(piece, str):
-            if piece.strip():
-                raise ValueError(f"line {line}: text that is neither a >>> line nor the output of one: "
-                                 f"{piece.strip().splitlines()[0]!r}")
-            line += piece.count("\n")
-        else:
-            line += piece.source.count("\n") + piece.want.count("\n")
+    prose = [p for p in parser.parse(block.code) if isinstance(p, str) and p.strip()]
+    if prose:  # doctest would skip it as commentary: in a code block it is code that would never run
+        raise ValueError(f"text that is neither a >>> line nor the output of one: {prose[0].strip().splitlines()[0]!r}")
     test = parser.get_doctest(block.code, ns, name, block.path, block.line - 1)
     test.globs = ns  # DocTest took a copy: run in the file's namespace itself, so that later blocks see its names
     return test
@@ -414,9 +412,6 @@ def example_files(root: str = ROOT) -> List[str]:
 def package_modules(errors: Optional[Dict[str, str]] = None) -> list:
     """Every module of fastmlp (but ``__main__``) and of fastmlp.reference, imported; one whose import fails for
     want of an optional dependency is left out, and named in ``errors``."""
-    import importlib
-    import pkgutil
-
     import fastmlp
     import fastmlp.reference
 
@@ -438,10 +433,6 @@ def package_modules(errors: Optional[Dict[str, str]] = None) -> list:
 def docstring_tests(errors: Optional[Dict[str, str]] = None) -> List[doctest.DocTest]:
     """The DocTests of every docstring with a ``>>>`` example in the package, each in a copy of its module's
     globals plus ``np``; one per object, found in the module that defines it."""
-    import numpy
-
-    import inspect
-
     finder, parser = doctest.DocTestFinder(exclude_empty=True), doctest.DocTestParser()
     tests: Dict[str, doctest.DocTest] = {}
     for module in package_modules(errors):
@@ -465,10 +456,6 @@ def docstring_tests(errors: Optional[Dict[str, str]] = None) -> List[doctest.Doc
 def run_in_tmp(path: str) -> Result:
     """run_file in a fresh temporary working directory, numpy's and random's global seeds set to 0, matplotlib on
     Agg (what the test does with its fixtures)."""
-    import random
-
-    import numpy
-
     os.environ.setdefault("MPLBACKEND", "Agg")
     old = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
@@ -481,19 +468,13 @@ def run_in_tmp(path: str) -> Result:
             os.chdir(old)
 
 
-def _choose_fastmlp() -> None:
-    """By hand, test the fastmlp the test suite would: the root conftest.py picks the tree (built in place) or the
-    installed package, and maps ``fastmlp.reference`` to ``reference/`` for the tree."""
-    import importlib.util
-
-    path = os.path.join(ROOT, "conftest.py")
-    if os.path.isfile(path):
-        spec = importlib.util.spec_from_file_location("_fastmlp_root_conftest", path)
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-
-
 def main(argv: List[str]) -> int:
-    _choose_fastmlp()
+    # test the fastmlp the test suite would: the root conftest.py picks the tree (built in place) or the installed
+    # package, and maps fastmlp.reference to reference/ for the tree
+    conftest = os.path.join(ROOT, "conftest.py")
+    if os.path.isfile(conftest):
+        spec = importlib.util.spec_from_file_location("_fastmlp_root_conftest", conftest)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
     import fastmlp
 
     print(f"fastmlp {fastmlp.__version__} from {os.path.dirname(fastmlp.__file__)}")

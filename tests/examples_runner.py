@@ -412,7 +412,7 @@ def example_files(root: str = ROOT) -> List[str]:
 def package_modules(errors: Optional[Dict[str, str]] = None) -> list:
     """Every module of fastmlp (but ``__main__``) and of fastmlp.reference, imported; one whose import fails for
     want of an optional dependency is left out, and named in ``errors``."""
-    import fastmlp
+    import fastmlp  # here, not at the top: by hand, main() lets the root conftest choose which fastmlp first
     import fastmlp.reference
 
     names = {"fastmlp", "fastmlp.reference"}

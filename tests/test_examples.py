@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import pytest
 
+import fastmlp
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import examples_runner as er  # noqa: E402  (tests/ is not a package)
 
@@ -27,8 +29,6 @@ DOCSTRINGS = [pytest.param(t, id=t.name) for t in er.docstring_tests(IMPORT_ERRO
 def sandbox(tmp_path, monkeypatch):
     """A temporary working directory, matplotlib on Agg (figures closed after), numpy's and random's seeds at 0;
     the warning filters, numpy's error state and fastmlp's thread count are put back afterwards."""
-    import fastmlp
-
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     if "matplotlib" in sys.modules:

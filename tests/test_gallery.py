@@ -127,3 +127,26 @@ def test_a_script_runs_and_prints_its_verdicts():
     verdicts = re.findall(r"^\s+verdict:\s+(.+)$", text, re.M)
     assert len(verdicts) == 6 and all(v.startswith("holds") for v in verdicts), text
     assert "[002] d/dx sigmoid" in text and "source says:" in text
+
+
+def test_context_keeps_the_figures_for_the_caller_to_draw(tmp_path):
+    """``Context(figures=True)`` keeps each figure a section makes; ``figure(name, fig)`` draws it onto the caller's
+    figure (or a new pyplot-free one); the --plot files stay as they were."""
+    pytest.importorskip("matplotlib")
+    from fastmlp.apps import demo_seeds
+    from fastmlp.apps.demo_base import Context
+    from matplotlib.figure import Figure
+
+    plain = Context(quiet=True)
+    demo_seeds.step_sweep(plain)
+    assert plain.figures == {} and not plain.wants_figures
+    ctx = Context(quiet=True, figures=True, plot_dir=str(tmp_path))
+    rows = demo_seeds.step_sweep(ctx)
+    assert [r.source for r in rows] == ["002", "002"] and list(ctx.figures) == ["derivatives_delta"]
+    assert ctx.plots == [str(tmp_path / "derivatives_delta.png")] and os.path.getsize(ctx.plots[0]) > 10_000
+    fig = ctx.figure("derivatives_delta")
+    assert isinstance(fig, Figure) and fig.canvas.manager is None and fig.axes[0].get_xscale() == "log"
+    mine = Figure()
+    assert ctx.figure("derivatives_delta", mine) is mine and len(mine.axes[0].lines) == len(fig.axes[0].lines)
+    with pytest.raises(KeyError, match="no figure 'nope' kept; kept: derivatives_delta"):
+        ctx.figure("nope")

@@ -19,6 +19,5 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "line_numbers": False,
     "image_scrapers": ("matplotlib",),
-    "matplotlib_animations": False,
     "capture_repr": (),                         # the scripts print what they show; no stray reprs
 }

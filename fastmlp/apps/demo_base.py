@@ -35,13 +35,18 @@ class Row:
 
 
 class Context:
-    """Settings shared by the sections: seed, --quick sizes, progress bars, plot folder and MNIST folder."""
+    """Settings shared by the sections: seed, --quick sizes, progress bars, plot folder and MNIST folder.
 
-    def __init__(self, seed=0, quick=False, quiet=False, plot_dir=None, data_dir=None, stream=None):
+    ``figures=True`` keeps every still figure a section makes (``figures``: name -> how to draw it) for
+    ``figure(name, fig)`` to draw later onto a figure of the caller's (the gallery's pyplot figures)."""
+
+    def __init__(self, seed=0, quick=False, quiet=False, plot_dir=None, data_dir=None, stream=None, figures=False):
         self.seed, self.quick, self.quiet = seed, quick, quiet
         self.plot_dir, self.data_dir = plot_dir, data_dir
         self.stream = sys.stderr if stream is None else stream
         self.plots = []      # paths of the PNGs written
+        self.keep_figures = bool(figures)
+        self.figures = {}    # name -> (plot function, args, keyword arguments), with figures=True
         self._tqdm = None
         if not quiet:
             try:
@@ -74,9 +79,17 @@ class Context:
                 bar.close()
         return history, time.perf_counter() - t0
 
+    @property
+    def wants_figures(self):
+        """Whether the sections should record what their figures need (--plot, or ``figures=True``)."""
+        return bool(self.plot_dir) or self.keep_figures
+
     def plot(self, name, func, *args, ext=".png", **kwargs):
         """Write ``<plot_dir>/<name><ext>`` (a PNG; ``ext=".gif"`` for an animation) with ``func(*args, path=...,
-        **kwargs)`` (a function of ``fastmlp.apps.plots``) when --plot was given."""
+        **kwargs)`` (a function of ``fastmlp.apps.plots``) when --plot was given; with ``figures=True`` keep a still
+        figure's recipe for ``figure(name)``."""
+        if self.keep_figures and ext == ".png":
+            self.figures[name] = (func, args, kwargs)
         if not self.plot_dir:
             return None
         os.makedirs(self.plot_dir, exist_ok=True)
@@ -84,6 +97,14 @@ class Context:
         func(*args, path=path, **kwargs)
         self.plots.append(path)
         return path
+
+    def figure(self, name, fig=None):
+        """Draw the kept figure ``name`` (``figures=True``) onto ``fig`` (e.g. ``matplotlib.pyplot.figure()``; None:
+        a new pyplot-free figure) and return the figure."""
+        if name not in self.figures:
+            raise KeyError(f"no figure {name!r} kept; kept: {', '.join(self.figures) or 'none (figures=False?)'}")
+        func, args, kwargs = self.figures[name]
+        return func(*args, fig=fig, **kwargs)
 
 
 def _mse(model, X, y):
@@ -111,6 +132,18 @@ def _best_of(ctx, label, restarts, make, X, y, epochs, **fit):
 
 def _name(layers):
     return "-".join(map(str, layers))
+
+
+def describe(rows):
+    """The rows as text, one block per row (the gallery prints it): the run and its setup, what the source says, the
+    result and what was measured, and the verdict."""
+    out = []
+    for r in rows:
+        head = f"[{r.source or '-'}] {r.name}" + (f"  (setup: {r.setup})" if r.setup and r.setup != "-" else "")
+        lines = [("source says", r.reference), ("result", r.result), ("measured", r.note),
+                 ("verdict", r.verdict or "-")]
+        out.append("\n".join([head] + [f"    {k + ':':<13}{v}" for k, v in lines if v]))
+    return "\n\n".join(out)
 
 
 def holds_in(flags):

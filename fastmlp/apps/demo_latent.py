@@ -54,14 +54,14 @@ def latent(ctx):
                                    f"{restarts}")]
 
 
-def _plot(model, H, lines, path, title):
+def _plot(model, H, lines, path=None, title="", fig=None):
     W, b = model.params[1]
     W, b = np.asarray(W, np.float64), np.asarray(b, np.float64)
     pad = 0.1 * (np.ptp(H, axis=0) + 1e-9)
     g1 = np.linspace(H[:, 0].min() - pad[0], H[:, 0].max() + pad[0], 41)
     g2 = np.linspace(H[:, 1].min() - pad[1], H[:, 1].max() + pad[1], 41)
     G1, G2 = np.meshgrid(g1, g2)
-    fig = _figure(15, 6.4)
+    fig = _figure(15, 6.4, fig)
     for k in range(10):
         ax = fig.add_subplot(2, 5, k + 1, projection="3d")
         Z = np.maximum(W[k, 0] * G1 + W[k, 1] * G2 + b[k], 0.0)

@@ -54,10 +54,14 @@ def sweep(f, fprime, points, dtype, deltas=DELTAS):
 
 def derivatives(ctx):
     """Source document 002: the derivative approximated by ``(f(a + Delta) - f(a - Delta)) / (2 Delta)``,
-    Delta = 0.001, against the exact derivative."""
+    Delta = 0.001, against the exact derivative: its three experiments in turn."""
+    return seed_step(ctx) + step_sweep(ctx) + trained_net(ctx)
+
+
+def seed_step(ctx):
+    """The seed's functions (``FUNCTIONS``) at Delta = 0.001, float64 and float32, against the exact derivative."""
     rows = []
     t0 = time.perf_counter()
-    # 1. the seed's functions at Delta = 0.001
     for name, f, fp in FUNCTIONS:
         e64 = _rel_err(derivative(f, POINTS, SEED_DELTA), fp(POINTS))
         e32 = _rel_err(derivative(f, POINTS.astype(np.float32), SEED_DELTA), fp(POINTS))
@@ -68,8 +72,13 @@ def derivatives(ctx):
                         time.perf_counter() - t0, dict(err64=e64, err32=e32), source="002",
                         verdict=holds_in([ok])))
         t0 = time.perf_counter()
-    # 2. the V: error against Delta, float32 and float64, on sin
-    curves = {}
+    return rows
+
+
+def step_sweep(ctx):
+    """The V: the error against Delta (``DELTAS``) on sin in float64 and float32; the figure "derivatives_delta"."""
+    rows, curves = [], {}
+    t0 = time.perf_counter()
     for dt in ("float64", "float32"):
         err = sweep(np.sin, np.cos, POINTS, dt)
         curves[dt] = err
@@ -88,7 +97,16 @@ def derivatives(ctx):
                         verdict=(f"holds down to {DELTAS[best]:.0e}; smaller is worse (a V)" if v else
                                  "holds (no V seen)")))
         t0 = time.perf_counter()
-    # 3. a trained net: the backward pass (exact) against Delta = 0.001, float64 and float32
+    ctx.plot("derivatives_delta", plots_seeds.delta_sweep, DELTAS, curves, SEED_DELTA,
+             title="central difference (f(a+D) - f(a-D)) / 2D on sin: max relative error against the step D")
+    return rows
+
+
+def trained_net(ctx):
+    """A 1-32-1 tanh net trained on sin 2x + cos x + x: its slope from the backward pass (exact) against Delta =
+    0.001, float64 and float32; the figure "derivatives_tangents"."""
+    rows = []
+    t0 = time.perf_counter()
     lo, hi = datasets.SINE_DOMAIN
     X, y = datasets.sine(2000, seed=0)
     xs = np.linspace(lo, hi, 401)[:, None]
@@ -116,8 +134,6 @@ def derivatives(ctx):
                         verdict=holds_in([e < tol])))
         nets[dt] = model
         t0 = time.perf_counter()
-    ctx.plot("derivatives_delta", plots_seeds.delta_sweep, DELTAS, curves, SEED_DELTA,
-             title="central difference (f(a+D) - f(a-D)) / 2D on sin: max relative error against the step D")
     ctx.plot("derivatives_tangents", plots_seeds.tangents, nets["float64"], datasets.sine_function, lo, hi,
              [-2.0, 0.0, 1.5, 3.5, 5.0], title="the derivative is the tangent's slope: a trained 1-32-1 tanh net "
              "(slope from the backward pass)\nand f(x) = sin 2x + cos x + x")

@@ -9,6 +9,7 @@ the timing curve runs the rewrite until it passes a time budget (20 s per net, 5
 """
 import importlib.util
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,15 +53,45 @@ def _growth(neurons, seconds):
     return float(np.exp(k))
 
 
-def shap(ctx):
-    """Source document 003 on the diabetes data (75/25 seeded split)."""
+@dataclass
+class Diabetes:
+    """The data of the section: standardised features ``X``, target ``y`` (n x 1), feature ``names``, the indices
+    of the training (``tr``) and held-out (``te``) patients (75/25 seeded split), and the ``box`` around them."""
+    X: np.ndarray
+    y: np.ndarray
+    names: list
+    tr: np.ndarray
+    te: np.ndarray
+    box: np.ndarray
+
+
+def diabetes():
+    """The diabetes data, split (``Diabetes``)."""
     X, y, names = _data()
     idx = np.random.default_rng(0).permutation(len(X))
-    te, tr = idx[: len(X) // 4], idx[len(X) // 4:]
     box = np.stack([X.min(0), X.max(0)], axis=1)    # every patient lies in the box the rewrite covers
+    return Diabetes(X, y, names, idx[len(X) // 4:], idx[: len(X) // 4], box)
+
+
+def deep_net(ctx, d):
+    """The deep net of the section: 10-6-6-1 ReLU (12 neurons, the seed's size) trained on ``d``: (model, seconds)."""
+    return _train(ctx, [6, 6], d.X[d.tr], d.y[d.tr], 60 if ctx.quick else 200, ctx.seed)
+
+
+def shap(ctx):
+    """Source document 003 on the diabetes data (75/25 seeded split): its three experiments in turn."""
+    d = diabetes()
+    model, secs = deep_net(ctx, d)
+    first = rewrite(ctx, d, model, secs)
+    last = explain(ctx, d, model)          # before the timing curve: the figures in the order they always had
+    return first + rewrite_timing(ctx, d) + last
+
+
+def rewrite(ctx, d, model, secs=0.0):
+    """Deep -> shallow: ``model`` rewritten as the equivalent net with three hidden layers (``to_shallow``) and
+    compared on the held-out patients (``secs``: its training time, for the row)."""
+    X, y, tr, te, box = d.X, d.y, d.tr, d.te, d.box
     rows = []
-    # 1. deep -> shallow on a 10-6-6-1 net (12 neurons, the seed's size)
-    model, secs = _train(ctx, [6, 6], X[tr], y[tr], 60 if ctx.quick else 200, ctx.seed)
     t0 = time.perf_counter()
     shallow = to_shallow(model, box, max_seconds=120)
     t_rw = time.perf_counter() - t0
@@ -74,7 +105,14 @@ def shap(ctx):
                     f"hyperplanes) in {t_rw:.1f}s; test R^2 {r2:.2f}", secs + t_rw,
                     dict(max_err=err, widths=shallow.widths, cells=shallow.n_cells, seconds=t_rw, r2=r2),
                     source="003", verdict="holds" if err < 1e-9 else "does not hold"))
-    # 2. the rewrite's time against the number of neurons
+    return rows
+
+
+def rewrite_timing(ctx, d):
+    """The rewrite's time against the number of neurons (``TIMING_NEURONS``, until one passes the time budget) and
+    at the seed's 12 neurons; the figure "shap_timing"."""
+    X, y, tr, box = d.X, d.y, d.tr, d.box
+    rows = []
     budget = 5.0 if ctx.quick else 20.0
     curve = []          # (neurons, seconds, cells or None)
     for n in TIMING_NEURONS:
@@ -101,7 +139,17 @@ def shap(ctx):
                     "this machine, one core, HiGHS LPs", at12 or 0.0, dict(seconds=at12), source="003",
                     verdict="-" if at12 is None else ("does not hold: much faster" if at12 < SEED_CLAIM_SECONDS / 10
                                                       else "holds")))
-    # 3. SHAP per patient: exact (of the network) and local-linear (of each point's region model)
+    ctx.plot("shap_timing", plots_seeds.timing_curve, curve, budget, title="deep -> shallow rewrite: time against "
+             "the number of neurons (10-n/2-n/2-1 nets on diabetes)")
+    return rows
+
+
+def explain(ctx, d, model):
+    """SHAP values of ``model`` per held-out patient: exact (of the network), local-linear (of each point's region
+    model) and permutation-sampled with standard errors; the figure "shap_beeswarm"."""
+    X, tr, te, names = d.X, d.tr, d.te, d.names
+    deep_out = model.forward(X[te])[:, 0]
+    rows = []
     bg = X[tr][np.random.default_rng(1).choice(len(tr), 50, replace=False)]
     pts_x = X[te]
     t0 = time.perf_counter()
@@ -138,8 +186,6 @@ def shap(ctx):
                                                          "local-linear SHAP (each point's region model)": lin},
              pts_x, names, title="diabetes, 10-6-6-1 ReLU net: SHAP value per held-out patient (colour: feature "
              "value)")
-    ctx.plot("shap_timing", plots_seeds.timing_curve, curve, budget, title="deep -> shallow rewrite: time against "
-             "the number of neurons (10-n/2-n/2-1 nets on diabetes)")
     return rows
 
 

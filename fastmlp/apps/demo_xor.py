@@ -35,6 +35,9 @@ RUNS = (
     ("2-50-2 MSE lr 50 L1 1e-4", 50, "mse", 50.0, 0.0, 1e-4, None, "cure: L1 (\"L1 or L2\")",
      "as the seed: MSE; lr 50"),
 )
+#: The two experiments of the seed: hidden units (no hidden layer, 3, 50), and the 50-unit net's late loss jump at a
+#: large learning rate with its cures (``xor(ctx, runs=...)``: each claim is judged within its experiment).
+UNITS, JUMPS = RUNS[:3], RUNS[3:]
 
 
 def loss_jumps(loss, late_from=0.1):
@@ -160,9 +163,9 @@ def seeds_of(ctx, default=3):
     return [ctx.seed + k for k in range(1 if ctx.quick else default)]
 
 
-def xor(ctx):
-    """Source document 001: every run of ``RUNS`` for each seed of ``seeds_of(ctx)``; the rows show the first
-    seed's numbers and the verdict over all seeds."""
+def xor(ctx, runs=RUNS):
+    """Source document 001: every run of ``runs`` (all of ``RUNS``, or ``UNITS`` or ``JUMPS``) for each seed of
+    ``seeds_of(ctx)``; the rows show the first seed's numbers and the verdict over all seeds."""
     epochs = 3000 if ctx.quick else 4000
     X, y = datasets.xor(300, seed=0)
     Xte, yte = datasets.xor(2000, seed=100)
@@ -171,9 +174,9 @@ def xor(ctx):
     for s in seeds:
         first = s == seeds[0]
         got = {}
-        for spec in RUNS:
+        for spec in runs:
             model, hist, dt, note, v, acc = _train_one(ctx, s, spec, X, y, Xte, yte, epochs,
-                                                      first and bool(ctx.plot_dir))
+                                                      first and ctx.wants_figures)
             got[spec[0]] = v
             if first:
                 shown[spec[0]] = (hist, dt, note)
@@ -181,7 +184,7 @@ def xor(ctx):
                 curves[spec[0]] = (hist["loss"], acc)
         per_seed.append(got)
     rows = []
-    for name, *_, claim, setup in RUNS:
+    for name, *_, claim, setup in runs:
         hist, dt, note = shown[name]
         v = per_seed[0][name]
         flags = [_claim_holds(name, g[name], g) for g in per_seed]
@@ -197,11 +200,11 @@ def xor(ctx):
 
 
 def _plots(ctx, models, curves, X, y):
-    if not ctx.plot_dir:
+    if not ctx.wants_figures:
         return
     ce = [k for k in curves if "MSE" not in k]
     sq = [k for k in curves if "MSE" in k]
-    panels = [("softmax cross-entropy", ce), ("squared error on sigmoid outputs", sq)]
+    panels = [(t, ks) for t, ks in [("softmax cross-entropy", ce), ("squared error on sigmoid outputs", sq)] if ks]
     ctx.plot("xor_loss", plots.loss_curves, [(t, {k: curves[k][0] for k in ks}) for t, ks in panels],
              title="XOR, full-batch gradient descent: training loss per epoch", logy=True)
     ctx.plot("xor_accuracy", plots.accuracy_curves, [(t, {k: curves[k][1] for k in ks}) for t, ks in panels],
@@ -210,9 +213,12 @@ def _plots(ctx, models, curves, X, y):
     shown = ["2-2 linear lr 2", "2-3-2 lr 2", "2-50-2 lr 2", "2-50-2 lr 12", "2-50-2 lr 12 decay",
              "2-50-2 MSE lr 50", "2-50-2 MSE lr 50 L2 1e-4", "2-50-2 MSE lr 50 L1 1e-4"]
     name = "2-50-2 lr 12"      # the run whose loss jumps late: the animation shows the boundary when it does
-    loss, acc = curves[name]
-    ctx.plot("xor_training", plots_anim.training_animation, models[name], acc["frames"], loss, acc, X, y,
-             ext=".gif", title=f"XOR {name}, ")
-    ctx.plot("xor_boundaries", plots.decision_boundaries, {k: models[k] for k in shown}, X, y, cols=4,
+    if name in curves:
+        loss, acc = curves[name]
+        ctx.plot("xor_training", plots_anim.training_animation, models[name], acc["frames"], loss, acc, X, y,
+                 ext=".gif", title=f"XOR {name}, ")
+    shown = [k for k in shown if k in models]
+    ctx.plot("xor_boundaries", plots.decision_boundaries, {k: models[k] for k in shown}, X, y,
+             cols=min(4, len(shown)),
              title="XOR: decision boundaries (colour: P(class 1) for CE nets, 0.5 + (p1 - p0)/2 for MSE nets; "
                    "line: the classes tie)")

@@ -2,8 +2,10 @@
 
 matplotlib is imported on first use, and only its object-oriented API (``matplotlib.figure.Figure`` saved by the Agg
 canvas): no pyplot, so nothing here changes the backend or the global state of a program that also uses pyplot.
-The demo's figures take ``path`` and write one PNG there; the region figures ``plot_pieces_1d`` and
-``plot_regions_2d`` (from ``fastmlp.regions``) draw on given or new axes and return them (``ax.figure.savefig``).
+The demo's figures write one PNG to ``path`` and return the path; without a path they return the figure, drawn on a
+new one or on ``fig`` when given (``fig=matplotlib.pyplot.figure()`` in a notebook or the gallery). The region
+figures ``plot_pieces_1d`` and ``plot_regions_2d`` (from ``fastmlp.regions``) draw on given or new axes and return
+them (``ax.figure.savefig``).
 """
 import numpy as np
 
@@ -25,17 +27,27 @@ def require():
     extras.require("matplotlib.figure", "plots", 'pip install "fastmlp[plot]"')
 
 
-def _figure(width, height):
+def _figure(width, height, fig=None):
+    """A new figure of this size (a pyplot-free ``Figure``), or ``fig``, resized, for the drawing to go onto (e.g. a
+    pyplot figure, which notebooks and sphinx-gallery show)."""
     require()
+    if fig is not None:
+        fig.set_size_inches(width, height)
+        fig.set_layout_engine("constrained")
+        return fig
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
 def _save(fig, path):
+    """Write the figure to ``path`` (PNG) and return the path; with no path, return the figure."""
+    if path is None:
+        return fig
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    FigureCanvasAgg(fig)
+    if fig.canvas.manager is None:      # a standalone figure gets the Agg canvas; a pyplot figure keeps its own
+        FigureCanvasAgg(fig)
     fig.savefig(path, dpi=DPI)
     return path
 
@@ -47,10 +59,10 @@ def _panels(curves):
     return list(curves)
 
 
-def loss_curves(curves, path, title="training loss", logy=True, xlabel="epoch"):
+def loss_curves(curves, path=None, title="training loss", logy=True, xlabel="epoch", fig=None):
     """Loss per epoch, one line per run; ``curves``: ``{name: losses}`` or ``[(panel title, {name: losses})]``."""
     panels = _panels(curves)
-    fig = _figure(6.4 * len(panels), 4.4)
+    fig = _figure(6.4 * len(panels), 4.4, fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     k = 0
     for ax, (sub, group) in zip(axes, panels):
@@ -70,11 +82,11 @@ def loss_curves(curves, path, title="training loss", logy=True, xlabel="epoch"):
     return _save(fig, path)
 
 
-def accuracy_curves(curves, path, title="accuracy"):
+def accuracy_curves(curves, path=None, title="accuracy", fig=None):
     """Accuracy during training: ``curves``: ``{name: {"epoch": [...], "train": [...], "test": [...]}}`` (train and
     test optional) or panels as in ``loss_curves``; solid lines train, dashed test, one colour per run."""
     panels = _panels(curves)
-    fig = _figure(6.4 * len(panels), 4.4)
+    fig = _figure(6.4 * len(panels), 4.4, fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     k = 0
     for ax, (sub, group) in zip(axes, panels):
@@ -106,12 +118,12 @@ def _class1_score(model, G):
     return np.clip(0.5 + 0.5 * (out[:, 1] - out[:, 0]), 0.0, 1.0)   # squared error on sigmoid outputs
 
 
-def decision_boundaries(models, X, y, path, title="decision boundaries", lim=3.0, cols=3):
+def decision_boundaries(models, X, y, path=None, title="decision boundaries", lim=3.0, cols=3, fig=None):
     """One panel per model: the class-1 score over the plane (softmax probability, or for squared-error nets
     0.5 + (p1 - p0) / 2), the decision line where the two classes tie, and the training points."""
     names = list(models)
     rows = (len(names) + cols - 1) // cols
-    fig = _figure(4.3 * cols, 3.9 * rows)
+    fig = _figure(4.3 * cols, 3.9 * rows, fig)
     axes = fig.subplots(rows, cols, squeeze=False)
     g = np.linspace(-lim, lim, 241)
     gx, gy = np.meshgrid(g, g)
@@ -143,12 +155,12 @@ def decision_boundaries(models, X, y, path, title="decision boundaries", lim=3.0
     return _save(fig, path)
 
 
-def pieces_fits(fitted, lo, hi, function, path, data=None, title="fits", cols=2):
+def pieces_fits(fitted, lo, hi, function, path=None, data=None, title="fits", cols=2, fig=None):
     """1-D fits: ``fitted`` is ``[(panel title, model)]`` (1-input ReLU nets); each panel shows the target
     ``function``, the net drawn exactly from its linear pieces, and the breakpoints between pieces (dots and
     dotted lines), from ``fastmlp.regions.pieces_1d``."""
     rows = (len(fitted) + cols - 1) // cols
-    fig = _figure(6.0 * cols, 3.8 * rows)
+    fig = _figure(6.0 * cols, 3.8 * rows, fig)
     axes = fig.subplots(rows, cols, squeeze=False)
     xs = np.linspace(lo, hi, 1000)
     for i, ax in enumerate(axes.ravel()):
@@ -186,14 +198,14 @@ def _grid(domain, n=161):
     return gx, gy, np.column_stack([gx.ravel(), gy.ravel()])
 
 
-def surfaces(models, domain, function, path, title="surfaces"):
+def surfaces(models, domain, function, path=None, title="surfaces", fig=None):
     """2-input fits: top row the target and each model's surface (shared colour scale), bottom row each model's
     error (model - target)."""
     gx, gy, G = _grid(domain)
     f = function(gx, gy)
     names = list(models)
     cols = len(names) + 1
-    fig = _figure(3.3 * cols, 6.4)
+    fig = _figure(3.3 * cols, 6.4, fig)
     axes = fig.subplots(2, cols, squeeze=False)
     vmin, vmax = float(f.min()), float(f.max())
     levels = np.linspace(vmin, vmax, 21)
@@ -227,7 +239,7 @@ def surfaces(models, domain, function, path, title="surfaces"):
     return _save(fig, path)
 
 
-def neuron_surfaces(model, domain, path, title="hidden units"):
+def neuron_surfaces(model, domain, path=None, title="hidden units", fig=None):
     """Every hidden unit's output over a 2-input net's input square, one row per hidden layer: the first layer's
     units are planes cut off at zero by the ReLU, later layers' units fold those cuts together."""
     gx, gy, G = _grid(domain, 121)
@@ -238,7 +250,7 @@ def neuron_surfaces(model, domain, path, title="hidden units"):
         h = NUMPY_ACTIVATIONS[act](z)
         acts.append(h)
     cols = max(a.shape[1] for a in acts)
-    fig = _figure(2.3 * cols + 0.6, 2.25 * len(acts) + 0.5)
+    fig = _figure(2.3 * cols + 0.6, 2.25 * len(acts) + 0.5, fig)
     axes = fig.subplots(len(acts), cols, squeeze=False)
     from matplotlib.ticker import MaxNLocator
 
@@ -271,12 +283,12 @@ def neuron_surfaces(model, domain, path, title="hidden units"):
     return _save(fig, path)
 
 
-def sincos_fit(model, lo, hi, path, title="sin and cos"):
+def sincos_fit(model, lo, hi, path=None, title="sin and cos", fig=None):
     """A 1-input, 2-output ReLU net against sin x and cos x, with the breakpoints of the pieces (shared by both
     outputs) as vertical lines."""
     p = pieces_1d(model, lo, hi)
     xs = np.linspace(lo, hi, 800)
-    fig = _figure(7.5, 4.4)
+    fig = _figure(7.5, 4.4, fig)
     ax = fig.subplots()
     xe = lo + p.edges * (hi - lo)
     ye = p(p.edges)

@@ -9,10 +9,10 @@ from .plots import COLOURS, _figure, _grid, _save
 __all__ = ["delta_sweep", "tangents", "shap_beeswarm", "timing_curve", "surfaces_3d"]
 
 
-def delta_sweep(deltas, curves, seed_delta, path, title="error against the step"):
+def delta_sweep(deltas, curves, seed_delta, path=None, title="error against the step", fig=None):
     """The largest relative error of the central difference against the step (log-log), one line per dtype,
     with the seed's step and each dtype's eps^(1/3) marked."""
-    fig = _figure(7.2, 4.6)
+    fig = _figure(7.2, 4.6, fig)
     ax = fig.subplots()
     for k, (dt, err) in enumerate(curves.items()):
         err = np.maximum(np.asarray(err, dtype=np.float64), 1e-17)
@@ -29,10 +29,10 @@ def delta_sweep(deltas, curves, seed_delta, path, title="error against the step"
     return _save(fig, path)
 
 
-def tangents(model, function, lo, hi, points, path, title="tangents", half=0.6):
+def tangents(model, function, lo, hi, points, path=None, title="tangents", half=0.6, fig=None):
     """A one-input model and a function on [lo, hi], with the model's tangent line (slope from
     ``fastmlp.jacobian``) drawn at each of ``points``."""
-    fig = _figure(7.6, 4.6)
+    fig = _figure(7.6, 4.6, fig)
     ax = fig.subplots()
     x = np.linspace(lo, hi, 600)
     ax.plot(x, function(x), color="0.6", lw=2.5, label="f(x)")
@@ -53,13 +53,13 @@ def tangents(model, function, lo, hi, points, path, title="tangents", half=0.6):
     return _save(fig, path)
 
 
-def shap_beeswarm(panels, X, names, path, title="SHAP values"):
+def shap_beeswarm(panels, X, names, path=None, title="SHAP values", fig=None):
     """A beeswarm per panel (``{title: phi[n, n_features]}``): one row per feature, ordered by mean |SHAP|, one dot
     per data point at its SHAP value, coloured by the feature's value (blue low, red high), as shap's beeswarm."""
     X = np.asarray(X, dtype=np.float64)
     first = np.asarray(next(iter(panels.values())))
     order = np.argsort(np.abs(first).mean(0))           # the first panel's order, shared, most important on top
-    fig = _figure(5.6 * len(panels), 0.42 * len(names) + 1.6)
+    fig = _figure(5.6 * len(panels), 0.42 * len(names) + 1.6, fig)
     axes = fig.subplots(1, len(panels), squeeze=False, sharex=True)[0]
     rng = np.random.default_rng(0)
     for ax, (sub, phi) in zip(axes, panels.items()):
@@ -81,10 +81,10 @@ def shap_beeswarm(panels, X, names, path, title="SHAP values"):
     return _save(fig, path)
 
 
-def timing_curve(curve, budget, path, title="time against neurons"):
+def timing_curve(curve, budget, path=None, title="time against neurons", fig=None):
     """Seconds (log scale) against the number of neurons, ``curve``: [(neurons, seconds, cells or None)]; a run
     stopped at the budget is drawn as an open marker at the budget."""
-    fig = _figure(6.6, 4.4)
+    fig = _figure(6.6, 4.4, fig)
     ax = fig.subplots()
     done = [(n, s, c) for n, s, c in curve if c is not None]
     if done:
@@ -103,14 +103,14 @@ def timing_curve(curve, budget, path, title="time against neurons"):
     return _save(fig, path)
 
 
-def surfaces_3d(models, domain, function, path, title="surfaces in 3-D"):
+def surfaces_3d(models, domain, function, path=None, title="surfaces in 3-D", fig=None):
     """The 2-input target and each model's fit as 3-D surfaces (as source 000's notebooks draw them): a ReLU net's
     surface is made of flat facets, one per linear region."""
     gx, gy, G = _grid(domain, 61)
     f = function(gx, gy)
     panels = [("target f(x1, x2)", f)] + [(name, m.forward(G).astype(np.float64).reshape(gx.shape))
                                           for name, m in models.items()]
-    fig = _figure(3.4 * len(panels), 3.6)
+    fig = _figure(3.4 * len(panels), 3.6, fig)
     vmin, vmax = float(f.min()), float(f.max())
     for j, (name, z) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), j + 1, projection="3d")

@@ -8,7 +8,7 @@ import numpy as np
 from ..extras import require as require_extra
 from ..regions import decision_boundary, enumerate_regions, partition_stats
 from ..regions.readers import read_box, read_net
-from .plots import _new_ax, _save, require
+from .plots import _figure, _new_ax, _save, require
 
 
 def _draw(ax, polygons, slope, segments, box, vmax=None, title=None):
@@ -51,16 +51,13 @@ def plot_partition(model, box, ax=None, regions=None, level=None, colorbar=True)
     return ax
 
 
-def partition_figure(model, box, path, regions=None, level=None):
+def partition_figure(model, box, path=None, regions=None, level=None, fig=None):
     """One PNG: the partition (``plot_partition``) beside histograms of region areas and slope norms, with the
-    count and density in the title. Returns the path."""
-    require()
-    from matplotlib.figure import Figure
-
+    count and density in the title. Returns the path (no path: the figure, drawn on ``fig`` when given)."""
     if regions is None:
         regions = enumerate_regions(model, box, method="geometry")
     st = partition_stats(regions)
-    fig = Figure(figsize=(14, 4.8), layout="constrained")
+    fig = _figure(14, 4.8, fig)
     a0, a1, a2 = fig.subplots(1, 3, width_ratios=[1.3, 1, 1])
     plot_partition(model, box, ax=a0, regions=regions, level=level)
     areas = st["areas"][st["areas"] > 0]

@@ -4,6 +4,7 @@ Build (offline, warnings as errors): ``pip install ".[docs]" && sphinx-build -W 
 docs/_build/html``. The fastmlp documented is the one Python imports: the installed package, or a source tree with
 an in-place build (``python setup.py build_ext --inplace``) when it is on ``PYTHONPATH`` or nothing is installed.
 """
+import builtins
 import importlib.util
 import os
 import sys
@@ -37,7 +38,10 @@ def _tree_reference():
 
 _tree_reference()
 
-from gallery_conf import sphinx_gallery_conf  # noqa: E402,F401
+from gallery_conf import sphinx_gallery_conf  # noqa: E402
+
+# offline: sphinx-gallery's computation-times pages load jQuery and DataTables from CDNs; leave them out
+sphinx_gallery_conf = dict(sphinx_gallery_conf, write_computation_times=False)
 
 project = "fastmlp"
 author = "the fastmlp developers"
@@ -51,6 +55,7 @@ extensions = [
     "numpydoc",
     "myst_parser",  # the user guide's pages are Markdown (docs/guide/*.md)
     "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",  # figures drawn at build time (the index's)
     "c_header",  # docs/_ext/c_header.py: the C API page, parsed from csrc/fastmlp.h at build time
 ]
 
@@ -74,6 +79,11 @@ html_theme_options = {
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
 html_show_sourcelink = False
+
+plot_formats = [("png", 100)]
+plot_html_show_formats = False
+plot_html_show_source_link = False
+plot_include_source = False
 
 autosummary_generate = True
 autosummary_imported_members = True
@@ -99,6 +109,12 @@ numpydoc_validation_checks = {
 numpydoc_validation_exclude = {
     r"\.__init__$",
     r"^sklearn\.",
+    # made by the library, never by users: their constructors' arguments are internal (their attributes are
+    # described in the class docstring)
+    r"^fastmlp\.regions\.(Regions|Pieces1D|Boundary|RegionBudgetError)$",
+    # the oracle's whole-network twins: their arguments (14-19 each) are the C functions', documented once on the C
+    # API page (reference/mlp.py's module docstring says so), not repeated
+    r"^fastmlp\.reference\.mlp_",
 }
 
 nitpicky = False
@@ -120,6 +136,13 @@ def _skip_foreign(app, what, name, obj, skip, options):
     if module is not None and not str(module).startswith("fastmlp"):
         return True
     qualname = getattr(obj, "__qualname__", "")
+    owner_name = qualname.split(".")[0]
+    if "." in qualname and isinstance(getattr(builtins, owner_name, None), type):
+        return True
+    bound_to = getattr(obj, "__self__", None)  # a built-in classmethod (History.fromkeys is dict's)
+    if isinstance(bound_to, type) and any(name in vars(base) for base in bound_to.__mro__
+                                          if base.__module__ == "builtins"):
+        return True
     if qualname.startswith("Optimizer.") and name in OPTIMIZER_PROTOCOL:
         return True
     return skip

@@ -91,14 +91,58 @@ class Trainable(Network):
                    momentum: Optional[float] = None, weight_decay: Optional[float] = None,
                    l1: Optional[float] = None, sample_weight: Optional[ArrayLike] = None,
                    check_finite: bool = True) -> float:
-        """One update on the batch (X, y) in one C call; returns the batch loss. Raises DivergenceError, with the
-        model as it was, when the loss or a gradient is NaN/Inf. ``optimizer``: a name (``lr`` default 0.01,
-        ``momentum`` 0.9, ``weight_decay`` and ``l1`` 0) or an optimizer object, which carries its own options.
-        ``sample_weight``: one weight >= 0 per row; the loss and gradient are the weighted means.
-        ``check_finite=False`` skips the NaN/Inf scans of X and targets (the C step still refuses a non-finite
-        loss or gradient). Repeated calls with the same optimizer name and options on plain arrays (X C-contiguous
-        in the model's dtype, y int64 labels or targets of the model's dtype, no sample weights) reuse what the
-        last call checked and bound (arrays checked in C, one pass each): about what a ``stepper`` call costs."""
+        """One training step on the batch (X, y) in one C call: forward, loss, backward and the update of every layer.
+
+        Repeated calls with the same optimizer name and options on plain arrays (X C-contiguous in the model's
+        dtype, y int64 labels or targets of the model's dtype, no sample weights) reuse what the last call checked
+        and bound (arrays checked in C, one pass each): about what a ``stepper`` call costs.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n, n_in)
+            The batch.
+        y : array_like
+            Integer labels of shape (n,) for the label losses, else targets of shape (n, n_out).
+        lr : float, optional
+            The learning rate (default 0.01 for a rule given by name).
+        optimizer : {"sgd", "momentum", "nesterov", "adam"} or Optimizer, default "sgd"
+            A rule's name (the model's current rule of that name carries on with its state) or an optimizer
+            object, which carries its own options (then ``lr``, ``momentum``, ... must be None).
+        momentum : float, optional
+            For "momentum" and "nesterov" (default 0.9).
+        weight_decay : float, optional
+            The L2 penalty on the weights, not the biases (default 0).
+        l1 : float, optional
+            The L1 penalty on the weights (default 0).
+        sample_weight : array_like, shape (n,), optional
+            One weight >= 0 per row: the loss and gradient are the weighted means.
+        check_finite : bool, default True
+            False skips the NaN/Inf scans of X and the targets (the C step still refuses a non-finite loss or
+            gradient).
+
+        Returns
+        -------
+        float
+            The batch's loss before the update.
+
+        Raises
+        ------
+        DivergenceError
+            The loss or a gradient is NaN/Inf; the model is as it was.
+        ValueError
+            A shape, value or option is refused (an option the rule would not use, too); the model is as it was.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 4, 1], loss="mse", dtype="float64", seed=0)
+        >>> X, y = np.ones((8, 2)), np.zeros((8, 1))
+        >>> first = model.train_step(X, y, lr=0.1)
+        >>> later = [model.train_step(X, y, lr=0.1) for _ in range(20)][-1]
+        >>> later < first, model.step_count
+        (True, 21)
+        """
         cache = self._step_cache
         if cache is not None and sample_weight is None and (check_finite is True or check_finite is False):
             loss = cache.run(self, X, y, optimizer, lr, momentum, weight_decay, l1, check_finite)
@@ -132,11 +176,50 @@ class Trainable(Network):
     def stepper(self, X: ArrayLike, y: ArrayLike, lr: Optional[float] = None, optimizer: OptimizerArg = "sgd",
                 momentum: Optional[float] = None, weight_decay: Optional[float] = None,
                 l1: Optional[float] = None) -> _core.Stepper:
-        """A bound training step on the fixed batch (X, y): ``step = model.stepper(X, y); step()`` runs one C train
-        step per call with no Python-level checks (see ``fastmlp.Stepper``). X is used in place when it is a
-        C-contiguous array of the model's dtype, so it can be refilled between calls; the model's weights,
-        optimizer state and step count are shared with ``train_step``/``fit``. When the model's optimizer is
-        replaced or the model reset, the stepper refuses to run (RuntimeError)."""
+        """A bound training step on the fixed batch (X, y), for tight loops.
+
+        ``step = model.stepper(X, y); step()`` runs one C train step per call with no Python-level checks. X is
+        used in place when it is a C-contiguous array of the model's dtype, so it can be refilled between calls;
+        the model's weights, optimizer state and step count are shared with ``train_step`` and ``fit``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            The batch.
+        y : array_like
+            Its labels or targets (copied once).
+        lr : float, optional
+            The learning rate (default 0.01).
+        optimizer : {"sgd", "momentum", "nesterov", "adam"} or Optimizer, default "sgd"
+            As for ``train_step``.
+        momentum : float, optional
+            For "momentum" and "nesterov" (default 0.9).
+        weight_decay : float, optional
+            The L2 penalty on the weights (default 0).
+        l1 : float, optional
+            The L1 penalty on the weights (default 0).
+
+        Returns
+        -------
+        fastmlp._core.Stepper
+            Calling it runs one step and returns the batch loss. When the model's optimizer is replaced or the
+            model reset, it refuses to run (RuntimeError).
+
+        Raises
+        ------
+        ValueError
+            A shape, value or option is refused.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 4, 1], loss="mse", dtype="float64", seed=0)
+        >>> step = model.stepper(np.ones((8, 2)), np.zeros((8, 1)), lr=0.1)
+        >>> losses = [step() for _ in range(10)]
+        >>> losses[-1] < losses[0], model.step_count
+        (True, 10)
+        """
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)
@@ -182,21 +265,85 @@ class Trainable(Network):
             callbacks: Iterable[CallbackFn] = (), verbose: bool = False, on_divergence: str = "raise",
             beta1: Optional[float] = None, beta2: Optional[float] = None, eps: Optional[float] = None,
             sample_weight: Optional[ArrayLike] = None) -> History:
-        """Train for ``epochs`` epochs of mini-batch steps, each epoch one C call; returns a History.
+        """Train for ``epochs`` epochs of shuffled mini-batch steps, each epoch one C call.
 
-        optimizer: "sgd", "momentum", "nesterov" or "adam" with its options (defaults: lr 0.01, momentum 0.9,
-        weight_decay and l1 0, beta1 0.9, beta2 0.999, eps 1e-8), or an optimizer object (``fastmlp.Adam(...)``)
-        that carries its own; weight_decay (L2) and l1 act on weights, not biases.
-        lr_schedule: "constant", "step", "exponential", "invscaling", "plateau" or a callable
-        ``(epoch, lr0, monitored_loss) -> lr`` (see ``fastmlp.schedules``). Validation: ``validation_data=(Xv, yv)``
-        or the last ``validation_split`` fraction of X. early_stopping: stop when the monitored loss (validation if
-        any, else training) has not improved by ``min_delta`` for ``patience`` epochs and restore the best weights.
-        callbacks: callables ``cb(model, epoch, logs)``; one returning True stops training. verbose: a tqdm bar.
-        on_divergence: "raise" (DivergenceError) or "warn"; either way the weights of the last finite epoch stay.
-        sample_weight: one weight >= 0 per sample: each batch's loss and gradient are its weighted mean (the
-        validation split keeps its samples' weights). For full-batch L-BFGS see ``fit_lbfgs``.
         Every argument is checked before the model changes; a call that fails before its first epoch is kept
-        leaves the model as it was.
+        leaves the model as it was. For full-batch L-BFGS see ``fit_lbfgs``.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n, n_in)
+            The training samples (numpy arrays, lists, DataFrames, memory maps; scipy sparse CSR/CSC).
+        y : array_like
+            Integer labels of shape (n,) for the label losses, else targets of shape (n, n_out).
+        epochs : int, default 10
+            Passes over the data, >= 0.
+        batch_size : int, default 32
+            Rows per step (capped at the number of samples).
+        lr : float, optional
+            The learning rate (default 0.01; for Adam too).
+        optimizer : {"sgd", "momentum", "nesterov", "adam"} or Optimizer, default "sgd"
+            A rule's name with its options below, or an optimizer object (``fastmlp.Adam(...)``) that carries its
+            own (then the options must be None).
+        momentum : float, optional
+            For "momentum" and "nesterov" (default 0.9).
+        weight_decay : float, optional
+            The L2 penalty on the weights, not the biases (default 0).
+        l1 : float, optional
+            The L1 penalty on the weights (default 0).
+        lr_schedule : str or callable, default "constant"
+            "constant", "step", "exponential", "invscaling", "plateau" or a callable
+            ``(epoch, lr0, monitored_loss) -> lr`` (see ``fastmlp.schedules``).
+        shuffle : bool, default True
+            Shuffle the samples every epoch (with the model's generator).
+        validation_split : float, default 0.0
+            The last fraction of X held out for validation.
+        validation_data : tuple (X_val, y_val), optional
+            Validation data (instead of a split).
+        early_stopping : bool, default False
+            Stop when the monitored loss (validation if any, else training) has not improved by ``min_delta`` for
+            ``patience`` epochs, and restore the best weights.
+        patience : int, default 10
+            Epochs without improvement before stopping.
+        min_delta : float, default 0.0
+            The improvement that counts.
+        callbacks : iterable of callable, default ()
+            ``cb(model, epoch, logs)`` after every epoch; one returning True stops training.
+        verbose : bool, default False
+            A progress bar (tqdm).
+        on_divergence : {"raise", "warn"}, default "raise"
+            What a NaN/Inf loss does; either way the weights of the last finite epoch stay.
+        beta1 : float, optional
+            Adam's first-moment decay (default 0.9).
+        beta2 : float, optional
+            Adam's second-moment decay (default 0.999).
+        eps : float, optional
+            Adam's epsilon (default 1e-8).
+        sample_weight : array_like, shape (n,), optional
+            One weight >= 0 per sample: each batch's loss and gradient are its weighted mean (the validation split
+            keeps its samples' weights).
+
+        Returns
+        -------
+        History
+            Per-epoch records: ``history["loss"]``, ``["val_loss"]``, ``["val_score"]``, ``["lr"]``, ``["time"]``.
+
+        Raises
+        ------
+        DivergenceError
+            The loss became NaN/Inf (with ``on_divergence="raise"``).
+        ValueError
+            An argument is refused (also ``optimizer="lbfgs"``: use ``fit_lbfgs``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> X = np.linspace(-1, 1, 64).reshape(-1, 1)
+        >>> model = fastmlp.MLP([1, 16, 1], activation="tanh", dtype="float64", seed=0)
+        >>> history = model.fit(X, X ** 2, epochs=50, batch_size=16, lr=0.01, optimizer="adam")
+        >>> len(history["loss"]), history["loss"][-1] < history["loss"][0]
+        (50, True)
         """
         if optimizer == "lbfgs":
             raise ValueError("optimizer='lbfgs' is full-batch and takes no epochs, batches or learning rate: "
@@ -228,12 +375,52 @@ class Trainable(Network):
     @writes
     def fit_lbfgs(self, X: ArrayLike, y: ArrayLike, max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-4,
                   alpha: float = 0.0, sample_weight: Optional[ArrayLike] = None, verbose: bool = False) -> int:
-        """Full-batch L-BFGS (scipy's L-BFGS-B, as scikit-learn's ``solver="lbfgs"``) on the weighted mean loss
-        plus ``0.5 * alpha * ||W||^2 / S`` (S the total sample weight; weights only, not biases), the loss and
-        gradient computed in C. At most ``max_iter`` iterations and ``max_fun`` evaluations; ``tol`` is the
-        projected-gradient tolerance. Returns the iterations run; warns (``fastmlp.ConvergenceWarning``) when it
-        stopped before converging. Needs scipy. The optimizer state of SGD/Adam training is left as it was.
-        A loss that is not finite at the solution raises DivergenceError with the weights as they were."""
+        """Full-batch L-BFGS (scipy's L-BFGS-B, as scikit-learn's ``solver="lbfgs"``), loss and gradient in C.
+
+        Minimises the weighted mean loss plus ``0.5 * alpha * ||W||^2 / S`` (S the total sample weight; weights
+        only, not biases). Needs scipy. The optimizer state of SGD/Adam training is left as it was.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n, n_in)
+            The training samples.
+        y : array_like
+            Their labels or targets.
+        max_iter : int, default 200
+            The most iterations, >= 1.
+        max_fun : int, default 15000
+            The most loss evaluations, >= 1.
+        tol : float, default 1e-4
+            The projected-gradient tolerance, >= 0.
+        alpha : float, default 0.0
+            The L2 penalty, >= 0.
+        sample_weight : array_like, shape (n,), optional
+            One weight >= 0 per sample.
+        verbose : bool, default False
+            Print scipy's progress.
+
+        Returns
+        -------
+        int
+            The iterations run (a ``fastmlp.ConvergenceWarning`` when it stopped before converging).
+
+        Raises
+        ------
+        DivergenceError
+            The loss is not finite at the solution; the weights are as they were.
+        ValueError
+            An argument is refused.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> X = np.linspace(-1, 1, 32).reshape(-1, 1)
+        >>> model = fastmlp.MLP([1, 8, 1], activation="tanh", dtype="float64", seed=0)
+        >>> n_iter = model.fit_lbfgs(X, 2 * X, max_iter=100)
+        >>> print(f"{model.score(X, 2 * X):.3f}")
+        1.000
+        """
         max_iter = validation.integer("max_iter", max_iter, 1)
         max_fun = validation.integer("max_fun", max_fun, 1)
         tol, alpha = validation.real("tol", tol, 0.0), validation.real("alpha", alpha, 0.0)
@@ -256,6 +443,31 @@ class Trainable(Network):
         return n_iter
 
     def partial_fit(self, X: ArrayLike, y: ArrayLike, **kwargs: Any) -> History:
-        """One epoch over (X, y) continuing from the current weights and optimizer state."""
+        """One epoch over (X, y), continuing from the current weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n, n_in)
+            The samples of this block.
+        y : array_like
+            Their labels or targets.
+        **kwargs
+            Any argument of ``fit`` (``epochs`` defaults to 1).
+
+        Returns
+        -------
+        History
+            The epoch's record.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 4, 2], seed=0)
+        >>> for block in range(3):
+        ...     _ = model.partial_fit(np.ones((8, 2)), np.array([0, 1] * 4), batch_size=4)
+        >>> model.step_count
+        6
+        """
         kwargs.setdefault("epochs", 1)
         return self.fit(X, y, **kwargs)

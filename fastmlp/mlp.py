@@ -12,6 +12,7 @@ from . import _core, export, modelfile, optimizers, validation
 from ._guard import reads, writes
 from .errors import DivergenceError
 from .fitting import Trainable
+from .numcheck import gradcheck
 from ._typing import Activation, ArrayLike, DTypeLike, FloatArray, NDArray, Seed, Sizes
 from .training import History
 from .vocabulary import LABEL_LOSSES
@@ -24,15 +25,59 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 class MLP(Trainable):
-    """A fully connected network ``layers = [n_in, h1, ..., n_out]``.
+    """A fully connected network ``layers = [n_in, h1, ..., n_out]``, trained and run by the C core.
 
-    activation: hidden activation ("relu", "sigmoid", "tanh", "identity") or one per hidden layer.
-    output: output activation (default "identity"; the cross-entropy losses require it, they take logits).
-    loss: "softmax_ce" (integer labels), "sigmoid_bce" (0/1 targets), "mse", or "ideal_mse" (source document
-    004: squared error against +5 for the right class and -5 for the others, integer labels). None: decided by
-    the first training call that succeeds: integer labels give "softmax_ce", float targets "mse".
-    dtype: "float32" or "float64". init: "he", "glorot" or "uniform". seed: weights and shuffling.
-    The optimizer of the last training call, with its state, is ``model.optimizer_`` (None before).
+    Every layer computes ``p = act(x @ W.T + b)`` with ``W[n_out, n_in]``; all parameters live in one flat buffer
+    ``[W0, b0, W1, b1, ...]`` that the C core trains in place.
+
+    Parameters
+    ----------
+    layers : sequence of int
+        ``[n_in, h1, ..., n_out]``: at least two sizes, each >= 1 (at most 32 layers).
+    activation : str or sequence of str, default "relu"
+        The hidden activation ("relu", "sigmoid", "tanh", "identity"), or one per hidden layer.
+    output : str, default "identity"
+        The output activation; the cross-entropy and Poisson losses require "identity" (they take logits).
+    loss : str, optional
+        "softmax_ce" (integer labels), "sigmoid_bce" (0/1 targets), "mse", "poisson", or "ideal_mse" (source
+        document 004: squared error against +5 for the right class and -5 for the others, integer labels).
+        None: decided by the first training call that succeeds: integer labels give "softmax_ce", float targets
+        "mse".
+    dtype : {"float32", "float64"}, default "float32"
+        The type of the weights and of every computation.
+    init : {"he", "glorot", "uniform"}, default "he"
+        How the initial weights are drawn.
+    seed : int or numpy.random.Generator, optional
+        Seeds the initial weights and the shuffling; the same seed gives bit-identical weights after training,
+        whatever the thread count.
+
+    Attributes
+    ----------
+    optimizer_ : fastmlp.optimizers.Optimizer or None
+        The optimizer of the last training call, with its state (None before the first).
+
+    Raises
+    ------
+    ValueError
+        A size, activation, loss, dtype or init is not one of those listed.
+
+    See Also
+    --------
+    MLPClassifier, MLPRegressor : The same network behind scikit-learn's interface.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)        # XOR-like labels
+    >>> model = fastmlp.MLP([2, 16, 2], activation="relu", dtype="float64", seed=0)
+    >>> history = model.fit(X, y, epochs=60, batch_size=20, lr=0.01, optimizer="adam")
+    >>> model.loss, model.n_params
+    ('softmax_ce', 82)
+    >>> print(f"{model.score(X, y):.2f}")
+    1.00
     """
 
     def __init__(self, layers: Sizes, activation: Activation = "relu", output: str = "identity",
@@ -45,7 +90,7 @@ class MLP(Trainable):
     # ---- state -----------------------------------------------------------------------------------------------
     @property
     def step_count(self) -> int:
-        """Number of parameter updates applied (Adam's step number; shared by fit, train_step and steppers)."""
+        """The number of parameter updates applied (Adam's step number; shared by fit, train_step and steppers)."""
         return self.optimizer_.step_count if self.optimizer_ is not None else self._idle_steps
 
     @step_count.setter
@@ -58,7 +103,21 @@ class MLP(Trainable):
 
     @writes
     def reset_parameters(self: _M) -> _M:
-        """Draw fresh weights from the model's generator and drop the optimizer (its steppers stop working)."""
+        """Draw fresh weights from the model's generator and drop the optimizer (its steppers stop working).
+
+        Returns
+        -------
+        MLP
+            The model itself.
+
+        Examples
+        --------
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 3, 1], seed=0)
+        >>> before = model.get_flat_params()
+        >>> bool((model.reset_parameters().get_flat_params() != before).any())
+        True
+        """
         self._init_parameters()
         self._drop_optimizer()
         return self
@@ -66,8 +125,24 @@ class MLP(Trainable):
     # ---- inference -------------------------------------------------------------------------------------------
     @reads
     def predictor(self) -> _core.Predictor:
-        """A frozen copy of the current weights for fast repeated inference: ``pred = model.predictor();
-        pred(X)`` equals ``model.forward(X)`` bit for bit (see ``fastmlp.Predictor``)."""
+        """A frozen copy of the current weights, packed for fast repeated inference.
+
+        Returns
+        -------
+        fastmlp._core.Predictor
+            ``pred(X)`` equals ``model.forward(X)`` bit for bit; later training does not change it, and every
+            thread may share it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([4, 8, 2], seed=0)
+        >>> pred = model.predictor()
+        >>> x = np.ones((1, 4), dtype=np.float32)
+        >>> bool((pred(x) == model.forward(x)).all())
+        True
+        """
         return _core.Predictor(self.layers, self.activations, self._params)
 
     def _labels_of(self, out):
@@ -79,12 +154,66 @@ class MLP(Trainable):
         return out
 
     def predict(self, X: ArrayLike, check_finite: bool = True) -> NDArray[Any]:
-        """Class labels for a classifier (argmax, or output > 0.5 for sigmoid_bce), else the outputs. Runs on
-        ``forward``'s packed-weights cache (see ``forward``); ``check_finite=False`` skips the NaN/Inf scan."""
+        """Class labels for a classifier, else the outputs.
+
+        Runs on ``forward``'s packed-weights cache (see ``forward``).
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n, n_in)
+            The samples.
+        check_finite : bool, default True
+            False skips the NaN/Inf scan of X.
+
+        Returns
+        -------
+        ndarray
+            softmax_ce and ideal_mse: the argmax, shape (n,); sigmoid_bce: ``output > 0`` (probability > 0.5) as
+            0/1 int64, shape (n,) for one output else (n, n_out); the regression losses: ``forward(X)``.
+
+        Raises
+        ------
+        ValueError
+            X has the wrong number of columns or holds NaN/Inf.
+
+        Examples
+        --------
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 4, 3], loss="softmax_ce", seed=0)
+        >>> model.predict([[0.0, 1.0], [1.0, 0.0]]).shape
+        (2,)
+        """
         return self._labels_of(self.forward(X, check_finite))
 
     def predict_proba(self, X: ArrayLike, check_finite: bool = True) -> FloatArray:
-        """Class probabilities: softmax of the logits (softmax_ce) or their sigmoid (sigmoid_bce)."""
+        """Class probabilities: the softmax of the logits (softmax_ce) or their sigmoid (sigmoid_bce).
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n, n_in)
+            The samples.
+        check_finite : bool, default True
+            False skips the NaN/Inf scan of X.
+
+        Returns
+        -------
+        ndarray, shape (n, n_out)
+            The probabilities, in the model's dtype.
+
+        Raises
+        ------
+        AttributeError
+            The loss is neither softmax_ce nor sigmoid_bce.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 4, 3], loss="softmax_ce", seed=0)
+        >>> proba = model.predict_proba([[0.0, 1.0]])
+        >>> proba.shape, bool(np.isclose(proba.sum(), 1.0))
+        ((1, 3), True)
+        """
         if self.loss == "softmax_ce":
             return _core.softmax(self.forward(X, check_finite))
         if self.loss == "sigmoid_bce":
@@ -113,19 +242,82 @@ class MLP(Trainable):
 
     @reads
     def score(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
-        """Accuracy for a classifier (of whole rows for multilabel targets), R^2 (averaged over outputs) for a
-        regressor; weighted by ``sample_weight``."""
+        """Accuracy for a classifier (of whole rows for multilabel targets), R² (mean over outputs) for a regressor.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            The samples.
+        y : array_like
+            The true labels (classifier) or targets (regressor).
+        sample_weight : array_like, shape (n,), optional
+            One weight >= 0 per sample: the weighted accuracy or R².
+
+        Returns
+        -------
+        float
+            The score; 1.0 is perfect.
+
+        Raises
+        ------
+        ValueError
+            A shape does not match.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([1, 1], activation="identity", loss="mse", dtype="float64")
+        >>> model.set_flat_params([2.0, 0.0])            # f(x) = 2x
+        >>> model.score([[1.0], [2.0]], [[2.0], [4.0]])
+        1.0
+        """
         out = self.forward(X)
         return self._score_output(out, y, self._sample_weight(sample_weight, out.shape[0]))
 
     # ---- files and pickling ----------------------------------------------------------------------------------
     @reads
     def save(self, path: Union[PathLike, IO[bytes]], metadata: Optional[Mapping[str, Any]] = None) -> Any:
-        """Write the model to an ``.npz`` file (no pickle) in one atomic step, with an optional JSON-serializable
-        ``metadata`` dict (``fastmlp.modelfile.read_metadata`` reads it back). The optimizer (its rule, options,
-        state and step count) and the shuffling generator's state are stored too, so that ``load`` then ``fit``
-        continues exactly as this model would. A symlink is written through (its target is replaced); the file
-        keeps the mode of the one it replaces. Returns the path written."""
+        """Write the model to an ``.npz`` file (no pickle) in one atomic step.
+
+        The optimizer (its rule, options, state and step count) and the shuffling generator's state are stored
+        too, so that ``load`` then ``fit`` continues exactly as this model would. A symlink is written through (its
+        target is replaced); the file keeps the mode of the one it replaces.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write (a path: the file is written beside it and renamed).
+        metadata : dict, optional
+            A JSON-serializable dict stored with the model (``fastmlp.read_metadata`` reads it back).
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        TypeError
+            ``metadata`` is not JSON-serializable.
+        OSError
+            The file cannot be written.
+
+        See Also
+        --------
+        load : Read the model back.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([3, 4, 2], seed=0)
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> _ = model.save(path, metadata={"classes": ["a", "b"]})
+        >>> same = fastmlp.load(path)
+        >>> bool((same.get_flat_params() == model.get_flat_params()).all()), fastmlp.read_metadata(path)
+        (True, {'classes': ['a', 'b']})
+        """
         opt = self.optimizer_
         record = None if opt is None else dict(name=opt.name, options={k: float(v) for k, v in opt.options().items()},
                                                step_count=opt.step_count, state=opt.state)
@@ -157,16 +349,60 @@ class MLP(Trainable):
     # ---- interop (fastmlp.export; onnx and torch are optional extras) ----------------------------------------
     @reads
     def to_onnx(self, path: Optional[PathLike] = None, raw: bool = False, opset: Optional[int] = None) -> Any:
-        """The network as an ONNX graph (``onnx.ModelProto``, also written to ``path`` when given): Gemm +
-        Relu/Sigmoid/Tanh per layer, input ``X`` [N, n_in] and output ``output`` in the model's dtype.
-        ``output`` is ``predict_proba(X)`` for the softmax_ce / sigmoid_bce losses (Softmax / Sigmoid at the
-        end), otherwise ``forward(X)``; ``raw=True`` always exports ``forward(X)``. Needs ``fastmlp[onnx]``."""
+        """The network as an ONNX graph: Gemm + Relu/Sigmoid/Tanh per layer (needs ``fastmlp[onnx]``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Where to write the graph as well.
+        raw : bool, default False
+            True always exports ``forward(X)``; False exports ``predict_proba(X)`` for the softmax_ce /
+            sigmoid_bce losses (Softmax / Sigmoid at the end), otherwise ``forward(X)``.
+        opset : int, optional
+            The ``ai.onnx`` opset (default 17).
+
+        Returns
+        -------
+        onnx.ModelProto
+            Input ``X`` [N, n_in] and output ``output``, in the model's dtype.
+
+        Raises
+        ------
+        ImportError
+            onnx is not installed.
+
+        Examples
+        --------
+        >>> import fastmlp
+        >>> graph = fastmlp.MLP([3, 4, 2], seed=0).to_onnx()
+        >>> [node.op_type for node in graph.graph.node]
+        ['Gemm', 'Relu', 'Gemm', 'Identity']
+        """
         return export.mlp_to_onnx(self, path, raw=raw, opset=export.DEFAULT_OPSET if opset is None else opset)
 
     @reads
     def to_torch(self) -> Any:
-        """A ``torch.nn.Sequential`` (Linear + activations, the model's dtype, copied weights) computing
-        ``forward(X)``: raw outputs, i.e. logits for the cross-entropy losses. See ``fastmlp.from_torch``."""
+        """The network as a ``torch.nn.Sequential`` of Linear and activation modules, weights copied.
+
+        Returns
+        -------
+        torch.nn.Sequential
+            In the model's dtype, computing ``forward(X)``: raw outputs, i.e. logits for the cross-entropy losses.
+
+        Raises
+        ------
+        ImportError
+            torch is not installed (it is in no extra).
+
+        See Also
+        --------
+        from_torch : The way back.
+
+        Examples
+        --------
+        >>> import fastmlp
+        >>> net = fastmlp.MLP([3, 4, 2], seed=0).to_torch()   # doctest: +SKIP
+        """
         return export.to_torch(self)
 
     def __repr__(self) -> str:
@@ -175,10 +411,35 @@ class MLP(Trainable):
 
 
 def load(path: Union[PathLike, IO[bytes], int]) -> MLP:
-    """Read a model written by ``MLP.save`` (never unpickles; every field is checked before anything is
-    allocated from it, and the weights are read straight into the new model's buffer). ``path``: a path, a
-    binary file object or a file descriptor (neither is closed); regular files only. Raises ValueError naming
-    the file and the field for anything else."""
+    """Read a model written by ``MLP.save``.
+
+    Never unpickles: every field is checked before anything is allocated from it, and the weights are read
+    straight into the new model's buffer. The optimizer and the shuffling generator come back too.
+
+    Parameters
+    ----------
+    path : str, os.PathLike, binary file object or int
+        A path, a binary file object or a file descriptor (neither is closed); regular files only.
+
+    Returns
+    -------
+    MLP
+        The model as it was saved.
+
+    Raises
+    ------
+    ValueError
+        The file is not a model file, or a field is damaged (the message names the file and the field).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import fastmlp
+    >>> path = fastmlp.MLP([3, 4, 2], seed=0).save(os.path.join(tempfile.mkdtemp(), "model.npz"))
+    >>> with open(path, "rb") as f:                    # a path, a file object or a file descriptor
+    ...     fastmlp.load(f)
+    MLP([3, 4, 2], activation=['relu'], output='identity', loss=None, dtype='float32')
+    """
     built = []
 
     def params_out(f):  # every other field is checked: build the model, weights left for the file to fill
@@ -197,68 +458,5 @@ def load(path: Union[PathLike, IO[bytes], int]) -> MLP:
     if f["optimizer"] is None:
         model._idle_steps = f["step_count"]
     else:
-        _restore_optimizer(model, f, where)
+        optimizers.restore_optimizer(model, f, where)
     return model
-
-
-def _restore_optimizer(model, f, where):
-    rec = f["optimizer"]
-    if rec["step_count"] != f["step_count"]:
-        raise ValueError(f"{where}: optimizer: step_count {rec['step_count']} differs from the model's "
-                         f"{f['step_count']}")
-    try:
-        opt = optimizers.BY_NAME[rec["name"]](**rec["options"])
-        opt.config(model.dtype)  # checks every option
-        opt.bind(model._c_net())
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: optimizer: {exc}") from None
-    state = rec["state"]
-    size = opt.state.shape[0]
-    if (0 if state is None else state.shape[0]) != size:
-        raise ValueError(f"{where}: optimizer_state: {rec['name']} on this network keeps {size} values, the file "
-                         f"has {0 if state is None else state.shape[0]}")
-    if isinstance(opt, optimizers.Adam) and size and np.any(state[size // 2:] < 0):
-        # the second half is Adam's second moment v (state = [m, v]): a negative v turns weights into NaN
-        raise ValueError(f"{where}: optimizer_state: Adam's second moments must be >= 0")
-    if size:
-        opt.state = state
-    opt.step_count = rec["step_count"]
-    opt.adopt(model)
-    model.optimizer_ = opt
-
-
-def gradcheck(model: MLP, X: ArrayLike, y: ArrayLike, eps: float = 1e-3) -> float:
-    """Worst relative error between the analytic gradient and central finite differences over every parameter.
-
-    Relative error per parameter: |analytic - numeric| / max(|analytic| + |numeric|, 1e-8 * largest gradient),
-    so entries that are negligible against the largest gradient do not dominate."""
-    eps = validation.real("eps", eps, 0.0, lo_open=True)
-    model._guard.enter_write("gradcheck")
-    try:
-        return _gradcheck(model, X, y, eps)
-    finally:
-        model._guard.exit_write()
-
-
-def _gradcheck(model, X, y, eps):
-    X = model._X(X)
-    loss = model._loss_for(y)
-    t, labels = model._targets(y, X.shape[0], loss=loss)
-    net, params = model._c_net(loss), model._params
-    grads = np.zeros_like(params)
-    net.loss_grad(params, grads, X, t, labels)
-    numeric = np.zeros(params.shape[0], dtype=np.float64)
-    saved = params.copy()
-    try:
-        for i in range(params.shape[0]):
-            params[i] = saved[i] + eps
-            up = net.loss_grad(params, None, X, t, labels)
-            params[i] = saved[i] - eps
-            down = net.loss_grad(params, None, X, t, labels)
-            params[i] = saved[i]
-            numeric[i] = (up - down) / (2 * eps)
-    finally:
-        params[...] = saved
-    analytic = grads.astype(np.float64)
-    floor = 1e-8 * max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-300)
-    return float(np.max(np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), floor)))

@@ -32,6 +32,7 @@ LIBRARY = {"fastmlp.validation": 0, "fastmlp.atomic": 0, "fastmlp.extras": 0, "f
            "fastmlp.schedules": 0, "fastmlp.modelfile": 0,
            "fastmlp.optimizers": 1, "fastmlp.network": 1,
            "fastmlp.training": 2, "fastmlp.export": 2, "fastmlp.lbfgs": 2, "fastmlp.derivatives": 2,
+           "fastmlp.numcheck": 2,
            "fastmlp.fitting": 3, "fastmlp.mlp": 4}
 
 # optional extras: imported inside the function that needs them, so that `import fastmlp` does not pay for them

@@ -59,7 +59,10 @@ class MLP(Trainable):
     Raises
     ------
     ValueError
-        A size, activation, loss, dtype or init is not one of those listed.
+        A size is not an int >= 1 (or fewer than two are given), or an activation, loss or init is not one of
+        those listed.
+    TypeError
+        ``dtype`` is not float32 or float64.
 
     See Also
     --------

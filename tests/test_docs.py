@@ -148,7 +148,7 @@ def tag_is_resource(url, pages):
 
 def test_c_api_page_lists_every_exported_function(site):
     with open(HEADER, encoding="utf-8") as f:
-        exported = re.findall(r"FM_API\b[^;(]*?\b(fm_\w+)\s*\(", f.read())
+        exported = re.findall(r"^FM_API\b[^;(]*?\b(fm_\w+)\s*\(", f.read(), re.M)
     assert len(exported) > 50, exported
     ids = _parse(os.path.join(site, "c_api.html")).ids
     missing = [name for name in exported if f"c.{name}" not in ids]

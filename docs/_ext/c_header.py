@@ -140,7 +140,7 @@ def parse_header(text):
 
 def exported_functions(text):
     """Names of every ``FM_API`` function the header declares."""
-    return re.findall(r"FM_API\b[^;(]*?\b(\w+)\s*\(", text)
+    return re.findall(r"^FM_API\b[^;(]*?\b(fm_\w+)\s*\(", text, re.M)
 
 
 class CHeader(Directive):
@@ -165,6 +165,8 @@ class CHeader(Directive):
         def add(*rows):
             lines.extend(rows)
 
+        if len(items) > 1 and items[0].kind == "intro" and items[1].kind != "section":
+            items.insert(1, Item("section", name=self.options.get("title", "Status codes, version and threads")))
         i = 0
         while i < len(items):
             item = items[i]
@@ -247,7 +249,9 @@ def text_nodes(text):
 
     def end_block():
         if block:
-            out.append(nodes.literal_block("", "\n".join(block)))
+            pre = nodes.literal_block("", "\n".join(block), classes=["c-header-text"])
+            pre["language"] = "text"  # shown as written, never lexed
+            out.append(pre)
             block.clear()
 
     for line in text.split("\n"):

@@ -58,6 +58,14 @@ def dense_forward(x, W, b, p, n, n_in, n_out, act):
     See Also
     --------
     fastmlp.dense_forward : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> p = [0.0] * 2                                          # n = 1 row, n_out = 2 outputs
+    >>> ref.dense_forward([1.0, -2.0], [1.0, 1.0, 0.5, -1.0], None, p, 1, 2, 2, ref.ACT_RELU)
+    >>> p                                                      # relu(1 - 2), relu(0.5 + 2)
+    [0.0, 2.5]
     """
     check_sizes(n, n_in, n_out)
     check_act(act)

@@ -54,6 +54,14 @@ def loss_mse(p, t, sw, dp, loss, n, m):
     See Also
     --------
     fastmlp.loss_mse : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> loss, dp = [0.0], [0.0] * 2
+    >>> ref.loss_mse([1.0, 2.0], [0.0, 0.0], None, dp, loss, 1, 2)
+    >>> loss, dp
+    ([2.5], [1.0, 2.0])
     """
     check_sizes(n, m)
     check_sw(sw, n)

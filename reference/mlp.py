@@ -36,6 +36,15 @@ class Net:
         ``n_layers`` activations (``ACT_*``), the output's last.
     loss : int
         The loss, an index into ``LOSSES`` (``fm_loss``).
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> net = ref.Net(1, [2, 1], [ref.ACT_IDENTITY], 0)         # one identity layer, squared error
+    >>> out = [0.0]
+    >>> ref.mlp_forward(net, [1.0, 2.0, 0.5], [1.0, 1.0], out, None, 1, 1)   # W = [1, 2], b = 0.5
+    >>> out
+    [3.5]
     """
     n_layers: int
     sizes: List[int]

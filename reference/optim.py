@@ -49,6 +49,14 @@ def sgd_update(dW, W, v, n, lr, momentum, weight_decay, l1, nesterov):
     See Also
     --------
     fastmlp.sgd_update : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> W = [1.0, -1.0]
+    >>> ref.sgd_update([0.5, 0.5], W, None, 2, 0.1, 0.0, 0.0, 0.0, False)
+    >>> W
+    [0.95, -1.05]
     """
     check_sizes(n)
     if (not finite_nonneg(lr) or not finite_nonneg(weight_decay) or not finite_nonneg(l1)

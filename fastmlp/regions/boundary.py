@@ -18,7 +18,18 @@ from .readers import is_int, is_real, read_net
 class Boundary:
     """Segments of a decision boundary or level set: ``segments`` (m, 2, 2) (two end points in x each),
     ``region`` (m,) the region each lies in, ``classes`` (m, 2) the pair of classes that tie on it (a level set:
-    (output, -1)), ``kind`` "classes" or "level", ``level`` (level sets), ``length`` the total length."""
+    (output, -1)), ``kind`` "classes" or "level", ``level`` (level sets), ``length`` the total length.
+
+Examples
+--------
+>>> import fastmlp
+>>> from fastmlp import regions
+>>> model = fastmlp.MLP([2, 2, 1], dtype="float64")
+>>> model.set_flat_params([1, -1, -1, 1, 0, 0, 1, -1, -0.5])  # f = x0 - x1 - 0.5
+>>> b = regions.decision_boundary(model, (-1, 1))
+>>> b.kind, b.segments.shape
+('level', (1, 2, 2))
+"""
     segments: np.ndarray
     region: np.ndarray
     classes: np.ndarray

@@ -90,6 +90,20 @@ class Regions:
     path also gives ``polygons`` (one (m, 2) array of counter-clockwise vertices per region, in x; 1-input nets:
     each interval's (lo, hi); a lower-dimensional cell of cells="all": its witness point) and ``areas`` (K,) (the
     lengths for 1-input nets, 0 for lower-dimensional cells); on the LP path both are None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, 0, 0, 1, 0, 0, 1, 1, 0])       # relu(x0) + relu(x1): the four quadrants
+    >>> cells = regions.enumerate_regions(model, (-1, 1))
+    >>> len(cells), cells.areas.tolist()
+    (4, [1.0, 1.0, 1.0, 1.0])
+    >>> k = cells.locate([[0.5, 0.5]])[0]
+    >>> cells.patterns[k].tolist(), cells.alpha[k].tolist()       # both units on: f = x0 + x1
+    ([True, True], [[1.0, 1.0]])
     """
 
     def __init__(self, net, lo, hi, cells, patterns, H, c, strict, alpha, beta, points, hp_index, G, g0, stats,

@@ -20,7 +20,19 @@ from .searchnode import Node, append_row
 
 class RegionBudgetError(RuntimeError):
     """``enumerate_regions`` hit its ``max_regions``, ``max_lps`` or ``max_seconds`` budget. ``n_regions`` and
-    ``n_lps`` say how far it got (the regions found so far are a lower bound on the count, not the answer)."""
+    ``n_lps`` say how far it got (the regions found so far are a lower bound on the count, not the answer).
+
+Examples
+--------
+>>> import fastmlp
+>>> from fastmlp import regions
+>>> model = fastmlp.MLP([2, 16, 16, 1], dtype="float64", seed=0)
+>>> try:
+...     regions.enumerate_regions(model, (-2, 2), max_regions=10)
+... except regions.RegionBudgetError as exc:
+...     print(exc.n_regions >= 10)
+True
+"""
 
     def __init__(self, message, n_regions=0, n_lps=0):
         super().__init__(message)
@@ -396,6 +408,18 @@ def enumerate_regions(model, box=None, *, cells="full", method="auto", max_regio
     if it still fails (``n_repaired``, ``n_rejected`` count these; they are numerical artefacts thinner than the
     resolution). A non-empty box always meets at least one region: if the search finds none (a box much
     smaller than the resolution of the network's hyperplanes), the region of the box's centre is returned.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 6, 6, 1], dtype="float64", seed=0)
+    >>> cells = regions.enumerate_regions(model, (-2, 2))
+    >>> len(cells) == cells.n_regions, cells.method, len(cells) <= cells.bounds["product"]
+    (True, 'geometry', True)
+    >>> lp = regions.enumerate_regions(model, (-2, 2), method="lp")        # the LP search: the same regions
+    >>> len(lp) == len(cells)
+    True
     """
     if cells not in ("full", "all"):
         raise ValueError(f"cells: expected 'full' or 'all', got {cells!r}")

@@ -32,6 +32,18 @@ class Pieces1D:
         ``[0, *t, 1]``, the pieces' ends.
     slope, intercept : ndarray, shape (n_pieces, n_out)
         The 1-D function along the segment, ``f(x(s)) = slope[k] s + intercept[k]`` on piece k.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([1, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, 1, 0, -1, 1, 1, 0])            # relu(x) + relu(x - 1)
+    >>> p = regions.pieces_1d(model, -2.0, 2.0)
+    >>> p.t.tolist(), p.slope[:, 0].tolist()                     # breaks at x = 0 and 1; slopes along t
+    ([0.5, 0.75], [0.0, 4.0, 8.0])
+    >>> int(p.piece_of(0.6))
+    1
     """
     a: np.ndarray
     b: np.ndarray

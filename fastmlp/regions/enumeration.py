@@ -8,14 +8,13 @@ import time
 
 import numpy as np
 
-from ..extras import require
 from .cellmaps import lp_scale
 from .cells import Regions
 from .highs import direct_lp
 from .patterns import layer_patterns
 from .planar import PlanarBudget, planar_regions
 from .readers import is_int, is_real, read_box, read_net
-from .searchnode import Node, append_row
+from .searchnode import Node, _linprog, append_row
 
 
 class RegionBudgetError(RuntimeError):
@@ -38,12 +37,6 @@ True
         super().__init__(message)
         self.n_regions = n_regions
         self.n_lps = n_lps
-
-
-def _linprog():
-    """scipy's ``linprog`` (scipy is the optional extra ``fastmlp[regions]``), or an ImportError saying so."""
-    return require("scipy.optimize", "fastmlp.regions' n-D enumeration (small LPs solved by HiGHS)",
-                   "pip install 'fastmlp[regions]'").linprog
 
 
 _lp_scale = lp_scale   # the coordinates both paths share (cellmaps.lp_scale)
@@ -417,10 +410,7 @@ def enumerate_regions(model, box=None, *, cells="full", method="auto", max_regio
     >>> cells = regions.enumerate_regions(model, (-2, 2))
     >>> len(cells) == cells.n_regions, cells.method, len(cells) <= cells.bounds["product"]
     (True, 'geometry', True)
-    >>> lp = regions.enumerate_regions(model, (-2, 2), method="lp")        # the LP search: the same regions
-    >>> len(lp) == len(cells)
-    True
-    """
+        """
     if cells not in ("full", "all"):
         raise ValueError(f"cells: expected 'full' or 'all', got {cells!r}")
     if not isinstance(method, str) or method not in ("auto", "lp", "geometry"):

@@ -1,6 +1,14 @@
 """The LP search's branches (``enumerate_regions``, fastmlp.regions.enumeration): a node of the depth-first search
-over the hidden units, with the half-spaces of its cell, and the LP rows one more unit adds."""
+over the hidden units, with the half-spaces of its cell, the LP rows one more unit adds, and scipy's linprog."""
 import numpy as np
+
+from ..extras import require
+
+
+def _linprog():
+    """scipy's ``linprog`` (scipy is the optional extra ``fastmlp[regions]``), or an ImportError saying so."""
+    return require("scipy.optimize", "fastmlp.regions' n-D enumeration (small LPs solved by HiGHS)",
+                   "pip install 'fastmlp[regions]'").linprog
 
 
 class Node:

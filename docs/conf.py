@@ -52,6 +52,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax shipped with the site (_static/mathjax): formulas render offline
     "numpydoc",
     "myst_parser",  # the user guide's pages are Markdown (docs/guide/*.md)
     "sphinx_gallery.gen_gallery",
@@ -59,8 +60,8 @@ extensions = [
     "c_header",  # docs/_ext/c_header.py: the C API page, parsed from csrc/fastmlp.h at build time
 ]
 
-# offline: no intersphinx. MathJax is the one outside resource (its CDN script, loaded by the browser, never by the
-# build): offline, formulas show as their TeX source; tests/test_docs.py lists it and checks everything else
+# offline: no intersphinx; MathJax comes with the site (sphinx-mathjax-offline copies it into _static/mathjax), so
+# the pages name no outside resource at all (tests/test_docs.py checks)
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "gallery", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
                     "**.md5", "**.pickle"]

@@ -5,9 +5,10 @@ sphinx-gallery write into their source folder: the checkout stays clean), with e
 closed port so that anything reaching for the network fails. Then:
 
 - every ``href``/``src`` of every page that points at a local file names a file that exists, and every ``#anchor``
-  an ``id`` in that file; the only outside resource is MathJax's script (listed in ``EXTERNAL_OK``);
+  an ``id`` in that file; no page loads anything from outside (MathJax comes with the site);
 - the C API page has an entry for every function ``csrc/fastmlp.h`` exports;
-- headless Chromium (Debian's ``chromium``) opens the index, the ``MLP`` API page and a gallery example page: each
+- headless Chromium (Debian's ``chromium``) opens the index, the ``MLP`` API page, a gallery example page and the
+  guide's page of formulas (MathJax must have typeset them, offline): each
   inside an iframe of a checker page that reports, from the browser's own DOM, the title, the headings and every
   image with its natural width (0 = not loaded), and takes a screenshot of each page. The pages' titles are checked
   and every image must have loaded; the gallery page must show its plot.
@@ -32,8 +33,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
 HEADER = os.path.join(ROOT, "csrc", "fastmlp.h")
 TESTS = os.path.dirname(os.path.abspath(__file__))
-# outside resources a page may name (the browser fetches them when online; offline the formulas show their TeX)
-EXTERNAL_OK = ("https://cdn.jsdelivr.net/npm/mathjax@",)
 # generated into the source folder by the build: never copied from a previous local build
 GENERATED = ("_build", "generated", "auto_examples", "sg_execution_times.rst", "__pycache__")
 
@@ -132,8 +131,7 @@ def test_every_local_link_and_image_resolves(site):
                 if unquote(parts.fragment) not in ids:
                     broken.append(f"{where}: no id {parts.fragment!r} in {os.path.relpath(target, site)}")
     assert not broken, "\n".join(broken[:50])
-    outside = sorted(u for u in external if not u.startswith(EXTERNAL_OK)
-                     and tag_is_resource(u, pages))
+    outside = sorted(u for u in external if tag_is_resource(u, pages))
     assert not outside, f"pages load outside resources: {outside}"
 
 
@@ -169,9 +167,16 @@ CHECKER = """<!DOCTYPE html><html><body><pre id="report">pending</pre>
 <iframe id="page" src="%(url)s" width="1280" height="1000"></iframe>
 <script>
 document.getElementById("page").addEventListener("load", function () {
+  var w = this.contentWindow;
+  if (w.MathJax && w.MathJax.startup && w.MathJax.startup.promise) {
+    w.MathJax.startup.promise.then(function () { inspect(w.document); }, function () { inspect(w.document); });
+  } else {
+    inspect(w.document);
+  }
+});
+function inspect(d) {
   var report = {};
   try {
-    var d = this.contentDocument;
     report.title = d.title;
     var main = d.querySelector("[role=main]") || d.body;  // the page's own content, not the sidebar's title
     report.h1 = Array.prototype.map.call(main.querySelectorAll("h1"), function (h) { return h.textContent; });
@@ -179,9 +184,11 @@ document.getElementById("page").addEventListener("load", function () {
       return {src: im.getAttribute("src"), complete: im.complete, width: im.naturalWidth};
     });
     report.links = d.querySelectorAll("a[href]").length;
+    report.math = d.querySelectorAll("mjx-container").length;  // formulas MathJax typeset
+    report.tex = d.querySelectorAll(".math").length;            // formulas on the page
   } catch (e) { report.error = String(e); }
   document.getElementById("report").textContent = JSON.stringify(report);
-});
+}
 </script></body></html>
 """
 
@@ -219,6 +226,7 @@ def test_pages_render_in_chromium(site, tmp_path):
         "index": (os.path.join(site, "index.html"), "fastmlp"),  # with its figure (matplotlib's plot directive)
         "api_mlp": (os.path.join(site, "api", "generated", "fastmlp.MLP.html"), "fastmlp.MLP"),
         "gallery": (_gallery_page(site), None),
+        "guide_math": (os.path.join(site, "guide", "layer_math.html"), "The math of one layer"),
     }
     for key, (path, h1) in pages.items():
         report = _render(tmp_path, path, os.path.join(shots, key + ".png"))
@@ -235,6 +243,8 @@ def test_pages_render_in_chromium(site, tmp_path):
         if key == "gallery":
             plots = [im for im in report["images"] if "sphx_glr_" in (im["src"] or "")]
             assert plots, f"the gallery page shows no plot: {report['images']}"
+        if key == "guide_math":  # MathJax, shipped with the site, typeset every formula offline
+            assert report["tex"] >= 4 and report["math"] >= report["tex"], report
         if key == "api_mlp":
             with open(path, encoding="utf-8") as f:
                 html = f.read()

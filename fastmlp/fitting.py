@@ -187,7 +187,8 @@ class Trainable(Network):
         X : array_like, shape (n, n_in)
             The batch.
         y : array_like
-            Its labels or targets (copied once).
+            Its labels or targets: used in place when already a C-contiguous array of the model's dtype (int64
+            for labels), else converted once.
         lr : float, optional
             The learning rate (default 0.01).
         optimizer : {"sgd", "momentum", "nesterov", "adam"} or Optimizer, default "sgd"

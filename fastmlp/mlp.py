@@ -302,6 +302,8 @@ class MLP(Trainable):
         Raises
         ------
         TypeError
+            ``metadata`` is not a dict, or ``path`` not a path.
+        ValueError
             ``metadata`` is not JSON-serializable.
         OSError
             The file cannot be written.

@@ -30,8 +30,11 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 include "_core_info.pxi"
 include "_core_checks.pxi"
 include "_core_kernels.pxi"
+include "_core_losses.pxi"
+include "_core_updates.pxi"
 include "_core_fast.pxi"  # the public kernels' fast path
 include "_core_sparse.pxi"
+include "_core_sparse_backward.pxi"
 include "_core_optim.pxi"
 include "_core_net.pxi"
 include "_core_predict.pxi"

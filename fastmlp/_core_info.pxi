@@ -8,7 +8,19 @@ def version():
 
 
 def has_openmp():
-    """True when the C core was compiled with OpenMP."""
+    """Whether the C core was compiled with OpenMP (C: ``fm_build_info() & FM_BUILD_OPENMP``).
+
+    Returns
+    -------
+    bool
+        True when the kernels can run on several threads.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> fastmlp.has_openmp() in (True, False)
+    True
+    """
     return bool(fm_build_info() & FM_BUILD_OPENMP)
 
 
@@ -31,7 +43,20 @@ def cpu_peak_gflops(dtype="float32", seconds=0.3):
 
 
 def get_num_threads():
-    """Threads the kernels use (OpenMP's max threads; 1 without OpenMP)."""
+    """The number of threads the kernels use (C: ``fm_get_num_threads``).
+
+    Returns
+    -------
+    int
+        The count set by ``set_num_threads``, else OpenMP's default (``OMP_NUM_THREADS``) capped at
+        ``MAX_THREADS``; 1 without OpenMP.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> fastmlp.get_num_threads() >= 1
+    True
+    """
     return fm_get_num_threads()
 
 
@@ -39,8 +64,32 @@ MAX_THREADS = FM_MAX_THREADS  # the most threads the kernels use (fastmlp.h expl
 
 
 def set_num_threads(n):
-    """Set the threads the kernels use, 1 to ``MAX_THREADS`` (1024; more make OpenMP exit or crash the process).
-    Results are bit-identical for any count."""
+    """Set the number of threads the kernels use (C: ``fm_set_num_threads``).
+
+    Results are bit-identical for any count: every output element is summed in one fixed order by one thread.
+
+    Parameters
+    ----------
+    n : int
+        1 to ``MAX_THREADS`` (1024; more make OpenMP exit or crash the process). Without OpenMP the kernels stay on
+        one thread.
+
+    Raises
+    ------
+    TypeError
+        n is not an int.
+    ValueError
+        n is outside [1, 1024].
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> before = fastmlp.get_num_threads()
+    >>> fastmlp.set_num_threads(1)
+    >>> fastmlp.get_num_threads()
+    1
+    >>> fastmlp.set_num_threads(before)
+    """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"n: expected an int, got {type(n).__name__}")
     if not 1 <= n <= FM_MAX_THREADS:

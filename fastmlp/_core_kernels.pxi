@@ -1,4 +1,4 @@
-# _core_kernels.pxi: the kernel wrappers: dense layer, losses, updates -- included by _core.pyx (one compiled module)
+# _core_kernels.pxi: the kernel wrappers of the dense layer -- included by _core.pyx (one compiled module)
 # ---------------------------------------------------------------------------------------------------------------
 # dense layer
 
@@ -15,9 +15,50 @@ cdef object _dense_forward(const floating[:, ::1] x, const floating[:, ::1] W, b
 
 
 def dense_forward(x, W, b=None, act="relu", *, out=None, check_finite=True):
-    """p = act(x @ W.T + b) for a batch x[n, n_in], W[n_out, n_in], b[n_out] (or None); returns p[n, n_out].
+    """One dense layer forward: ``p = act(x @ W.T + b)`` (C: ``fm_dense_forward_f32`` / ``_f64``).
 
-    check_finite=False skips the NaN/Inf scan of the inputs (as in scipy.linalg), for callers that know."""
+    Parameters
+    ----------
+    x : ndarray, shape (n, n_in)
+        The batch, one sample per row: C-contiguous float32 or float64.
+    W : ndarray, shape (n_out, n_in)
+        The weights, of x's dtype.
+    b : ndarray, shape (n_out,), optional
+        The bias, of x's dtype; None for no bias.
+    act : {"relu", "identity", "sigmoid", "tanh"}, default "relu"
+        The activation applied to every output.
+    out : ndarray, shape (n, n_out), optional
+        Where to write p (C-contiguous, writable, x's dtype, no overlap with the inputs); None allocates it.
+    check_finite : bool, default True
+        False skips the NaN/Inf scan of the inputs (as in scipy.linalg), for callers that know.
+
+    Returns
+    -------
+    p : ndarray, shape (n, n_out)
+        The layer's output, in x's dtype (``out`` when given).
+
+    Raises
+    ------
+    TypeError
+        An argument is not an array or has another dtype than x.
+    ValueError
+        A shape does not match, an array is empty, non-contiguous or holds NaN/Inf, ``out`` is read-only or
+        overlaps an input, or ``act`` is unknown.
+
+    See Also
+    --------
+    dense_backward : The backward pass of this layer.
+    fastmlp.reference.dense_forward : The plain-Python twin (the oracle).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> x = np.array([[1.0, -2.0, 0.5]])
+    >>> W = np.array([[0.5, 0.25, -1.0], [1.0, 1.0, 1.0]])
+    >>> fastmlp.dense_forward(x, W, np.array([0.0, 1.0]), "relu")
+    array([[0. , 0.5]])
+    """
     r = _fast_dense_forward(x, W, b, act, out, check_finite)
     if r is not None:
         return r
@@ -37,7 +78,29 @@ def dense_forward(x, W, b=None, act="relu", *, out=None, check_finite=True):
 
 
 def dense_pack_width(dtype="float32"):
-    """Panel width of the packed weight layout on this CPU's kernel path."""
+    """Panel width of the packed weight layout on this CPU's kernel path (C: ``fm_dense_pack_width_f32`` / ``_f64``).
+
+    Parameters
+    ----------
+    dtype : {"float32", "float64"} or numpy dtype, default "float32"
+        The element type of the weights to pack.
+
+    Returns
+    -------
+    int
+        The number of outputs per panel that ``dense_pack`` uses for this dtype on this CPU.
+
+    Raises
+    ------
+    TypeError
+        ``dtype`` is not float32 or float64.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> fastmlp.dense_pack_width("float64") >= 1
+    True
+    """
     dt = np.dtype(dtype)
     if dt not in _FLOAT_DTYPES:
         raise TypeError(f"dtype: expected float32 or float64, got {dt}")
@@ -67,7 +130,16 @@ cdef class PackedWeights:
     one packed size): this object keeps the sizes, dtype and panel width beside the values, so that
     ``dense_forward_packed`` cannot be given the wrong ones. Read-only: ``n_in``, ``n_out``, ``nc`` (panel width),
     ``dtype``, ``size`` and ``nbytes`` of the packed values; ``numpy.asarray(Wp)`` is a read-only view of them.
-    Made by ``dense_pack`` only; packed for this process's kernel path (not picklable)."""
+    Made by ``dense_pack`` only; packed for this process's kernel path (not picklable).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> Wp = fastmlp.dense_pack(np.ones((3, 5), dtype=np.float32))
+    >>> Wp.n_in, Wp.n_out, Wp.size == np.asarray(Wp).size
+    (5, 3, True)
+    """
     cdef readonly size_t n_in, n_out, nc
     cdef readonly object dtype
     cdef object _values  # flat, C-contiguous, read-only; None until made by dense_pack
@@ -106,8 +178,34 @@ cdef class PackedWeights:
 
 
 def dense_pack(W):
-    """W[n_out, n_in] in the packed inference layout of this CPU's kernels: a ``PackedWeights`` that remembers
-    n_in, n_out, dtype and panel width, for ``dense_forward_packed``."""
+    """W in the packed inference layout of this CPU's kernels (C: ``fm_dense_pack_f32`` / ``_f64``).
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_out, n_in)
+        The weights: C-contiguous float32 or float64, finite.
+
+    Returns
+    -------
+    PackedWeights
+        A read-only copy of W rearranged into panels that remembers n_in, n_out, dtype and panel width, for
+        ``dense_forward_packed``. Packed for this process's kernel path (not picklable).
+
+    Raises
+    ------
+    TypeError
+        W is not a float32 or float64 array.
+    ValueError
+        W is not 2-D, empty, non-contiguous or holds NaN/Inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> Wp = fastmlp.dense_pack(np.ones((3, 4)))
+    >>> Wp.n_in, Wp.n_out, Wp.dtype
+    (4, 3, dtype('float64'))
+    """
     r = _fast_dense_pack(W)
     if r is not None:
         return r
@@ -156,9 +254,50 @@ cdef object _packed_values(str name, Wp, n_out):
 
 
 def dense_forward_packed(x, Wp, b=None, n_out=None, act="relu", *, out=None, check_finite=True):
-    """``dense_forward`` with W given as ``Wp = dense_pack(W)`` (same results, bit for bit), which saves
-    rearranging W on every call: for repeated inference with fixed weights. n_out may be left out (Wp knows it);
-    when given it must be Wp's. check_finite=False skips the NaN/Inf scan of x and b (dense_pack checked W)."""
+    """``dense_forward`` with W given packed, ``Wp = dense_pack(W)`` (C: ``fm_dense_forward_packed_f32`` / ``_f64``).
+
+    The results equal ``dense_forward``'s bit for bit; W is not rearranged on every call: for repeated inference
+    with fixed weights.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, n_in)
+        The batch: C-contiguous, of Wp's dtype.
+    Wp : PackedWeights
+        The packed weights, as ``dense_pack`` returns them (a raw array is refused).
+    b : ndarray, shape (n_out,), optional
+        The bias; None for no bias.
+    n_out : int, optional
+        May be left out (Wp knows it); when given it must be Wp's.
+    act : {"relu", "identity", "sigmoid", "tanh"}, default "relu"
+        The activation.
+    out : ndarray, shape (n, n_out), optional
+        Where to write p; None allocates it.
+    check_finite : bool, default True
+        False skips the NaN/Inf scan of x and b (``dense_pack`` checked W).
+
+    Returns
+    -------
+    p : ndarray, shape (n, n_out)
+        The layer's output.
+
+    Raises
+    ------
+    TypeError
+        Wp is not a PackedWeights, or a dtype differs.
+    ValueError
+        A shape does not match (or ``n_out`` is not Wp's), an array holds NaN/Inf, or ``act`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> rng = np.random.default_rng(0)
+    >>> x, W = rng.normal(size=(5, 4)), rng.normal(size=(3, 4))
+    >>> Wp = fastmlp.dense_pack(W)
+    >>> bool((fastmlp.dense_forward_packed(x, Wp, act="tanh") == fastmlp.dense_forward(x, W, None, "tanh")).all())
+    True
+    """
     r = _fast_dense_forward_packed(x, Wp, b, n_out, act, out, check_finite)
     if r is not None:
         return r
@@ -200,12 +339,74 @@ cdef object _dense_backward(const floating[:, ::1] x, const floating[:, ::1] W, 
 
 def dense_backward(x, W, p, dp, act="relu", *, dW=None, db=None, dx=None, dz=None, bias=True,
                    need_dx=True, accumulate=False, check_finite=True):
-    """Backward of ``dense_forward`` from its output p[n, n_out] and dp = dL/dp.
+    """Backward of ``dense_forward`` from its output p and ``dp = dL/dp`` (C: ``fm_dense_backward_f32`` / ``_f64``).
 
-    Returns ``(dW, db, dx)``: dW[n_out, n_in] = dz.T @ x, db[n_out] = dz.sum(0) (None when ``bias=False``),
-    dx[n, n_in] = dz @ W (None when ``need_dx=False``), where dz = dp * act'(p) is written to ``dz`` when given
-    (``dz=dp`` is allowed, in place). ``accumulate=True`` adds to the given ``dW``/``db`` instead of overwriting.
-    check_finite=False skips the NaN/Inf scan of the inputs.
+    With ``dz = dp * act'(p)`` (act' written with the output p: relu ``p > 0``, sigmoid ``p(1-p)``, tanh
+    ``1-p**2``): ``dW = dz.T @ x``, ``db = dz.sum(0)``, ``dx = dz @ W``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, n_in)
+        The layer's input (C-contiguous float32 or float64).
+    W : ndarray, shape (n_out, n_in)
+        The layer's weights.
+    p : ndarray, shape (n, n_out)
+        The layer's output, ``dense_forward(x, W, b, act)``.
+    dp : ndarray, shape (n, n_out)
+        The gradient of the loss with respect to p.
+    act : {"relu", "identity", "sigmoid", "tanh"}, default "relu"
+        The layer's activation.
+    dW : ndarray, shape (n_out, n_in), optional
+        Where to write (or add, with ``accumulate``) the weight gradient; None allocates it.
+    db : ndarray, shape (n_out,), optional
+        Where to write (or add) the bias gradient; None allocates it.
+    dx : ndarray, shape (n, n_in), optional
+        Where to write the input gradient; None allocates it.
+    dz : ndarray, shape (n, n_out), optional
+        Where to write ``dp * act'(p)``; ``dz=dp`` is allowed (in place). None: a scratch array.
+    bias : bool, default True
+        False computes no db (returned as None).
+    need_dx : bool, default True
+        False computes no dx (returned as None), e.g. for a first layer.
+    accumulate : bool, default False
+        True adds this batch's gradient to the given ``dW`` / ``db`` instead of overwriting them.
+    check_finite : bool, default True
+        False skips the NaN/Inf scan of the inputs.
+
+    Returns
+    -------
+    dW : ndarray, shape (n_out, n_in)
+        The weight gradient.
+    db : ndarray, shape (n_out,) or None
+        The bias gradient (None when ``bias=False``).
+    dx : ndarray, shape (n, n_in) or None
+        The input gradient, the ``dp`` of the layer below (None when ``need_dx=False``).
+
+    Raises
+    ------
+    TypeError
+        An argument is not an array or has another dtype.
+    ValueError
+        A shape does not match, an array holds NaN/Inf, an output is read-only or overlaps an input, or ``act`` is
+        unknown.
+
+    See Also
+    --------
+    fastmlp.reference.dense_backward : The plain-Python twin (the oracle).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> x = np.array([[1.0, 2.0]])
+    >>> W = np.array([[1.0, -1.0], [0.5, 0.5]])
+    >>> p = fastmlp.dense_forward(x, W, None, "relu")      # [[0., 1.5]]: the first unit is off
+    >>> dW, db, dx = fastmlp.dense_backward(x, W, p, np.ones_like(p), "relu")
+    >>> dW
+    array([[0., 0.],
+           [1., 2.]])
+    >>> db, dx
+    (array([0., 1.]), array([[0.5, 0.5]]))
     """
     r = _fast_dense_backward(x, W, p, dp, act, dW, db, dx, dz, bias, need_dx, accumulate, check_finite)
     if r is not None:
@@ -235,241 +436,3 @@ def dense_backward(x, W, p, dp, act="relu", *, dW=None, db=None, dx=None, dz=Non
     else:
         _dense_backward[double](x, W, p, dp, dz, dW, db, dx, code, 1 if accumulate else 0)
     return dW, db, dx
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# losses
-
-cdef object _loss_call(str which, const floating[:, ::1] z, const floating[:, ::1] t, y, sw, floating[:, ::1] dz):
-    cdef double loss = 0.0
-    cdef int rc = 0
-    cdef const int64_t[::1] yv
-    cdef const floating[::1] swv
-    cdef const floating *swp = NULL
-    cdef const floating *tp = NULL
-    if sw is not None:
-        swv = sw
-        swp = &swv[0]
-    if t is not None:
-        tp = &t[0, 0]
-    if which == "softmax_ce":
-        yv = y
-        with nogil:
-            rc = c_loss_softmax_ce(&z[0, 0], &yv[0], swp, &dz[0, 0], &loss, z.shape[0], z.shape[1])
-    elif which == "mse":
-        with nogil:
-            rc = c_loss_mse(&z[0, 0], tp, swp, &dz[0, 0], &loss, z.shape[0], z.shape[1])
-    elif which == "sigmoid_bce":
-        with nogil:
-            rc = c_loss_sigmoid_bce(&z[0, 0], tp, swp, &dz[0, 0], &loss, z.shape[0], z.shape[1])
-    else:
-        with nogil:
-            rc = c_loss_poisson(&z[0, 0], tp, swp, &dz[0, 0], &loss, z.shape[0], z.shape[1])
-    _raise_for(rc, "loss_" + which)
-    return loss
-
-
-cdef object _loss(str which, z, t, sw, dz):
-    if z.dtype == np.float32:
-        return _loss_call[float](which, z, t if which != "softmax_ce" else None,
-                                 t if which == "softmax_ce" else None, sw, dz), dz
-    return _loss_call[double](which, z, t if which != "softmax_ce" else None,
-                              t if which == "softmax_ce" else None, sw, dz), dz
-
-
-def loss_mse(p, t, *, sw=None, dp=None, check_finite=True):
-    """Squared error ``0.5 * mean_i sum_j (p - t)**2`` of p[n, m] against targets t[n, m]; returns (loss, dp).
-    sw: sample weights[n] (finite, >= 0, positive sum): the weighted mean sum_i w_i l_i / sum w instead.
-    check_finite=False skips the NaN/Inf scans of p and t (a NaN then comes out in the loss)."""
-    r = _fast_loss(_L_MSE, p, t, sw, dp, check_finite)
-    if r is not None:
-        return r
-    check_finite = _flag("check_finite", check_finite)
-    p = _check("p", p, shape=(None, None), finite=check_finite)
-    t = _check("t", t, p.dtype, p.shape, finite=check_finite)
-    sw = _weights(sw, p.shape[0], p.dtype)
-    dp = _out("dp", dp, p.dtype, p.shape)
-    _no_overlap("dp", dp, (("p", p), ("t", t), ("sw", sw)), same_ok=("p", "t"))
-    return _loss("mse", p, t, sw, dp)
-
-
-def loss_softmax_ce(z, y, *, sw=None, dz=None, check_finite=True):
-    """Softmax cross-entropy from logits z[n, m] and integer labels y[n] in [0, m), mean over the batch;
-    returns (loss, dz) with dz = (softmax(z) - onehot(y)) / n. sw: sample weights (weighted mean). check_finite=False skips the NaN/Inf scans of z (and t)."""
-    r = _fast_loss(_L_SOFTMAX_CE, z, y, sw, dz, check_finite)
-    if r is not None:
-        return r
-    check_finite = _flag("check_finite", check_finite)
-    z = _check("z", z, shape=(None, None), finite=check_finite)
-    y = _labels(y, z.shape[0], z.shape[1])
-    sw = _weights(sw, z.shape[0], z.dtype)
-    dz = _out("dz", dz, z.dtype, z.shape)
-    _no_overlap("dz", dz, (("z", z), ("y", y), ("sw", sw)), same_ok=("z",))
-    return _loss("softmax_ce", z, y, sw, dz)
-
-
-def loss_sigmoid_bce(z, t, *, sw=None, dz=None, check_finite=True):
-    """Sigmoid binary cross-entropy from logits z[n, m] and targets t[n, m] in [0, 1], summed over outputs and
-    averaged over the batch; returns (loss, dz) with dz = (sigmoid(z) - t) / n. sw: sample weights. check_finite=False skips the NaN/Inf scans of z (and t)."""
-    r = _fast_loss(_L_SIGMOID_BCE, z, t, sw, dz, check_finite)
-    if r is not None:
-        return r
-    check_finite = _flag("check_finite", check_finite)
-    z = _check("z", z, shape=(None, None), finite=check_finite)
-    t = _check("t", t, z.dtype, z.shape, finite=check_finite)
-    if t.min() < 0 or t.max() > 1:
-        raise ValueError(f"t: targets must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
-    sw = _weights(sw, z.shape[0], z.dtype)
-    dz = _out("dz", dz, z.dtype, z.shape)
-    _no_overlap("dz", dz, (("z", z), ("t", t), ("sw", sw)), same_ok=("z", "t"))
-    return _loss("sigmoid_bce", z, t, sw, dz)
-
-
-def loss_poisson(z, t, *, sw=None, dz=None, check_finite=True):
-    """Poisson deviance from the log-mean z[n, m] (the prediction is exp(z)) and counts t[n, m] >= 0: the mean over
-    the batch of sum_j xlogy(t, t) - t - t z + exp(z), scikit-learn's poisson_loss(t, exp(z)); returns (loss, dz) with
-    dz = (exp(z) - t) / n. sw: sample weights (weighted mean). check_finite=False skips the NaN/Inf scans of z (and t)."""
-    r = _fast_loss(_L_POISSON, z, t, sw, dz, check_finite)
-    if r is not None:
-        return r
-    check_finite = _flag("check_finite", check_finite)
-    z = _check("z", z, shape=(None, None), finite=check_finite)
-    t = _check("t", t, z.dtype, z.shape, finite=check_finite)
-    _nonneg_targets("t", t)
-    sw = _weights(sw, z.shape[0], z.dtype)
-    dz = _out("dz", dz, z.dtype, z.shape)
-    _no_overlap("dz", dz, (("z", z), ("t", t), ("sw", sw)), same_ok=("z", "t"))
-    return _loss("poisson", z, t, sw, dz)
-
-
-cdef object _softmax(const floating[:, ::1] z, floating[:, ::1] p):
-    cdef int rc
-    with nogil:
-        rc = c_softmax(&z[0, 0], &p[0, 0], z.shape[0], z.shape[1])
-    _raise_for(rc, "softmax")
-
-
-def softmax(z, *, out=None, check_finite=True):
-    """Row-wise softmax of z[n, m] (``out=z`` computes in place); check_finite=False skips the NaN/Inf scan of z."""
-    r = _fast_softmax(z, out, check_finite)
-    if r is not None:
-        return r
-    check_finite = _flag("check_finite", check_finite)
-    z = _check("z", z, shape=(None, None), finite=check_finite)
-    p = _out("out", out, z.dtype, z.shape)
-    _no_overlap("out", p, (("z", z),), same_ok=("z",))
-    if z.dtype == np.float32:
-        _softmax[float](z, p)
-    else:
-        _softmax[double](z, p)
-    return p
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# parameter updates (in place; arrays of any shape, treated as flat)
-
-def _flat(a):
-    return a.reshape(-1)
-
-
-cdef object _sgd_update(floating[::1] W, const floating[::1] dW, v, double lr, double momentum, double weight_decay,
-                double l1, int nesterov):
-    cdef floating[::1] vv
-    cdef floating *vp = NULL
-    cdef int rc
-    if v is not None:
-        vv = v
-        vp = &vv[0]
-    with nogil:
-        rc = c_sgd_update(&dW[0], &W[0], vp, W.shape[0], lr, momentum, weight_decay, l1, nesterov)
-    _raise_for(rc, "sgd_update")
-
-
-def sgd_update(W, dW, v=None, *, lr, momentum=0.0, weight_decay=0.0, l1=0.0, nesterov=False, check_finite=True):
-    """In place: ``W -= lr * g`` with g = dW + weight_decay*W + l1*sign(W), or with (Nesterov) momentum through the
-    velocity buffer v (same shape as W, start it at zeros), as in PyTorch's SGD. check_finite=False skips the NaN/Inf
-    scans of W, dW and v (one read of each), for callers that know."""
-    if _fast_sgd_update(W, dW, v, lr, momentum, weight_decay, l1, nesterov, check_finite):
-        return
-    check_finite = _flag("check_finite", check_finite)
-    W = _check("W", W, writable=True)
-    dW = _check("dW", dW, W.dtype, W.shape, finite=check_finite)
-    if check_finite and not _all_finite(W):
-        raise ValueError("W: contains NaN or Inf")
-    lr = _scalar("lr", lr, 0.0)
-    momentum = _scalar("momentum", momentum, 0.0, 1.0, hi_open=True)
-    weight_decay = _scalar("weight_decay", weight_decay, 0.0)
-    l1 = _scalar("l1", l1, 0.0)
-    nesterov = _flag("nesterov", nesterov)
-    _fits(W.dtype, lr=lr, weight_decay=weight_decay, l1=l1, momentum=momentum)
-    if nesterov and momentum == 0.0:
-        raise ValueError("nesterov: needs momentum > 0")
-    if momentum != 0.0:
-        if v is None:
-            raise ValueError("v: momentum > 0 needs a velocity buffer v (zeros of W's shape to start)")
-        v = _check("v", v, W.dtype, W.shape, writable=True)
-        if check_finite and not _all_finite(v):
-            raise ValueError("v: contains NaN or Inf")
-        _no_overlap("v", v, (("W", W), ("dW", dW)))
-    else:
-        v = None
-    _no_overlap("W", W, (("dW", dW),))
-    if W.dtype == np.float32:
-        _sgd_update[float](_flat(W), _flat(dW), None if v is None else _flat(v), lr, momentum, weight_decay, l1,
-                           1 if nesterov else 0)
-    else:
-        _sgd_update[double](_flat(W), _flat(dW), None if v is None else _flat(v), lr, momentum, weight_decay, l1,
-                            1 if nesterov else 0)
-
-
-cdef object _adam_update(floating[::1] W, const floating[::1] dW, floating[::1] m, floating[::1] v, uint64_t t,
-                 double lr, double beta1, double beta2, double eps, double weight_decay, double l1):
-    cdef int rc
-    with nogil:
-        rc = c_adam_update(&dW[0], &W[0], &m[0], &v[0], W.shape[0], t, lr, beta1, beta2, eps, weight_decay, l1)
-    _adam_raise_for(rc, v)
-
-
-cdef int _adam_raise_for(int rc, v) except -1:
-    if rc == FM_EVALUE:  # the options passed here, so this is the C core's own check of v (nothing was written)
-        vmin = np.min(v)
-        if not vmin >= 0:
-            raise ValueError(f"v: Adam's second moment must be >= 0 (a mean of squared gradients), got a minimum "
-                             f"of {vmin}: it would turn W into NaN")
-    return _raise_for(rc, "adam_update")
-
-
-def adam_update(W, dW, m, v, t, *, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, l1=0.0,
-                check_finite=True):
-    """In place: Adam step number t (1 for the first) on W with moment buffers m, v (zeros to start). v must be
-    >= 0 (checked in C, nothing written otherwise); check_finite=False skips the NaN/Inf scans of W, dW, m and v
-    (one read of each), for callers that know."""
-    if _fast_adam_update(W, dW, m, v, t, lr, beta1, beta2, eps, weight_decay, l1, check_finite):
-        return
-    check_finite = _flag("check_finite", check_finite)
-    W = _check("W", W, writable=True)
-    dW = _check("dW", dW, W.dtype, W.shape, finite=check_finite)
-    m = _check("m", m, W.dtype, W.shape, writable=True)
-    v = _check("v", v, W.dtype, W.shape, writable=True)
-    if check_finite:
-        for name, a in (("W", W), ("m", m), ("v", v)):
-            if not _all_finite(a):
-                raise ValueError(f"{name}: contains NaN or Inf")
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
-        raise TypeError(f"t: expected an int step number, got {type(t).__name__}")
-    if not 1 <= t < 1 << 63:
-        raise ValueError(f"t: the step number starts at 1 (and stays below 2**63), got {t}")
-    lr = _scalar("lr", lr, 0.0)
-    beta1 = _scalar("beta1", beta1, 0.0, 1.0, hi_open=True)
-    beta2 = _scalar("beta2", beta2, 0.0, 1.0, hi_open=True)
-    eps = _scalar("eps", eps, 0.0, lo_open=True)
-    weight_decay = _scalar("weight_decay", weight_decay, 0.0)
-    l1 = _scalar("l1", l1, 0.0)
-    _fits(W.dtype, lr=lr / (1.0 - beta1 ** t), weight_decay=weight_decay, l1=l1, beta1=beta1, beta2=beta2, eps=eps)
-    arrays = (("W", W), ("dW", dW), ("m", m), ("v", v))
-    for i in (0, 2, 3):
-        _no_overlap(arrays[i][0], arrays[i][1], arrays[:i] + arrays[i + 1:])
-    if W.dtype == np.float32:
-        _adam_update[float](_flat(W), _flat(dW), _flat(m), _flat(v), t, lr, beta1, beta2, eps, weight_decay, l1)
-    else:
-        _adam_update[double](_flat(W), _flat(dW), _flat(m), _flat(v), t, lr, beta1, beta2, eps, weight_decay, l1)

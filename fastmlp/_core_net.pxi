@@ -357,12 +357,25 @@ cdef class _Net:
 cdef class Stepper:
     """One training step on a fixed batch, bound once: ``step = model.stepper(X, y, lr=...)`` then ``step()``.
 
+    Made by ``MLP.stepper`` only. ``step()`` returns the batch loss; ``step.step_count`` is the model's step
+    count (shared with ``fit`` and ``train_step``).
+
     The fast path for tiny networks and tight loops: everything is validated when the stepper is made, and each
     call is one C train step with the GIL released, no Python-level checks and no allocation. X and the targets
     are used in place when they already are C-contiguous arrays of the model's dtype (int64 for labels), so they
     may be refilled between calls (keep them finite: the C step refuses a NaN/Inf loss or gradient, raising
     DivergenceError with the weights untouched). Returns the batch loss. A stepper is the raw path: unlike the
     model's methods it does not check for other threads using the model, so call it from the training thread.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> model = fastmlp.MLP([2, 3, 1], loss="mse", dtype="float64", seed=0)
+    >>> step = model.stepper(np.ones((4, 2)), np.zeros((4, 1)), lr=0.1)
+    >>> loss = step()
+    >>> step.step_count
+    1
     """
     cdef fm_mlp net
     cdef fm_optim opt

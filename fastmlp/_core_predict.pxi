@@ -2,10 +2,41 @@
 # ---------------------------------------------------------------------------------------------------------------
 
 cdef class Predictor:
-    """A frozen copy of a network's weights in the packed inference layout: ``pred = model.predictor()`` then
+    """A frozen copy of a network's weights in the packed inference layout, as ``model.predictor()`` returns it.
+
     ``pred(X)`` gives ``model.forward(X)`` bit for bit, without rearranging the weights on every call and with
     the least per-call work (the fast path for batch-1 inference). Later training does not change it: make a new
-    one. X: a C-contiguous array of the model's dtype with n_in columns (others are converted)."""
+    one. X: a C-contiguous array of the model's dtype with n_in columns (others are converted). Every thread may
+    share one. Made by ``model.predictor()``, or ``Predictor(layers, activations, flat_params)`` from the layer
+    sizes, one activation per layer (the output's last) and the parameters ``[W0, b0, W1, b1, ...]`` (float32 or
+    float64, copied).
+
+    Attributes
+    ----------
+    n_in : int
+        The number of inputs.
+    n_out : int
+        The number of outputs.
+    dtype : numpy.dtype
+        The weights' dtype.
+
+    Raises
+    ------
+    TypeError
+        flat_params is not a float32 or float64 array.
+    ValueError
+        The sizes, activations and parameters do not fit together.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> model = fastmlp.MLP([3, 4, 2], seed=0)
+    >>> pred = model.predictor()
+    >>> x = np.ones((1, 3), dtype=np.float32)
+    >>> pred.n_in, pred.n_out, bool((pred(x) == model.forward(x)).all())
+    (3, 2, True)
+    """
     cdef size_t n_layers, nc, widest
     cdef size_t sizes[FM_MAX_LAYERS + 1]
     cdef fm_act acts[FM_MAX_LAYERS]

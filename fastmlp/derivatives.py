@@ -66,14 +66,42 @@ def derivative(f: Callable[[Any], Any], x: Union[float, ArrayLike], delta: float
                dtype: Any = None) -> Union[float, FloatArray]:
     """The central difference of source document 002: ``(f(x + delta) - f(x - delta)) / (2 delta)``.
 
-    f: a function of one real variable, applied elementwise when ``x`` is an array (as numpy functions are), so
-    that the result has x's shape: the derivative at each point of ``x``. For the gradient of a function of
-    several variables use ``numerical_jacobian``.
-    x: a number (a float comes back) or an array of points.
-    delta: the step (0.001 as in the source). Its error is ~ f''' delta^2 / 6 (truncation) plus
-    ~ eps |f| / delta (rounding); see the module docstring.
-    dtype: the arithmetic, "float32" or "float64" (None: float32 for a float32 array x, float64 otherwise). The
-    points x +- delta are rounded to it, and f is given arrays of it.
+    Its error is about ``f3 delta**2 / 6`` (truncation, f3 the third derivative) plus ``eps abs(f) / delta``
+    (rounding); see the module docstring. For the gradient of a function of several variables use
+    ``numerical_jacobian``.
+
+    Parameters
+    ----------
+    f : callable
+        A function of one real variable, applied elementwise when ``x`` is an array (as numpy functions are), so
+        that the result has x's shape: the derivative at each point of ``x``.
+    x : float or array_like
+        A number (a float comes back) or an array of points.
+    delta : float, default 0.001
+        The step (0.001 as in the source), > 0.
+    dtype : {"float32", "float64"}, optional
+        The arithmetic (None: float32 for a float32 array x, float64 otherwise). The points ``x +- delta`` are
+        rounded to it, and f is given arrays of it.
+
+    Returns
+    -------
+    float or ndarray
+        The derivative at x (a float for a number, else an array of x's shape).
+
+    Raises
+    ------
+    TypeError
+        f is not callable.
+    ValueError
+        delta is not a finite number > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> d = fastmlp.derivative(np.sin, 0.0)               # cos(0) = 1, error ~ delta**2 / 6
+    >>> print(f"{d:.9f}")
+    0.999999833
     """
     _callable(f)
     delta = _delta(delta)
@@ -89,12 +117,45 @@ def derivative(f: Callable[[Any], Any], x: Union[float, ArrayLike], delta: float
 
 
 def numerical_jacobian(f: Callable[[Any], Any], x: ArrayLike, delta: float = DELTA, dtype: Any = None) -> FloatArray:
-    """Central differences of a vector function: ``J[..., o, j] = (f(x + delta e_j) - f(x - delta e_j))[..., o] /
-    (2 delta)``.
+    """Central differences of a vector function, the Jacobian ``J[..., o, j]`` of f at x.
 
-    f: maps a batch ``x[n, n_in]`` to ``y[n, n_out]`` (or ``y[n]``, one output), row by row (e.g. ``model.forward``).
-    x: ``(n, n_in)``, or ``(n_in,)`` for one point. Returns ``(n, n_out, n_in)`` (``(n_out, n_in)`` for one point),
-    the shape ``jacobian`` returns. Cost: 2 n_in calls of f on the whole batch."""
+    ``J[..., o, j] = (f(x + delta e_j) - f(x - delta e_j))[..., o] / (2 delta)``.
+
+    Cost: ``2 n_in`` calls of f on the whole batch.
+
+    Parameters
+    ----------
+    f : callable
+        Maps a batch ``x[n, n_in]`` to ``y[n, n_out]`` (or ``y[n]``, one output), row by row (e.g.
+        ``model.forward``).
+    x : array_like, shape (n, n_in) or (n_in,)
+        The points (one point: a vector).
+    delta : float, default 0.001
+        The step, > 0.
+    dtype : {"float32", "float64"}, optional
+        The arithmetic (None: float32 for a float32 x, float64 otherwise).
+
+    Returns
+    -------
+    ndarray, shape (n, n_out, n_in) or (n_out, n_in)
+        The Jacobian at every point, the shape ``jacobian`` returns.
+
+    Raises
+    ------
+    TypeError
+        f is not callable.
+    ValueError
+        delta is not a finite number > 0, or f returns another number of rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> J = fastmlp.numerical_jacobian(lambda x: x ** 2, np.array([[1.0, 2.0]]))
+    >>> np.round(J, 6)
+    array([[[2., 0.],
+            [0., 4.]]])
+    """
     _callable(f)
     delta = _delta(delta)
     a = _point(x, dtype)
@@ -142,12 +203,41 @@ def _backward(model, params, ps, dp):
 
 
 def input_gradient(model: Network, X: ArrayLike, dy: Union[None, int, ArrayLike] = None) -> FloatArray:
-    """The exact gradient with respect to the inputs, through one backward pass: ``dX[i] = dy[i] . J(X[i])``, with
-    ``J`` the Jacobian of ``model.forward`` (output activation included: logits for the cross-entropy losses).
+    """The exact gradient with respect to the inputs, through one backward pass: ``dX[i] = dy[i] @ J(X[i])``.
 
-    dy: None for a one-output network (the gradient of its output); an int k (the gradient of output k); or an
-    array ``(n, n_out)`` of weights (a vector-Jacobian product: the gradient of ``sum_o dy[i, o] f_o(X[i])``).
-    Returns ``(n, n_in)`` in the model's dtype. Cost: one forward and one backward pass."""
+    ``J`` is the Jacobian of ``model.forward`` (output activation included: logits for the cross-entropy
+    losses). Cost: one forward and one backward pass.
+
+    Parameters
+    ----------
+    model : MLP
+        The network.
+    X : array_like, shape (n, n_in)
+        The points (dense).
+    dy : None, int or array_like of shape (n, n_out), optional
+        None for a one-output network (the gradient of its output); an int k (the gradient of output k); or
+        weights (a vector-Jacobian product: the gradient of ``sum_o dy[i, o] f_o(X[i])``).
+
+    Returns
+    -------
+    ndarray, shape (n, n_in)
+        The gradients, in the model's dtype.
+
+    Raises
+    ------
+    TypeError
+        X is sparse.
+    ValueError
+        ``dy`` does not fit the model's outputs.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> model = fastmlp.MLP([2, 1], activation="identity", dtype="float64")
+    >>> model.set_flat_params([3.0, -1.0, 0.0])             # f(x) = 3 x0 - x1
+    >>> fastmlp.input_gradient(model, [[0.5, 0.5]])
+    array([[ 3., -1.]])
+    """
     model = _model(model)
     X = validation.features("X", X, model.dtype, model.n_in)
     if not isinstance(X, np.ndarray):
@@ -174,10 +264,41 @@ def input_gradient(model: Network, X: ArrayLike, dy: Union[None, int, ArrayLike]
 
 
 def jacobian(model: Network, X: ArrayLike) -> FloatArray:
-    """The exact Jacobian of ``model.forward`` with respect to its inputs: ``J[i, o, j] = d f_o / d x_j`` at
-    ``X[i]``, shape ``(n, n_out, n_in)`` in the model's dtype; one backward pass per output (``Delta x = W^T Delta
-    p`` per layer). For a ReLU network it is the local linear model's slope (``fastmlp.regions.local_linear``);
-    at a kink (a pre-activation exactly 0) it is the one-sided slope of the convention relu'(0) = 0."""
+    """The exact Jacobian of ``model.forward`` with respect to its inputs: ``J[i, o, j] = d f_o / d x_j`` at ``X[i]``.
+
+    One backward pass per output (``dx = W^T dp`` per layer). For a ReLU network it is the local linear model's
+    slope (``fastmlp.regions.local_linear``); at a kink (a pre-activation exactly 0) it is the one-sided slope of
+    the convention relu'(0) = 0.
+
+    Parameters
+    ----------
+    model : MLP
+        The network.
+    X : array_like, shape (n, n_in)
+        The points (dense).
+
+    Returns
+    -------
+    ndarray, shape (n, n_out, n_in)
+        The Jacobians, in the model's dtype.
+
+    Raises
+    ------
+    TypeError
+        X is sparse.
+    ValueError
+        X has the wrong number of columns or holds NaN/Inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> model = fastmlp.MLP([3, 5, 2], activation="tanh", dtype="float64", seed=0)
+    >>> X = np.random.default_rng(0).normal(size=(4, 3))
+    >>> J = fastmlp.jacobian(model, X)
+    >>> J.shape, bool(np.allclose(J, fastmlp.numerical_jacobian(model.forward, X, delta=1e-6), atol=1e-8))
+    ((4, 2, 3), True)
+    """
     model = _model(model)
     X = validation.features("X", X, model.dtype, model.n_in)
     if not isinstance(X, np.ndarray):

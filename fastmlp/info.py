@@ -6,10 +6,22 @@ from . import _core
 
 
 def get_include() -> str:
-    """Folder holding ``fastmlp.h`` for C/Cython projects that compile against fastmlp's core.
+    """The folder holding ``fastmlp.h``, for C and Cython projects that compile against fastmlp's core.
 
-    Installed: ``fastmlp/include``; in a source tree (editable install): the top-level ``csrc/``. The ``.pxd`` to
-    ``cimport`` is ``fastmlp/_core.pxd``, found by Cython through the installed package.
+    The ``.pxd`` to ``cimport`` is ``fastmlp/_core.pxd``, found by Cython through the installed package.
+
+    Returns
+    -------
+    str
+        ``fastmlp/include`` in an installed package; in a source tree (an in-place or editable build) the
+        top-level ``csrc/``.
+
+    Examples
+    --------
+    >>> import os
+    >>> import fastmlp
+    >>> os.path.isfile(os.path.join(fastmlp.get_include(), "fastmlp.h"))
+    True
     """
     here = os.path.dirname(os.path.abspath(__file__))
     installed = os.path.join(here, "include")
@@ -19,7 +31,22 @@ def get_include() -> str:
 
 
 def build_info() -> Dict[str, Any]:
-    """How the compiled core was built and what it runs with: a dict of version, OpenMP and threads."""
+    """How the compiled core was built and what it runs with.
+
+    Returns
+    -------
+    dict
+        ``version`` and ``core_version`` (the C core's ``FASTMLP_VERSION``), ``openmp`` (bool), ``simd`` (the
+        kernel path chosen for this CPU: "avx512", "avx2", "baseline" or "naive"), ``num_threads`` and
+        ``include`` (``get_include()``).
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> info = fastmlp.build_info()
+    >>> info["version"] == fastmlp.__version__, info["simd"] in ("avx512", "avx2", "baseline", "naive")
+    (True, True)
+    """
     return {
         "version": _core.version(),
         "core_version": _core.version(),

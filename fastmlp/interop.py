@@ -99,8 +99,36 @@ def from_torch(module, loss=None, dtype=None, seed=None):
     (Conv, BatchNorm, Softmax, ...) raises ``ValueError``. Linear layers without a bias get a zero bias.
     The weights are copied (the model does not share memory with the torch module).
 
-    loss: as for ``fastmlp.MLP`` (the cross-entropy losses need an identity output: leave the logits raw).
-    dtype: "float32" / "float64"; default: the torch parameters' dtype (float32 or float64, else say it).
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        The network.
+    loss : str, optional
+        As for ``fastmlp.MLP`` (the cross-entropy losses need an identity output: leave the logits raw).
+    dtype : {"float32", "float64"}, optional
+        Default: the torch parameters' dtype (float32 or float64, else say it).
+    seed : int, optional
+        The new model's generator (its shuffling).
+
+    Returns
+    -------
+    MLP
+        A model computing ``module(X)`` as ``forward(X)``.
+
+    Raises
+    ------
+    ValueError
+        A module other than those listed, or a Dropout in training mode.
+    ImportError
+        torch is not installed (it is in no extra).
+
+    Examples
+    --------
+    >>> import torch                                            # doctest: +SKIP
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))  # doctest: +SKIP
+    >>> model = fastmlp.from_torch(net, loss="softmax_ce")      # doctest: +SKIP
+    >>> model.layers                                            # doctest: +SKIP
+    [4, 8, 3]
     """
     torch = import_torch()
     nn = torch.nn

@@ -342,8 +342,33 @@ def _metadata(r):
 
 
 def read_metadata(path: Any) -> Dict[str, Any]:
-    """The metadata dict saved with a model (``{}`` when it has none); ValueError when the file is not a model.
-    Reads only the small members: the parameters are checked from their header, never read."""
+    """The metadata dict saved with a model, read without loading the model.
+
+    Reads only the small members: the parameters are checked from their header, never read.
+
+    Parameters
+    ----------
+    path : str, os.PathLike, binary file object or int
+        The model file, as ``fastmlp.load`` takes it.
+
+    Returns
+    -------
+    dict
+        The ``metadata`` given to ``MLP.save`` (``{}`` when it had none).
+
+    Raises
+    ------
+    ValueError
+        The file is not a fastmlp model file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import fastmlp
+    >>> path = fastmlp.MLP([2, 2], seed=0).save(os.path.join(tempfile.mkdtemp(), "m.npz"), metadata={"v": 1})
+    >>> fastmlp.read_metadata(path)
+    {'v': 1}
+    """
     try:
         return read(path, params_out=_NoParams.raise_)["metadata"]
     except _NoParams as stop:

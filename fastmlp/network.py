@@ -126,18 +126,22 @@ class Network:
 
     @property
     def n_in(self) -> int:
+        """The number of inputs, ``layers[0]``."""
         return self.layers[0]
 
     @property
     def n_out(self) -> int:
+        """The number of outputs, ``layers[-1]``."""
         return self.layers[-1]
 
     @property
     def is_classifier(self) -> bool:
+        """Whether the loss is a classifier's (softmax_ce, sigmoid_bce, ideal_mse): ``predict`` gives labels."""
         return self.loss in CLASSIFIER_LOSSES
 
     @property
     def n_params(self) -> int:
+        """The number of parameters, every W and b: the length of ``get_flat_params()``."""
         return self._params.shape[0]
 
     def _slices(self):
@@ -180,13 +184,47 @@ class Network:
 
     @reads
     def get_flat_params(self) -> FloatArray:
-        """A copy of all parameters, laid out [W0, b0, W1, b1, ...]."""
+        """A consistent copy of every parameter, laid out ``[W0, b0, W1, b1, ...]`` (each W row-major).
+
+        Returns
+        -------
+        ndarray, shape (n_params,)
+            The parameters, in the model's dtype.
+
+        Examples
+        --------
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([3, 4, 2], seed=0)
+        >>> model.get_flat_params().shape          # 4*3 + 4 + 2*4 + 2
+        (26,)
+        """
         return self._params.copy()
 
     @writes
     def set_flat_params(self, flat: ArrayLike) -> None:
-        """Replace every parameter (laid out as ``get_flat_params`` returns them); refuses NaN/Inf, also values
-        that overflow the model's dtype."""
+        """Replace every parameter.
+
+        Parameters
+        ----------
+        flat : array_like, shape (n_params,)
+            The new values, laid out as ``get_flat_params`` returns them; converted to the model's dtype.
+
+        Raises
+        ------
+        TypeError
+            ``flat`` does not hold numbers.
+        ValueError
+            Its shape is not ``(n_params,)``, or it holds NaN/Inf (also values that overflow the model's dtype).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 1], activation="identity", dtype="float64")
+        >>> model.set_flat_params([1.0, 2.0, 0.5])     # W = [[1, 2]], b = [0.5]
+        >>> model.forward([[1.0, 1.0]])
+        array([[3.5]])
+        """
         flat = np.asarray(flat)
         if flat.shape != self._params.shape:
             raise ValueError(f"flat: expected shape {self._params.shape}, got {flat.shape}")
@@ -242,14 +280,40 @@ class Network:
 
     # ---- inference, loss and gradient -----------------------------------------------------------------------
     def forward(self, X: ArrayLike, check_finite: bool = True) -> FloatArray:
-        """The network's raw output (logits for the cross-entropy losses), shape (n, n_out); bit for bit
-        ``model.predictor()(X)``. ``check_finite=False`` skips the NaN/Inf scan of X (one pass in C).
+        """The network's raw output (logits for the cross-entropy losses), bit for bit ``model.predictor()(X)``.
 
         Dense X runs on a cache of the weights in the packed inference layout (a ``Predictor``), made on the
         first call and reused until the weights change: every fastmlp write (training, steppers, set_flat_params,
         reset_parameters, loading, the estimators) marks them changed, and while writable views of the weights
         (``params``, ``read_weights()``, an estimator's ``coefs_``/``intercepts_``) are alive the cache is not
-        used (see ``params``)."""
+        used (see ``params``).
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n, n_in)
+            The samples, one per row (scipy sparse CSR/CSC runs the first layer on the nonzeros).
+        check_finite : bool, default True
+            False skips the NaN/Inf scan of X (one pass in C).
+
+        Returns
+        -------
+        ndarray, shape (n, n_out)
+            The last layer's output (its activation applied), in the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            X has another number of columns than ``n_in``, is empty, or holds NaN/Inf.
+        RuntimeError
+            Another thread is training the model.
+
+        Examples
+        --------
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 8, 3], seed=0)
+        >>> model.forward([[0.5, -1.0], [1.0, 2.0]]).shape
+        (2, 3)
+        """
         if check_finite is not True:
             check_finite = validation.flag("check_finite", check_finite)
         out = self._guard.predict_plain(X, check_finite)  # the cache on a plain array: no Python-level checks
@@ -283,7 +347,36 @@ class Network:
 
     @uses_workspace  # the C description's workspace is shared: one caller at a time
     def loss_value(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> float:
-        """Mean loss of the model on (X, y) (weighted by ``sample_weight``), no penalty terms."""
+        """The mean loss of the model on (X, y), without penalty terms.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            The samples.
+        y : array_like
+            Integer labels of shape (n,) for the label losses, else targets of shape (n, n_out).
+        sample_weight : array_like, shape (n,), optional
+            One weight >= 0 per sample: the weighted mean instead.
+
+        Returns
+        -------
+        float
+            The (weighted) mean loss.
+
+        Raises
+        ------
+        ValueError
+            A shape does not match, or a value is NaN/Inf.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 1], activation="identity", loss="mse", dtype="float64")
+        >>> model.set_flat_params([0.0, 0.0, 1.0])       # the output is 1 everywhere
+        >>> model.loss_value(np.zeros((4, 2)), np.zeros((4, 1)))   # 0.5 * (1 - 0)**2
+        0.5
+        """
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)
@@ -292,8 +385,39 @@ class Network:
     @uses_workspace
     def loss_grad(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None
                   ) -> Tuple[float, FloatArray]:
-        """(mean loss, flat gradient of every parameter) on the batch (X, y) (weighted by ``sample_weight``),
-        without updating."""
+        """The mean loss and its gradient with respect to every parameter, without updating.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            The batch.
+        y : array_like
+            Integer labels of shape (n,) for the label losses, else targets of shape (n, n_out).
+        sample_weight : array_like, shape (n,), optional
+            One weight >= 0 per sample: the weighted mean instead.
+
+        Returns
+        -------
+        loss : float
+            The (weighted) mean loss of the batch.
+        grads : ndarray, shape (n_params,)
+            Its gradient, laid out as ``get_flat_params``.
+
+        Raises
+        ------
+        ValueError
+            A shape does not match, or a value is NaN/Inf.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([2, 1], activation="identity", loss="mse", dtype="float64")
+        >>> model.set_flat_params([0.0, 0.0, 1.0])
+        >>> loss, grads = model.loss_grad(np.ones((1, 2)), np.zeros((1, 1)))
+        >>> loss, grads                                  # dp = p - t = 1: dW = dp x, db = dp
+        (0.5, array([1., 1., 1.]))
+        """
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)

@@ -40,7 +40,13 @@ class Optimizer:
         self._owner = None    # weakref to the model training with it (one model at a time)
 
     def options(self):
-        """The options as keyword arguments of ``_core.OptimConfig`` (``scale_penalty`` only when it is on)."""
+        """The optimizer's options.
+
+        Returns
+        -------
+        dict
+            The options as keyword arguments of ``_core.OptimConfig`` (``scale_penalty`` only when it is on).
+        """
         opts = dict(lr=self.lr, weight_decay=self.weight_decay, l1=self.l1)
         if self.scale_penalty:
             opts["scale_penalty"] = True
@@ -161,11 +167,60 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Plain stochastic gradient descent: ``W -= lr * (dW + weight_decay*W + l1*sign(W))``."""
+    """Plain stochastic gradient descent: ``W -= lr * (dW + weight_decay*W + l1*sign(W))``.
+
+    An optimizer owns its state and step counter for its whole life: ``model.fit(X, y, optimizer=opt)`` trains
+    with exactly this object, and ``fit``, ``train_step``, steppers and pickling all see its one state.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        The learning rate, >= 0.
+    weight_decay : float, default 0.0
+        The L2 penalty on the weights (never the biases), >= 0.
+    l1 : float, default 0.0
+        The L1 penalty on the weights, >= 0.
+    scale_penalty : bool, default False
+        False adds ``weight_decay*W + l1*sign(W)`` to each batch's gradient, as PyTorch does; True divides both by
+        the batch's total sample weight and includes the penalty in the batch loss: scikit-learn's ``alpha``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> opt = fastmlp.SGD(lr=0.05)
+    >>> model = fastmlp.MLP([2, 3, 2], seed=0)
+    >>> _ = model.fit(np.ones((4, 2)), np.array([0, 1, 0, 1]), epochs=2, batch_size=2, optimizer=opt)
+    >>> model.optimizer_ is opt, opt.step_count
+    (True, 4)
+    """
 
 
 class Momentum(Optimizer):
-    """SGD with (heavy-ball) momentum, as in PyTorch: ``v = momentum*v + g;  W -= lr*v``."""
+    """SGD with (heavy-ball) momentum, as in PyTorch: ``v = momentum*v + g``, ``W -= lr*v``.
+
+    ``g = dW + weight_decay*W + l1*sign(W)``; the velocity v is the optimizer's state.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        The learning rate, >= 0.
+    momentum : float, default 0.9
+        In [0, 1).
+    weight_decay : float, default 0.0
+        The L2 penalty on the weights (never the biases), >= 0.
+    l1 : float, default 0.0
+        The L1 penalty on the weights, >= 0.
+    scale_penalty : bool, default False
+        False adds ``weight_decay*W + l1*sign(W)`` to each batch's gradient, as PyTorch does; True divides both by
+        the batch's total sample weight and includes the penalty in the batch loss: scikit-learn's ``alpha``.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> fastmlp.Momentum(lr=0.1, momentum=0.8)
+    Momentum(lr=0.1, weight_decay=0.0, l1=0.0, momentum=0.8)
+    """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
                  l1: float = 0.0, scale_penalty: bool = False) -> None:
@@ -173,15 +228,73 @@ class Momentum(Optimizer):
         self.momentum = momentum
 
     def options(self):
+        """The optimizer's options.
+
+        Returns
+        -------
+        dict
+            ``lr``, ``weight_decay``, ``l1`` and ``momentum`` (``scale_penalty`` only when it is on).
+        """
         return dict(super().options(), momentum=self.momentum)
 
 
 class Nesterov(Momentum):
-    """SGD with Nesterov momentum, as in PyTorch: ``v = momentum*v + g;  W -= lr*(g + momentum*v)``."""
+    """SGD with Nesterov momentum, as in PyTorch: ``v = momentum*v + g``, ``W -= lr*(g + momentum*v)``.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        The learning rate, >= 0.
+    momentum : float, default 0.9
+        In (0, 1).
+    weight_decay : float, default 0.0
+        The L2 penalty on the weights (never the biases), >= 0.
+    l1 : float, default 0.0
+        The L1 penalty on the weights, >= 0.
+    scale_penalty : bool, default False
+        False adds ``weight_decay*W + l1*sign(W)`` to each batch's gradient, as PyTorch does; True divides both by
+        the batch's total sample weight and includes the penalty in the batch loss: scikit-learn's ``alpha``.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> fastmlp.Nesterov(momentum=0.9).name
+    'nesterov'
+    """
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba, bias-corrected, as in PyTorch) with L2/L1 terms added to the gradient."""
+    """Adam (Kingma & Ba, bias-corrected, as in PyTorch) with L2/L1 terms added to the gradient.
+
+    The moments m and v are the optimizer's state; its step counter is Adam's step number.
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+        The learning rate, >= 0.
+    beta1 : float, default 0.9
+        The first moment's decay, in [0, 1).
+    beta2 : float, default 0.999
+        The second moment's decay, in [0, 1).
+    eps : float, default 1e-8
+        Added to the root of the second moment, > 0.
+    weight_decay : float, default 0.0
+        The L2 penalty on the weights (never the biases), >= 0.
+    l1 : float, default 0.0
+        The L1 penalty on the weights, >= 0.
+    scale_penalty : bool, default False
+        True: scikit-learn's ``alpha`` convention (see ``SGD``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> opt = fastmlp.Adam(lr=0.003)
+    >>> model = fastmlp.MLP([2, 3, 2], seed=0)
+    >>> _ = model.fit(np.ones((4, 2)), np.array([0, 1, 0, 1]), epochs=1, batch_size=4, optimizer=opt)
+    >>> opt.state.shape == (2 * model.n_params,), opt.step_count      # the moments m and v
+    (True, 1)
+    """
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, l1: float = 0.0, scale_penalty: bool = False) -> None:
@@ -189,6 +302,13 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def options(self):
+        """The optimizer's options.
+
+        Returns
+        -------
+        dict
+            ``lr``, ``weight_decay``, ``l1``, ``beta1``, ``beta2`` and ``eps`` (``scale_penalty`` only when on).
+        """
         return dict(super().options(), beta1=self.beta1, beta2=self.beta2, eps=self.eps)
 
 
@@ -221,3 +341,31 @@ def check_given(optimizer, given):
         if takers is not None and optimizer not in takers:
             raise ValueError(f"{name}: optimizer={optimizer!r} does not use it (it would be ignored); "
                              f"{name} belongs to optimizer={' or '.join(map(repr, takers))}")
+
+
+def restore_optimizer(model, f, where):
+    """Give ``model`` (just read by ``fastmlp.load``) the optimizer recorded in the model file ``f``, every field
+    checked (ValueError naming ``where`` and the field)."""
+    rec = f["optimizer"]
+    if rec["step_count"] != f["step_count"]:
+        raise ValueError(f"{where}: optimizer: step_count {rec['step_count']} differs from the model's "
+                         f"{f['step_count']}")
+    try:
+        opt = BY_NAME[rec["name"]](**rec["options"])
+        opt.config(model.dtype)  # checks every option
+        opt.bind(model._c_net())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: optimizer: {exc}") from None
+    state = rec["state"]
+    size = opt.state.shape[0]
+    if (0 if state is None else state.shape[0]) != size:
+        raise ValueError(f"{where}: optimizer_state: {rec['name']} on this network keeps {size} values, the file "
+                         f"has {0 if state is None else state.shape[0]}")
+    if isinstance(opt, Adam) and size and np.any(state[size // 2:] < 0):
+        # the second half is Adam's second moment v (state = [m, v]): a negative v turns weights into NaN
+        raise ValueError(f"{where}: optimizer_state: Adam's second moments must be >= 0")
+    if size:
+        opt.state = state
+    opt.step_count = rec["step_count"]
+    opt.adopt(model)
+    model.optimizer_ = opt

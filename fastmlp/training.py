@@ -21,8 +21,20 @@ else:
 
 
 class History(_HistoryBase):
-    """Per-epoch records: ``history["loss"]``, ``["val_loss"]``, ``["val_score"]``, ``["lr"]``, ``["time"]``,
-    plus ``stopped_epoch``, ``best_epoch`` and ``diverged`` attributes."""
+    """Per-epoch records of a ``fit``: a dict of lists.
+
+    Keys ``"loss"``, ``"val_loss"``, ``"val_score"``, ``"lr"`` and ``"time"``, plus the attributes
+    ``stopped_epoch``, ``best_epoch`` and ``diverged``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> model = fastmlp.MLP([2, 3, 2], seed=0)
+    >>> history = model.fit(np.ones((4, 2)), np.array([0, 1, 0, 1]), epochs=3, batch_size=2)
+    >>> len(history["loss"]), len(history["lr"])
+    (3, 3)
+    """
 
     stopped_epoch: Optional[int]
     best_epoch: Optional[int]

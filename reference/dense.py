@@ -29,7 +29,44 @@ def act_grad(p, act):
 
 
 def dense_forward(x, W, b, p, n, n_in, n_out, act):
-    """p[n][n_out] = act(x[n][n_in] . W[n_out][n_in]^T + b[n_out]); b may be None."""
+    """p[n][n_out] = act(x[n][n_in] . W[n_out][n_in]^T + b[n_out]); b may be None.
+
+    Parameters
+    ----------
+    x : list of float
+        The input rows, ``n * n_in`` values, row-major.
+    W : list of float
+        The weights, ``n_out * n_in`` values, row-major.
+    b : list of float or None
+        The bias, ``n_out`` values; None: no bias.
+    p : list of float
+        Written: the output, ``n * n_out`` values.
+    n : int
+        The rows of the batch.
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+    act : int
+        The activation: ``ACT_IDENTITY``, ``ACT_RELU``, ``ACT_SIGMOID`` or ``ACT_TANH``.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.dense_forward : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> p = [0.0] * 2                                          # n = 1 row, n_out = 2 outputs
+    >>> ref.dense_forward([1.0, -2.0], [1.0, 1.0, 0.5, -1.0], None, p, 1, 2, 2, ref.ACT_RELU)
+    >>> p                                                      # relu(1 - 2), relu(0.5 + 2)
+    [0.0, 2.5]
+    """
     check_sizes(n, n_in, n_out)
     check_act(act)
     for i in range(n):
@@ -44,7 +81,13 @@ def dense_forward(x, W, b, p, n, n_in, n_out, act):
 
 def dense_pack_width():
     """Panel width of the packed layout. The C core returns the width of its SIMD path; the reference has no
-    vectors and packs with any width it is given, so this is only a default."""
+    vectors and packs with any width it is given, so this is only a default.
+
+    Returns
+    -------
+    int
+        8.
+    """
     return 8
 
 
@@ -53,7 +96,28 @@ SIZE_LIMIT = (2 ** 63 - 1) // 8  # fm_mul_size: products past PTRDIFF_MAX / 8 (6
 
 
 def dense_packed_size(count, n_in, n_out, nc):
-    """count[0] = length of the packed layout: ceil(n_out / (G*nc)) groups of G*nc outputs by n_in."""
+    """count[0] = length of the packed layout: ceil(n_out / (G*nc)) groups of G*nc outputs by n_in.
+
+    Parameters
+    ----------
+    count : list of int
+        A one-element list: ``count[0]`` is written.
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+    nc : int
+        The panel width, 1 to 1024.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    dense_pack : Writes that many values.
+    """
     check_sizes(n_in, n_out)
     if n_in * n_out > SIZE_LIMIT:
         raise KernelError("size overflow")
@@ -67,7 +131,30 @@ def dense_packed_size(count, n_in, n_out, nc):
 
 
 def dense_pack(W, Wp, n_in, n_out, nc):
-    """Wp[g][k][j] = W[g*G*nc + j][k] for j < G*nc, zero past n_out: groups of G panels of nc outputs, by k."""
+    """Wp[g][k][j] = W[g*G*nc + j][k] for j < G*nc, zero past n_out: groups of G panels of nc outputs, by k.
+
+    Parameters
+    ----------
+    W : list of float
+        The weights, ``n_out * n_in`` values, row-major.
+    Wp : list of float
+        Written: the packed layout (``dense_packed_size`` values).
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+    nc : int
+        The panel width, 1 to 1024.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.dense_pack : The fast kernel, on numpy arrays.
+    """
     dense_packed_size([0], n_in, n_out, nc)
     G = PACK_GROUP
     groups = (n_out + G * nc - 1) // (G * nc)
@@ -79,7 +166,38 @@ def dense_pack(W, Wp, n_in, n_out, nc):
 
 
 def dense_forward_packed(x, Wp, b, p, n, n_in, n_out, nc, act):
-    """dense_forward with W read from its packed layout: the same sums in the same order."""
+    """dense_forward with W read from its packed layout: the same sums in the same order.
+
+    Parameters
+    ----------
+    x : list of float
+        The input rows, ``n * n_in`` values, row-major.
+    Wp : list of float
+        The packed weights (``dense_pack``'s output).
+    b : list of float or None
+        The bias, ``n_out`` values; None: no bias.
+    p : list of float
+        Written: the output, ``n * n_out`` values.
+    n : int
+        The rows of the batch.
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+    nc : int
+        The panel width, 1 to 1024.
+    act : int
+        The activation: ``ACT_IDENTITY``, ``ACT_RELU``, ``ACT_SIGMOID`` or ``ACT_TANH``.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.dense_forward_packed : The fast kernel, on numpy arrays.
+    """
     check_sizes(n, n_in, n_out, nc)
     check_act(act)
     for i in range(n):
@@ -109,7 +227,46 @@ def delta_bias(p, dp, dz, db, n, n_out, act, accumulate):
 
 
 def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate):
-    """dz = dp * act'(p); db (+)= sum_i dz; dW (+)= dz^T . x; dx = dz . W (db, dx may be None)."""
+    """dz = dp * act'(p); db (+)= sum_i dz; dW (+)= dz^T . x; dx = dz . W (db, dx may be None).
+
+    Parameters
+    ----------
+    x : list of float
+        The input rows, ``n * n_in`` values, row-major.
+    W : list of float
+        The weights, ``n_out * n_in`` values, row-major.
+    p : list of float
+        The layer's output, ``n * n_out`` values.
+    dp : list of float
+        dL/dp, ``n * n_out`` values.
+    dz : list of float
+        Written: ``dp * act'(p)``, ``n * n_out`` values (it may be ``dp`` itself).
+    dW : list of float
+        The weight gradient, ``n_out * n_in`` values: written, or added to with ``accumulate``.
+    db : list of float or None
+        The bias gradient, ``n_out`` values: written, or added to with ``accumulate``; None: not computed.
+    dx : list of float or None
+        Written: the input gradient ``dz . W``, ``n * n_in`` values; None: not computed.
+    n : int
+        The rows of the batch.
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+    act : int
+        The activation: ``ACT_IDENTITY``, ``ACT_RELU``, ``ACT_SIGMOID`` or ``ACT_TANH``.
+    accumulate : bool
+        Add this batch's gradient to dW and db instead of overwriting them.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.dense_backward : The fast kernel, on numpy arrays.
+    """
     check_sizes(n, n_in, n_out)
     check_act(act)
     delta_bias(p, dp, dz, db, n, n_out, act, accumulate)

@@ -27,7 +27,42 @@ def check_sw(sw, n):
 
 
 def loss_mse(p, t, sw, dp, loss, n, m):
-    """loss[0] = 1/(2n) sum (p - t)^2; dp = (p - t) / n (dp may be None)."""
+    """loss[0] = 1/(2n) sum (p - t)^2; dp = (p - t) / n (dp may be None).
+
+    Parameters
+    ----------
+    p : list of float
+        The predictions, ``n * m`` values.
+    t : list of float
+        The targets, ``n * m`` values.
+    sw : list of float or None
+        One weight >= 0 per row (a positive sum); None: all ones.
+    dp : list of float or None
+        Written: the gradient ``(p - t) / n`` (weighted: see the C twin); None: not computed.
+    loss : list of float
+        A one-element list: ``loss[0]`` is written.
+    n : int
+        The rows of the batch.
+    m : int
+        The outputs per row.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.loss_mse : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> loss, dp = [0.0], [0.0] * 2
+    >>> ref.loss_mse([1.0, 2.0], [0.0, 0.0], None, dp, loss, 1, 2)
+    >>> loss, dp
+    ([2.5], [1.0, 2.0])
+    """
     check_sizes(n, m)
     check_sw(sw, n)
     if sw is None:
@@ -54,7 +89,34 @@ def loss_mse(p, t, sw, dp, loss, n, m):
 
 
 def loss_softmax_ce(z, y, sw, dz, loss, n, m):
-    """loss[0] = mean_i logsumexp(z_i) - z_i[y_i]; dz = (softmax(z) - onehot(y)) / n (dz may be None)."""
+    """loss[0] = mean_i logsumexp(z_i) - z_i[y_i]; dz = (softmax(z) - onehot(y)) / n (dz may be None).
+
+    Parameters
+    ----------
+    z : list of float
+        The logits, ``n * m`` values.
+    y : list of int
+        The labels, ``n`` values in ``[0, m)``.
+    sw : list of float or None
+        One weight >= 0 per row (a positive sum); None: all ones.
+    dz : list of float
+        Written: ``dp * act'(p)``, ``n * n_out`` values (it may be ``dp`` itself).
+    loss : list of float
+        A one-element list: ``loss[0]`` is written.
+    n : int
+        The rows of the batch.
+    m : int
+        The outputs per row.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.loss_softmax_ce : The fast kernel, on numpy arrays.
+    """
     check_sizes(n, m)
     for i in range(n):
         if y[i] < 0 or y[i] >= m:
@@ -87,7 +149,34 @@ def loss_softmax_ce(z, y, sw, dz, loss, n, m):
 
 
 def loss_sigmoid_bce(z, t, sw, dz, loss, n, m):
-    """loss[0] = 1/n sum max(z,0) - z t + log1p(exp(-|z|)); dz = (sigmoid(z) - t) / n (dz may be None)."""
+    """loss[0] = 1/n sum max(z,0) - z t + log1p(exp(-abs(z))); dz = (sigmoid(z) - t) / n (dz may be None).
+
+    Parameters
+    ----------
+    z : list of float
+        The logits, ``n * m`` values.
+    t : list of float
+        The targets, ``n * m`` values.
+    sw : list of float or None
+        One weight >= 0 per row (a positive sum); None: all ones.
+    dz : list of float
+        Written: ``dp * act'(p)``, ``n * n_out`` values (it may be ``dp`` itself).
+    loss : list of float
+        A one-element list: ``loss[0]`` is written.
+    n : int
+        The rows of the batch.
+    m : int
+        The outputs per row.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.loss_sigmoid_bce : The fast kernel, on numpy arrays.
+    """
     check_sizes(n, m)
     check_sw(sw, n)
     if sw is None:
@@ -121,7 +210,34 @@ def loss_sigmoid_bce(z, t, sw, dz, loss, n, m):
 
 def loss_poisson(z, t, sw, dz, loss, n, m):
     """loss[0] = 1/n sum xlogy(t, t) - t - t z + exp(z) (half the Poisson deviance, scikit-learn's poisson_loss of
-    t and exp(z)); dz = (exp(z) - t) / n (dz may be None). Targets must be >= 0."""
+    t and exp(z)); dz = (exp(z) - t) / n (dz may be None). Targets must be >= 0.
+
+    Parameters
+    ----------
+    z : list of float
+        The log-mean, ``n * m`` values.
+    t : list of float
+        The counts (>= 0), ``n * m`` values.
+    sw : list of float or None
+        One weight >= 0 per row (a positive sum); None: all ones.
+    dz : list of float
+        Written: ``dp * act'(p)``, ``n * n_out`` values (it may be ``dp`` itself).
+    loss : list of float
+        A one-element list: ``loss[0]`` is written.
+    n : int
+        The rows of the batch.
+    m : int
+        The outputs per row.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.loss_poisson : The fast kernel, on numpy arrays.
+    """
     check_sizes(n, m)
     if not all(t[i] >= 0.0 for i in range(n * m)):
         raise KernelError("option out of range")
@@ -143,7 +259,28 @@ def loss_poisson(z, t, sw, dz, loss, n, m):
 
 
 def softmax(z, p, n, m):
-    """p[n][m] = row-wise softmax of z."""
+    """p[n][m] = row-wise softmax of z.
+
+    Parameters
+    ----------
+    z : list of float
+        The logits, ``n * m`` values.
+    p : list of float
+        Written: the row-wise softmax, ``n * m`` values.
+    n : int
+        The rows of the batch.
+    m : int
+        The outputs per row.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.softmax : The fast kernel, on numpy arrays.
+    """
     check_sizes(n, m)
     for i in range(n):
         mx = z[i * m]

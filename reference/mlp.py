@@ -1,6 +1,8 @@
 """Twin of csrc/mlp.c (mlp.inc): a whole network on flat parameter vectors laid out [W0, b0, W1, b1, ...].
 
-``net`` and ``opt`` are plain objects with the fields of the C structs ``fm_mlp`` and ``fm_optim``. The workspace
+``net`` and ``opt`` are plain objects with the fields of the C structs ``fm_mlp`` and ``fm_optim``. Every
+``mlp_*`` function takes the arguments of its C twin ``fm_mlp_*_f32`` / ``_f64``, in the same order and with the
+meaning the C API documents (docs: the C API page), buffers as flat lists. The workspace
 arguments exist to keep the C signatures; the reference allocates its own lists. The network's input is dense rows
 or a CSR matrix (the ``_csr`` functions); as in C, only the first layer's forward and backward look at which.
 """
@@ -22,7 +24,28 @@ OPT_SGD, OPT_ADAM = 0, 1
 
 @dataclass
 class Net:
-    """fm_mlp: sizes has n_layers + 1 entries, acts n_layers."""
+    """The twin of the C struct ``fm_mlp``: a network description.
+
+    Parameters
+    ----------
+    n_layers : int
+        The number of dense layers.
+    sizes : list of int
+        ``n_layers + 1`` sizes: inputs, hidden widths, outputs.
+    acts : list of int
+        ``n_layers`` activations (``ACT_*``), the output's last.
+    loss : int
+        The loss, an index into ``LOSSES`` (``fm_loss``).
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> net = ref.Net(1, [2, 1], [ref.ACT_IDENTITY], 0)         # one identity layer, squared error
+    >>> out = [0.0]
+    >>> ref.mlp_forward(net, [1.0, 2.0, 0.5], [1.0, 1.0], out, None, 1, 1)   # W = [1, 2], b = 0.5
+    >>> out
+    [3.5]
+    """
     n_layers: int
     sizes: List[int]
     acts: List[int]
@@ -31,7 +54,31 @@ class Net:
 
 @dataclass
 class Optim:
-    """fm_optim."""
+    """The twin of the C struct ``fm_optim``: an update rule.
+
+    Parameters
+    ----------
+    kind : int, default OPT_SGD
+        ``OPT_SGD`` or ``OPT_ADAM``.
+    lr : float, default 0.01
+        The learning rate.
+    momentum : float, default 0.0
+        SGD's momentum, in [0, 1).
+    weight_decay : float, default 0.0
+        The L2 coefficient (weights only).
+    l1 : float, default 0.0
+        The L1 coefficient (weights only).
+    nesterov : bool, default False
+        Nesterov momentum.
+    beta1 : float, default 0.9
+        Adam's first-moment decay.
+    beta2 : float, default 0.999
+        Adam's second-moment decay.
+    eps : float, default 1e-8
+        Adam's epsilon.
+    scale_penalty : bool, default False
+        scikit-learn's ``alpha`` convention: the penalties divided by the batch's weight sum and in the loss.
+    """
     kind: int = OPT_SGD
     lr: float = 0.01
     momentum: float = 0.0

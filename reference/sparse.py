@@ -84,7 +84,46 @@ def _backward_range(indptr, indices, data, rows, dz, dW, dWt, n, n_in, n_out, ac
 
 
 def csr_dense_forward(indptr, indices, data, rows, W, b, p, work, n, n_rows, n_in, n_out, act):
-    """p[i][o] = act(X[rows[i]] . W[o] + b[o]); b may be None. work: n_in * n_out scratch values (W transposed)."""
+    """p[i][o] = act(X[rows[i]] . W[o] + b[o]); b may be None. work: n_in * n_out scratch values (W transposed).
+
+    Parameters
+    ----------
+    indptr : list of int
+        The CSR row pointers (``n_rows + 1`` values, from 0, never decreasing).
+    indices : list of int
+        The CSR column of each nonzero, in ``[0, n_in)``.
+    data : list of float
+        The CSR values.
+    rows : list of int or None
+        The rows of X that form the batch (``n`` indices in ``[0, n_rows)``); None: the first n.
+    W : list of float
+        The weights, ``n_out * n_in`` values, row-major.
+    b : list of float or None
+        The bias, ``n_out`` values; None: no bias.
+    p : list of float
+        Written: the output, ``n * n_out`` values.
+    work : list of float
+        The scratch of ``n_in * n_out`` values (the C twin's; W or dW transposed).
+    n : int
+        The rows of the batch.
+    n_rows : int
+        The rows of the CSR matrix.
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+    act : int
+        The activation: ``ACT_IDENTITY``, ``ACT_RELU``, ``ACT_SIGMOID`` or ``ACT_TANH``.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.csr_dense_forward : The fast kernel, on numpy arrays.
+    """
     _check(indptr, indices, rows, n, n_rows, n_in, n_out, act)
     if work is None:
         raise KernelError("NULL pointer")
@@ -95,7 +134,52 @@ def csr_dense_forward(indptr, indices, data, rows, W, b, p, work, n, n_rows, n_i
 def csr_dense_backward(indptr, indices, data, rows, p, dp, dz, dW, db, work, n, n_rows, n_in, n_out, act,
                        accumulate):
     """dz = dp * act'(p); db (+)= sum_i dz (db may be None); dW[o][k] (+)= sum_i dz[i][o] X[rows[i]][k], summed in
-    work (n_in * n_out scratch values: dW transposed)."""
+    work (n_in * n_out scratch values: dW transposed).
+
+    Parameters
+    ----------
+    indptr : list of int
+        The CSR row pointers (``n_rows + 1`` values, from 0, never decreasing).
+    indices : list of int
+        The CSR column of each nonzero, in ``[0, n_in)``.
+    data : list of float
+        The CSR values.
+    rows : list of int or None
+        The rows of X that form the batch (``n`` indices in ``[0, n_rows)``); None: the first n.
+    p : list of float
+        The layer's output, ``n * n_out`` values.
+    dp : list of float
+        dL/dp, ``n * n_out`` values.
+    dz : list of float
+        Written: ``dp * act'(p)``, ``n * n_out`` values (it may be ``dp`` itself).
+    dW : list of float
+        The weight gradient, ``n_out * n_in`` values: written, or added to with ``accumulate``.
+    db : list of float or None
+        The bias gradient, ``n_out`` values: written, or added to with ``accumulate``; None: not computed.
+    work : list of float
+        The scratch of ``n_in * n_out`` values (the C twin's; W or dW transposed).
+    n : int
+        The rows of the batch.
+    n_rows : int
+        The rows of the CSR matrix.
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+    act : int
+        The activation: ``ACT_IDENTITY``, ``ACT_RELU``, ``ACT_SIGMOID`` or ``ACT_TANH``.
+    accumulate : bool
+        Add this batch's gradient to dW and db instead of overwriting them.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.csr_dense_backward : The fast kernel, on numpy arrays.
+    """
     _check(indptr, indices, rows, n, n_rows, n_in, n_out, act)
     if work is None:
         raise KernelError("NULL pointer")

@@ -6,7 +6,7 @@ Layers, low to high (a module may import any lower layer, and its own layer wher
   0  fastmlp.vocabulary, fastmlp.errors (and the oracle, fastmlp.reference, which stands alone)
   1  fastmlp._core (compiled: the imports of its .pyx and the .pxi files it includes)
   2  the library: every other top-level module, itself in ranks (LIBRARY): validation, extras, _guard, _typing, info,
-     schedules, modelfile -> optimizers, network -> training, export -> mlp
+     schedules, modelfile -> optimizers, network -> training, export -> fitting -> mlp
   3  fastmlp.estimators, fastmlp.interop, fastmlp.regions and fastmlp.regions.*
   4  fastmlp.apps.*
   5  fastmlp (its __init__) and fastmlp.__main__: the top, may import anything
@@ -32,7 +32,8 @@ LIBRARY = {"fastmlp.validation": 0, "fastmlp.atomic": 0, "fastmlp.extras": 0, "f
            "fastmlp.schedules": 0, "fastmlp.modelfile": 0,
            "fastmlp.optimizers": 1, "fastmlp.network": 1,
            "fastmlp.training": 2, "fastmlp.export": 2, "fastmlp.lbfgs": 2, "fastmlp.derivatives": 2,
-           "fastmlp.mlp": 3}
+           "fastmlp.numcheck": 2,
+           "fastmlp.fitting": 3, "fastmlp.mlp": 4}
 
 # optional extras: imported inside the function that needs them, so that `import fastmlp` does not pay for them
 LAZY_OK = {"matplotlib", "scipy", "sklearn", "tqdm", "torch", "onnx", "onnxruntime", "dask", "distributed",

@@ -39,14 +39,76 @@ _DOC = """
     weights are kept (``early_stopping``) or ``fit`` raises scikit-learn's non-finite error; ``sgd`` momentum is
     PyTorch's form (the same steps at a constant rate); ``adam`` adds epsilon after the bias correction.
     ``coefs_`` / ``intercepts_`` are views of the network's weights (``model_``, a ``fastmlp.MLP``).
-    fastmlp's extra parameter ``dtype``: None (default) trains in the input's dtype (float32 stays float32,
-    anything else float64, as scikit-learn), "float32" / "float64" convert.
+
+    Parameters
+    ----------{loss}
+    hidden_layer_sizes : int or sequence of int, default (100,)
+        The sizes of the hidden layers.
+    activation : {{"relu", "logistic", "tanh", "identity"}}, default "relu"
+        The hidden activation.
+    solver : {{"adam", "sgd", "lbfgs"}}, default "adam"
+        The optimizer.
+    alpha : float, default 0.0001
+        The L2 penalty, scaled by the batch's sample-weight sum as in scikit-learn.
+    batch_size : int or "auto", default "auto"
+        Rows per step; "auto" is ``min(200, n_samples)``.
+    learning_rate : {{"constant", "invscaling", "adaptive"}}, default "constant"
+        The schedule ("sgd" only).
+    learning_rate_init : float, default 0.001
+        The initial rate ("sgd" and "adam").
+    power_t : float, default 0.5
+        The exponent of "invscaling".
+    max_iter : int, default 200
+        The most epochs (iterations for "lbfgs").
+    shuffle : bool, default True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default None
+        Seeds the initial weights, the shuffles and the validation split, drawn as scikit-learn draws them.
+    tol : float, default 1e-4
+        The improvement that counts for stopping.
+    verbose : bool or int, default False
+        Print the loss of every iteration.
+    warm_start : bool, default False
+        Start ``fit`` from the previous solution.
+    momentum : float, default 0.9
+        In [0, 1) ("sgd").
+    nesterovs_momentum : bool, default True
+        Nesterov momentum ("sgd", momentum > 0).
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` and stop when its score stops improving.
+    validation_fraction : float, default 0.1
+        The held-out fraction for early stopping.
+    beta_1 : float, default 0.9
+        Adam's first-moment decay.
+    beta_2 : float, default 0.999
+        Adam's second-moment decay.
+    epsilon : float, default 1e-8
+        Adam's epsilon.
+    n_iter_no_change : int, default 10
+        Epochs without a ``tol`` improvement before stopping.
+    max_fun : int, default 15000
+        The most loss evaluations ("lbfgs").
+    dtype : {{None, "float32", "float64"}}, default None
+        fastmlp's extra parameter: None trains in the input's dtype (float32 stays float32, anything else float64,
+        as scikit-learn); "float32" / "float64" convert.
+
+    Examples
+    --------
+{example}
     """
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):  # type: ignore[misc]  # scikit-learn has no type stubs
     __doc__ = "Multi-layer perceptron classifier (log-loss; softmax, or logistic outputs for binary and " \
-              "multilabel targets)." + _DOC.format(name="MLPClassifier")
+              "multilabel targets)." + _DOC.format(name="MLPClassifier", loss="", example="""\
+    >>> from sklearn.datasets import load_iris
+    >>> from fastmlp import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=300, random_state=0).fit(X, y)
+    >>> clf.classes_, clf.coefs_[0].shape
+    (array([0, 1, 2]), (4, 16))
+    >>> print(f"{clf.score(X, y):.2f}")
+    0.99""")
 
     def __init__(self, hidden_layer_sizes: Union[int, Sequence[int]] = (100,), activation: str = "relu", *,
                  solver: str = "adam", alpha: float = 0.0001, batch_size: Union[int, str] = "auto",
@@ -101,13 +163,44 @@ class MLPClassifier(ClassifierMixin, BaseMLP):  # type: ignore[misc]  # scikit-l
         return self._label_binarizer.inverse_transform(prob.ravel() if self.n_outputs_ == 1 else prob)
 
     def fit(self: _C, X: Data, y: Data, sample_weight: Data = None) -> _C:
-        """Fit the network to ``X`` (array or sparse matrix) and the labels ``y`` (1-d, or a 0/1 indicator matrix
-        for multilabel), optionally weighting the samples."""
+        """Fit the network to the samples X and their labels y, optionally weighting the samples.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n_samples, n_features)
+            The samples (scipy sparse CSR/CSC runs the first layer on the nonzeros).
+        y : array_like
+            The labels (1-d), or a 0/1 indicator matrix for multilabel targets.
+        sample_weight : array_like, shape (n_samples,), optional
+            One weight >= 0 per sample.
+
+        Returns
+        -------
+        MLPClassifier
+            The fitted estimator.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @available_if(_stochastic)
     def partial_fit(self: _C, X: Data, y: Data, sample_weight: Data = None, classes: Data = None) -> _C:
-        """One epoch over (X, y); the first call needs ``classes`` (every label there will be)."""
+        """One epoch over (X, y), continuing from the current weights ("sgd" and "adam" only).
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n_samples, n_features)
+            The samples (scipy sparse CSR/CSC runs the first layer on the nonzeros).
+        y : array_like
+            The labels of this block.
+        sample_weight : array_like, shape (n_samples,), optional
+            One weight >= 0 per sample.
+        classes : array_like, optional
+            Every label there will be: needed by the first call.
+
+        Returns
+        -------
+        MLPClassifier
+            The fitted estimator.
+        """
         if getattr(self, "classes_", None) is None and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
 
@@ -125,12 +218,34 @@ class MLPClassifier(ClassifierMixin, BaseMLP):  # type: ignore[misc]  # scikit-l
         return self._fit(X, y, sample_weight=sample_weight, incremental=True, setup=first_call)
 
     def predict(self, X: Data) -> NDArray[Any]:
-        """The predicted classes (an indicator matrix for multilabel targets)."""
+        """The predicted classes.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        ndarray
+            The classes, shape (n_samples,) (an indicator matrix for multilabel targets).
+        """
         check_is_fitted(self)
         return self._outputs_to_predictions(self._raw(self._check_X(X)))
 
     def predict_proba(self, X: Data) -> FloatArray:
-        """Probability of each class (in ``classes_`` order); two columns for a binary target."""
+        """The probability of each class.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_classes)
+            In ``classes_`` order; two columns for a binary target.
+        """
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
@@ -138,14 +253,38 @@ class MLPClassifier(ClassifierMixin, BaseMLP):  # type: ignore[misc]  # scikit-l
         return np.vstack([1 - y_pred, y_pred]).T if y_pred.ndim == 1 else y_pred
 
     def predict_log_proba(self, X: Data) -> FloatArray:
-        """``log(predict_proba(X))``."""
+        """The logarithm of ``predict_proba(X)``.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_classes)
+            ``log(predict_proba(X))``.
+        """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
 
     def to_onnx(self, path: Optional[str] = None, opset: Optional[int] = None) -> Any:
         """The fitted classifier as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
         ``X`` [N, n_features] in the network's dtype; outputs ``label`` (``predict``) and ``probabilities``
-        (``predict_proba``). Multilabel classifiers are not exported (ValueError)."""
+        (``predict_proba``). Multilabel classifiers are not exported (ValueError).
+
+        Parameters
+        ----------
+        path : str, optional
+            Where to write the graph as well.
+        opset : int, optional
+            The ``ai.onnx`` opset (default 17).
+
+        Returns
+        -------
+        onnx.ModelProto
+            The graph (needs ``fastmlp[onnx]``).
+        """
         check_is_fitted(self)
         return interop.classifier_to_onnx(self, path, opset=interop.DEFAULT_OPSET if opset is None else opset)
 
@@ -157,7 +296,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):  # type: ignore[misc]  # scikit-l
 
 class MLPRegressor(RegressorMixin, BaseMLP):  # type: ignore[misc]
     __doc__ = "Multi-layer perceptron regressor (half squared error, or half Poisson deviance with an exp " \
-              "output)." + _DOC.format(name="MLPRegressor")
+              "output)." + _DOC.format(name="MLPRegressor", loss="""
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        Half the squared error, or half the Poisson deviance (the output is ``exp`` of the network's).""",
+                                         example="""\
+    >>> import numpy as np
+    >>> from fastmlp import MLPRegressor
+    >>> X = np.linspace(-1, 1, 50).reshape(-1, 1)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, 3 * X[:, 0] + 1)
+    >>> print(f"{reg.score(X, 3 * X[:, 0] + 1):.3f}", reg.predict(X).shape)
+    1.000 (50,)""")
 
     def __init__(self, loss: str = "squared_error", hidden_layer_sizes: Union[int, Sequence[int]] = (100,),
                  activation: str = "relu", *, solver: str = "adam", alpha: float = 0.0001,
@@ -205,22 +353,76 @@ class MLPRegressor(RegressorMixin, BaseMLP):  # type: ignore[misc]
         return out.ravel() if out.shape[1] == 1 else out
 
     def fit(self: _R, X: Data, y: Data, sample_weight: Data = None) -> _R:
-        """Fit the network to ``X`` (array or sparse matrix) and the targets ``y`` (1-d or multi-output)."""
+        """Fit the network to the samples X and the targets y, optionally weighting the samples.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n_samples, n_features)
+            The samples (scipy sparse CSR/CSC runs the first layer on the nonzeros).
+        y : array_like
+            The targets, 1-d or multi-output (n_samples, n_outputs).
+        sample_weight : array_like, shape (n_samples,), optional
+            One weight >= 0 per sample.
+
+        Returns
+        -------
+        MLPRegressor
+            The fitted estimator.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @available_if(_stochastic)
     def partial_fit(self: _R, X: Data, y: Data, sample_weight: Data = None) -> _R:
-        """One epoch over (X, y), continuing from the current weights and optimizer state."""
+        """One epoch over (X, y), continuing from the current weights and optimizer state ("sgd", "adam").
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n_samples, n_features)
+            The samples (scipy sparse CSR/CSC runs the first layer on the nonzeros).
+        y : array_like
+            The targets of this block.
+        sample_weight : array_like, shape (n_samples,), optional
+            One weight >= 0 per sample.
+
+        Returns
+        -------
+        MLPRegressor
+            The fitted estimator.
+        """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X: Data) -> NDArray[Any]:
-        """The predictions, in the network's dtype ([n] for one output, else [n, n_outputs])."""
+        """The predictions.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix, shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        ndarray
+            In the network's dtype: shape (n_samples,) for one output, else (n_samples, n_outputs).
+        """
         check_is_fitted(self)
         return self._outputs_to_predictions(self._raw(self._check_X(X)))
 
     def to_onnx(self, path: Optional[str] = None, opset: Optional[int] = None) -> Any:
         """The fitted regressor as an ONNX graph (``onnx.ModelProto``, written to ``path`` when given): input
-        ``X`` [N, n_features], output ``output`` = ``predict(X)``, in the network's dtype."""
+        ``X`` [N, n_features], output ``output`` = ``predict(X)``, in the network's dtype.
+
+        Parameters
+        ----------
+        path : str, optional
+            Where to write the graph as well.
+        opset : int, optional
+            The ``ai.onnx`` opset (default 17).
+
+        Returns
+        -------
+        onnx.ModelProto
+            The graph (needs ``fastmlp[onnx]``).
+        """
         check_is_fitted(self)
         return interop.regressor_to_onnx(self, path, opset=interop.DEFAULT_OPSET if opset is None else opset)
 

@@ -34,8 +34,9 @@ extra) are in ``fastmlp.apps.plots``.
 Modules, by concern (each imports only numpy, ``fastmlp.mlp`` and modules listed before it):
 ``readers`` (the model as float64 arrays; validated points, boxes, numbers), ``patterns`` (activation patterns and
 local affine maps), ``pieces`` (exact 1-D), ``bounds``, ``cells`` (``Region``, ``Regions``), ``cellmaps`` (a
-cell's rows and maps from its pattern), ``planar`` (1-/2-D partition by clipping), ``enumeration`` (exact n-D
-search and its budgets), ``boundary`` (decision boundaries, partition statistics), ``shallow`` (deep -> shallow), ``shap`` (explanations).
+cell's rows and maps from its pattern), ``planar`` (1-/2-D partition by clipping), ``searchnode`` (the n-D
+search's branches and LP rows), ``enumeration`` (exact n-D search and its budgets), ``boundary`` (decision
+boundaries, partition statistics), ``shallow`` (deep -> shallow), ``shap`` (explanations).
 """
 from .boundary import Boundary, decision_boundary, partition_stats
 from .bounds import pattern_bound, product_region_bound, shallow_region_bound

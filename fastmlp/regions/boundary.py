@@ -18,7 +18,18 @@ from .readers import is_int, is_real, read_net
 class Boundary:
     """Segments of a decision boundary or level set: ``segments`` (m, 2, 2) (two end points in x each),
     ``region`` (m,) the region each lies in, ``classes`` (m, 2) the pair of classes that tie on it (a level set:
-    (output, -1)), ``kind`` "classes" or "level", ``level`` (level sets), ``length`` the total length."""
+    (output, -1)), ``kind`` "classes" or "level", ``level`` (level sets), ``length`` the total length.
+
+Examples
+--------
+>>> import fastmlp
+>>> from fastmlp import regions
+>>> model = fastmlp.MLP([2, 2, 1], dtype="float64")
+>>> model.set_flat_params([1, -1, -1, 1, 0, 0, 1, -1, -0.5])  # f = x0 - x1 - 0.5
+>>> b = regions.decision_boundary(model, (-1, 1))
+>>> b.kind, b.segments.shape
+('level', (1, 2, 2))
+"""
     segments: np.ndarray
     region: np.ndarray
     classes: np.ndarray
@@ -27,6 +38,7 @@ class Boundary:
 
     @property
     def length(self):
+        """The total length of the segments."""
         return float(np.linalg.norm(self.segments[:, 1] - self.segments[:, 0], axis=1).sum())
 
     def __len__(self):
@@ -74,14 +86,49 @@ def _line_segments(V, cid, nxt, K, a, b):
 
 
 def decision_boundary(model, box=None, *, regions=None, level=None, output=0, **kwargs):
-    """The exact decision boundary (or a level set) of a 2-input ReLU network in a box, as straight segments, one
-    or more per activation region. Works on the output layer's pre-activation f (the logits).
+    """The exact decision boundary (or a level set) of a 2-input ReLU network in a box, as straight segments.
 
+    One or more segments per activation region. Works on the output layer's pre-activation f (the logits).
     Classifiers with several outputs (``level=None``): where two classes tie and lead, f_i = f_j >= every other
     f_l, i.e. where the predicted class changes. One output, or ``level`` given: the level set f_output = level
     (default level 0: the 0.5-probability boundary of a sigmoid output, the sign change of a tanh one).
-    regions: a ``Regions`` of this model to reuse (the geometric path's, with polygons); else
-    ``enumerate_regions(model, box, **kwargs)``. Returns a ``Boundary``."""
+
+    Parameters
+    ----------
+    model : MLP
+        A network whose hidden layers are all "relu".
+    box : tuple (lo, hi) or array_like of shape (2, 2), optional
+        The box.
+    regions : Regions, optional
+        A ``Regions`` of this model to reuse (the geometric path's, with polygons); else
+        ``enumerate_regions(model, box, **kwargs)``.
+    level : float, optional
+        The level of a level set (see above).
+    output : int, default 0
+        The output whose level set is taken.
+    **kwargs
+        Options of ``enumerate_regions``.
+
+    Returns
+    -------
+    Boundary
+        The segments, the region each lies in and the classes on either side.
+
+    Raises
+    ------
+    ValueError
+        The network does not have 2 inputs, or an argument is out of range.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, -1, -1, 1, 0, 0, 1, -1, -0.5])  # f = x0 - x1 - 0.5
+    >>> b = regions.decision_boundary(model, (-1, 1))
+    >>> len(b), round(b.length, 6)                               # from (-0.5, -1) to (1, 0.5)
+    (1, 2.12132)
+    """
     net = read_net(model)
     if net.n_in != 2:
         raise ValueError(f"decision_boundary: needs a 2-input network, got {net.n_in} inputs")
@@ -140,10 +187,37 @@ def decision_boundary(model, box=None, *, regions=None, level=None, output=0, **
 
 
 def partition_stats(regions, bins=20):
-    """Statistics of a geometric partition (``enumerate_regions`` on a 1- or 2-input net, method "geometry"): a
-    dict with ``n_regions``, ``box_area`` (1-D: length), ``density`` (regions per unit area), ``areas`` (K,),
-    ``area_mean``, ``area_median``, ``area_min``, ``slope_norm`` (K,): the Frobenius norm of each region's
-    Jacobian alpha (all outputs), and ``slope_hist`` = (counts, edges) of the slope norms (``bins`` bins)."""
+    """Statistics of a geometric partition (``enumerate_regions`` on a 1- or 2-input net, method "geometry").
+
+    Parameters
+    ----------
+    regions : Regions
+        The partition, with its polygons.
+    bins : int, default 20
+        The bins of the slope-norm histogram.
+
+    Returns
+    -------
+    dict
+        ``n_regions``, ``box_area`` (1-D: length), ``density`` (regions per unit area), ``areas`` (K,),
+        ``area_mean``, ``area_median``, ``area_min``, ``slope_norm`` (K,): the Frobenius norm of each region's
+        Jacobian alpha (all outputs), and ``slope_hist`` = (counts, edges) of the slope norms.
+
+    Raises
+    ------
+    ValueError
+        The partition has no polygons (it was not made by the geometric path).
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, 0, 0, 1, 0, 0, 1, 1, 0])
+    >>> stats = regions.partition_stats(regions.enumerate_regions(model, (-1, 1)))
+    >>> stats["n_regions"], stats["box_area"], stats["area_mean"]
+    (4, 4.0, 1.0)
+    """
     if getattr(regions, "areas", None) is None:
         raise ValueError("regions: needs the areas of the geometric path (enumerate_regions(..., "
                          "method='geometry'))")

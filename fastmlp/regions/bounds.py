@@ -7,8 +7,28 @@ from .readers import is_int
 
 
 def shallow_region_bound(n_in, n_units):
-    """The most regions D = n_units ReLU units (hyperplanes) in general position cut R^d, d = n_in, into:
-    sum_{j <= d} C(D, j) (Zaslavsky), an exact Python int; 2^D when d >= D."""
+    """The most regions that ``n_units`` ReLU units (hyperplanes) in general position cut R^n_in into.
+
+    ``sum_{j <= d} C(D, j)`` with D = n_units, d = n_in (Zaslavsky); ``2^D`` when d >= D.
+
+    Parameters
+    ----------
+    n_in : int
+        The input dimension d.
+    n_units : int
+        The number of units D of one hidden layer.
+
+    Returns
+    -------
+    int
+        The bound, an exact Python int.
+
+    Examples
+    --------
+    >>> from fastmlp import regions
+    >>> regions.shallow_region_bound(2, 12)                      # 1 + 12 + 66
+    79
+    """
     for name, v in (("n_in", n_in), ("n_units", n_units)):
         if not is_int(v) or v < 0:
             raise ValueError(f"{name}: expected an int >= 0, got {v!r}")
@@ -16,15 +36,50 @@ def shallow_region_bound(n_in, n_units):
 
 
 def pattern_bound(n_units):
-    """2^n_units: the number of activation patterns, a trivial bound on the number of regions."""
+    """``2^n_units``: the number of activation patterns, a trivial bound on the number of regions.
+
+    Parameters
+    ----------
+    n_units : int
+        The number of hidden units.
+
+    Returns
+    -------
+    int
+        ``2 ** n_units``.
+
+    Examples
+    --------
+    >>> from fastmlp import regions
+    >>> regions.pattern_bound(12)
+    4096
+    """
     if not is_int(n_units) or n_units < 0:
         raise ValueError(f"n_units: expected an int >= 0, got {n_units!r}")
     return 1 << int(n_units)
 
 
 def product_region_bound(layers):
-    """Layer-product upper bound (Montufar 2017; Serra et al. 2018 tighten it) for layer sizes
-    [n_0, n_1, ..., n_L, n_out] (or a model): prod_l sum_{j <= d_l} C(n_l, j), d_l = min(n_0, ..., n_{l-1})."""
+    """The layer-product upper bound on the number of regions (Montufar 2017; Serra et al. 2018 tighten it).
+
+    ``prod_l sum_{j <= d_l} C(n_l, j)``, ``d_l = min(n_0, ..., n_{l-1})``.
+
+    Parameters
+    ----------
+    layers : sequence of int or MLP
+        The layer sizes ``[n_0, n_1, ..., n_L, n_out]``, or a model.
+
+    Returns
+    -------
+    int
+        The bound, an exact Python int.
+
+    Examples
+    --------
+    >>> from fastmlp import regions
+    >>> regions.product_region_bound([2, 6, 6, 1])               # 22 * 22
+    484
+    """
     if hasattr(layers, "layers"):
         layers = layers.layers
     try:

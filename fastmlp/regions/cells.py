@@ -17,7 +17,31 @@ class Region:
     others (one row per hidden unit, in layer order; rows are unit-normalised, a zero row is a unit that is
     constant on the region; the box is not included and rows may be redundant), on which the network is
     ``alpha @ x + beta``. ``pattern``: the activation pattern (one bool per hidden unit, layer after layer);
-    ``point``: a point of the region (inside the box) at which the forward pass gives ``pattern``."""
+    ``point``: a point of the region (inside the box) at which the forward pass gives ``pattern``.
+
+    Parameters
+    ----------
+    pattern : ndarray of bool
+        The activation pattern.
+    H, c : ndarray
+        The half-spaces ``H @ x <= c`` (``<`` on the strict rows).
+    strict : ndarray of bool
+        Which rows are strict.
+    alpha, beta : ndarray
+        The network's affine map on the region.
+    point : ndarray
+        A witness point.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, 0, 0, 1, 0, 0, 1, 1, 0])
+    >>> r = regions.enumerate_regions(model, (-1, 1))[0]
+    >>> r.pattern.shape, bool(r.contains(r.point[None, :])[0])
+    ((2,), True)
+    """
     pattern: np.ndarray
     H: np.ndarray
     c: np.ndarray
@@ -27,7 +51,25 @@ class Region:
     point: np.ndarray
 
     def contains(self, X, tol=0.0):
-        """Whether each row of X satisfies the region's half-spaces (to ``tol``)."""
+        """Whether each row of X satisfies the region's half-spaces.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            The points.
+        tol : float, default 0.0
+            The slack allowed on every row.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+            True where the point lies in the region.
+
+        Raises
+        ------
+        ValueError
+            X has the wrong number of columns.
+        """
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if X.ndim != 2 or X.shape[1] != self.H.shape[1]:
             raise ValueError(f"X: expected points of shape (n, {self.H.shape[1]}), got shape {X.shape}")
@@ -48,6 +90,20 @@ class Regions:
     path also gives ``polygons`` (one (m, 2) array of counter-clockwise vertices per region, in x; 1-input nets:
     each interval's (lo, hi); a lower-dimensional cell of cells="all": its witness point) and ``areas`` (K,) (the
     lengths for 1-input nets, 0 for lower-dimensional cells); on the LP path both are None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, 0, 0, 1, 0, 0, 1, 1, 0])       # relu(x0) + relu(x1): the four quadrants
+    >>> cells = regions.enumerate_regions(model, (-1, 1))
+    >>> len(cells), cells.areas.tolist()
+    (4, [1.0, 1.0, 1.0, 1.0])
+    >>> k = cells.locate([[0.5, 0.5]])[0]
+    >>> cells.patterns[k].tolist(), cells.alpha[k].tolist()       # both units on: f = x0 + x1
+    ([True, True], [[1.0, 1.0]])
     """
 
     def __init__(self, net, lo, hi, cells, patterns, H, c, strict, alpha, beta, points, hp_index, G, g0, stats,
@@ -65,6 +121,7 @@ class Regions:
 
     @property
     def n_regions(self):
+        """The number of regions, ``len(self)``."""
         return len(self.patterns)
 
     def __len__(self):
@@ -79,14 +136,32 @@ class Regions:
 
     @property
     def bounds(self):
+        """The bounds on the count for this architecture: ``shallow`` (as if every unit were in one layer),
+        ``product`` (the layer-product bound) and ``patterns`` (2^units)."""
         layers = [self._net.n_in] + self._net.widths + [self._net.n_out]
         units = sum(self._net.widths)
         return {"shallow": shallow_region_bound(self._net.n_in, units), "product": product_region_bound(layers),
                 "patterns": pattern_bound(units)}
 
     def locate(self, X):
-        """Index of the region each input lies in (by its activation pattern), -1 where the pattern is not one of
-        the enumerated regions (outside the box, or a lower-dimensional cell when ``cells="full"``)."""
+        """The index of the region each input lies in (by its activation pattern).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            The points.
+
+        Returns
+        -------
+        ndarray of int64, shape (n,)
+            The region's index, -1 where the pattern is not one of the enumerated regions (outside the box, or a
+            lower-dimensional cell when ``cells="full"``).
+
+        Raises
+        ------
+        ValueError
+            X has the wrong number of columns.
+        """
         X = read_points("X", X, self._net.n_in)
         if self._lookup is None:
             self._lookup = {np.packbits(p).tobytes(): k for k, p in enumerate(self.patterns)}

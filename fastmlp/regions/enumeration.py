@@ -5,33 +5,38 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Optional
 
 import numpy as np
 
-from ..extras import require
 from .cellmaps import lp_scale
 from .cells import Regions
 from .highs import direct_lp
 from .patterns import layer_patterns
 from .planar import PlanarBudget, planar_regions
 from .readers import is_int, is_real, read_box, read_net
+from .searchnode import Node, _linprog, append_row
 
 
 class RegionBudgetError(RuntimeError):
     """``enumerate_regions`` hit its ``max_regions``, ``max_lps`` or ``max_seconds`` budget. ``n_regions`` and
-    ``n_lps`` say how far it got (the regions found so far are a lower bound on the count, not the answer)."""
+    ``n_lps`` say how far it got (the regions found so far are a lower bound on the count, not the answer).
+
+Examples
+--------
+>>> import fastmlp
+>>> from fastmlp import regions
+>>> model = fastmlp.MLP([2, 16, 16, 1], dtype="float64", seed=0)
+>>> try:
+...     regions.enumerate_regions(model, (-2, 2), max_regions=10)
+... except regions.RegionBudgetError as exc:
+...     print(exc.n_regions >= 10)
+True
+"""
 
     def __init__(self, message, n_regions=0, n_lps=0):
         super().__init__(message)
         self.n_regions = n_regions
         self.n_lps = n_lps
-
-
-def _linprog():
-    """scipy's ``linprog`` (scipy is the optional extra ``fastmlp[regions]``), or an ImportError saying so."""
-    return require("scipy.optimize", "fastmlp.regions' n-D enumeration (small LPs solved by HiGHS)",
-                   "pip install 'fastmlp[regions]'").linprog
 
 
 _lp_scale = lp_scale   # the coordinates both paths share (cellmaps.lp_scale)
@@ -40,51 +45,6 @@ _lp_scale = lp_scale   # the coordinates both paths share (cellmaps.lp_scale)
 # HiGHS's feasibility tolerances, set explicitly (its smallest allowed values). The LPs are posed in box
 # coordinates (the box mapped onto [-1, 1]^n, rows normalised there), so these are relative to the box's size.
 _HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
-
-
-class _Node:
-    """A branch of the search: the units decided so far and the half-spaces of their cell, one row per unit.
-
-    ``rows``: per decided unit, (hx, rx, hy, ry, strict, use, hp): the row in x, unit-normalised (what
-    ``Region.H`` reports), the same row in the LP coordinates y, normalised there, whether it is strict, whether
-    the LPs take it (not the zero row of a unit that is constant on the cell) and its hyperplane index; ``A``,
-    ``b``: the LP rows built once, the used rows only: [hy, 1 if strict else 0] . [y; s] <= ry (C-contiguous,
-    shared with the LP and the certificates); ``w``: a witness point of the cell, in y. (A plain class with
-    slots: a child is one tuple append and one row appended to A, not seven array copies.)"""
-    __slots__ = ("layer", "unit", "Z", "cz", "base", "pattern", "rows", "A", "b", "w", "bb")
-
-    def __init__(self, layer, unit, Z, cz, base, pattern, rows, A, b, w, bb=None):
-        self.layer = layer      # the layer being decided
-        self.unit = unit        # its next undecided unit
-        self.Z, self.cz = Z, cz  # the layer's pre-activations on this cell as affine maps of x: Z x + cz
-        self.base = base        # the hyperplane index of the layer's unit 0
-        self.pattern = pattern  # one bool per decided unit
-        self.rows, self.A, self.b, self.w = rows, A, b, w
-        self.bb = bb            # (lo, hi) in y: a box around the cell (fast_lp: found at the start of each layer)
-
-    def child(self, on, row, A, b, w):
-        """The node one unit further: the unit decided ``on``, one more row (A, b: the LP rows with it)."""
-        return _Node(self.layer, self.unit + 1, self.Z, self.cz, self.base, self.pattern + (on,),
-                     self.rows + (row,), A, b, w, self.bb)
-
-    def arrays(self):
-        """(Hx, rx, Hy, ry, strict, use, hp) as arrays, one row per decided unit."""
-        hx, rx, hy, ry, st, use, hp = zip(*self.rows)
-        return (np.array(hx), np.array(rx, dtype=np.float64), np.array(hy), np.array(ry, dtype=np.float64),
-                np.array(st, dtype=bool), np.array(use, dtype=bool), hp)
-
-
-def _append_row(A, b, hy, ry, strict):
-    """The LP rows A, b with the row [hy, strict] . [y; s] <= ry appended (new C-contiguous arrays)."""
-    m, n1 = A.shape
-    A2 = np.empty((m + 1, n1))
-    A2[:m] = A
-    A2[m, :-1] = hy
-    A2[m, -1] = 1.0 if strict else 0.0
-    b2 = np.empty(m + 1)
-    b2[:m] = b
-    b2[m] = ry
-    return A2, b2
 
 
 class _Search:
@@ -133,7 +93,7 @@ class _Search:
 
     def solve(self, A, rs):
         """A point y of {h.y + s <= r (strict rows), h.y <= r (others), s <= 1, box} with s > tol, or None.
-        A: the rows [h, 1 if strict else 0] (``_Node.A``), rs: their r."""
+        A: the rows [h, 1 if strict else 0] (``Node.A``), rs: their r."""
         if self.stats["lps"] >= self.max_lps:
             raise self._over("max_lps", f" linear programs needed (found {len(self.found)} regions so far)")
         self.check_time()
@@ -199,7 +159,7 @@ class _Search:
     def _search(self, force=None):
         """The depth-first search; force: follow only this pattern, without LPs (the centre's region)."""
         net, n_in = self.net, self.n_in
-        stack = [_Node(0, 0, net.Ws[0], net.bs[0], self._layer_start(net.Ws[0], net.bs[0]), (), (),
+        stack = [Node(0, 0, net.Ws[0], net.bs[0], self._layer_start(net.Ws[0], net.bs[0]), (), (),
                        np.zeros((0, n_in + 1)), np.zeros(0), np.zeros(n_in))]
         while stack:
             node = stack.pop()
@@ -207,7 +167,7 @@ class _Search:
                 stack.extend(self._children(node, force))
             elif node.layer + 1 < len(self.widths):
                 Zn, cn = self._next_layer(node)
-                stack.append(_Node(node.layer + 1, 0, Zn, cn, self._layer_start(Zn, cn), node.pattern, node.rows,
+                stack.append(Node(node.layer + 1, 0, Zn, cn, self._layer_start(Zn, cn), node.pattern, node.rows,
                                    node.A, node.b, node.w,
                                    self._cell_box(node) if self._boxes(node) and force is None else node.bb))
             else:
@@ -275,13 +235,13 @@ class _Search:
             elif self.fast and (p := self._certify(node, node.w, h, g)) is not None:
                 w = p                     # a point of the child found without an LP
             else:
-                A, b = _append_row(node.A, node.b, hy, ry, strict)
+                A, b = append_row(node.A, node.b, hy, ry, strict)
                 w = self.solve(A, b)
                 if w is None:
                     continue
                 kids.append(node.child(on, row, A, b, w))
                 continue
-            kids.append(node.child(on, row, *_append_row(node.A, node.b, hy, ry, strict), w))
+            kids.append(node.child(on, row, *append_row(node.A, node.b, hy, ry, strict), w))
         return kids
 
     def _boxes(self, node):
@@ -374,26 +334,33 @@ def enumerate_regions(model, box=None, *, cells="full", method="auto", max_regio
                       max_seconds=None, tol=1e-9, fast_lp=True):
     """Every activation region of a ReLU network that meets a box (exact, for small networks).
 
-    box: ``(lo, hi)`` for every input, or an array ``[[lo_0, hi_0], ...]`` of shape (n_in, 2); None: all of R^n.
-    cells: "full" counts the full-dimensional regions (the usual "number of linear regions"); "all" keeps every
+    Parameters
+    ----------
+    model : MLP
+        A network whose hidden layers are all "relu".
+    box : tuple (lo, hi) or array_like of shape (n_in, 2), optional
+        ``(lo, hi)`` for every input, or an array ``[[lo_0, hi_0], ...]``; None: all of R^n.
+    cells : {"full", "all"}, default "full"
+        "full" counts the full-dimensional regions (the usual "number of linear regions"); "all" keeps every
         non-empty cell {active units > 0, inactive units <= 0}, lower-dimensional ones included, which covers
         every point of the box exactly once, down to the resolution below (what ``to_shallow`` needs).
-    method: "auto" (default): "geometry" for 1- and 2-input nets with a box, else "lp". "geometry": exact planar
-        clipping of the box polygon by each unit's line, layer by layer (``fastmlp.regions.planar``: no LP, no
-        scipy, ~100x faster; needs n_in <= 2 and a box; also fills ``Regions.polygons`` and ``areas``). "lp": the
-        LP search below (any n_in, box or all of R^n). Both report the same cells, rows and maps for a pattern
-        (they share ``cellmaps``) and apply the same resolution ``tol``; they differ only for cells within ~tol of
-        it (see ``planar``).
-    fast_lp: the LP path's speed-ups (default True): before an LP, the parent's witness mirrored across the new
-        hyperplane is tried as a witness of the child (a certificate: no LP when it lies inside the child), and
-        the LPs go to HiGHS directly (``highspy`` if installed, else the HiGHS bindings scipy ships; falling back
-        to ``scipy.optimize.linprog``), ~10x cheaper per LP. Same regions either way; False: the plain search.
-    max_regions, max_lps, max_seconds: budgets (max_lps: the LP path only); when one is exceeded a ``RegionBudgetError`` (a RuntimeError) is
-        raised instead of running on (the count can be exponential in the depth). One LP takes ~1-2 ms, so the
-        default ``max_lps=20_000`` stops a hopeless run after roughly 30 s; ``max_seconds`` (None: no limit)
-        bounds the wall time directly.
-    tol: the resolution, relative to the box. All LPs are posed after the affine change of variables
-        x = centre + S * y (per input; centre: the box's centre, S_i = min(half-width_i, R), R the largest
+    method : {"auto", "geometry", "lp"}, default "auto"
+        "auto": "geometry" for 1- and 2-input nets with a box, else "lp". "geometry": exact planar clipping of the
+        box polygon by each unit's line, layer by layer (``fastmlp.regions.planar``: no LP, no scipy, ~100x
+        faster; needs n_in <= 2 and a box; also fills ``Regions.polygons`` and ``areas``). "lp": the LP search
+        below (any n_in, box or all of R^n). Both report the same cells, rows and maps for a pattern (they share
+        ``cellmaps``) and apply the same resolution ``tol``; they differ only for cells within ~tol of it (see
+        ``planar``).
+    max_regions : int, default 100_000
+        A budget: more regions raise ``RegionBudgetError`` (a RuntimeError) instead of running on (the count can
+        be exponential in the depth).
+    max_lps : int, default 20_000
+        A budget on the LP path: one LP takes ~1-2 ms, so the default stops a hopeless run after roughly 30 s.
+    max_seconds : float, optional
+        A budget on the wall time (None: no limit).
+    tol : float, default 1e-9
+        The resolution, relative to the box. All LPs are posed after the affine change of variables
+        ``x = centre + S * y`` (per input; centre: the box's centre, ``S_i = min(half-width_i, R)``, R the largest
         distance from the centre of a first-layer hyperplane that can meet the box: the extent of the
         arrangement there), with every half-space normalised in y, so the result does not depend on the inputs'
         units or offset. A region is found when, in y, it contains a ball of radius > ``tol`` (cells="full"),
@@ -402,7 +369,27 @@ def enumerate_regions(model, box=None, *, cells="full", method="auto", max_regio
         a sliver of width 1e-10 in the box [-1, 1]; shrink the box around it to resolve it. Values of tol below
         ~1e-9 approach HiGHS's feasibility tolerance (1e-10, set explicitly) and are not reliable.
         box=None: centre 0 and S = R over all first-layer hyperplanes (1 if they all pass through the origin).
+    fast_lp : bool, default True
+        The LP path's speed-ups: before an LP, the parent's witness mirrored across the new hyperplane is tried as
+        a witness of the child (a certificate: no LP when it lies inside the child), and the LPs go to HiGHS
+        directly (``highspy`` if installed, else the HiGHS bindings scipy ships; falling back to
+        ``scipy.optimize.linprog``), ~10x cheaper per LP. Same regions either way; False: the plain search.
 
+    Returns
+    -------
+    Regions
+        Every region: its pattern, its rows ``H x <= c``, its affine map ``alpha``, ``beta``, a witness point, and
+        ``bounds`` (the shallow, layer-product and pattern bounds on the count).
+
+    Raises
+    ------
+    RegionBudgetError
+        A budget was exceeded.
+    ValueError
+        A hidden activation is not relu, or an argument is out of range.
+
+    Notes
+    -----
     Depth-first search over the hidden units in layer order: each branch adds one normalised half-space; a child
     exists when the LP "max s subject to h.y + s <= c on the strict rows, h.y <= c on the others, s <= 1, y in
     the box" (scipy's HiGHS) has s > ``tol``; the solution is re-checked in numpy (rows' slack) rather than
@@ -414,7 +401,16 @@ def enumerate_regions(model, box=None, *, cells="full", method="auto", max_regio
     if it still fails (``n_repaired``, ``n_rejected`` count these; they are numerical artefacts thinner than the
     resolution). A non-empty box always meets at least one region: if the search finds none (a box much
     smaller than the resolution of the network's hyperplanes), the region of the box's centre is returned.
-    """
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 6, 6, 1], dtype="float64", seed=0)
+    >>> cells = regions.enumerate_regions(model, (-2, 2))
+    >>> len(cells) == cells.n_regions, cells.method, len(cells) <= cells.bounds["product"]
+    (True, 'geometry', True)
+        """
     if cells not in ("full", "all"):
         raise ValueError(f"cells: expected 'full' or 'all', got {cells!r}")
     if not isinstance(method, str) or method not in ("auto", "lp", "geometry"):
@@ -466,6 +462,35 @@ def _planar(net, lo, hi, centre, half, cells, max_regions, max_seconds, tol):
 
 
 def count_regions(model, box=None, **kwargs):
-    """The number of regions meeting the box, ``len(enumerate_regions(model, box, **kwargs))``: full-dimensional
-    activation regions by default (the usual count), every non-empty cell with ``cells="all"``."""
+    """The number of regions meeting the box, ``len(enumerate_regions(model, box, **kwargs))``.
+
+    Parameters
+    ----------
+    model : MLP
+        A network whose hidden layers are all "relu".
+    box : tuple (lo, hi) or array_like of shape (n_in, 2), optional
+        As for ``enumerate_regions``; None: all of R^n.
+    **kwargs
+        Any option of ``enumerate_regions``: full-dimensional activation regions by default (the usual count),
+        every non-empty cell with ``cells="all"``.
+
+    Returns
+    -------
+    int
+        The count.
+
+    Raises
+    ------
+    RegionBudgetError
+        A budget was exceeded.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, 0, 0, 1, 0, 0, 1, 1, 0])       # relu(x0) + relu(x1): two lines, 4 quadrants
+    >>> regions.count_regions(model, (-1, 1))
+    4
+    """
     return len(enumerate_regions(model, box, **kwargs))

@@ -36,17 +36,75 @@ def affine_maps(net, pats, n=None, absolute=False):
 
 
 def activation_patterns(model, X):
-    """The on/off pattern of every hidden unit at each input: a list with one bool array of shape (n, width) per
-    hidden layer (True: pre-activation > 0). A network without hidden layers gives an empty list."""
+    """The on/off pattern of every hidden unit at each input.
+
+    Parameters
+    ----------
+    model : MLP
+        A network whose hidden layers are all "relu".
+    X : array_like, shape (n, n_in)
+        The inputs.
+
+    Returns
+    -------
+    list of ndarray
+        One bool array of shape (n, width) per hidden layer (True: pre-activation > 0). A network without hidden
+        layers gives an empty list.
+
+    Raises
+    ------
+    ValueError
+        A hidden activation is not relu, or X does not fit the network.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 3, 1], dtype="float64")
+    >>> model.set_flat_params([1, 0, -1, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0])   # units x0, -x0, x1
+    >>> regions.activation_patterns(model, [[1.0, -1.0]])
+    [array([[ True, False, False]])]
+    """
     net = read_net(model)
     return layer_patterns(net, read_points("X", X, net.n_in))
 
 
 def local_linear(model, X):
-    """The affine map valid in each input's activation region: ``alpha`` (n, n_out, n_in) and ``beta`` (n, n_out)
-    with ``f(x') = alpha[i] @ x' + beta[i]`` for every x' in the region of ``X[i]`` (f: the output layer's
+    """The affine map valid in each input's activation region.
+
+    ``f(x') = alpha[i] @ x' + beta[i]`` for every x' in the region of ``X[i]`` (f: the output layer's
     pre-activation, i.e. ``model.forward`` for an identity output). ``alpha`` is the input Jacobian at ``X[i]``
-    (the one-sided one of the region the convention "active iff > 0" puts a boundary point in)."""
+    (the one-sided one of the region the convention "active iff > 0" puts a boundary point in).
+
+    Parameters
+    ----------
+    model : MLP
+        A network whose hidden layers are all "relu".
+    X : array_like, shape (n, n_in)
+        The inputs.
+
+    Returns
+    -------
+    alpha : ndarray, shape (n, n_out, n_in)
+        The slopes.
+    beta : ndarray, shape (n, n_out)
+        The offsets.
+
+    Raises
+    ------
+    ValueError
+        A hidden activation is not relu, or X does not fit the network.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([1, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, -1, 0, 0, 2, 3, 0.5])          # f(x) = 2 relu(x) + 3 relu(-x) + 0.5
+    >>> alpha, beta = regions.local_linear(model, [[1.0], [-1.0]])
+    >>> alpha[:, 0, 0], beta[:, 0]
+    (array([ 2., -3.]), array([0.5, 0.5]))
+    """
     net = read_net(model)
     X = read_points("X", X, net.n_in)
     n = X.shape[0]

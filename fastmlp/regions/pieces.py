@@ -13,14 +13,37 @@ from .readers import is_real, read_net, read_point
 class Pieces1D:
     """The exact piecewise-linear structure of a network along the segment x(t) = a + t (b - a), t in [0, 1].
 
-    t, points: where the affine map changes (sorted, strictly inside (0, 1)), as parameters and as input points.
-    n_pieces: the number of maximal affine pieces (``len(t) + 1``): sub-segments on which the network's affine map
+    Made by ``pieces_1d``.
+
+    Attributes
+    ----------
+    t, points : ndarray
+        Where the affine map changes (sorted, strictly inside (0, 1)), as parameters and as input points.
+    n_pieces : int
+        The number of maximal affine pieces (``len(t) + 1``): sub-segments on which the network's affine map
         (alpha, beta) in input space is one and the same.
-    alpha (n_pieces, n_out, n_in), beta (n_pieces, n_out): the map on each piece, f(x) = alpha[k] @ x + beta[k].
-    activation_t: every point where some hidden unit switches (a superset of t); n_activation_intervals =
+    alpha, beta : ndarray, shapes (n_pieces, n_out, n_in) and (n_pieces, n_out)
+        The map on each piece, ``f(x) = alpha[k] @ x + beta[k]``.
+    activation_t : ndarray
+        Every point where some hidden unit switches (a superset of t).
+    n_activation_intervals : int
         ``len(activation_t) + 1``: the number of activation regions the segment passes through.
-    edges: [0, *t, 1], the pieces' ends. slope, intercept (n_pieces, n_out): the 1-D function along the segment,
-        f(x(s)) = slope[k] s + intercept[k] on piece k.
+    edges : ndarray
+        ``[0, *t, 1]``, the pieces' ends.
+    slope, intercept : ndarray, shape (n_pieces, n_out)
+        The 1-D function along the segment, ``f(x(s)) = slope[k] s + intercept[k]`` on piece k.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([1, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, 1, 0, -1, 1, 1, 0])            # relu(x) + relu(x - 1)
+    >>> p = regions.pieces_1d(model, -2.0, 2.0)
+    >>> p.t.tolist(), p.slope[:, 0].tolist()                     # breaks at x = 0 and 1; slopes along t
+    ([0.5, 0.75], [0.0, 4.0, 8.0])
+    >>> int(p.piece_of(0.6))
+    1
     """
     a: np.ndarray
     b: np.ndarray
@@ -36,7 +59,18 @@ class Pieces1D:
     intercept: np.ndarray = field(repr=False)
 
     def piece_of(self, t):
-        """Index of the piece each parameter value t lies in (a breakpoint belongs to the piece on its right)."""
+        """The index of the piece each parameter value t lies in (a breakpoint belongs to the piece on its right).
+
+        Parameters
+        ----------
+        t : float or array_like
+            Parameters along the segment, in [0, 1].
+
+        Returns
+        -------
+        int or ndarray of int
+            The piece of each t.
+        """
         return np.clip(np.searchsorted(self.t, np.asarray(t, dtype=np.float64), side="right"), 0,
                        self.n_pieces - 1)
 
@@ -48,17 +82,46 @@ class Pieces1D:
 
 
 def pieces_1d(model, a, b, tol=None):
-    """Exact 1-D analysis along the segment from a to b (points of input space; scalars for 1-input nets).
+    """Exact 1-D analysis along the segment from a to b: its activation intervals and affine pieces.
 
     Layer-wise refinement, no sampling: on each current interval the earlier layers' pattern is fixed, so every
     unit of the next layer is affine in t and its zero crossing inside the interval is computed in closed form.
-    Cost O(intervals x parameters). Crossings closer than ``tol`` (in t) are merged; the default (None) is the
-    floating-point resolution of the segment, ``64 eps max(1, max|a|, max|b|) / max|b - a|`` (points x(t)
-    closer than that are a few ulps apart), so real breakpoints are kept however long the segment is.
-    Neighbouring activation intervals are one affine piece when their (alpha, beta) agree to rounding, judged
-    entry by entry at the entries' own scale (the sum of the absolute values of the terms), not at a global one.
-    Returns a ``Pieces1D``: activation intervals and merged affine pieces are reported separately (they differ
-    when a unit switches without changing the map)."""
+    Cost O(intervals x parameters). Neighbouring activation intervals are one affine piece when their (alpha,
+    beta) agree to rounding, judged entry by entry at the entries' own scale (the sum of the absolute values of
+    the terms), not at a global one.
+
+    Parameters
+    ----------
+    model : MLP
+        A network whose hidden layers are all "relu".
+    a, b : array_like
+        The segment's ends, points of input space (scalars for 1-input nets).
+    tol : float, optional
+        Crossings closer than ``tol`` (in t) are merged; the default (None) is the floating-point resolution of
+        the segment, ``64 eps max(1, max abs(a), max abs(b)) / max abs(b - a)`` (points x(t) closer than that are
+        a few ulps apart), so real breakpoints are kept however long the segment is.
+
+    Returns
+    -------
+    Pieces1D
+        Activation intervals and merged affine pieces, reported separately (they differ when a unit switches
+        without changing the map).
+
+    Raises
+    ------
+    ValueError
+        A hidden activation is not relu, or a == b.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([1, 2, 1], dtype="float64")
+    >>> model.set_flat_params([1, 1, 0, -1, 1, 1, 0])            # relu(x) + relu(x - 1)
+    >>> p = regions.pieces_1d(model, -2.0, 2.0)
+    >>> p.n_pieces, p.points[:, 0]
+    (3, array([0., 1.]))
+    """
     net = read_net(model)
     a = read_point("a", a, net.n_in)
     b = read_point("b", b, net.n_in)

@@ -22,14 +22,14 @@ class ShallowNet:
     """A ReLU network with three hidden layers equal to a deep ReLU network on every input of a box, built from
     the deep net's cells (``to_shallow``). Weights are extended reals ``W + inf * V``.
 
-    Layer 1 (finite): ``u_q = relu(g_q(x))`` for each distinct hyperplane g_q (one per (layer, unit, pattern of
-        the earlier layers)), and ``relu(+-(alpha_k x + beta_k))`` for each cell k and output.
-    Layer 2: ``ind_q = relu(1 - inf * u_q)``, which is 1 exactly when g_q(x) <= 0 (0 * inf := 0), and the
-        positive and negative parts passed through (relu of a value >= 0).
-    Layer 3: ``relu(part_k - inf * S_k)`` with ``S_k = sum_q M[k, q] ind_q + m_k`` the number of cell k's
-        conditions x violates (M = +1 for a unit the cell needs active, -1 for one it needs inactive, m_k the
-        number of the latter): the cell's linear model where x is in the cell, 0 elsewhere.
-    Output: the sum of the gated parts, then the deep net's output activation.
+    - Layer 1 (finite): ``u_q = relu(g_q(x))`` for each distinct hyperplane g_q (one per (layer, unit, pattern of
+      the earlier layers)), and ``relu(+-(alpha_k x + beta_k))`` for each cell k and output.
+    - Layer 2: ``ind_q = relu(1 - inf * u_q)``, which is 1 exactly when g_q(x) <= 0 (0 * inf := 0), and the
+      positive and negative parts passed through (relu of a value >= 0).
+    - Layer 3: ``relu(part_k - inf * S_k)`` with ``S_k = sum_q M[k, q] ind_q + m_k`` the number of cell k's
+      conditions x violates (M = +1 for a unit the cell needs active, -1 for one it needs inactive, m_k the
+      number of the latter): the cell's linear model where x is in the cell, 0 elsewhere.
+    - Output: the sum of the gated parts, then the deep net's output activation.
 
     Evaluation is symbolic in the infinite weights: a pre-activation is ``W h + b + inf * (V h + c)``, the
     coefficient of inf is summed first and inf * 0 := 0 (the limit of the big-M network as M -> inf). With
@@ -41,8 +41,34 @@ class ShallowNet:
     the lower-dimensional cells of a degenerate network when the ShallowNet is built from full-dimensional
     regions only (``ShallowNet(enumerate_regions(model, box))``): ``to_shallow`` keeps every cell.
 
-    Attributes: ``G`` (Q, n_in), ``g0`` (Q,): the hyperplanes; ``M`` (K, Q) int8 and ``m`` (K,): the conditions;
-    ``alpha`` (K, n_out, n_in), ``beta`` (K, n_out): the cells' linear models; ``widths``: the hidden widths.
+    Parameters
+    ----------
+    regions : Regions
+        The deep net's cells (``enumerate_regions(model, box, cells="all")``; ``to_shallow`` makes them).
+    output : str, default "identity"
+        The deep net's output activation.
+
+    Attributes
+    ----------
+    G, g0 : ndarray, shapes (Q, n_in) and (Q,)
+        The hyperplanes.
+    M, m : ndarray, shapes (K, Q) int8 and (K,)
+        The conditions.
+    alpha, beta : ndarray, shapes (K, n_out, n_in) and (K, n_out)
+        The cells' linear models.
+    widths : list of int
+        The hidden widths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([1, 3, 1], dtype="float64", seed=0)
+    >>> shallow = regions.to_shallow(model, (-2, 2))
+    >>> x = np.linspace(-2, 2, 9).reshape(-1, 1)
+    >>> len(shallow.widths), bool(np.abs(shallow(x) - model.forward(x)).max() < 1e-12)
+    (3, True)
     """
 
     def __init__(self, regions, output="identity"):
@@ -124,8 +150,19 @@ class ShallowNet:
         return rows_per_chunk(8 * (self.n_in + self.n_out + 4) + 2 * max(self._patterns.shape[1], 1))
 
     def cell_index(self, X):
-        """The cell whose gate is open at each input, -1 where none is (an input outside the box that no cell
-        contains, or one the enumeration's resolution missed; see ``enumerate_regions``'s tol)."""
+        """The cell whose gate is open at each input.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            The inputs.
+
+        Returns
+        -------
+        ndarray of int64, shape (n,)
+            The cell, -1 where none is open (an input outside the box that no cell contains, or one the
+            enumeration's resolution missed; see ``enumerate_regions``'s tol).
+        """
         X = read_points("X", X, self.n_in)
         out = np.empty(len(X), dtype=np.int64)
         step = self._chunk()
@@ -134,8 +171,18 @@ class ShallowNet:
         return out
 
     def logits(self, X):
-        """The output before the output activation (what the cells' linear models give); NaN on the rows of
-        inputs where no cell's gate is open (``cell_index`` -1)."""
+        """The output before the output activation (what the cells' linear models give).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            The inputs.
+
+        Returns
+        -------
+        ndarray, shape (n, n_out)
+            float64; NaN on the rows of inputs where no cell's gate is open (``cell_index`` -1).
+        """
         X = read_points("X", X, self.n_in)
         out = np.empty((len(X), self.n_out))
         step = self._chunk()
@@ -152,16 +199,33 @@ class ShallowNet:
         return out
 
     def __call__(self, X):
-        """The network's output (as ``model.forward`` for the deep net), float64, shape (n, n_out); NaN where no
-        cell applies (see ``logits``)."""
+        """The network's output (as ``model.forward`` for the deep net); ``forward`` is the same.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+            The inputs.
+
+        Returns
+        -------
+        ndarray, shape (n, n_out)
+            float64; NaN where no cell applies (see ``logits``).
+        """
         return NUMPY_ACTIVATIONS[self.output](self.logits(X))
 
     forward = __call__
 
     def extended_layers(self):
-        """The four weight layers as dense extended-real arrays ``[(W, b, V, c), ...]``: layer i computes
-        ``relu(W h + b + inf * (V h + c))`` (the last, the output, has V = 0, c = 0 and no relu). Memory grows as
-        the square of the width: for small nets, to inspect or export."""
+        """The four weight layers as dense extended-real arrays ``[(W, b, V, c), ...]``.
+
+        Layer i computes ``relu(W h + b + inf * (V h + c))`` (the last, the output, has V = 0, c = 0 and no
+        relu). Memory grows as the square of the width: for small nets, to inspect or export.
+
+        Returns
+        -------
+        list of tuple of ndarray
+            ``(W, b, V, c)`` per layer.
+        """
         Q, K, n_out, n_in = self.n_hyperplanes, self.n_cells, self.n_out, self.n_in
         P = K * n_out
         A = self.alpha.reshape(P, n_in)
@@ -190,8 +254,16 @@ class ShallowNet:
     BIG_M_RTOL = 1e-6
 
     def output_scale(self):
-        """A bound s on |alpha_k x + beta_k| (every cell's linear model, every output) over the box (the unit box
-        [-1, 1]^n_in for a ShallowNet of all of R^n): the scale of the parts the big-M network gates."""
+        """A bound s on ``abs(alpha_k x + beta_k)`` (every cell's linear model, every output) over the box.
+
+        The box is the unit box ``[-1, 1]^n_in`` for a ShallowNet of all of R^n: s is the scale of the parts the
+        big-M network gates.
+
+        Returns
+        -------
+        float
+            The bound s (at least the smallest normal float64).
+        """
         r = np.ones(self.n_in) if self.box is None else np.abs(np.asarray(self.box, dtype=np.float64)).max(axis=1)
         s = float((np.abs(self.alpha) @ r + np.abs(self.beta)).max()) if self.n_cells else 0.0
         return max(s, np.finfo(np.float64).tiny)
@@ -200,16 +272,22 @@ class ShallowNet:
         """(M_min, M_max): the finite M for which the big-M network (``to_finite``, ``to_mlp``) is right away from
         the cell boundaries, to ``BIG_M_RTOL`` (1e-6) of the output scale s (``output_scale``).
 
-        Too small: a closed gate computes relu(part_k - M S_k) with S_k >= 1 violated conditions and |part_k| <= s,
-        which is 0 only if M > s: M_min = s (the wrong band around a boundary is ~1/(M |g_q|) wide, so take M well
-        above it).
-        Too big (cancellation): in the open cell's gate the part (|part| <= s) is summed in float64 with the
+        Too small: a closed gate computes ``relu(part_k - M S_k)`` with ``S_k >= 1`` violated conditions and
+        ``abs(part_k) <= s``, which is 0 only if M > s: ``M_min = s`` (the wrong band around a boundary is
+        ``~1/(M abs(g_q))`` wide, so take M well above it).
+        Too big (cancellation): in the open cell's gate the part (``abs(part) <= s``) is summed in float64 with the
         Q + 1 terms -M M[k, q] ind_q and -M m_k, each of magnitude M; whatever the summation order the rounding
-        error is at most gamma_n sum|terms| ~ (Q + 2) u M (Q + m_k + 1) (Higham's bound, u = 2^-53 the unit
+        error is at most ``gamma_n sum(abs(terms)) ~ (Q + 2) u M`` (Q + m_k + 1) (Higham's bound, u = 2^-53 the unit
         roundoff, n = Q + 2 terms), and the two gated parts (positive and negative) double it. Keeping that below
         BIG_M_RTOL * s gives M_max = BIG_M_RTOL * s / (2 (Q + 2) u (Q + max m_k + 1)). Beyond it the output is
         wrong everywhere, not only near boundaries: with M = 1e20 the ulp of M alone (16384) swamps every
-        part. When M_min >= M_max (about Q^2 > 1e-6 / u), no finite M is accurate: ``to_finite`` refuses."""
+        part. When M_min >= M_max (about Q^2 > 1e-6 / u), no finite M is accurate: ``to_finite`` refuses.
+
+        Returns
+        -------
+        tuple of float
+            ``(M_min, M_max)``.
+        """
         s = self.output_scale()
         u = np.finfo(np.float64).eps / 2
         Q = self.n_hyperplanes
@@ -236,17 +314,44 @@ class ShallowNet:
         return float(M)
 
     def to_finite(self, M=None):
-        """A finite big-M version ``[(W + M V, b + M c), ...]`` of ``extended_layers()``: an ordinary ReLU network
-        that is only APPROXIMATELY equal to the deep net: wrong in a band of width ~1/M around cell boundaries.
-        M must lie in ``big_m_range()`` (ValueError otherwise): above the output scale, so that closed gates close,
-        and below the float64 cancellation bound, beyond which the output is wrong everywhere. None (default):
-        the largest accurate M, the narrowest bands."""
+        """A finite big-M version ``[(W + M V, b + M c), ...]`` of ``extended_layers()``.
+
+        An ordinary ReLU network that is only APPROXIMATELY equal to the deep net: wrong in a band of width
+        ~1/M around cell boundaries.
+
+        Parameters
+        ----------
+        M : float, optional
+            Within ``big_m_range()``: above the output scale, so that closed gates close, and below the float64
+            cancellation bound, beyond which the output is wrong everywhere. None (default): the largest accurate
+            M, the narrowest bands.
+
+        Returns
+        -------
+        list of tuple of ndarray
+            ``(W, b)`` per layer.
+
+        Raises
+        ------
+        ValueError
+            M is outside ``big_m_range()`` (or no finite M is accurate).
+        """
         M = self._check_M(M)
         return [(W + M * V, b + M * c) for W, b, V, c in self.extended_layers()]
 
     def to_mlp(self, M=None):
-        """The big-M approximation (``to_finite``; M within ``big_m_range()``, None for the largest accurate one)
-        as a float64 ``fastmlp.MLP`` [n_in, *widths, n_out]."""
+        """The big-M approximation (``to_finite``) as a float64 ``fastmlp.MLP`` ``[n_in, *widths, n_out]``.
+
+        Parameters
+        ----------
+        M : float, optional
+            Within ``big_m_range()``; None for the largest accurate one.
+
+        Returns
+        -------
+        MLP
+            An ordinary ReLU network, only an approximation (wrong within ~1/M of the cell boundaries).
+        """
         layers = self.to_finite(M)
         net = MLP([self.n_in] + self.widths + [self.n_out], activation="relu", output=self.output, dtype="float64")
         net.set_flat_params(np.concatenate([a.ravel() for W, b in layers for a in (W, b)]))
@@ -268,9 +373,40 @@ def extended_forward(layers, X):
 
 
 def to_shallow(model, box, **kwargs):
-    """A ``ShallowNet`` (three hidden layers) equal to the deep ReLU network on every input of the box, region
-    boundaries included: built from every non-empty cell (``enumerate_regions(model, box, cells="all")``; the
-    budgets ``max_regions``, ``max_lps``, ``max_seconds`` and ``tol`` pass through). ``box=None``: all of R^n (more
-    cells). Inputs in no cell (outside the box, or in a cell thinner than the resolution) evaluate to NaN."""
+    """A ``ShallowNet`` (three hidden layers) equal to the deep ReLU network on every input of the box.
+
+    Region boundaries included: built from every non-empty cell (``enumerate_regions(model, box, cells="all")``).
+    Inputs in no cell (outside the box, or in a cell thinner than the resolution) evaluate to NaN.
+
+    Parameters
+    ----------
+    model : MLP
+        A network whose hidden layers are all "relu".
+    box : tuple (lo, hi) or array_like of shape (n_in, 2) or None
+        The box; None: all of R^n (more cells).
+    **kwargs
+        The budgets ``max_regions``, ``max_lps``, ``max_seconds`` and ``tol`` of ``enumerate_regions``.
+
+    Returns
+    -------
+    ShallowNet
+        The equivalent network.
+
+    Raises
+    ------
+    RegionBudgetError
+        A budget was exceeded.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 4, 4, 1], dtype="float64", seed=0)
+    >>> shallow = regions.to_shallow(model, (-1, 1))
+    >>> X = np.random.default_rng(0).uniform(-1, 1, size=(50, 2))
+    >>> bool(np.abs(shallow(X) - model.forward(X)).max() < 1e-12)
+    True
+    """
     regions = enumerate_regions(model, box, cells="all", **kwargs)
     return ShallowNet(regions, output=regions._net.output)

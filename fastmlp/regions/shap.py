@@ -16,10 +16,41 @@ from .readers import is_int, read_net, read_points, snapshot_forward
 
 
 def linear_shap(model, X, background):
-    """Exact SHAP values of each input's LOCAL LINEAR MODEL (not of the network): ``phi[i, o, j] =
-    alpha[i, o, j] * (X[i, j] - mean(background[:, j]))``, shape (n, n_out, n_in). For the region's linear model g
-    they add up to ``g(x) - mean g(background)``; for the network this is only a local approximation (the
-    background may lie in other regions). For the network's own Shapley values see ``shapley_values``."""
+    """Exact SHAP values of each input's LOCAL LINEAR MODEL (not of the network).
+
+    ``phi[i, o, j] = alpha[i, o, j] * (X[i, j] - mean(background[:, j]))``. For the region's linear model g they
+    add up to ``g(x) - mean g(background)``; for the network this is only a local approximation (the background
+    may lie in other regions). For the network's own Shapley values see ``shapley_values``.
+
+    Parameters
+    ----------
+    model : MLP
+        A network whose hidden layers are all "relu".
+    X : array_like, shape (n, n_in)
+        The inputs to explain.
+    background : array_like, shape (m, n_in)
+        The reference inputs.
+
+    Returns
+    -------
+    ndarray, shape (n, n_out, n_in)
+        The values.
+
+    Raises
+    ------
+    ValueError
+        A hidden activation is not relu, or a shape does not fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([2, 1], dtype="float64")
+    >>> model.set_flat_params([2.0, -1.0, 0.0])
+    >>> regions.linear_shap(model, [[1.0, 1.0]], np.zeros((3, 2)))
+    array([[[ 2., -1.]]])
+    """
     net = read_net(model)
     X = read_points("X", X, net.n_in)
     bg = read_points("background", background, net.n_in)
@@ -28,10 +59,45 @@ def linear_shap(model, X, background):
 
 
 def shapley_values(model, X, background, max_features=16):
-    """Exact interventional Shapley values of the network's output (``model.forward``, any activation) over a
-    background set: the value of a coalition S is ``mean_b f(x_S, b_rest)`` over the background rows b, and all
-    2^n_in coalitions are evaluated (n_in <= max_features, else ValueError). Shape (n, n_out, n_in); additivity:
-    ``phi.sum(-1) = f(x) - mean f(background)``. Cost: 2^n_in x len(background) forward rows per input."""
+    """Exact interventional Shapley values of the network's output (``model.forward``, any activation).
+
+    The value of a coalition S is ``mean_b f(x_S, b_rest)`` over the background rows b, and all 2^n_in
+    coalitions are evaluated. Additivity: ``phi.sum(-1) = f(x) - mean f(background)``. Cost: 2^n_in x
+    len(background) forward rows per input.
+
+    Parameters
+    ----------
+    model : MLP
+        The network (any activation).
+    X : array_like, shape (n, n_in)
+        The inputs to explain.
+    background : array_like, shape (m, n_in)
+        The reference inputs.
+    max_features : int, default 16
+        The most inputs (2^n_in coalitions): more raise ValueError.
+
+    Returns
+    -------
+    ndarray, shape (n, n_out, n_in)
+        The values.
+
+    Raises
+    ------
+    ValueError
+        n_in exceeds ``max_features``, or a shape does not fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> from fastmlp import regions
+    >>> model = fastmlp.MLP([3, 8, 1], dtype="float64", seed=0)
+    >>> rng = np.random.default_rng(0)
+    >>> X, background = rng.normal(size=(2, 3)), rng.normal(size=(10, 3))
+    >>> phi = regions.shapley_values(model, X, background)
+    >>> bool(np.allclose(phi.sum(-1), model.forward(X) - model.forward(background).mean(0)))
+    True
+    """
     if not hasattr(model, "forward") or not hasattr(model, "layers"):
         raise TypeError(f"model: expected a fastmlp.MLP, got {type(model).__name__}")
     if not is_int(max_features):

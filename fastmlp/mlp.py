@@ -126,10 +126,10 @@ class MLP(Network):
 
     # ---- inference -------------------------------------------------------------------------------------------
     @reads
-    def predictor(self) -> _core.Predictor:
-        """A frozen copy of the current weights for fast repeated inference: ``pred = model.predictor();
-        pred(X)`` equals ``model.forward(X)`` bit for bit (see ``fastmlp.Predictor``)."""
-        return _core.Predictor(self.layers, self.activations, self._params)
+    def predictor(self, dtype: Optional[str] = None) -> Union[_core.Predictor, _core.PredictorBF16]:
+        """A frozen copy of the weights for fast repeated inference: ``pred(X)`` equals ``model.forward(X)`` bit for
+        bit (``fastmlp.Predictor``); dtype="bfloat16": bf16 weights, float32 in and out (``PredictorBF16``)."""
+        return _core.make_predictor(self.layers, self.activations, self._params, dtype)
 
     def _labels_of(self, out):
         if self.loss in LABEL_LOSSES:

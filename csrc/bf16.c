@@ -34,6 +34,8 @@
 #define FM_BF_G 4
 /* input pairs per block (the x block converted to bf16 lives on the stack: FM_BF_RB rows of it) */
 #define FM_BF_KC 128
+/* values after the packed weights: a summary of W's exponents (see fm_dense_pack_bf16) */
+#define FM_BF_TRAILER 32
 /* rows per work item (a multiple of the native tile's 6 rows) and groups per work item */
 #define FM_BF_RB 48
 #define FM_BF_CB 4
@@ -51,17 +53,27 @@ static int fm_bf16_detect(void) {
     return FM_BF16_EMULATED;
 }
 
+/* bit 0: the instruction; bit 1: the exact float32 tiles (AVX-512F; FASTMLP_BF16=nofma turns them off) */
+static int fm_bf16_detect_fma(void) {
+    const char *env = getenv("FASTMLP_BF16");
+    if (env && !strcmp(env, "nofma")) return 0;
+    return FM_BF16_X86 && !strcmp(fm_cpu_path(), "avx512");
+}
+
 static int fm_bf16_kind(void) {
     static int cached = -1;
     int k = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (k < 0) {
-        k = fm_bf16_detect();
+        k = fm_bf16_detect() | fm_bf16_detect_fma() << 1;
         __atomic_store_n(&cached, k, __ATOMIC_RELAXED);
     }
     return k;
 }
 
-const char *fm_bf16_path(void) { return fm_bf16_kind() == FM_BF16_NATIVE ? "vdpbf16ps" : "emulated"; }
+const char *fm_bf16_path(void) {
+    static const char *names[] = {"emulated", "vdpbf16ps", "emulated+fma", "vdpbf16ps+fma"};
+    return names[fm_bf16_kind()];
+}
 
 /* ---- conversions ---- */
 
@@ -107,8 +119,8 @@ static int fm_bf16_sizes(size_t n, size_t n_in, size_t n_out, size_t *count) {
     int rc = fm_check_sizes(n, n_in, n_out);
     if (rc) return rc;
     const size_t pairs = n_in / 2 + (n_in & 1), outs = (n_out + FM_BF_L - 1) / FM_BF_L * FM_BF_L;
-    if (fm_mul_size(pairs * 2, outs, &t)) return FM_EOVERFLOW;
-    if (count) *count = t;
+    if (fm_mul_size(pairs * 2, outs, &t) || t > (size_t)PTRDIFF_MAX / 8 - FM_BF_TRAILER) return FM_EOVERFLOW;
+    if (count) *count = t + FM_BF_TRAILER;
     return FM_OK;
 }
 
@@ -138,6 +150,19 @@ int fm_dense_pack_bf16(const uint16_t *W, uint16_t *Wp, size_t n_in, size_t n_ou
                         dst[((q * gw + v) * FM_BF_L + j) * 2 + t] = o < n_out && k < n_in ? W[o * n_in + k] : 0;
                     }
     }
+    /* the trailer: the smallest and largest exponent field of W's nonzero values, and whether any is denormal,
+     * Inf or NaN (then the exact float32 tiles are never used) */
+    uint16_t *tr = Wp + count - FM_BF_TRAILER;
+    unsigned emin = 255, emax = 0, odd = 0;
+    for (size_t i = 0; i < n_in * n_out; i++) {
+        const unsigned e = (W[i] >> 7) & 0xffu;
+        const int nonzero = (W[i] & 0x7fffu) != 0;
+        odd |= nonzero && (e == 0 || e == 255);
+        if (nonzero && e < emin) emin = e;
+        if (nonzero && e > emax) emax = e;
+    }
+    memset(tr, 0, FM_BF_TRAILER * sizeof *tr);
+    tr[0] = (uint16_t)emin, tr[1] = (uint16_t)emax, tr[2] = (uint16_t)odd;
     return FM_OK;
 }
 
@@ -232,6 +257,27 @@ static void fm_bf16_item_emulated(const float *x, const uint16_t *Wp, const floa
     }
 }
 
+/* fm_bf16_exact (bf16_native.inc) is 1 when fused multiply-adds of float32 give the instruction's bits for rows
+ * x[0..rows) against the W that the summary tr describes: every nonzero product is m * 2^(ex+ew-14) with m an integer (ex, ew the unbiased exponents
+ * of the bf16 x and W values), so when ex_min + ew_min >= -112 every product and every partial sum is a multiple of
+ * 2^-126 = FLT_MIN and a nonzero one is never tiny (nothing to flush); and when 2*pairs products below
+ * 2^(ex_max+ew_max+2) cannot reach 2^127, no sum overflows. W's denormals, Inf and NaN (and x's) rule it out. */
+/* the exponent field of bf16(x) as fm_bf16_round gives it, for x's that round to a nonzero finite bf16 or Inf */
+static inline unsigned fm_bf16_field(uint32_t u) {
+    u &= 0x7fffffffu;
+    const unsigned e = (u + 0x7fffu + ((u >> 16) & 1u)) >> 23; /* 255 or 256 for Inf, NaN and what rounds to Inf */
+    return e < 255 ? e : 255;
+}
+
+/* the rule of fm_bf16_exact (field_min/max: of x's nonzero bf16 values; 255/0 when there are none) */
+static int fm_bf16_exact_rule(unsigned emin, unsigned emax, size_t n_in, const uint16_t *tr) {
+    if (tr[2] || emax == 255) return 0;        /* W or x has a denormal, Inf or NaN */
+    if (emax == 0 || tr[1] == 0) return 1;     /* every product is zero */
+    unsigned lg = 0;
+    while (((size_t)1 << lg) < n_in + 1) lg++; /* 2^lg >= 2 * pairs */
+    return emin + tr[0] >= 142 && (int)(emax + tr[1]) - 254 + 2 + (int)lg <= 127;
+}
+
 #if FM_BF16_X86
 #include "bf16_native.inc"
 #endif
@@ -255,14 +301,18 @@ void fmi_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, 
                             size_t n_out, fm_act act) {
     const size_t panels = (n_out + FM_BF_L - 1) / FM_BF_L, groups = (panels + FM_BF_G - 1) / FM_BF_G;
     const size_t n_rb = (n + FM_BF_RB - 1) / FM_BF_RB, n_cb = (groups + FM_BF_CB - 1) / FM_BF_CB;
-    const int native = fm_bf16_kind() == FM_BF16_NATIVE;
-    (void)native;
+    const int kind = fm_bf16_kind(), native = kind & 1, fma = kind >> 1;
+    const uint16_t *tr = Wp + (n_out + FM_BF_L - 1) / FM_BF_L * FM_BF_L * 2 * (n_in / 2 + (n_in & 1));
+    (void)native, (void)fma, (void)tr;
     FM_FOR(n * n_in * n_out >= FM_PAR_MIN_WORK, it, n_rb * n_cb, {
         const size_t rb = (size_t)it / n_cb, cb = (size_t)it % n_cb;
         const size_t r0 = rb * FM_BF_RB, r1 = r0 + FM_BF_RB < n ? r0 + FM_BF_RB : n;
         const size_t g0 = cb * FM_BF_CB, g1 = g0 + FM_BF_CB < groups ? g0 + FM_BF_CB : groups;
 #if FM_BF16_X86
-        if (native) fm_bf16_item_native(x, Wp, b, p, n_in, n_out, act, r0, r1, g0, g1);
+        if (fma && r1 - r0 >= 4 && fm_bf16_exact(x + r0 * n_in, r1 - r0, n_in, tr))
+            fm_bf16_item_fma(x, Wp, b, p, n_in, n_out, act, r0, r1, g0, g1);
+        else if (native)
+            fm_bf16_item_native(x, Wp, b, p, n_in, n_out, act, r0, r1, g0, g1);
         else
 #endif
             fm_bf16_item_emulated(x, Wp, b, p, n_in, n_out, act, r0, r1, g0, g1);

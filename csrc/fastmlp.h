@@ -142,11 +142,14 @@ FM_API int fm_float_to_bf16(const float *x, uint16_t *y, size_t n);
 /* y[i] = x[i] widened to float32 (exact). */
 FM_API int fm_bf16_to_float(const uint16_t *x, float *y, size_t n);
 /* *count = length of the packed bf16 layout of W[n_out][n_in]: ceil(n_out/16)*16 outputs by 2*ceil(n_in/2)
- * inputs. Outputs are cut into panels of 16, panels into groups of 4 (the last group may have fewer), and each
- * group is stored input pair by input pair: group g (at offset g*128*ceil(n_in/2)), width gw panels, holds
- * Wp[q][v][j][t] = W[(4g+v)*16 + j][2q + t] (zero past n_out and n_in). */
+ * inputs, then 32 values of summary. Outputs are cut into panels of 16, panels into groups of 4 (the last group may
+ * have fewer), and each group is stored input pair by input pair: group g (at offset g*128*ceil(n_in/2)), width gw
+ * panels, holds Wp[q][v][j][t] = W[(4g+v)*16 + j][2q + t] (zero past n_out and n_in). The summary: the smallest and
+ * largest exponent field of W's nonzero values (255 and 0 when there are none), 1 when one of them is denormal, Inf
+ * or NaN (else 0), then zeros. The forward uses it to decide where float32 fused multiply-adds give the same bits
+ * as the instruction (every partial sum a multiple of FLT_MIN: never flushed; no overflow). */
 FM_API int fm_dense_packed_size_bf16(size_t *count, size_t n_in, size_t n_out);
-/* Wp = W[n_out][n_in] (bf16) in the packed layout (fm_dense_packed_size_bf16 values). Pure data movement. */
+/* Wp = W[n_out][n_in] (bf16) in the packed layout (fm_dense_packed_size_bf16 values) with its summary. */
 FM_API int fm_dense_pack_bf16(const uint16_t *W, uint16_t *Wp, size_t n_in, size_t n_out);
 /* p[n][n_out] = act(bf16(x) . W^T + b): x[n][n_in] float32 rounded to bf16 (fm_float_to_bf16) as it is read, Wp
  * the packed bf16 weights, the sums as above (starting from +0), then z = sum + b[o] in float32 (b may be NULL)

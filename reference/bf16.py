@@ -11,6 +11,7 @@ from .common import ACT_RELU, ACT_SIGMOID, ACT_TANH, KernelError, check_act, che
 from .dense import SIZE_LIMIT
 
 L = 16  # outputs per panel (FM_BF_L)
+TRAILER = 32  # values of W's exponent summary after the packed weights (FM_BF_TRAILER)
 G = 4  # panels per group (FM_BF_G)
 TINY = 2.0 ** -126 - 2.0 ** -151  # sums below this in magnitude round to below FLT_MIN: flushed (FM_BF16_TINY)
 
@@ -89,7 +90,7 @@ def _layout(n, n_in, n_out):
     outs = (n_out + L - 1) // L * L
     if max(n * n_in, n * n_out, n_in * n_out, 2 * pairs * outs) > SIZE_LIMIT:
         raise KernelError("size overflow")
-    return pairs, (n_out + L - 1) // L, 2 * pairs * outs
+    return pairs, (n_out + L - 1) // L, 2 * pairs * outs + TRAILER
 
 
 def dense_packed_size_bf16(count, n_in, n_out):
@@ -98,8 +99,9 @@ def dense_packed_size_bf16(count, n_in, n_out):
 
 
 def dense_pack_bf16(W, Wp, n_in, n_out):
-    """Wp = the bf16 W[n_out][n_in] in the packed layout: groups of G panels of L outputs, pair by pair."""
-    pairs, panels, _ = _layout(1, n_in, n_out)
+    """Wp = the bf16 W[n_out][n_in] in the packed layout: groups of G panels of L outputs, pair by pair; then the
+    summary: smallest and largest exponent field of the nonzero values, 1 if one is denormal/Inf/NaN."""
+    pairs, panels, count = _layout(1, n_in, n_out)
     g = 0
     while g * G < panels:
         gw = min(G, panels - g * G)
@@ -111,6 +113,9 @@ def dense_pack_bf16(W, Wp, n_in, n_out):
                         o, k = (g * G + v) * L + j, 2 * q + t
                         Wp[off + ((q * gw + v) * L + j) * 2 + t] = W[o * n_in + k] if o < n_out and k < n_in else 0
         g += 1
+    fields = [(w >> 7) & 0xFF for w in W[:n_in * n_out] if w & 0x7FFF]
+    Wp[count - TRAILER: count] = [min(fields, default=255), max(fields, default=0),
+                                  int(any(e in (0, 255) for e in fields))] + [0] * (TRAILER - 3)
 
 
 def dense_forward_bf16(x, Wp, b, p, n, n_in, n_out, act):

@@ -136,8 +136,8 @@ def test_rows_threads_and_paths_give_the_same_bits():
                 "p = fastmlp.dense_forward_bf16(x, fastmlp.dense_pack_bf16(W), b, 'tanh'); "
                 "print(fastmlp.bf16_path()); print(p.view(np.uint32).tobytes().hex())")
         seen = set()
-        for isa in ("avx512", "avx2", "baseline", "naive"):
-            env = dict(os.environ, FASTMLP_ISA=isa)
+        for isa, bf in (("avx512", ""), ("avx512", "nofma"), ("avx2", ""), ("baseline", ""), ("naive", "")):
+            env = dict(os.environ, FASTMLP_ISA=isa, FASTMLP_BF16=bf)
             out = subprocess.run([sys.executable, "-c", code], cwd=HERE, env=env, capture_output=True, text=True,
                                  check=True).stdout.split()
             seen.add(out[0])
@@ -145,7 +145,25 @@ def test_rows_threads_and_paths_give_the_same_bits():
         assert "emulated" in seen
     finally:
         os.remove(os.path.join(HERE, "_bf16_in.npy"))
-    assert fastmlp.build_info()["bf16"] == fastmlp.bf16_path() in ("vdpbf16ps", "emulated")
+    assert fastmlp.build_info()["bf16"] == fastmlp.bf16_path() in PATHS
+
+
+PATHS = ("vdpbf16ps", "emulated", "vdpbf16ps+fma", "emulated+fma")
+
+
+def test_float32_tiles_only_where_exact():
+    """Values whose products are not all multiples of FLT_MIN (or whose sums could overflow) keep the instruction's
+    flush-to-zero arithmetic: the batch (float32 tiles where allowed) equals the rows one at a time (never the
+    tiles) and the twin, bit for bit."""
+    rng = np.random.default_rng(5)
+    for scale_x, scale_w in ((2.0 ** -64, 2.0 ** -63), (1.0, 1.0), (2.0 ** 60, 2.0 ** 55), (2.0 ** -70, 1.0)):
+        x = (rng.standard_normal((8, 33)) * scale_x).astype(np.float32)
+        W = (rng.standard_normal((20, 33)) * scale_w).astype(np.float32)
+        Wp = fastmlp.dense_pack_bf16(W)
+        p = fastmlp.dense_forward_bf16(x, Wp, None, "identity")
+        rows = np.concatenate([fastmlp.dense_forward_bf16(x[i:i + 1], Wp, None, "identity") for i in range(8)])
+        np.testing.assert_array_equal(bits(p), bits(rows))
+        np.testing.assert_array_equal(bits(p[:2]), bits(ref_forward(x[:2], Wp, None, "identity")))
 
 
 def test_bf16_bad_input():
@@ -201,7 +219,7 @@ def test_bf16_bad_input():
         fastmlp.bf16_to_float(np.ones(3, np.uint16), out=np.empty(4, np.float32))
     with pytest.raises(ValueError):
         _core.dense_packed_size_bf16(0, 3)
-    assert np.asarray(Wp).flags.writeable is False and Wp.nbytes == 2 * Wp.size == 2 * 16 * 4
+    assert np.asarray(Wp).flags.writeable is False and Wp.nbytes == 2 * Wp.size == 2 * (16 * 4 + 32)
 
 
 # ---- the bf16 predictor ----------------------------------------------------------------------------------------

@@ -244,18 +244,25 @@ cdef class PredictorBF16:
                 raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
         cdef size_t n = X.shape[0]
         cdef size_t chunk = n if n < 256 else 256
-        scratch = np.empty(2 * chunk * self.widest, dtype=_F32)  # per call: threads may share one predictor
+        # scratch of each call's own (threads may share one predictor): on the C stack when it is small (one
+        # sample through layers up to 2048 wide), else an array
+        cdef float small[4096]
+        cdef float[::1] sv
+        cdef float *work = small
+        if 2 * chunk * self.widest > 4096:
+            scratch = np.empty(2 * chunk * self.widest, dtype=_F32)
+            sv = scratch
+            work = &sv[0]
         out = np.empty((n, self.sizes[self.n_layers]), dtype=_F32)
         cdef const float[:, ::1] xv = X
         cdef float[:, ::1] ov = out
-        cdef float[::1] sv = scratch
         cdef int rc = 0
         cdef size_t l, s = 0, m
         cdef const float *inp
         cdef float *dst
         cdef float *bufs[2]
-        bufs[0] = &sv[0]
-        bufs[1] = &sv[chunk * self.widest]
+        bufs[0] = work
+        bufs[1] = work + chunk * self.widest
         with nogil:
             if scan and not _finite_ptr_f32(&xv[0, 0], n * self.sizes[0]):
                 rc = 1

@@ -53,18 +53,19 @@ static int fm_bf16_detect(void) {
     return FM_BF16_EMULATED;
 }
 
-/* bit 0: the instruction; bit 1: the exact float32 tiles (AVX-512F; FASTMLP_BF16=nofma turns them off) */
+/* the exact float32 tiles: 2 with AVX-512F, 1 with AVX2 + FMA, 0 without (or FASTMLP_BF16=nofma) */
 static int fm_bf16_detect_fma(void) {
     const char *env = getenv("FASTMLP_BF16");
     if (env && !strcmp(env, "nofma")) return 0;
-    return FM_BF16_X86 && !strcmp(fm_cpu_path(), "avx512");
+    if (FM_BF16_X86 && !strcmp(fm_cpu_path(), "avx512")) return 2;
+    return FM_BF16_X86 && !strcmp(fm_cpu_path(), "avx2") ? 1 : 0;
 }
 
 static int fm_bf16_kind(void) {
     static int cached = -1;
     int k = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (k < 0) {
-        k = fm_bf16_detect() | fm_bf16_detect_fma() << 1;
+        k = fm_bf16_detect() | fm_bf16_detect_fma() << 1; /* bit 0: the instruction; bits 1-2: the tiles */
         __atomic_store_n(&cached, k, __ATOMIC_RELAXED);
     }
     return k;
@@ -72,7 +73,8 @@ static int fm_bf16_kind(void) {
 
 const char *fm_bf16_path(void) {
     static const char *names[] = {"emulated", "vdpbf16ps", "emulated+fma", "vdpbf16ps+fma"};
-    return names[fm_bf16_kind()];
+    const int k = fm_bf16_kind();
+    return names[(k & 1) | (k >> 1 ? 2 : 0)];
 }
 
 /* ---- conversions ---- */
@@ -301,7 +303,7 @@ void fmi_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, 
                             size_t n_out, fm_act act) {
     const size_t panels = (n_out + FM_BF_L - 1) / FM_BF_L, groups = (panels + FM_BF_G - 1) / FM_BF_G;
     const size_t n_rb = (n + FM_BF_RB - 1) / FM_BF_RB, n_cb = (groups + FM_BF_CB - 1) / FM_BF_CB;
-    const int kind = fm_bf16_kind(), native = kind & 1, fma = kind >> 1;
+    const int kind = fm_bf16_kind(), native = kind & 1, fma = kind >> 1; /* fma: 2 AVX-512F, 1 AVX2 */
     const uint16_t *tr = Wp + (n_out + FM_BF_L - 1) / FM_BF_L * FM_BF_L * 2 * (n_in / 2 + (n_in & 1));
     (void)native, (void)fma, (void)tr;
     FM_FOR(n * n_in * n_out >= FM_PAR_MIN_WORK, it, n_rb * n_cb, {
@@ -309,8 +311,11 @@ void fmi_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, 
         const size_t r0 = rb * FM_BF_RB, r1 = r0 + FM_BF_RB < n ? r0 + FM_BF_RB : n;
         const size_t g0 = cb * FM_BF_CB, g1 = g0 + FM_BF_CB < groups ? g0 + FM_BF_CB : groups;
 #if FM_BF16_X86
-        if (fma && r1 - r0 >= 4 && fm_bf16_exact(x + r0 * n_in, r1 - r0, n_in, tr))
+        /* the float32 tiles where exact; with the instruction at hand, from 4 rows on (they widen W per block) */
+        if (fma == 2 && (r1 - r0 >= 4 || !native) && fm_bf16_exact(x + r0 * n_in, r1 - r0, n_in, tr))
             fm_bf16_item_fma(x, Wp, b, p, n_in, n_out, act, r0, r1, g0, g1);
+        else if (fma == 1 && fm_bf16_exact2(x + r0 * n_in, r1 - r0, n_in, tr))
+            fm_bf16_item_fma2(x, Wp, b, p, n_in, n_out, act, r0, r1, g0, g1);
         else if (native)
             fm_bf16_item_native(x, Wp, b, p, n_in, n_out, act, r0, r1, g0, g1);
         else

@@ -236,26 +236,26 @@ cdef class PredictorBF16:
         if not self._ready:
             raise TypeError("PredictorBF16 objects are made by model.predictor(dtype='bfloat16') (or "
                             "PredictorBF16(layers, activations, params)); this one was never initialised")
-        cdef bint scan = _flag("check_finite", check_finite)
-        if not (type(X) is np.ndarray and X.dtype is _F32 and X.ndim == 2 and X.shape[0] != 0
-                and <size_t>X.shape[1] == self.sizes[0] and X.flags.c_contiguous and X.flags.aligned):
+        if check_finite is not True and check_finite is not False:
+            check_finite = _flag("check_finite", check_finite)
+        cdef bint scan = check_finite
+        if not (_fast_arr(X, cnp.NPY_FLOAT, 2, False) and <size_t>_dim(X, 1) == self.sizes[0]):
             X = np.ascontiguousarray(X, dtype=_F32)
             if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:
                 raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
-        cdef size_t n = X.shape[0]
+        cdef size_t n = _dim(X, 0)
         cdef size_t chunk = n if n < 256 else 256
         # scratch of each call's own (threads may share one predictor): on the C stack when it is small (one
         # sample through layers up to 2048 wide), else an array
         cdef float small[4096]
-        cdef float[::1] sv
         cdef float *work = small
         if 2 * chunk * self.widest > 4096:
             scratch = np.empty(2 * chunk * self.widest, dtype=_F32)
-            sv = scratch
-            work = &sv[0]
+            work = <float *>_ptr(scratch)
         out = np.empty((n, self.sizes[self.n_layers]), dtype=_F32)
-        cdef const float[:, ::1] xv = X
-        cdef float[:, ::1] ov = out
+        cdef const float *xp = <const float *>_ptr(X)
+        cdef float *op = <float *>_ptr(out)
+        cdef size_t n_in = self.sizes[0], n_out = self.sizes[self.n_layers]
         cdef int rc = 0
         cdef size_t l, s = 0, m
         cdef const float *inp
@@ -264,13 +264,13 @@ cdef class PredictorBF16:
         bufs[0] = work
         bufs[1] = work + chunk * self.widest
         with nogil:
-            if scan and not _finite_ptr_f32(&xv[0, 0], n * self.sizes[0]):
+            if scan and not _finite_ptr_f32(xp, n * n_in):
                 rc = 1
             while rc == 0 and s < n:
                 m = n - s if n - s < chunk else chunk
-                inp = &xv[s, 0]
+                inp = xp + s * n_in
                 for l in range(self.n_layers):
-                    dst = &ov[s, 0] if l + 1 == self.n_layers else bufs[l % 2]
+                    dst = op + s * n_out if l + 1 == self.n_layers else bufs[l % 2]
                     rc = fm_dense_forward_bf16(inp, self.wps[l], self.bs[l], dst, m, self.sizes[l],
                                                self.sizes[l + 1], self.acts[l])
                     if rc:

@@ -126,6 +126,38 @@ FM_API int fm_dense_forward_packed_f32(const float *x, const float *Wp, const fl
 FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const double *b, double *p, size_t n,
                                 size_t n_in, size_t n_out, size_t nc, fm_act act);
 
+/* ---- bf16.c : bfloat16 weights, float32 accumulation ------------------------------------------------------ */
+/* bf16 values are uint16_t holding the upper half of a float32's bits (sign, 8 exponent bits, 7 mantissa bits).
+ * The product is that of the VDPBF16PS instruction (AVX512_BF16): per output, over the input pairs in increasing
+ * order, acc += W[2q+1] x[2q+1] then acc += W[2q] x[2q], each product exact in float32, each sum rounded to nearest
+ * even, bf16 denormals read as zero, sums that are tiny after rounding flushed to zero. Where the CPU lacks the
+ * instruction (or FASTMLP_ISA lowers the path below avx512) an emulation computes the same operations: results are
+ * bit-identical on every path, for every thread count and batch position (fm_bf16_path names the path). */
+
+/* "vdpbf16ps" (the instruction) or "emulated". */
+FM_API const char *fm_bf16_path(void);
+/* y[i] = x[i] rounded to bf16 as VCVTNEPS2BF16 does: to nearest even; NaN stays NaN (quiet, sign and top payload
+ * kept); zeros and denormals give a zero of their sign; past the largest bf16: Inf. */
+FM_API int fm_float_to_bf16(const float *x, uint16_t *y, size_t n);
+/* y[i] = x[i] widened to float32 (exact). */
+FM_API int fm_bf16_to_float(const uint16_t *x, float *y, size_t n);
+/* *count = length of the packed bf16 layout of W[n_out][n_in]: ceil(n_out/16)*16 outputs by 2*ceil(n_in/2)
+ * inputs, then 32 values of summary. Outputs are cut into panels of 16, panels into groups of 4 (the last group may
+ * have fewer), and each group is stored input pair by input pair: group g (at offset g*128*ceil(n_in/2)), width gw
+ * panels, holds Wp[q][v][j][t] = W[(4g+v)*16 + j][2q + t] (zero past n_out and n_in). The summary: the smallest and
+ * largest exponent field of W's nonzero values (255 and 0 when there are none), 1 when one of them is denormal, Inf
+ * or NaN (else 0), then zeros. The forward uses it to decide where float32 fused multiply-adds give the same bits
+ * as the instruction (every partial sum a multiple of FLT_MIN: never flushed; no overflow). */
+FM_API int fm_dense_packed_size_bf16(size_t *count, size_t n_in, size_t n_out);
+/* Wp = W[n_out][n_in] (bf16) in the packed layout (fm_dense_packed_size_bf16 values) with its summary. */
+FM_API int fm_dense_pack_bf16(const uint16_t *W, uint16_t *Wp, size_t n_in, size_t n_out);
+/* p[n][n_out] = act(bf16(x) . W^T + b): x[n][n_in] float32 rounded to bf16 (fm_float_to_bf16) as it is read, Wp
+ * the packed bf16 weights, the sums as above (starting from +0), then z = sum + b[o] in float32 (b may be NULL)
+ * and the activation, computed in double from z and rounded to float32. Overwrites p. Wp must hold
+ * fm_dense_packed_size_bf16(n_in, n_out) values packed with these sizes (not checkable here). */
+FM_API int fm_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n,
+                                 size_t n_in, size_t n_out, fm_act act);
+
 /* ---- dense.c (sparse.inc) : a first layer on sparse (CSR) input --------------------------------------------- */
 
 /* A CSR matrix X[n_rows][n_in]: row r's nonzeros are data[indptr[r] .. indptr[r+1]) at the columns

@@ -190,6 +190,9 @@ void fmi_dense_backward_f64(const double *x, const double *W, const double *p, c
                             double *dW, double *db, double *dx, size_t n, size_t n_in, size_t n_out, fm_act act,
                             int accumulate);
 
+/* argument-free core of fm_dense_forward_bf16 (bf16.c) */
+void fmi_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n, size_t n_in,
+                            size_t n_out, fm_act act);
 
 /* argument-free cores of the losses (loss.inc): the public fm_loss_* check, then call these; so does mlp.c after
  * checking the whole network once (labels, weights and Poisson targets included) */

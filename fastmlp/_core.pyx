@@ -9,7 +9,7 @@ float64 arrays (all of one dtype); outputs may be given with ``out``-style keywo
 import numpy as np
 cimport cython
 from cython cimport floating
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.math cimport isfinite
 from libc.string cimport memset
 
@@ -38,5 +38,6 @@ include "_core_sparse_backward.pxi"
 include "_core_optim.pxi"
 include "_core_net.pxi"
 include "_core_predict.pxi"
+include "_core_bf16.pxi"  # bfloat16 weights: conversions, bf16 layer forward, PredictorBF16
 include "_core_guard.pxi"
 include "_core_step.pxi"

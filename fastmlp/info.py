@@ -52,6 +52,7 @@ def build_info() -> Dict[str, Any]:
         "core_version": _core.version(),
         "openmp": _core.has_openmp(),
         "simd": _core.cpu_path(),
+        "bf16": _core.bf16_path(),  # "vdpbf16ps" (AVX512_BF16) or "emulated" (same bits)
         "num_threads": _core.get_num_threads(),
         "include": get_include(),
     }

@@ -127,14 +127,19 @@ class MLP(Trainable):
 
     # ---- inference -------------------------------------------------------------------------------------------
     @reads
-    def predictor(self) -> _core.Predictor:
+    def predictor(self, dtype: Optional[str] = None) -> Union[_core.Predictor, _core.PredictorBF16]:
         """A frozen copy of the current weights, packed for fast repeated inference.
+
+        Parameters
+        ----------
+        dtype : {None, "bfloat16"}, optional
+            None: the model's own dtype, ``pred(X)`` equals ``model.forward(X)`` bit for bit. ``"bfloat16"``
+            (float32 models): the weights rounded to bfloat16, float32 inputs and outputs, float32 sums.
 
         Returns
         -------
-        fastmlp._core.Predictor
-            ``pred(X)`` equals ``model.forward(X)`` bit for bit; later training does not change it, and every
-            thread may share it.
+        fastmlp._core.Predictor or fastmlp._core.PredictorBF16
+            Later training does not change it, and every thread may share it.
 
         Examples
         --------
@@ -145,8 +150,10 @@ class MLP(Trainable):
         >>> x = np.ones((1, 4), dtype=np.float32)
         >>> bool((pred(x) == model.forward(x)).all())
         True
+        >>> bool(np.abs(model.predictor(dtype="bfloat16")(x) - pred(x)).max() < 0.05)
+        True
         """
-        return _core.Predictor(self.layers, self.activations, self._params)
+        return _core.make_predictor(self.layers, self.activations, self._params, dtype)
 
     def _labels_of(self, out):
         if self.loss in LABEL_LOSSES:

@@ -537,6 +537,137 @@ static void test_hardening(void) {
     CHECK(fm_mlp_num_params(&net, &count) == FM_OK && count <= FM_MAX_PARAMS, "just under FM_MAX_PARAMS");
 }
 
+/* ---- bf16: the VDPBF16PS arithmetic restated here independently: DAZ inputs, exact product, the sum rounded to
+ * 24 bits with the exponent unbounded (scaled by 2^64 so that float rounding does it), zero when that is below
+ * FLT_MIN (FTZ), else the float sum. */
+static float bf16_val(uint16_t h) {
+    uint32_t u = ((h >> 7) & 0xff) == 0 ? (uint32_t)(h & 0x8000) << 16 : (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static uint16_t bf16_of(float f) { /* round to nearest even; these tests use finite normal values or zeros */
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+static float bf16_dp_step(float acc, uint16_t a, uint16_t b) {
+    const double s = (double)acc + (double)bf16_val(a) * (double)bf16_val(b);
+    const float scaled = (float)(s * 0x1p64);
+    if (fabsf(scaled) < 0x1p-62f) return scaled < 0 || (scaled == 0 && signbit(scaled)) ? -0.0f : 0.0f;
+    return (float)s;
+}
+
+static void test_bf16(void) {
+    /* conversions */
+    const float cv[] = {1.0f, 1.00390625f, 1.005859375f, -2.5f, 3.4e38f, 1e-40f, -1e-40f, 0.0f, -0.0f, INFINITY};
+    const uint16_t want[] = {0x3f80, 0x3f80, 0x3f81, 0xc020, 0x7f80, 0x0000, 0x8000, 0x0000, 0x8000, 0x7f80};
+    uint16_t got[10];
+    float back[10];
+    CHECK(fm_float_to_bf16(cv, got, 10) == FM_OK && memcmp(got, want, sizeof want) == 0,
+          "float_to_bf16: ties to even, overflow to Inf, denormals to signed zero");
+    const float qnan = NAN;
+    CHECK(fm_float_to_bf16(&qnan, got, 1) == FM_OK && (got[0] & 0x7fc0) == 0x7fc0, "float_to_bf16: NaN stays NaN");
+    CHECK(fm_bf16_to_float(want, back, 10) == FM_OK && back[0] == 1.0f && back[2] == 1.0078125f &&
+              back[3] == -2.5f && isinf(back[4]), "bf16_to_float widens exactly");
+    /* the layer against the restated arithmetic, bit for bit; some values tiny so that the flush matters */
+    const size_t shapes[][3] = {{1, 1, 1}, {1, 784, 70}, {7, 15, 16}, {3, 63, 65}, {13, 300, 260}, {50, 9, 33}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int a = 0; a < 4; a++) {
+            const size_t n = shapes[s][0], ni = shapes[s][1], no = shapes[s][2], pairs = (ni + 1) / 2;
+            size_t cnt = 0;
+            CHECK(fm_dense_packed_size_bf16(&cnt, ni, no) == FM_OK && cnt == (no + 15) / 16 * 16 * 2 * pairs + 32,
+                  "bf16 packed size");
+            float *x = malloc(n * ni * 4), *b = malloc(no * 4), *p = malloc(n * no * 4), *Wf = malloc(no * ni * 4);
+            uint16_t *W = malloc(no * ni * 2), *Wp = malloc(cnt * 2), *xb = malloc(n * (ni + 1) * 2);
+            /* odd shapes: some values tiny (products below FLT_MIN: the flush matters); even shapes: ordinary values
+             * (where the library may use float32 FMA tiles, which must give the same bits) */
+            for (size_t i = 0; i < n * ni; i++) x[i] = (float)urand() * (s % 2 && i % 17 == 3 ? 0x1p-70f : 1.0f);
+            for (size_t i = 0; i < no * ni; i++) Wf[i] = (float)urand() * (s % 2 && i % 13 == 5 ? 0x1p-60f : 1.0f);
+            for (size_t i = 0; i < no; i++) b[i] = (float)urand();
+            CHECK(fm_float_to_bf16(Wf, W, no * ni) == FM_OK && fm_dense_pack_bf16(W, Wp, ni, no) == FM_OK, "pack");
+            CHECK(fm_dense_forward_bf16(x, Wp, a % 2 ? b : NULL, p, n, ni, no, (fm_act)a) == FM_OK, "bf16 forward");
+            int same = 1;
+            for (size_t i = 0; i < n; i++) {
+                for (size_t k = 0; k <= ni; k++) xb[i * (ni + 1) + k] = k < ni ? bf16_of(x[i * ni + k]) : 0;
+                for (size_t o = 0; o < no; o++) {
+                    float acc = 0.0f;
+                    for (size_t q = 0; q < pairs; q++) {
+                        const size_t k = 2 * q;
+                        const uint16_t w1 = k + 1 < ni ? W[o * ni + k + 1] : 0;
+                        acc = bf16_dp_step(acc, w1, xb[i * (ni + 1) + k + 1]);
+                        acc = bf16_dp_step(acc, W[o * ni + k], xb[i * (ni + 1) + k]);
+                    }
+                    const float z = a % 2 ? acc + b[o] : acc;
+                    const float r = a == FM_ACT_RELU ? (z > 0 ? z : 0.0f)
+                                    : a == FM_ACT_IDENTITY ? z : (float)act_ref((double)z, (fm_act)a);
+                    /* sigmoid/tanh: the library's double formula may differ from act_ref's in the last bit */
+                    same &= a >= 2 ? fabsf(r - p[i * no + o]) <= 1e-6f * (1 + fabsf(r))
+                                   : memcmp(&r, &p[i * no + o], 4) == 0;
+                }
+            }
+            CHECK(same, "bf16 forward %zux%zu->%zu act %d equals the restated VDPBF16PS arithmetic (%s)", n, ni, no,
+                  a, fm_bf16_path());
+            free(x), free(b), free(p), free(Wf), free(W), free(Wp), free(xb);
+        }
+    /* threads */
+    {
+        const size_t n = 96, ni = 256, no = 128;
+        size_t cnt;
+        fm_dense_packed_size_bf16(&cnt, ni, no);
+        float *x = malloc(n * ni * 4), *Wf = malloc(no * ni * 4), *p1 = malloc(n * no * 4), *p2 = malloc(n * no * 4);
+        uint16_t *W = malloc(no * ni * 2), *Wp = malloc(cnt * 2);
+        for (size_t i = 0; i < n * ni; i++) x[i] = (float)urand();
+        for (size_t i = 0; i < no * ni; i++) Wf[i] = (float)urand();
+        fm_float_to_bf16(Wf, W, no * ni);
+        fm_dense_pack_bf16(W, Wp, ni, no);
+        const int before = fm_get_num_threads();
+        fm_set_num_threads(1);
+        fm_dense_forward_bf16(x, Wp, NULL, p1, n, ni, no, FM_ACT_TANH);
+        fm_set_num_threads(2);
+        fm_dense_forward_bf16(x, Wp, NULL, p2, n, ni, no, FM_ACT_TANH);
+        fm_set_num_threads(before);
+        CHECK(memcmp(p1, p2, n * no * 4) == 0, "bf16: 1 and 2 threads give the same bits");
+        fm_dense_forward_bf16(x + 5 * ni, Wp, NULL, p2, 1, ni, no, FM_ACT_TANH);
+        CHECK(memcmp(p1 + 5 * no, p2, no * 4) == 0, "bf16: a row alone gives the bits it gets in a batch");
+        free(x), free(Wf), free(p1), free(p2), free(W), free(Wp);
+    }
+    /* refusals: nothing written */
+    float xf[4] = {1, 2, 3, 4}, pf[4] = {-1, -1, -1, -1};
+    uint16_t hb[4] = {0x3f80, 0x3f80, 0x3f80, 0x3f80}, wp[96];
+    size_t cnt;
+    CHECK(fm_float_to_bf16(NULL, hb, 4) == FM_ENULL && fm_float_to_bf16(xf, NULL, 4) == FM_ENULL &&
+              fm_float_to_bf16(xf, hb, 0) == FM_ESIZE && fm_float_to_bf16(xf, (uint16_t *)xf, 4) == FM_EOVERLAP &&
+              fm_float_to_bf16(xf, hb, SIZE_MAX) == FM_EOVERFLOW, "float_to_bf16 refusals");
+    CHECK(fm_bf16_to_float(NULL, xf, 4) == FM_ENULL && fm_bf16_to_float(hb, NULL, 4) == FM_ENULL &&
+              fm_bf16_to_float(hb, xf, 0) == FM_ESIZE && fm_bf16_to_float((uint16_t *)xf, xf, 2) == FM_EOVERLAP,
+          "bf16_to_float refusals");
+    CHECK(fm_dense_packed_size_bf16(NULL, 2, 2) == FM_ENULL && fm_dense_packed_size_bf16(&cnt, 0, 2) == FM_ESIZE &&
+              fm_dense_packed_size_bf16(&cnt, (size_t)PTRDIFF_MAX / 4, 20) == FM_EOVERFLOW &&
+              fm_dense_packed_size_bf16(&cnt, 2, 2) == FM_OK && cnt == 32 + 32,
+          "packed_size_bf16 refusals");
+    CHECK(fm_dense_pack_bf16(NULL, wp, 2, 2) == FM_ENULL && fm_dense_pack_bf16(hb, NULL, 2, 2) == FM_ENULL &&
+              fm_dense_pack_bf16(hb, wp, 2, 0) == FM_ESIZE && fm_dense_pack_bf16(hb, hb, 1, 1) == FM_EOVERLAP,
+          "pack_bf16 refusals");
+    fm_dense_pack_bf16(hb, wp, 2, 2);
+    CHECK(fm_dense_forward_bf16(NULL, wp, NULL, pf, 1, 2, 2, FM_ACT_RELU) == FM_ENULL &&
+              fm_dense_forward_bf16(xf, NULL, NULL, pf, 1, 2, 2, FM_ACT_RELU) == FM_ENULL &&
+              fm_dense_forward_bf16(xf, wp, NULL, NULL, 1, 2, 2, FM_ACT_RELU) == FM_ENULL &&
+              fm_dense_forward_bf16(xf, wp, NULL, pf, 0, 2, 2, FM_ACT_RELU) == FM_ESIZE &&
+              fm_dense_forward_bf16(xf, wp, NULL, pf, SIZE_MAX, 2, 2, FM_ACT_RELU) == FM_EOVERFLOW &&
+              fm_dense_forward_bf16(xf, wp, NULL, pf, 1, 2, 2, (fm_act)9) == FM_EENUM &&
+              fm_dense_forward_bf16(xf, wp, NULL, xf + 1, 1, 2, 2, FM_ACT_RELU) == FM_EOVERLAP &&
+              fm_dense_forward_bf16(xf, wp, xf + 2, xf + 2, 1, 2, 2, FM_ACT_RELU) == FM_EOVERLAP,
+          "dense_forward_bf16 refusals");
+    CHECK(pf[0] == -1 && pf[3] == -1 && xf[1] == 2, "refused bf16 calls write nothing: %g %g %g", pf[0], pf[3], xf[1]);
+    CHECK(fm_dense_forward_bf16(xf, wp, NULL, pf, 1, 2, 2, FM_ACT_IDENTITY) == FM_OK && pf[0] == 3 && pf[1] == 3,
+          "1*1 + 1*2 = 3");
+    CHECK(!strcmp(fm_bf16_path(), "vdpbf16ps") || !strcmp(fm_bf16_path(), "emulated") ||
+              !strcmp(fm_bf16_path(), "vdpbf16ps+fma") || !strcmp(fm_bf16_path(), "emulated+fma"),
+          "bf16 path named");
+}
+
 int main(void) {
     const size_t shapes[][3] = {{1, 1, 1}, {1, 64, 17}, {7, 15, 16}, {16, 17, 7}, {17, 63, 5}, {3, 65, 64},
                                 {65, 16, 3}, {2, 7, 65}, {13, 300, 70}, {40, 257, 33}};
@@ -554,7 +685,8 @@ int main(void) {
     test_hardening();
     test_refusals();
     test_null_sweep();
-    printf("fastmlp %s (%s, OpenMP %s): %d passed, %d failed\n", fm_version(), fm_cpu_path(),
+    test_bf16();
+    printf("fastmlp %s (%s, bf16 %s, OpenMP %s): %d passed, %d failed\n", fm_version(), fm_cpu_path(), fm_bf16_path(),
            (fm_build_info() & FM_BUILD_OPENMP) ? "on" : "off", passed, failed);
     return failed ? 1 : 0;
 }

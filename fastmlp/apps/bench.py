@@ -245,6 +245,32 @@ def _case_inference(rows, torch, peak, reps):
     _add(rows, "inference 784-256-128-10, one sample", measure(funcs, reps), 2.0 * weights, peak)
 
 
+def _case_bf16(rows, torch, peak, reps):
+    """The bf16 predictor (model.predictor(dtype="bfloat16"): bf16 weights, float32 sums) beside fastmlp's float32
+    predictor, PyTorch float32 and PyTorch's bf16 autocast, 784-256-128-10, at B = 1, 64 and 256."""
+    sizes = [784, 256, 128, 10]
+    model = MLP(sizes, seed=0)
+    pred, pred32 = model.predictor(dtype="bfloat16"), model.predictor()
+    net = _torch_mlp(torch, sizes) if torch is not None else None
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    for B in (1, 64, 256):
+        x = np.random.default_rng(7).standard_normal((B, 784)).astype(np.float32)
+        funcs = {"fastmlp": lambda: pred(x), "fastmlp float32": lambda: pred32(x)}
+        if net is not None:
+            xt = torch.from_numpy(x)
+
+            def torch_f32():
+                with torch.no_grad():
+                    net(xt)
+
+            def torch_autocast():
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                    net(xt)
+            funcs["torch"] = torch_f32
+            funcs["torch bf16 autocast"] = torch_autocast
+        _add(rows, f"inference bf16 784-256-128-10 B={B}", measure(funcs, reps), 2.0 * B * weights, peak)
+
+
 def _case_gil(rows, peak, reps):
     """Two Python threads predicting at once against one doing both batches: the GIL is released in C."""
     sizes = [784, 256, 128, 10]
@@ -300,6 +326,7 @@ GOALS = [  # (case prefix, other implementation, fastmlp must be at least this m
     ("epoch ", "scikit-learn", 4.0),
     ("train step 2-3-1 sigmoid B=4", "torch", 500.0),
     ("inference 784-256-128-10, one sample", "torch", 5.0),
+    ("inference bf16 784-256-128-10 B=1", "torch", 5.0),  # issue 16: bf16 weights, one sample
     ("train step 784-256-128-10 B=256 (2 threads)", "fastmlp 1 thread", 1.7),
     ("2 x predict B=256 (2 Python threads)", "fastmlp 1 Python thread", 1.2),  # #7: clearly under 2x one
 ]
@@ -335,6 +362,7 @@ def run_bench(quick=False, reps=None, epoch_samples=None, threads=(2,), out=prin
         _case_epoch(rows, torch, n_epoch, peak32, max(3, reps // 5))
         _case_tiny(rows, torch, peak32, reps)
         _case_inference(rows, torch, peak32, reps)
+        _case_bf16(rows, torch, peak32, reps)
         _case_gil(rows, peak32, reps)
         _case_kernel_call(rows, peak32, reps)
         if _core.has_openmp():
@@ -347,7 +375,8 @@ def run_bench(quick=False, reps=None, epoch_samples=None, threads=(2,), out=prin
             torch.set_num_threads(torch_threads)
         if limiter is not None:
             limiter.restore_original_limits()
-    info = (f"{platform.processor() or platform.machine()}, fastmlp path {_core.cpu_path()}, measured 1-thread peak "
+    info = (f"{platform.processor() or platform.machine()}, fastmlp path {_core.cpu_path()} "
+            f"(bf16 {_core.bf16_path()}), measured 1-thread peak "
             f"{peak32:.0f} GFLOP/s float32 / {peak64:.0f} float64; numpy {np.__version__}"
             + (f", torch {torch.__version__}" if torch is not None else ", torch not installed")
             + "; 1 thread everywhere unless a row says otherwise")

@@ -16,15 +16,71 @@ cdef bint _finite_bf16(const uint16_t *a, size_t n) noexcept nogil:
 
 
 def bf16_path():
-    """The bf16 product path in use: "vdpbf16ps" (the AVX512_BF16 instruction) or "emulated" (the same
-    arithmetic, bit for bit, where the CPU lacks it or FASTMLP_ISA lowers the path below avx512)."""
+    """The bfloat16 product path this process's ``dense_forward_bf16`` runs (C: ``fm_bf16_path``).
+
+    The paths compute the same operations: results are equal bit for bit on every path, CPU, thread count and batch
+    position; only the speed differs.
+
+    Returns
+    -------
+    str
+        ``"vdpbf16ps"`` (the AVX512_BF16 instruction) or ``"emulated"`` (the same arithmetic without it, where the
+        CPU lacks it or ``FASTMLP_ISA`` lowers the kernel path below avx512), with ``"+fma"`` appended where exact
+        float32 FMA tiles (AVX-512F or AVX2) take the blocks whose products and sums are exact in float32
+        (``FASTMLP_BF16=nofma`` turns them off).
+
+    See Also
+    --------
+    dense_forward_bf16 : The layer that runs on this path.
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> fastmlp.bf16_path() in ("vdpbf16ps", "emulated", "vdpbf16ps+fma", "emulated+fma")
+    True
+    """
     return fm_bf16_path().decode()
 
 
 def float_to_bf16(x, *, out=None):
-    """float32 x (any shape) rounded to bfloat16, as numpy.uint16 bits of the same shape: round to nearest even,
-    NaN stays (quiet) NaN, zeros and float32 denormals give a zero of their sign, values past the largest bf16
-    (3.39e38) give Inf (the rounding of the VCVTNEPS2BF16 instruction)."""
+    """float32 values rounded to bfloat16, as their bits (C: ``fm_float_to_bf16``).
+
+    numpy has no bfloat16 dtype: bf16 arrays are ``numpy.uint16`` arrays of the bits (the upper half of a float32's
+    bits). The rounding is the VCVTNEPS2BF16 instruction's: to nearest even; NaN stays NaN (made quiet, sign and
+    top payload kept); zeros and float32 denormals give a zero of their sign; values past the largest bf16
+    (about 3.39e38) give Inf of their sign.
+
+    Parameters
+    ----------
+    x : ndarray of float32, any shape
+        The values: C-contiguous, non-empty (NaN and Inf are converted too).
+    out : ndarray of uint16, optional
+        Where to write the bits (x's shape, C-contiguous, writable, no overlap with x); None allocates it.
+
+    Returns
+    -------
+    ndarray of uint16
+        The bf16 bits, of x's shape (``out`` when given).
+
+    Raises
+    ------
+    TypeError
+        x is not a float32 array, or ``out`` not a uint16 array.
+    ValueError
+        x is empty, non-contiguous or misaligned, or ``out`` has another shape, is read-only or overlaps x.
+
+    See Also
+    --------
+    bf16_to_float : The way back (exact).
+    fastmlp.reference.float_to_bf16 : The plain-Python twin (the oracle).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> fastmlp.float_to_bf16(np.array([1.0, 3.14159, -2.0], dtype=np.float32))
+    array([16256, 16457, 49152], dtype=uint16)
+    """
     x = _check("x", x, _F32, finite=False)
     y = _out("out", out, _BF16_BITS, x.shape)
     _no_overlap("out", y, (("x", x),))
@@ -38,7 +94,39 @@ def float_to_bf16(x, *, out=None):
 
 
 def bf16_to_float(x, *, out=None):
-    """bfloat16 bits (numpy.uint16, any shape) widened to float32 (exact)."""
+    """bfloat16 values, given as their bits, widened to float32 (C: ``fm_bf16_to_float``); exact.
+
+    Parameters
+    ----------
+    x : ndarray of uint16, any shape
+        The bf16 bits (as ``float_to_bf16`` writes them): C-contiguous, non-empty.
+    out : ndarray of float32, optional
+        Where to write the values (x's shape, C-contiguous, writable, no overlap with x); None allocates it.
+
+    Returns
+    -------
+    ndarray of float32
+        The values, of x's shape (``out`` when given).
+
+    Raises
+    ------
+    TypeError
+        x is not a uint16 array, or ``out`` not a float32 array.
+    ValueError
+        x is empty, non-contiguous or misaligned, or ``out`` has another shape, is read-only or overlaps x.
+
+    See Also
+    --------
+    float_to_bf16 : The rounding to bf16.
+    fastmlp.reference.bf16_to_float : The plain-Python twin (the oracle).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> fastmlp.bf16_to_float(fastmlp.float_to_bf16(np.array([1.0, 3.14159, -2.0], dtype=np.float32)))
+    array([ 1.      ,  3.140625, -2.      ], dtype=float32)
+    """
     x = _check("x", x, _BF16_BITS, finite=False)
     y = _out("out", out, _F32, x.shape)
     _no_overlap("out", y, (("x", x),))
@@ -60,10 +148,43 @@ def dense_packed_size_bf16(size_t n_in, size_t n_out):
 
 @cython.auto_pickle(False)
 cdef class PackedWeightsBF16:
-    """W[n_out, n_in] in bfloat16, in the packed layout of ``dense_forward_bf16`` (fastmlp.h, fm_dense_pack_bf16),
-    as ``dense_pack_bf16(W)`` returns it: the sizes are kept beside the values. Read-only: ``n_in``, ``n_out``,
-    ``size`` and ``nbytes``; ``numpy.asarray(Wp)`` is a read-only numpy.uint16 view of the bf16 bits. The layout is
-    the same on every CPU (unlike ``PackedWeights``)."""
+    """W[n_out, n_in] in bfloat16, packed for ``dense_forward_bf16``, as ``dense_pack_bf16(W)`` returns it.
+
+    The sizes are kept beside the values, so that ``dense_forward_bf16`` cannot be given the wrong ones. Read-only:
+    ``n_in``, ``n_out``, and ``size`` and ``nbytes`` of the packed values; ``numpy.asarray(Wp)`` is a read-only
+    ``numpy.uint16`` view of their bf16 bits (the layout is described at ``fm_dense_packed_size_bf16`` on the C
+    API page). Unlike ``PackedWeights`` the layout is the same on every CPU. Made by ``dense_pack_bf16`` only (not
+    picklable).
+
+    Attributes
+    ----------
+    n_in : int
+        The number of inputs (columns of W).
+    n_out : int
+        The number of outputs (rows of W).
+    size : int
+        The number of packed values.
+    nbytes : int
+        Their size in bytes.
+
+    Raises
+    ------
+    TypeError
+        When constructed directly (``PackedWeightsBF16()``).
+
+    See Also
+    --------
+    dense_pack_bf16 : Makes it.
+    PackedWeights : The packed float32 or float64 weights of ``dense_forward_packed``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> Wp = fastmlp.dense_pack_bf16(np.ones((3, 5), dtype=np.float32))
+    >>> Wp.n_in, Wp.n_out, Wp.size == np.asarray(Wp).size, np.asarray(Wp).dtype
+    (5, 3, True, dtype('uint16'))
+    """
     cdef readonly size_t n_in, n_out
     cdef object _values
 
@@ -101,9 +222,40 @@ cdef class PackedWeightsBF16:
 
 
 def dense_pack_bf16(W):
-    """W[n_out, n_in] as bfloat16 in the packed layout of ``dense_forward_bf16``: a ``PackedWeightsBF16``. W is
-    float32 (rounded with ``float_to_bf16``) or numpy.uint16 bf16 bits (used as they are). NaN and Inf are refused,
-    including float32 values that round past the largest bf16."""
+    """W in bfloat16 in the packed layout of ``dense_forward_bf16`` (C: ``fm_dense_pack_bf16``).
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_out, n_in)
+        The weights: C-contiguous float32 (rounded to bf16 as ``float_to_bf16`` does) or ``numpy.uint16`` bf16
+        bits (used as they are). NaN and Inf are refused, float32 values that round past the largest bf16 too.
+
+    Returns
+    -------
+    PackedWeightsBF16
+        A read-only copy of W in bf16, rearranged into panels, that remembers n_in and n_out. The layout is the
+        same on every CPU.
+
+    Raises
+    ------
+    TypeError
+        W is not a float32 or uint16 array.
+    ValueError
+        W is not 2-D, is empty, non-contiguous or misaligned, or holds NaN or Inf (after the rounding to bf16).
+
+    See Also
+    --------
+    dense_forward_bf16 : The layer that reads it.
+    fastmlp.reference.dense_pack_bf16 : The plain-Python twin (the oracle).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> Wp = fastmlp.dense_pack_bf16(np.ones((3, 4), dtype=np.float32))
+    >>> Wp.n_in, Wp.n_out
+    (4, 3)
+    """
     if isinstance(W, np.ndarray) and W.dtype not in (_F32, _BF16_BITS):
         raise TypeError(f"W: expected float32 or numpy.uint16 (bfloat16 bits), got {W.dtype}")
     W = _check("W", W, W.dtype if isinstance(W, np.ndarray) else _F32, (None, None), finite=False)
@@ -125,10 +277,57 @@ def dense_pack_bf16(W):
 
 
 def dense_forward_bf16(x, Wp, b=None, act="relu", *, out=None, check_finite=True):
-    """p = act(bf16(x) @ W.T + b) with float32 accumulation: x[n, n_in] float32 (rounded to bf16 as it is read),
-    ``Wp = dense_pack_bf16(W)``, b[n_out] float32 or None; returns p[n, n_out] float32. The sums are those of the
-    VDPBF16PS instruction (see fastmlp.h), on every CPU bit for bit. check_finite=False skips the NaN/Inf scan of
-    x and b (dense_pack_bf16 checked W)."""
+    """One dense layer forward with bfloat16 weights and float32 sums (C: ``fm_dense_forward_bf16``).
+
+    ``p = act(bf16(x) @ W.T + b)``: x is rounded to bf16 as it is read; every product of two bf16 values is exact
+    and every sum is rounded to float32, in the order of the VDPBF16PS instruction (see ``fastmlp.h``), then the
+    float32 bias is added and the activation applied. The results are the same bit for bit on every CPU and path
+    (``bf16_path``), for any thread count and batch position, and equal the reference twin's.
+
+    Parameters
+    ----------
+    x : ndarray of float32, shape (n, n_in)
+        The batch, one sample per row: C-contiguous.
+    Wp : PackedWeightsBF16
+        The weights W[n_out, n_in], packed: ``dense_pack_bf16(W)``.
+    b : ndarray of float32, shape (n_out,), optional
+        The bias; None for no bias.
+    act : {"relu", "identity", "sigmoid", "tanh"}, default "relu"
+        The activation applied to every output.
+    out : ndarray of float32, shape (n, n_out), optional
+        Where to write p (C-contiguous, writable, no overlap with the inputs); None allocates it.
+    check_finite : bool, default True
+        False skips the NaN/Inf scan of x and b (``dense_pack_bf16`` has checked W), for callers that know.
+
+    Returns
+    -------
+    p : ndarray of float32, shape (n, n_out)
+        The layer's output (``out`` when given).
+
+    Raises
+    ------
+    TypeError
+        Wp is not a ``PackedWeightsBF16``, an array argument is not a float32 array, ``act`` is not a str or
+        ``check_finite`` not a bool.
+    ValueError
+        A shape does not match Wp's n_in or n_out, an array is empty, non-contiguous or holds NaN/Inf, ``out`` is
+        read-only or overlaps an input, or ``act`` is unknown.
+
+    See Also
+    --------
+    dense_pack_bf16 : Packs W for this function.
+    dense_forward : The same layer in float32 or float64.
+    fastmlp.reference.dense_forward_bf16 : The plain-Python twin (the oracle).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastmlp
+    >>> Wp = fastmlp.dense_pack_bf16(np.array([[0.5, 0.25, -1.0], [1.0, 1.0, 1.0]], dtype=np.float32))
+    >>> x = np.array([[1.0, -2.0, 0.5]], dtype=np.float32)
+    >>> fastmlp.dense_forward_bf16(x, Wp, np.array([0.0, 1.0], dtype=np.float32), "relu")
+    array([[0. , 0.5]], dtype=float32)
+    """
     check_finite = _flag("check_finite", check_finite)
     if not isinstance(Wp, PackedWeightsBF16):
         raise TypeError(f"Wp: expected the PackedWeightsBF16 that dense_pack_bf16(W) returns, got "
@@ -155,147 +354,3 @@ def dense_forward_bf16(x, Wp, b=None, act="relu", *, out=None, check_finite=True
     _raise_for(rc, "dense_forward_bf16")
     return p
 
-
-# ---------------------------------------------------------------------------------------------------------------
-# the bf16 predictor
-
-cdef class PredictorBF16:
-    """A frozen copy of a network with its weights in bfloat16 (packed once), float32 inputs and outputs:
-    ``pred = model.predictor(dtype="bfloat16")`` then ``pred(X)``. Every layer runs ``dense_forward_bf16`` (its
-    input rounded to bf16, float32 sums and biases); outputs are within bf16 rounding of the float32 network's and
-    equal the reference twin's (fastmlp.reference.dense_forward_bf16 layer by layer) bit for bit, on every CPU and
-    for any batch or thread count. Weights are rounded to float32, then to bf16. Same API as ``Predictor``:
-    ``n_in``, ``n_out``, ``dtype`` (float32, of X and the output), ``pred(X, check_finite=True)``."""
-    cdef size_t n_layers, widest
-    cdef size_t sizes[FM_MAX_LAYERS + 1]
-    cdef fm_act acts[FM_MAX_LAYERS]
-    cdef list _Wp
-    cdef list _b
-    cdef const uint16_t *wps[FM_MAX_LAYERS]
-    cdef const float *bs[FM_MAX_LAYERS]
-    cdef bint _ready
-
-    weights_dtype = "bfloat16"
-
-    def __init__(self, layers, activations, flat_params):
-        cdef PackedWeightsBF16 pw
-        if self._ready:
-            raise TypeError("PredictorBF16: already initialised; make a new one")
-        if not isinstance(flat_params, np.ndarray):
-            raise TypeError(f"params: expected a numpy.ndarray, got {type(flat_params).__name__}")
-        if np.dtype(flat_params.dtype) not in _FLOAT_DTYPES:
-            raise TypeError(f"params: expected float32 or float64, got {flat_params.dtype}")
-        if flat_params.ndim != 1:
-            raise ValueError(f"params: expected a flat vector, got shape {flat_params.shape}")
-        layers, activations = list(layers), list(activations)
-        if len(layers) < 2 or len(layers) - 1 > FM_MAX_LAYERS or len(activations) != len(layers) - 1:
-            raise ValueError("layers/activations: inconsistent network description")
-        for s in layers:
-            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-                raise ValueError(f"layers: every layer size must be an int >= 1, got {s!r}")
-        sizes = [int(s) for s in layers]
-        acts = [_act(a) for a in activations]
-        if sum(sizes[l + 1] * (sizes[l] + 1) for l in range(len(sizes) - 1)) != flat_params.shape[0]:
-            raise ValueError("params: length does not match the layer sizes")
-        Wps, bs = [], []
-        off = 0
-        for l in range(len(sizes) - 1):
-            n_in, n_out = sizes[l], sizes[l + 1]
-            W = np.ascontiguousarray(flat_params[off: off + n_out * n_in].reshape(n_out, n_in), dtype=_F32)
-            b = np.array(flat_params[off + n_out * n_in: off + n_out * n_in + n_out], dtype=_F32)
-            off += n_out * n_in + n_out
-            if not _all_finite(b):
-                raise ValueError("params: contains NaN or Inf")
-            Wps.append(dense_pack_bf16(W))
-            bs.append(b)
-        self.n_layers = len(sizes) - 1
-        self.widest = max(sizes[1:])
-        self._Wp, self._b = Wps, bs
-        for l in range(self.n_layers):
-            self.sizes[l], self.sizes[l + 1] = sizes[l], sizes[l + 1]
-            self.acts[l] = acts[l]
-            pw = Wps[l]
-            self.wps[l] = <const uint16_t *><size_t>pw._values.ctypes.data  # owned by self._Wp / self._b
-            self.bs[l] = <const float *><size_t>bs[l].ctypes.data
-        self._ready = True
-
-    @property
-    def dtype(self):
-        return _F32
-
-    @property
-    def n_in(self):
-        return self.sizes[0]
-
-    @property
-    def n_out(self):
-        return self.sizes[self.n_layers]
-
-    def __call__(self, X, check_finite=True):
-        """The network's output for X[n, n_in] (float32; other arrays are converted), float32."""
-        if not self._ready:
-            raise TypeError("PredictorBF16 objects are made by model.predictor(dtype='bfloat16') (or "
-                            "PredictorBF16(layers, activations, params)); this one was never initialised")
-        if check_finite is not True and check_finite is not False:
-            check_finite = _flag("check_finite", check_finite)
-        cdef bint scan = check_finite
-        if not (_fast_arr(X, cnp.NPY_FLOAT, 2, False) and <size_t>_dim(X, 1) == self.sizes[0]):
-            X = np.ascontiguousarray(X, dtype=_F32)
-            if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:
-                raise ValueError(f"X: expected shape (n >= 1, {self.sizes[0]}), got {X.shape}")
-        cdef size_t n = _dim(X, 0)
-        cdef size_t chunk = n if n < 256 else 256
-        # scratch of each call's own (threads may share one predictor): on the C stack when it is small (one
-        # sample through layers up to 2048 wide), else an array
-        cdef float small[4096]
-        cdef float *work = small
-        if 2 * chunk * self.widest > 4096:
-            scratch = np.empty(2 * chunk * self.widest, dtype=_F32)
-            work = <float *>_ptr(scratch)
-        out = np.empty((n, self.sizes[self.n_layers]), dtype=_F32)
-        cdef const float *xp = <const float *>_ptr(X)
-        cdef float *op = <float *>_ptr(out)
-        cdef size_t n_in = self.sizes[0], n_out = self.sizes[self.n_layers]
-        cdef int rc = 0
-        cdef size_t l, s = 0, m
-        cdef const float *inp
-        cdef float *dst
-        cdef float *bufs[2]
-        bufs[0] = work
-        bufs[1] = work + chunk * self.widest
-        with nogil:
-            if scan and not _finite_ptr_f32(xp, n * n_in):
-                rc = 1
-            while rc == 0 and s < n:
-                m = n - s if n - s < chunk else chunk
-                inp = xp + s * n_in
-                for l in range(self.n_layers):
-                    dst = op + s * n_out if l + 1 == self.n_layers else bufs[l % 2]
-                    rc = fm_dense_forward_bf16(inp, self.wps[l], self.bs[l], dst, m, self.sizes[l],
-                                               self.sizes[l + 1], self.acts[l])
-                    if rc:
-                        break
-                    inp = dst
-                s += m
-        if rc == 1:
-            raise ValueError("X: contains NaN or Inf")
-        _raise_for(rc, "PredictorBF16")
-        return out
-
-
-_BF16_NAMES = ("bfloat16", "bf16")
-
-
-def make_predictor(layers, activations, flat_params, dtype=None):
-    """``Predictor`` (dtype None or the params' own dtype) or ``PredictorBF16`` (dtype "bfloat16")."""
-    if isinstance(dtype, str) and dtype in _BF16_NAMES:
-        return PredictorBF16(layers, activations, flat_params)
-    if dtype is not None:
-        try:
-            same = np.dtype(dtype) == flat_params.dtype
-        except TypeError:
-            same = False
-        if not same:
-            raise ValueError(f"dtype: expected None, the model's dtype ({flat_params.dtype}) or 'bfloat16', "
-                             f"got {dtype!r}")
-    return Predictor(layers, activations, flat_params)

@@ -71,14 +71,70 @@ def bf16_act(z, act):
 
 
 def float_to_bf16(x, y, n):
-    """y[i] = bf16 bits of the float32 x[i]."""
+    """y[i] = the bf16 bits of the float32 x[i], rounded to nearest even (as VCVTNEPS2BF16).
+
+    Zeros and float32 denormals give a zero of their sign, NaN a quiet NaN, values past the largest bf16 Inf.
+
+    Parameters
+    ----------
+    x : list of float
+        The values, ``n`` float32 values (a double is rounded to float32 first).
+    y : list of int
+        Written: the bf16 bits (0 to 65535), ``n`` values.
+    n : int
+        The number of values.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.float_to_bf16 : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> y = [0] * 3
+    >>> ref.float_to_bf16([1.0, 3.14159, -2.0], y, 3)
+    >>> y                                                      # 3.14159 rounds to 3.140625
+    [16256, 16457, 49152]
+    """
     check_sizes(n)
     for i in range(n):
         y[i] = bf16_round(f32_bits(x[i]))
 
 
 def bf16_to_float(x, y, n):
-    """y[i] = the bf16 x[i] widened to float32."""
+    """y[i] = the bf16 x[i] widened to float32 (exact).
+
+    Parameters
+    ----------
+    x : list of int
+        The bf16 bits (0 to 65535), ``n`` values.
+    y : list of float
+        Written: the values, ``n`` floats.
+    n : int
+        The number of values.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.bf16_to_float : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> y = [0.0] * 2
+    >>> ref.bf16_to_float([16256, 16457], y, 2)
+    >>> y
+    [1.0, 3.140625]
+    """
     check_sizes(n)
     for i in range(n):
         y[i] = bits_f32(x[i] << 16)
@@ -94,13 +150,76 @@ def _layout(n, n_in, n_out):
 
 
 def dense_packed_size_bf16(count, n_in, n_out):
-    """count[0] = length of the packed bf16 layout."""
+    """count[0] = length of the packed bf16 layout of W[n_out][n_in].
+
+    ceil(n_out/16)*16 outputs by 2*ceil(n_in/2) inputs, then 32 values of summary.
+
+    Parameters
+    ----------
+    count : list of int
+        A one-element list: ``count[0]`` is written.
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    dense_pack_bf16 : Writes that many values.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> count = [0]
+    >>> ref.dense_packed_size_bf16(count, 3, 2)                # 16 outputs (one panel) by 4 inputs, plus 32
+    >>> count
+    [96]
+    """
     count[0] = _layout(1, n_in, n_out)[2]
 
 
 def dense_pack_bf16(W, Wp, n_in, n_out):
-    """Wp = the bf16 W[n_out][n_in] in the packed layout: groups of G panels of L outputs, pair by pair; then the
-    summary: smallest and largest exponent field of the nonzero values, 1 if one is denormal/Inf/NaN."""
+    """Wp = the bf16 W[n_out][n_in] in the packed layout, then the summary of W's exponents.
+
+    The layout: groups of G panels of L outputs, input pair by input pair (zero past n_out and n_in); then the
+    summary: the smallest and largest exponent field of the nonzero values, 1 if one is denormal, Inf or NaN, and
+    zeros (see ``fm_dense_packed_size_bf16`` on the C API page).
+
+    Parameters
+    ----------
+    W : list of int
+        The weights' bf16 bits, ``n_out * n_in`` values, row-major.
+    Wp : list of int
+        Written: the packed layout, ``dense_packed_size_bf16`` values.
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.dense_pack_bf16 : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> count = [0]
+    >>> ref.dense_packed_size_bf16(count, 2, 1)
+    >>> Wp = [0] * count[0]
+    >>> ref.dense_pack_bf16([16256, 49024], Wp, 2, 1)          # W = [[1.0, -1.0]] in bf16
+    >>> Wp[:4], Wp[-32:-29]                                    # the pair of output 0; exponent fields 127, 127
+    ([16256, 49024, 0, 0], [127, 127, 0])
+    """
     pairs, panels, count = _layout(1, n_in, n_out)
     g = 0
     while g * G < panels:
@@ -119,8 +238,52 @@ def dense_pack_bf16(W, Wp, n_in, n_out):
 
 
 def dense_forward_bf16(x, Wp, b, p, n, n_in, n_out, act):
-    """p[n][n_out] = act(bf16(x) . W^T + b) with the packed bf16 Wp: per output one chain over the input pairs,
-    the odd input of a pair first; z = sum + b[o] in float32; b may be None."""
+    """p[n][n_out] = act(bf16(x) . W^T + b) with the packed bf16 Wp, float32 sums.
+
+    Per output one chain over the input pairs, the odd input of a pair first, each product exact and each sum
+    rounded to float32 (as VDPBF16PS); then z = sum + b[o] in float32 and the activation, in double, rounded to
+    float32.
+
+    Parameters
+    ----------
+    x : list of float
+        The input rows, ``n * n_in`` float32 values, row-major (rounded to bf16 as they are read).
+    Wp : list of int
+        The packed bf16 weights (``dense_pack_bf16``'s output).
+    b : list of float or None
+        The bias, ``n_out`` float32 values; None: no bias.
+    p : list of float
+        Written: the output, ``n * n_out`` values.
+    n : int
+        The rows of the batch.
+    n_in : int
+        The inputs of the layer.
+    n_out : int
+        The outputs of the layer.
+    act : int
+        The activation: ``ACT_IDENTITY``, ``ACT_RELU``, ``ACT_SIGMOID`` or ``ACT_TANH``.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+
+    See Also
+    --------
+    fastmlp.dense_forward_bf16 : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> count = [0]
+    >>> ref.dense_packed_size_bf16(count, 2, 1)
+    >>> Wp = [0] * count[0]
+    >>> ref.dense_pack_bf16([16256, 49024], Wp, 2, 1)          # W = [[1.0, -1.0]] in bf16
+    >>> p = [0.0]
+    >>> ref.dense_forward_bf16([3.14159, 1.0], Wp, [0.5], p, 1, 2, 1, ref.ACT_IDENTITY)
+    >>> p                                                      # 3.140625 - 1 + 0.5
+    [2.640625]
+    """
     pairs, panels, _ = _layout(n, n_in, n_out)
     check_act(act)
     for i in range(n):

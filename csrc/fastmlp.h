@@ -134,7 +134,8 @@ FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const 
  * instruction (or FASTMLP_ISA lowers the path below avx512) an emulation computes the same operations: results are
  * bit-identical on every path, for every thread count and batch position (fm_bf16_path names the path). */
 
-/* "vdpbf16ps" (the instruction) or "emulated". */
+/* "vdpbf16ps" (the instruction) or "emulated", with "+fma" where float32 FMA tiles run the work items whose
+ * exponent range makes them give the same bits (FASTMLP_BF16=nofma turns them off). */
 FM_API const char *fm_bf16_path(void);
 /* y[i] = x[i] rounded to bf16 as VCVTNEPS2BF16 does: to nearest even; NaN stays NaN (quiet, sign and top payload
  * kept); zeros and denormals give a zero of their sign; past the largest bf16: Inf. */

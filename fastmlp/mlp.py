@@ -287,7 +287,7 @@ class MLP(Trainable):
 
     # ---- files and pickling ----------------------------------------------------------------------------------
     @reads
-    def save(self, path: Union[PathLike, IO[bytes]], metadata: Optional[Mapping[str, Any]] = None) -> Any:
+    def save(self, path: PathLike, metadata: Optional[Mapping[str, Any]] = None) -> Any:
         """Write the model to an ``.npz`` file (no pickle) in one atomic step.
 
         The optimizer (its rule, options, state and step count) and the shuffling generator's state are stored

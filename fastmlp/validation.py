@@ -201,6 +201,7 @@ def model_size(layers, dtype, what="layers"):
 def activations(activation, n_hidden, output):
     """One activation name per layer (hidden ones, then the output's)."""
     if isinstance(activation, str):
+        choice("activation", activation, ACTIVATIONS)  # checked even where there is no hidden layer to use it
         hidden = [activation] * n_hidden
     elif isinstance(activation, (list, tuple)):
         hidden = list(activation)

@@ -785,6 +785,7 @@ BAD = [
     (lambda: clf().fit(X34, Y4, batch_size=0), ValueError, "batch_size"),
     (lambda: clf().fit(X34, Y4, validation_split=1.5), ValueError, "validation_split"),
     (lambda: MLP([3, 4, 2], activation="softmaxx"), ValueError, "softmaxx"),
+    (lambda: MLP([3, 2], activation="bogus"), ValueError, "bogus"),   # no hidden layer: the name is still checked
     (lambda: MLP([3, 4, 4, 2], activation=["relu"]), ValueError, "activation"),
     (lambda: MLP([3, 4, 2], output="bogus"), ValueError, "bogus"),
     (lambda: MLP([3, 4, 2], activation=3), TypeError, "activation: expected a name or a list of names, got int"),

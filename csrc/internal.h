@@ -19,6 +19,20 @@
 /* panels of the packed weight layout are stored in groups of this many, interleaved by k (fastmlp.h) */
 #define FM_PACK_GROUP 4
 
+/* Cache blocking of the dense products (gemm.inc): the caches this CPU reports (sysconf, else
+ * /sys/devices/system/cpu/cpu0/cache, else 32 KiB / 1 MiB / 8 MiB), read once. */
+typedef struct {
+    size_t l1d, l2, l3;
+} fmi_cache_info;
+const fmi_cache_info *fmi_caches(void);
+/* Per-thread scratch of the products (thread-local, not heap: kernels never allocate): the packed A block
+ * (at most FM_ABUF_BYTES, which caps mc * kc) and one packed B panel (FM_KC_MAX x at most 128 bytes). */
+#define FM_ABUF_BYTES ((size_t)768 * 1024)
+#define FM_KC_MAX ((size_t)512)
+#define FM_NC_MAX ((size_t)8192)
+#define FM_SCRATCH_BYTES (FM_ABUF_BYTES + FM_KC_MAX * 128)
+void *fmi_scratch(void);
+
 /* elementwise updates split across threads above this many values */
 #define FM_PAR_MIN_UPDATE ((size_t)1 << 16)
 

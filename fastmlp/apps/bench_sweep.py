@@ -34,16 +34,22 @@ KINDS = ("fwd", "bwd", "step")
 PEERS = ("numpy", "torch")
 
 
-def measure_capped(funcs, cell_seconds=2.0, reps=11, min_reps=3, target=2e-3):
+CLOCKS = {"thread": time.thread_time, "wall": time.perf_counter}
+
+
+def measure_capped(funcs, cell_seconds=2.0, reps=11, min_reps=3, target=2e-3, clock="thread"):
     """Median seconds per call of each function, interleaved rep by rep. One untimed warm-up call each sizes the
     inner loops (~``target`` seconds per timed sample) and the repetitions (the whole cell in about
-    ``cell_seconds``, between ``min_reps`` and ``reps``)."""
+    ``cell_seconds``, between ``min_reps`` and ``reps``). clock="thread" times this thread's CPU time (every
+    implementation runs on the calling thread here: a machine shared with other work then costs less noise, as
+    time spent descheduled is not counted); "wall" the elapsed time."""
+    now = CLOCKS[clock]
     inner, once = {}, {}
     for k, f in funcs.items():
         f()
-        t0 = time.perf_counter()
+        t0 = now()
         f()
-        dt = max(time.perf_counter() - t0, 1e-9)
+        dt = max(now() - t0, 1e-9)
         inner[k] = max(1, min(1 << 16, int(target / dt)))
         once[k] = dt * inner[k]
     n_reps = int(cell_seconds / max(sum(once.values()), 1e-9))
@@ -52,10 +58,10 @@ def measure_capped(funcs, cell_seconds=2.0, reps=11, min_reps=3, target=2e-3):
     for _ in range(n_reps):
         for k, f in funcs.items():
             n = inner[k]
-            t0 = time.perf_counter()
+            t0 = now()
             for _ in range(n):
                 f()
-            times[k].append((time.perf_counter() - t0) / n)
+            times[k].append((now() - t0) / n)
     return {k: float(np.median(v)) for k, v in times.items()}, n_reps
 
 
@@ -127,7 +133,7 @@ CASES = {"fwd": _fwd, "bwd": _bwd, "step": _step}
 
 # ---- the sweep ---------------------------------------------------------------------------------------------------
 def run_sweep(widths=None, batches=None, kinds=KINDS, quick=False, cell_seconds=None, reps=None, plot=None,
-              out=print):
+              clock="thread", out=print):
     """Time every (kind, width, batch) cell and print the table, the geometric means and the goals; returns the
     list of cells as dicts (kind, W, B, seconds and GFLOP/s per implementation, %peak, ratio, reps)."""
     widths = tuple(widths or (QUICK_WIDTHS if quick else WIDTHS))
@@ -135,6 +141,8 @@ def run_sweep(widths=None, batches=None, kinds=KINDS, quick=False, cell_seconds=
     for k in kinds:
         if k not in CASES:
             raise ValueError(f"kinds: expected some of {', '.join(KINDS)}, got {k!r}")
+    if clock not in CLOCKS:
+        raise ValueError(f"clock: expected thread or wall, got {clock!r}")
     for name, vals in (("widths", widths), ("batches", batches)):
         if not vals or any(int(v) != v or v < 1 for v in vals):
             raise ValueError(f"{name}: expected positive integers, got {vals!r}")
@@ -154,7 +162,7 @@ def run_sweep(widths=None, batches=None, kinds=KINDS, quick=False, cell_seconds=
             for W in widths:
                 for B in batches:
                     funcs, flops = CASES[kind](torch, int(W), int(B), np.random.default_rng(W * 7919 + B))
-                    sec, n_reps = measure_capped(funcs, cell_seconds, reps)
+                    sec, n_reps = measure_capped(funcs, cell_seconds, reps, clock=clock)
                     peer = min((p for p in PEERS if p in sec), key=lambda p: sec[p], default=None)
                     cells.append({"kind": kind, "W": int(W), "B": int(B), "sec": sec, "reps": n_reps,
                                   "gflops": {k: flops / v * 1e-9 for k, v in sec.items()},
@@ -170,7 +178,7 @@ def run_sweep(widths=None, batches=None, kinds=KINDS, quick=False, cell_seconds=
     out(f"{platform.processor() or platform.machine()}, fastmlp path {_core.cpu_path()}, "
         f"{build_info().get('blocking', 'blocking not reported')}; measured 1-thread float32 peak {peak:.0f} "
         f"GFLOP/s; numpy {np.__version__}" + (f", torch {torch.__version__}" if torch is not None else
-                                               ", torch not installed") + "; 1 thread everywhere")
+                                               ", torch not installed") + f"; 1 thread everywhere; {clock} clock")
     out("fwd: B x W -> W product; bwd: dW + dx products; step: 784-W-W-10 softmax-CE SGD step (stepper)")
     for line in format_table(cells):
         out(line)

@@ -138,6 +138,8 @@ def build_parser():
     bench.add_argument("--kinds", default="fwd,bwd,step", help="--sweep: some of fwd,bwd,step")
     bench.add_argument("--cell-seconds", type=float, default=None, help="--sweep: about this long per cell "
                                                                           "(2; --quick 0.5)")
+    bench.add_argument("--clock", choices=("thread", "wall"), default="thread", help="--sweep: time this thread's "
+                       "CPU time (default; all runs on one thread) or the elapsed time")
     bench.add_argument("--plot", default=None, help="--sweep: write a heat map of the ratio to this PNG "
                                                      "(needs matplotlib)")
     bench.set_defaults(func=_bench)
@@ -183,7 +185,7 @@ def _bench(args):
             widths = tuple(int(t) for t in args.widths.split(",")) if args.widths else None
             batches = tuple(int(t) for t in args.batches.split(",")) if args.batches else None
             run_sweep(widths, batches, tuple(args.kinds.split(",")), quick=args.quick, cell_seconds=args.cell_seconds,
-                      reps=args.reps, plot=args.plot)
+                      reps=args.reps, plot=args.plot, clock=args.clock)
         except ValueError as exc:
             print(f"fastmlp bench --sweep: {exc}")
             return 2

@@ -110,6 +110,19 @@ const fmi_cache_info *fmi_caches(void) {
         if (c.l1d < 16 * 1024 || c.l1d > 1024 * 1024) c.l1d = 32 * 1024;
         if (c.l2 < 128 * 1024) c.l2 = 1024 * 1024;
         if (c.l3 < c.l2) c.l3 = 4 * c.l2;
+        c.kc = c.mc = c.nc = 0;
+        const char *env = getenv("FASTMLP_BLOCKS");
+        if (env) {
+            unsigned long k = 0, m = 0, n = 0;
+            if (sscanf(env, "%lu,%lu,%lu", &k, &m, &n) == 3) {
+                c.kc = k;
+                c.mc = m;
+                c.nc = n;
+            }
+        }
+        __atomic_store_n(&fm_caches_v.kc, c.kc, __ATOMIC_RELAXED);
+        __atomic_store_n(&fm_caches_v.mc, c.mc, __ATOMIC_RELAXED);
+        __atomic_store_n(&fm_caches_v.nc, c.nc, __ATOMIC_RELAXED);
         __atomic_store_n(&fm_caches_v.l1d, c.l1d, __ATOMIC_RELAXED);
         __atomic_store_n(&fm_caches_v.l2, c.l2, __ATOMIC_RELAXED);
         __atomic_store_n(&fm_caches_v.l3, c.l3, __ATOMIC_RELAXED);

@@ -110,18 +110,16 @@ const fmi_cache_info *fmi_caches(void) {
         if (c.l1d < 16 * 1024 || c.l1d > 1024 * 1024) c.l1d = 32 * 1024;
         if (c.l2 < 128 * 1024) c.l2 = 1024 * 1024;
         if (c.l3 < c.l2) c.l3 = 4 * c.l2;
-        c.kc = c.mc = c.nc = 0;
+        c.kc = c.nc = 0;
         const char *env = getenv("FASTMLP_BLOCKS");
         if (env) {
-            unsigned long k = 0, m = 0, n = 0;
-            if (sscanf(env, "%lu,%lu,%lu", &k, &m, &n) == 3) {
+            unsigned long k = 0, n = 0;
+            if (sscanf(env, "%lu,%lu", &k, &n) == 2 && k <= (1ul << 20) && n <= (1ul << 24)) {
                 c.kc = k;
-                c.mc = m;
                 c.nc = n;
             }
         }
         __atomic_store_n(&fm_caches_v.kc, c.kc, __ATOMIC_RELAXED);
-        __atomic_store_n(&fm_caches_v.mc, c.mc, __ATOMIC_RELAXED);
         __atomic_store_n(&fm_caches_v.nc, c.nc, __ATOMIC_RELAXED);
         __atomic_store_n(&fm_caches_v.l1d, c.l1d, __ATOMIC_RELAXED);
         __atomic_store_n(&fm_caches_v.l2, c.l2, __ATOMIC_RELAXED);
@@ -167,3 +165,32 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define VL_AVX2 4
 #define VL_AVX512 8
 #include "dense_type.inc"
+
+int fm_dense_blocking(int f64, size_t info[7]) {
+    if (!info) return FM_ENULL;
+    const fmi_cache_info *ci = fmi_caches();
+    size_t kc = 0, nc = 0, mr = 0, ncols = 0;
+    if (f64) {
+        const fm_kernels_f64 *K = fm_pick_f64();
+        if (K) {
+            K->blocks(&kc, &nc);
+            mr = K->mr;
+            ncols = K->nc;
+        }
+    } else {
+        const fm_kernels_f32 *K = fm_pick_f32();
+        if (K) {
+            K->blocks(&kc, &nc);
+            mr = K->mr;
+            ncols = K->nc;
+        }
+    }
+    info[0] = ci->l1d;
+    info[1] = ci->l2;
+    info[2] = ci->l3;
+    info[3] = kc;
+    info[4] = nc;
+    info[5] = mr;
+    info[6] = ncols;
+    return FM_OK;
+}

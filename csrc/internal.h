@@ -23,17 +23,16 @@
  * /sys/devices/system/cpu/cpu0/cache, else 32 KiB / 1 MiB / 8 MiB), read once. */
 typedef struct {
     size_t l1d, l2, l3;
-    size_t kc, mc, nc; /* FASTMLP_BLOCKS=kc,mc,nc in the environment (tests, tuning): forced block sizes, 0 = from
-                        * the caches; rounded and clamped by each kernel set */
+    size_t kc, nc; /* FASTMLP_BLOCKS=kc,nc in the environment (tests, tuning): forced block sizes, 0 = from the
+                    * caches; rounded and clamped by each kernel set */
 } fmi_cache_info;
 const fmi_cache_info *fmi_caches(void);
-/* Per-thread scratch of the products (thread-local, not heap: kernels never allocate): the packed A block
- * (at most FM_ABUF_BYTES, which caps mc * kc) and the packed kc x nc slab of B (at most FM_BBUF_BYTES, which
- * caps kc * nc; at least FM_KC_MAX x one panel of 128 bytes). */
-#define FM_ABUF_BYTES ((size_t)768 * 1024)
+/* Per-thread scratch of the products (thread-local, not heap: kernels never allocate): the packed kc x nc slab
+ * of B (at most FM_BBUF_BYTES, which caps kc * nc; at least FM_KC_MAX x one panel of 128 bytes). A micro-panel
+ * of A (MR x FM_KC_MAX) lives on the stack. */
 #define FM_BBUF_BYTES ((size_t)2048 * 1024)
 #define FM_KC_MAX ((size_t)512)
-#define FM_SCRATCH_BYTES (FM_ABUF_BYTES + FM_BBUF_BYTES)
+#define FM_SCRATCH_BYTES FM_BBUF_BYTES
 void *fmi_scratch(void);
 
 /* elementwise updates split across threads above this many values */

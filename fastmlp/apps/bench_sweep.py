@@ -176,7 +176,7 @@ def run_sweep(widths=None, batches=None, kinds=KINDS, quick=False, cell_seconds=
         if limiter is not None:
             limiter.restore_original_limits()
     out(f"{platform.processor() or platform.machine()}, fastmlp path {_core.cpu_path()}, "
-        f"{build_info().get('blocking', 'blocking not reported')}; measured 1-thread float32 peak {peak:.0f} "
+        f"{build_info()['blocking']}; measured 1-thread float32 peak {peak:.0f} "
         f"GFLOP/s; numpy {np.__version__}" + (f", torch {torch.__version__}" if torch is not None else
                                                ", torch not installed") + f"; 1 thread everywhere; {clock} clock")
     out("fwd: B x W -> W product; bwd: dW + dx products; step: 784-W-W-10 softmax-CE SGD step (stepper)")

@@ -28,11 +28,12 @@ typedef struct {
 } fmi_cache_info;
 const fmi_cache_info *fmi_caches(void);
 /* Per-thread scratch of the products (thread-local, not heap: kernels never allocate): the packed kc x nc slab
- * of B (at most FM_BBUF_BYTES, which caps kc * nc; at least FM_KC_MAX x one panel of 128 bytes). A micro-panel
- * of A (MR x FM_KC_MAX) lives on the stack. */
+ * of B (at most FM_BBUF_BYTES, which caps kc * nc; at least FM_KC_MAX x one panel of 128 bytes), then packed
+ * micro-panels of A (at most FM_FEW_PANELS = 8 x 12 rows x FM_KC_MAX float64: FM_ABUF_BYTES). */
 #define FM_BBUF_BYTES ((size_t)2048 * 1024)
 #define FM_KC_MAX ((size_t)512)
-#define FM_SCRATCH_BYTES FM_BBUF_BYTES
+#define FM_ABUF_BYTES ((size_t)8 * 12 * 512 * 8)
+#define FM_SCRATCH_BYTES (FM_BBUF_BYTES + FM_ABUF_BYTES)
 void *fmi_scratch(void);
 
 /* elementwise updates split across threads above this many values */

@@ -6,8 +6,10 @@
  * runs on any x86-64; FASTMLP_ISA=avx512|avx2|baseline|naive in the environment forces a path. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #define FM_X86_DISPATCH 1
@@ -53,6 +55,84 @@ const char *fm_cpu_path(void) {
     return names[fm_path()];
 }
 
+/* ---- the caches, for the block sizes of gemm.inc ---- */
+/* size in bytes of the data (or unified) cache of this level of cpu0 from sysfs, 0 when not found */
+static size_t fm_sysfs_cache(int level) {
+    for (int idx = 0; idx < 8; idx++) {
+        char path[96], buf[32];
+        size_t got = 0;
+        int lev = -1;
+        FILE *f;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", idx);
+        if (!(f = fopen(path, "r"))) return 0;
+        if (fscanf(f, "%d", &lev) != 1) lev = -1;
+        fclose(f);
+        if (lev != level) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", idx);
+        if ((f = fopen(path, "r"))) {
+            if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
+            fclose(f);
+            if (!strncmp(buf, "Instruction", 11)) continue;
+        }
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", idx);
+        if ((f = fopen(path, "r"))) {
+            unsigned long v = 0;
+            char unit = 0;
+            if (fscanf(f, "%lu%c", &v, &unit) >= 1)
+                got = (size_t)v * (unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1);
+            fclose(f);
+        }
+        if (got) return got;
+    }
+    return 0;
+}
+
+static size_t fm_cache_size(int level, size_t fallback) {
+    long v = -1;
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
+    v = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
+#endif
+    if (v > 0) return (size_t)v;
+    const size_t s = fm_sysfs_cache(level);
+    return s ? s : fallback;
+}
+
+static fmi_cache_info fm_caches_v;
+static int fm_caches_ready = 0;
+
+const fmi_cache_info *fmi_caches(void) {
+    if (!__atomic_load_n(&fm_caches_ready, __ATOMIC_ACQUIRE)) {
+        /* racing first calls compute the same values; clamped so that odd reports cannot give odd blocks */
+        fmi_cache_info c;
+        c.l1d = fm_cache_size(1, 32 * 1024);
+        c.l2 = fm_cache_size(2, 1024 * 1024);
+        c.l3 = fm_cache_size(3, 8 * 1024 * 1024);
+        if (c.l1d < 16 * 1024 || c.l1d > 1024 * 1024) c.l1d = 32 * 1024;
+        if (c.l2 < 128 * 1024) c.l2 = 1024 * 1024;
+        if (c.l3 < c.l2) c.l3 = 4 * c.l2;
+        c.kc = c.nc = 0;
+        const char *env = getenv("FASTMLP_BLOCKS");
+        if (env) {
+            unsigned long k = 0, n = 0;
+            if (sscanf(env, "%lu,%lu", &k, &n) == 2 && k <= (1ul << 20) && n <= (1ul << 24)) {
+                c.kc = k;
+                c.nc = n;
+            }
+        }
+        __atomic_store_n(&fm_caches_v.kc, c.kc, __ATOMIC_RELAXED);
+        __atomic_store_n(&fm_caches_v.nc, c.nc, __ATOMIC_RELAXED);
+        __atomic_store_n(&fm_caches_v.l1d, c.l1d, __ATOMIC_RELAXED);
+        __atomic_store_n(&fm_caches_v.l2, c.l2, __ATOMIC_RELAXED);
+        __atomic_store_n(&fm_caches_v.l3, c.l3, __ATOMIC_RELAXED);
+        __atomic_store_n(&fm_caches_ready, 1, __ATOMIC_RELEASE);
+    }
+    return &fm_caches_v;
+}
+
+static _Thread_local unsigned char fm_scratch_v[FM_SCRATCH_BYTES] __attribute__((aligned(64)));
+
+void *fmi_scratch(void) { return fm_scratch_v; }
+
 int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
     size_t t;
     const size_t G = FM_PACK_GROUP;
@@ -85,3 +165,32 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define VL_AVX2 4
 #define VL_AVX512 8
 #include "dense_type.inc"
+
+int fm_dense_blocking(int f64, size_t info[7]) {
+    if (!info) return FM_ENULL;
+    const fmi_cache_info *ci = fmi_caches();
+    size_t kc = 0, nc = 0, mr = 0, ncols = 0;
+    if (f64) {
+        const fm_kernels_f64 *K = fm_pick_f64();
+        if (K) {
+            K->blocks(&kc, &nc);
+            mr = K->mr;
+            ncols = K->nc;
+        }
+    } else {
+        const fm_kernels_f32 *K = fm_pick_f32();
+        if (K) {
+            K->blocks(&kc, &nc);
+            mr = K->mr;
+            ncols = K->nc;
+        }
+    }
+    info[0] = ci->l1d;
+    info[1] = ci->l2;
+    info[2] = ci->l3;
+    info[3] = kc;
+    info[4] = nc;
+    info[5] = mr;
+    info[6] = ncols;
+    return FM_OK;
+}

@@ -19,6 +19,23 @@
 /* panels of the packed weight layout are stored in groups of this many, interleaved by k (fastmlp.h) */
 #define FM_PACK_GROUP 4
 
+/* Cache blocking of the dense products (gemm.inc): the caches this CPU reports (sysconf, else
+ * /sys/devices/system/cpu/cpu0/cache, else 32 KiB / 1 MiB / 8 MiB), read once. */
+typedef struct {
+    size_t l1d, l2, l3;
+    size_t kc, nc; /* FASTMLP_BLOCKS=kc,nc in the environment (tests, tuning): forced block sizes, 0 = from the
+                    * caches; rounded and clamped by each kernel set */
+} fmi_cache_info;
+const fmi_cache_info *fmi_caches(void);
+/* Per-thread scratch of the products (thread-local, not heap: kernels never allocate): the packed kc x nc slab
+ * of B (at most FM_BBUF_BYTES, which caps kc * nc; at least FM_KC_MAX x one panel of 128 bytes), then packed
+ * micro-panels of A (at most FM_FEW_PANELS = 8 x 12 rows x FM_KC_MAX float64: FM_ABUF_BYTES). */
+#define FM_BBUF_BYTES ((size_t)2048 * 1024)
+#define FM_KC_MAX ((size_t)512)
+#define FM_ABUF_BYTES ((size_t)8 * 12 * 512 * 8)
+#define FM_SCRATCH_BYTES (FM_BBUF_BYTES + FM_ABUF_BYTES)
+void *fmi_scratch(void);
+
 /* elementwise updates split across threads above this many values */
 #define FM_PAR_MIN_UPDATE ((size_t)1 << 16)
 

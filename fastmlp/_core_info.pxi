@@ -29,6 +29,19 @@ def cpu_path():
     return fm_cpu_path().decode()
 
 
+def dense_blocking(dtype="float32"):
+    """How the dense products are cache-blocked for this dtype on the path cpu_path() reports: a dict of the caches
+    this CPU reports (l1d, l2, l3 in bytes), the block sizes chosen from them (kc: depth of a block, nc: columns of
+    the packed slab of B; 0 on the naive path) and the register tile (tile_rows x tile_cols)."""
+    dt = np.dtype(dtype)
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+    cdef size_t info[7]
+    fm_dense_blocking(dt == np.float64, info)
+    return {"l1d": info[0], "l2": info[1], "l3": info[2], "kc": info[3], "nc": info[4], "tile_rows": info[5],
+            "tile_cols": info[6]}
+
+
 def cpu_peak_gflops(dtype="float32", seconds=0.3):
     """One thread's measured multiply-add peak in GFLOP/s for this dtype on the path cpu_path() reports."""
     seconds = _scalar("seconds", seconds, 0.0, 10.0, lo_open=True)

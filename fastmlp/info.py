@@ -30,6 +30,18 @@ def get_include() -> str:
     return os.path.join(os.path.dirname(here), "csrc")
 
 
+def blocking_summary() -> str:
+    """One line naming the caches the CPU reports and the block sizes the dense products chose from them."""
+    def kib(n: int) -> str:
+        return f"{n // (1 << 20)} MiB" if n >= 1 << 24 else f"{n // 1024} KiB"
+    parts = []
+    for dtype in ("float32", "float64"):
+        b = _core.dense_blocking(dtype)
+        parts.append(f"{dtype} tile {b['tile_rows']}x{b['tile_cols']} kc {b['kc']} nc {b['nc']}")
+    b = _core.dense_blocking("float32")
+    return f"L1d {kib(b['l1d'])}, L2 {kib(b['l2'])}, L3 {kib(b['l3'])}: " + "; ".join(parts)
+
+
 def build_info() -> Dict[str, Any]:
     """How the compiled core was built and what it runs with.
 
@@ -37,8 +49,9 @@ def build_info() -> Dict[str, Any]:
     -------
     dict
         ``version`` and ``core_version`` (the C core's ``FASTMLP_VERSION``), ``openmp`` (bool), ``simd`` (the
-        kernel path chosen for this CPU: "avx512", "avx2", "baseline" or "naive"), ``num_threads`` and
-        ``include`` (``get_include()``).
+        kernel path chosen for this CPU: "avx512", "avx2", "baseline" or "naive"), ``bf16`` (the bfloat16 path),
+        ``blocking`` (the caches and the dense products' block sizes), ``num_threads`` and ``include``
+        (``get_include()``).
 
     Examples
     --------
@@ -52,7 +65,8 @@ def build_info() -> Dict[str, Any]:
         "core_version": _core.version(),
         "openmp": _core.has_openmp(),
         "simd": _core.cpu_path(),
-        "bf16": _core.bf16_path(),  # "vdpbf16ps" (AVX512_BF16) or "emulated" (same bits)
+        "bf16": _core.bf16_path(),  # "vdpbf16ps" (AVX512_BF16) or "emulated" (same bits), "+fma" where tiles run
+        "blocking": blocking_summary(),  # the caches the CPU reports and the block sizes chosen from them
         "num_threads": _core.get_num_threads(),
         "include": get_include(),
     }

@@ -13,6 +13,14 @@ LAYERS = {
     "64x784->256": (64, 784, 256),
     "256x784->256": (256, 784, 256),
 }
+# the corners of `fastmlp bench --sweep` (widths 64..4096 x batches 1..4096, a square layer W -> W): the smallest
+# and the largest shapes and the two mixed ones, for the products that the cache blocking shapes
+SWEEP_CORNERS = {
+    "1x64->64": (1, 64, 64),
+    "4096x64->64": (4096, 64, 64),
+    "1x4096->4096": (1, 4096, 4096),
+    "4096x4096->4096": (4096, 4096, 4096),
+}
 # label -> (n_in, n_out): the weights that dense_pack rearranges (no batch)
 WEIGHTS = {
     "784->256": (784, 256),
@@ -113,8 +121,9 @@ def ref_dense_forward_packed(ref):
 
 
 KERNELS = {
-    "dense_forward": Kernel(dense_forward, LAYERS, reference=ref_dense_forward, gflops=True),
-    "dense_backward": Kernel(dense_backward, LAYERS, reference=ref_dense_backward, gflops=True),
+    "dense_forward": Kernel(dense_forward, {**LAYERS, **SWEEP_CORNERS}, reference=ref_dense_forward, gflops=True),
+    "dense_backward": Kernel(dense_backward, {**LAYERS, **SWEEP_CORNERS}, reference=ref_dense_backward,
+                             gflops=True),
     "dense_pack": Kernel(dense_pack, WEIGHTS, reference=ref_dense_pack),
     "dense_forward_packed": Kernel(dense_forward_packed, LAYERS, reference=ref_dense_forward_packed, gflops=True),
 }

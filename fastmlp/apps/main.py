@@ -9,6 +9,7 @@ from ..info import build_info
 from ..vocabulary import ACTIVATIONS, DTYPES, OPTIMIZERS
 from .bench import run_bench
 from .bench_regions import run_regions_bench
+from .bench_sweep import run_sweep
 from .cli import LOSS_CHOICES, run_predict, run_train
 from .demo import SECTIONS, run_demo
 from .files import GuardedStdout, StdoutError, stdout_failed
@@ -130,6 +131,17 @@ def build_parser():
                             "MLP estimators against fastmlp's, fit time and held-out score (needs scikit-learn); "
                             "regions: region enumeration, plane geometry against the LP path, to_shallow against "
                             "the number of neurons, n-D LPs per region (needs scipy)")
+    bench.add_argument("--sweep", action="store_true", help="float32 forward/backward products and the training "
+                       "step over a grid of widths x batches against numpy and PyTorch (--quick: a small grid)")
+    bench.add_argument("--widths", default=None, help="--sweep: comma-separated widths (64,256,1024,2048,4096)")
+    bench.add_argument("--batches", default=None, help="--sweep: comma-separated batches (1,16,64,256,1024,4096)")
+    bench.add_argument("--kinds", default="fwd,bwd,step", help="--sweep: some of fwd,bwd,step")
+    bench.add_argument("--cell-seconds", type=float, default=None, help="--sweep: about this long per cell "
+                                                                          "(2; --quick 0.5)")
+    bench.add_argument("--clock", choices=("thread", "wall"), default="thread", help="--sweep: time this thread's "
+                       "CPU time (default; all runs on one thread) or the elapsed time")
+    bench.add_argument("--plot", default=None, help="--sweep: write a heat map of the ratio to this PNG "
+                                                     "(needs matplotlib)")
     bench.set_defaults(func=_bench)
     return parser
 
@@ -168,6 +180,16 @@ def _bench(args):
     except ValueError:
         print(f"fastmlp bench: --threads expects comma-separated integers, got {args.threads!r}")
         return 2
+    if args.sweep:
+        try:
+            widths = tuple(int(t) for t in args.widths.split(",")) if args.widths else None
+            batches = tuple(int(t) for t in args.batches.split(",")) if args.batches else None
+            run_sweep(widths, batches, tuple(args.kinds.split(",")), quick=args.quick, cell_seconds=args.cell_seconds,
+                      reps=args.reps, plot=args.plot, clock=args.clock)
+        except ValueError as exc:
+            print(f"fastmlp bench --sweep: {exc}")
+            return 2
+        return 0
     if args.section == "regions":
         run_regions_bench(quick=args.quick)
         return 0

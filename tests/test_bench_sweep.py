@@ -1,0 +1,64 @@
+"""``fastmlp bench --sweep`` on a tiny grid: every cell is timed against its peers and the table, the geometric
+means, the goal lines and (with matplotlib) the heat map come out. No timing assertions: only that the numbers are
+there and consistent with each other."""
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fastmlp.apps.bench_sweep import format_table, geomean, goals, run_sweep
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def test_sweep_times_every_cell_and_prints_the_table(tmp_path):
+    lines = []
+    plot = str(tmp_path / "sweep.png") if importlib.util.find_spec("matplotlib") else None
+    cells = run_sweep(widths=(8, 33), batches=(1, 5), cell_seconds=0.01, reps=3, plot=plot, out=lines.append)
+    assert [(c["kind"], c["W"], c["B"]) for c in cells] == [(k, w, b) for k in ("fwd", "bwd", "step")
+                                                          for w in (8, 33) for b in (1, 5)]
+    for c in cells:
+        assert c["reps"] == 3 and c["peer"] in c["sec"] and c["peer"] != "fastmlp"
+        assert math.isclose(c["ratio"], c["sec"][c["peer"]] / c["sec"]["fastmlp"])
+        assert c["sec"][c["peer"]] == min(v for k, v in c["sec"].items() if k != "fastmlp")
+        assert all(v > 0 for v in c["gflops"].values()) and c["peak"] > 0
+    text = "\n".join(lines)
+    assert "measured 1-thread float32 peak" in text
+    assert lines[3:3 + len(cells)] == format_table(cells)[1:]
+    assert "step    33     5" in text and "geometric mean over the grid" in text
+    assert f"geometric mean ratio bwd: {geomean([c['ratio'] for c in cells if c['kind'] == 'bwd']):.2f}x" in text
+    if plot:
+        assert os.path.getsize(plot) > 1000 and "heat map written" in text
+
+
+def test_goal_lines_mark_the_cells_below_their_goal():
+    def cell(kind, W, B, ratio, peak):
+        return {"kind": kind, "W": W, "B": B, "ratio": ratio, "peak": peak, "peer": "torch"}
+    out = goals([cell("fwd", 256, 64, 0.5, 80.0), cell("bwd", 1024, 256, 2.0, 50.0), cell("fwd", 64, 1, 0.1, 1.0),
+                 cell("step", 256, 64, 8.0, 10.0)])
+    assert "MISS fwd W=256 B=64: 0.50x torch (goal >= 1x)" in out
+    assert "MISS bwd W=1024 B=256: 50.0% of peak (goal >= 70%)" in out
+    assert not any("W=64 B=1" in line or "step W=256" in line for line in out)  # B < 16; peak not asked of step
+    assert geomean([0.5, 2.0, 0.1, 8.0]) < 1.3 and "MISS geometric mean over the grid 0.95x (goal 1.3x)" in out
+    assert "met  geometric mean over the grid 2.00x (goal 1.3x)" in goals([cell("fwd", 64, 1, 2.0, 1.0)])
+
+
+def test_sweep_refuses_bad_grids():
+    with pytest.raises(ValueError, match="kinds"):
+        run_sweep(widths=(8,), batches=(1,), kinds=("sideways",), out=lambda s: None)
+    with pytest.raises(ValueError, match="widths"):
+        run_sweep(widths=(0,), batches=(1,), out=lambda s: None)
+
+
+def test_cli_sweep():
+    proc = subprocess.run([sys.executable, "-m", "fastmlp", "bench", "--sweep", "--widths", "16", "--batches", "2",
+                           "--kinds", "fwd,bwd", "--cell-seconds", "0.01", "--reps", "3"], capture_output=True,
+                          text=True, timeout=120, cwd=HERE)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fwd     16     2" in proc.stdout and "bwd     16     2" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "fastmlp", "bench", "--sweep", "--widths", "a"],
+                         capture_output=True, text=True, timeout=60, cwd=HERE)
+    assert bad.returncode == 2 and "--sweep" in bad.stdout

@@ -1,0 +1,79 @@
+"""Cache blocking of the dense products: the block sizes come from the caches the CPU reports and are named in
+build_info(); forcing other block sizes (FASTMLP_BLOCKS=kc,nc, in a subprocess: it is read once) changes no bit of
+any result, because every output is summed over the depth in the same order whatever the blocks."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import _core
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHAPES = [(1, 40, 70), (13, 300, 97), (50, 129, 200), (37, 530, 33)]  # (n, n_in, n_out): several depth blocks
+
+SCRIPT = r"""
+import json, sys
+import numpy as np
+import fastmlp
+from fastmlp import _core
+out = {"blocking": fastmlp.build_info()["blocking"], "f32": _core.dense_blocking("float32"), "results": []}
+for dtype in (np.float32, np.float64):
+    for n, n_in, n_out in json.loads(sys.argv[1]):
+        rng = np.random.default_rng(n * n_in + n_out)
+        x = rng.standard_normal((n, n_in)).astype(dtype)
+        W = rng.standard_normal((n_out, n_in)).astype(dtype)
+        b = rng.standard_normal(n_out).astype(dtype)
+        p = fastmlp.dense_forward(x, W, b, "tanh")
+        pp = _core.dense_forward_packed(x, _core.dense_pack(W), b, n_out, "tanh")
+        dp = rng.standard_normal(p.shape).astype(dtype)
+        dW, db, dx = fastmlp.dense_backward(x, W, p, dp, "tanh")
+        out["results"].append([a.tobytes().hex() for a in (p, pp, dW, db, dx)])
+print(json.dumps(out))
+"""
+
+
+def run(blocks=None):
+    env = dict(os.environ)
+    env.pop("FASTMLP_BLOCKS", None)
+    if blocks:
+        env["FASTMLP_BLOCKS"] = blocks
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(SHAPES)], env=env, cwd=HERE,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_block_sizes_come_from_the_caches_and_are_reported():
+    info = fastmlp.build_info()
+    assert "blocking" in info and "kc" in info["blocking"]
+    for dtype in ("float32", "float64"):
+        b = _core.dense_blocking(dtype)
+        assert b["l1d"] >= 16 * 1024 and b["l2"] >= 128 * 1024 and b["l3"] >= b["l2"]
+        assert f"{dtype} tile {b['tile_rows']}x{b['tile_cols']} kc {b['kc']} nc {b['nc']}" in info["blocking"]
+        if _core.cpu_path() != "naive":
+            assert b["tile_cols"] == _core.dense_pack_width(dtype)
+            assert 8 <= b["kc"] <= 512 and b["kc"] % 8 == 0
+            assert b["nc"] >= b["tile_cols"] and b["nc"] % b["tile_cols"] == 0
+            # the A micro-panel fits a quarter of L1d (or kc is at its floor), the B slab half of L2
+            item = np.dtype(dtype).itemsize
+            assert b["tile_rows"] * b["kc"] * item <= b["l1d"] // 4 or b["kc"] == 8
+            assert b["kc"] * b["nc"] * item <= b["l2"] // 2 or b["nc"] == b["tile_cols"]
+    with pytest.raises(TypeError):
+        _core.dense_blocking("int32")
+
+
+@pytest.mark.skipif(_core.cpu_path() == "naive", reason="the plain loops have no blocks")
+def test_forced_tiny_blocks_change_no_bit():
+    default, tiny = run(), run("8,1")
+    assert tiny["f32"]["kc"] == 8 and tiny["f32"]["nc"] == tiny["f32"]["tile_cols"]  # rounded up to one panel
+    assert "kc 8 nc" in tiny["blocking"] and default["f32"]["kc"] > 8
+    assert len(default["results"]) == 2 * len(SHAPES)
+    for shape, a, b in zip(SHAPES * 2, default["results"], tiny["results"]):
+        for name, x, y in zip(("forward", "packed forward", "dW", "db", "dx"), a, b):
+            assert x == y, f"{name} {shape}: blocks changed the result"
+    odd = run("not,numbers")  # ignored: the cache-derived sizes
+    assert odd["f32"] == default["f32"]

@@ -62,3 +62,30 @@ def test_cli_sweep():
     bad = subprocess.run([sys.executable, "-m", "fastmlp", "bench", "--sweep", "--widths", "a"],
                          capture_output=True, text=True, timeout=60, cwd=HERE)
     assert bad.returncode == 2 and "--sweep" in bad.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sweep", "--threads", "2"], "--threads does nothing with --sweep"),
+    (["--sweep", "--section", "sklearn"], "--section does nothing with --sweep"),
+    (["--widths", "64"], "--widths does nothing with --section kernels"),
+    (["--plot", "x.png"], "--plot does nothing with --section kernels"),
+    (["--section", "regions", "--reps", "3"], "--reps does nothing with --section regions"),
+    (["--section", "sklearn", "--threads", "1,2"], "--threads does nothing with --section sklearn"),
+])
+def test_cli_refuses_options_the_bench_would_ignore(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "fastmlp", "bench", *argv], capture_output=True, text=True,
+                          timeout=60, cwd=HERE)
+    assert proc.returncode == 2 and message in proc.stdout, proc.stdout + proc.stderr[-2000:]
+
+
+def test_cli_plot_keeps_an_existing_file(tmp_path):
+    target = tmp_path / "sweep.png"
+    target.write_bytes(b"mine")
+    argv = [sys.executable, "-m", "fastmlp", "bench", "--sweep", "--widths", "16", "--batches", "2", "--kinds", "fwd",
+            "--cell-seconds", "0.01", "--reps", "3", "--plot", str(target)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=HERE)
+    assert proc.returncode == 2 and "the file exists; pass --force" in proc.stdout, proc.stdout
+    assert target.read_bytes() == b"mine" and "fwd" not in proc.stdout  # refused before any timing
+    proc = subprocess.run(argv + ["--force"], capture_output=True, text=True, timeout=120, cwd=HERE)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,7 +12,7 @@ from .bench_regions import run_regions_bench
 from .bench_sweep import run_sweep
 from .cli import LOSS_CHOICES, run_predict, run_train
 from .demo import SECTIONS, run_demo
-from .files import GuardedStdout, StdoutError, stdout_failed
+from .files import CLIError, GuardedStdout, StdoutError, check_output, stdout_failed
 from .tabular import INSTALL_CLI
 
 
@@ -125,8 +125,8 @@ def build_parser():
     bench.add_argument("--reps", type=int, default=None, help="interleaved repetitions per case (median taken; "
                                                                     "default: by --quick)")
     bench.add_argument("--epoch-samples", type=int, default=None, help="samples in the epoch case (60000)")
-    bench.add_argument("--threads", default="2", help="comma-separated thread counts for the scaling rows")
-    bench.add_argument("--section", choices=("kernels", "sklearn", "regions"), default="kernels",
+    bench.add_argument("--threads", default=None, help="comma-separated thread counts for the scaling rows (2)")
+    bench.add_argument("--section", choices=("kernels", "sklearn", "regions"), default=None,
                        help="kernels (default): the kernel, step, epoch and inference table; sklearn: scikit-learn's "
                             "MLP estimators against fastmlp's, fit time and held-out score (needs scikit-learn); "
                             "regions: region enumeration, plane geometry against the LP path, to_shallow against "
@@ -135,13 +135,14 @@ def build_parser():
                        "step over a grid of widths x batches against numpy and PyTorch (--quick: a small grid)")
     bench.add_argument("--widths", default=None, help="--sweep: comma-separated widths (64,256,1024,2048,4096)")
     bench.add_argument("--batches", default=None, help="--sweep: comma-separated batches (1,16,64,256,1024,4096)")
-    bench.add_argument("--kinds", default="fwd,bwd,step", help="--sweep: some of fwd,bwd,step")
+    bench.add_argument("--kinds", default=None, help="--sweep: some of fwd,bwd,step (all three)")
     bench.add_argument("--cell-seconds", type=float, default=None, help="--sweep: about this long per cell "
                                                                           "(2; --quick 0.5)")
-    bench.add_argument("--clock", choices=("thread", "wall"), default="thread", help="--sweep: time this thread's "
+    bench.add_argument("--clock", choices=("thread", "wall"), default=None, help="--sweep: time this thread's "
                        "CPU time (default; all runs on one thread) or the elapsed time")
     bench.add_argument("--plot", default=None, help="--sweep: write a heat map of the ratio to this PNG "
                                                      "(needs matplotlib)")
+    bench.add_argument("--force", action="store_true", help="--sweep: replace the --plot file if it exists")
     bench.set_defaults(func=_bench)
     return parser
 
@@ -174,19 +175,34 @@ def main(argv=None):
             sys.stdout = stdout
 
 
+#: the options each kind of bench reads (besides --quick): any other one given is refused, not ignored
+_BENCH_OPTIONS = {"kernels": ("reps", "epoch_samples", "threads"), "sklearn": (), "regions": (),
+                  "sweep": ("reps", "widths", "batches", "kinds", "cell_seconds", "clock", "plot", "force")}
+_BENCH_FLAGS = ("reps", "epoch_samples", "threads", "widths", "batches", "kinds", "cell_seconds", "clock", "plot",
+                "force", "section")
+
+
 def _bench(args):
+    mode = "sweep" if args.sweep else (args.section or "kernels")
+    for name in _BENCH_FLAGS:
+        if name not in _BENCH_OPTIONS[mode] and getattr(args, name) not in (None, False):
+            what = "--sweep" if mode == "sweep" else f"--section {mode}"
+            print(f"fastmlp bench: --{name.replace('_', '-')} does nothing with {what}; leave it out")
+            return 2
     try:
-        threads = tuple(int(t) for t in args.threads.split(","))
+        threads = tuple(int(t) for t in (args.threads or "2").split(","))
     except ValueError:
         print(f"fastmlp bench: --threads expects comma-separated integers, got {args.threads!r}")
         return 2
     if args.sweep:
         try:
+            if args.plot:
+                check_output(args.plot, [], args.force, option="--plot")  # before the sweep's minutes, not after
             widths = tuple(int(t) for t in args.widths.split(",")) if args.widths else None
             batches = tuple(int(t) for t in args.batches.split(",")) if args.batches else None
-            run_sweep(widths, batches, tuple(args.kinds.split(",")), quick=args.quick, cell_seconds=args.cell_seconds,
-                      reps=args.reps, plot=args.plot, clock=args.clock)
-        except ValueError as exc:
+            run_sweep(widths, batches, tuple((args.kinds or "fwd,bwd,step").split(",")), quick=args.quick,
+                      cell_seconds=args.cell_seconds, reps=args.reps, plot=args.plot, clock=args.clock or "thread")
+        except (ValueError, CLIError) as exc:
             print(f"fastmlp bench --sweep: {exc}")
             return 2
         return 0

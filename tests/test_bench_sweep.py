@@ -89,3 +89,15 @@ def test_cli_plot_keeps_an_existing_file(tmp_path):
     proc = subprocess.run(argv + ["--force"], capture_output=True, text=True, timeout=120, cwd=HERE)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("section", ["kernels", "sklearn", "regions"])
+def test_cli_accepts_the_section_it_runs(monkeypatch, section):
+    # --section names the bench: it is refused only beside --sweep (it used to be refused always)
+    from fastmlp.apps import main as main_mod
+    ran = []
+    monkeypatch.setattr(main_mod, "run_regions_bench", lambda **kw: ran.append("regions"))
+    monkeypatch.setattr(main_mod, "run_bench", lambda *a, **kw: ran.append("kernels"))
+    monkeypatch.setattr("fastmlp.apps.bench_sklearn.run_sklearn_bench", lambda **kw: ran.append("sklearn"))
+    assert main_mod.main(["bench", "--section", section, "--quick"]) == 0
+    assert ran == [section]

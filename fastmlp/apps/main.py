@@ -185,6 +185,8 @@ _BENCH_FLAGS = ("reps", "epoch_samples", "threads", "widths", "batches", "kinds"
 def _bench(args):
     mode = "sweep" if args.sweep else (args.section or "kernels")
     for name in _BENCH_FLAGS:
+        if name == "section" and mode != "sweep":
+            continue  # --section names the bench itself; it conflicts with --sweep only
         if name not in _BENCH_OPTIONS[mode] and getattr(args, name) not in (None, False):
             what = "--sweep" if mode == "sweep" else f"--section {mode}"
             print(f"fastmlp bench: --{name.replace('_', '-')} does nothing with {what}; leave it out")

@@ -101,3 +101,15 @@ def test_cli_accepts_the_section_it_runs(monkeypatch, section):
     monkeypatch.setattr("fastmlp.apps.bench_sklearn.run_sklearn_bench", lambda **kw: ran.append("sklearn"))
     assert main_mod.main(["bench", "--section", section, "--quick"]) == 0
     assert ran == [section]
+
+
+@pytest.mark.parametrize("kw, name", [({"cell_seconds": float("inf")}, "cell_seconds"),
+                                      ({"cell_seconds": float("nan")}, "cell_seconds"),
+                                      ({"cell_seconds": -1.0}, "cell_seconds"),
+                                      ({"reps": 0}, "reps"), ({"reps": -2}, "reps"), ({"reps": 2.5}, "reps")])
+def test_sweep_refuses_bad_timing_options(kw, name):
+    # refused before any timing, naming the option (inf used to escape as an OverflowError after the warm-up,
+    # reps=0 silently meant the default)
+    with pytest.raises(ValueError, match=name):
+        run_sweep(widths=(8,), batches=(1,), kinds=("fwd",), out=lambda s: None, **kw)
+

@@ -146,8 +146,12 @@ def run_sweep(widths=None, batches=None, kinds=KINDS, quick=False, cell_seconds=
     for name, vals in (("widths", widths), ("batches", batches)):
         if not vals or any(int(v) != v or v < 1 for v in vals):
             raise ValueError(f"{name}: expected positive integers, got {vals!r}")
+    if cell_seconds is not None and not (isinstance(cell_seconds, (int, float)) and 0 < cell_seconds < math.inf):
+        raise ValueError(f"cell_seconds: expected a finite number of seconds > 0, got {cell_seconds!r}")
+    if reps is not None and (isinstance(reps, bool) or not isinstance(reps, int) or reps < 1):
+        raise ValueError(f"reps: expected an integer >= 1, got {reps!r}")
     cell_seconds = cell_seconds if cell_seconds is not None else (0.5 if quick else 2.0)
-    reps = reps or (5 if quick else 11)
+    reps = reps if reps is not None else (5 if quick else 11)
     torch = _torch()
     limiter = threadpool_limits(1) if threadpool_limits is not None else None
     before = _core.get_num_threads()

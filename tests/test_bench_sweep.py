@@ -113,3 +113,14 @@ def test_sweep_refuses_bad_timing_options(kw, name):
     with pytest.raises(ValueError, match=name):
         run_sweep(widths=(8,), batches=(1,), kinds=("fwd",), out=lambda s: None, **kw)
 
+
+def test_cli_plot_needs_matplotlib_before_the_sweep(monkeypatch, tmp_path, capsys):
+    from fastmlp.apps import main as main_mod
+    from fastmlp.apps import plots
+
+    def missing():
+        raise ImportError("plots need matplotlib: pip install \"fastmlp[plot]\"")
+    monkeypatch.setattr(plots, "require", missing)
+    monkeypatch.setattr(main_mod, "run_sweep", lambda *a, **kw: pytest.fail("the sweep ran"))
+    assert main_mod.main(["bench", "--sweep", "--plot", str(tmp_path / "h.png")]) == 2
+    assert "matplotlib" in capsys.readouterr().out

@@ -200,11 +200,13 @@ def _bench(args):
         try:
             if args.plot:
                 check_output(args.plot, [], args.force, option="--plot")  # before the sweep's minutes, not after
+                from . import plots
+                plots.require()  # matplotlib too: the heat map is drawn only after the sweep
             widths = tuple(int(t) for t in args.widths.split(",")) if args.widths else None
             batches = tuple(int(t) for t in args.batches.split(",")) if args.batches else None
             run_sweep(widths, batches, tuple((args.kinds or "fwd,bwd,step").split(",")), quick=args.quick,
                       cell_seconds=args.cell_seconds, reps=args.reps, plot=args.plot, clock=args.clock or "thread")
-        except (ValueError, CLIError) as exc:
+        except (ValueError, CLIError, ImportError) as exc:
             print(f"fastmlp bench --sweep: {exc}")
             return 2
         return 0

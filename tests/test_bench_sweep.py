@@ -124,3 +124,16 @@ def test_cli_plot_needs_matplotlib_before_the_sweep(monkeypatch, tmp_path, capsy
     monkeypatch.setattr(main_mod, "run_sweep", lambda *a, **kw: pytest.fail("the sweep ran"))
     assert main_mod.main(["bench", "--sweep", "--plot", str(tmp_path / "h.png")]) == 2
     assert "matplotlib" in capsys.readouterr().out
+
+
+def test_sweep_restores_the_thread_count_when_it_fails(monkeypatch):
+    from fastmlp import _core
+    from fastmlp.apps import bench_sweep
+
+    def boom(*a):
+        raise RuntimeError("peak")
+    before = _core.get_num_threads()
+    monkeypatch.setattr(bench_sweep._core, "cpu_peak_gflops", boom)
+    with pytest.raises(RuntimeError, match="peak"):
+        run_sweep(widths=(8,), batches=(1,), kinds=("fwd",), out=lambda s: None)
+    assert _core.get_num_threads() == before

@@ -159,9 +159,9 @@ def run_sweep(widths=None, batches=None, kinds=KINDS, quick=False, cell_seconds=
     if torch is not None:
         torch_threads = torch.get_num_threads()
         torch.set_num_threads(1)
-    peak = _core.cpu_peak_gflops("float32", 0.1 if quick else 0.3)
     cells = []
     try:
+        peak = _core.cpu_peak_gflops("float32", 0.1 if quick else 0.3)
         for kind in kinds:
             for W in widths:
                 for B in batches:

@@ -25,7 +25,8 @@ def f32(v):
 
 
 def f32_bits(v):
-    return struct.unpack("<I", struct.pack("<f", v))[0]
+    """the bits of v rounded to float32 (f32: past the largest float32, +-inf)."""
+    return struct.unpack("<I", struct.pack("<f", f32(v)))[0]
 
 
 def bits_f32(u):

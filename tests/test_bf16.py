@@ -281,3 +281,19 @@ def test_predictor_bf16_api_and_refusals():
     before = pred(np.ones((1, 4), np.float32))
     model.params[0][0][:] = 0  # a frozen copy: later changes to the model do not reach it
     np.testing.assert_array_equal(pred(np.ones((1, 4), np.float32)), before)
+
+
+def test_twin_rounds_doubles_past_float32_to_inf():
+    # the twin's docstring: "a double is rounded to float32 first" -- as a C cast, past the largest float32 to Inf
+    # (struct.pack used to raise OverflowError)
+    y = [0, 0]
+    reference.float_to_bf16([1e39, -1e39], y, 2)
+    assert y == [0x7F80, 0xFF80]
+    assert y == fastmlp.float_to_bf16(np.array([np.inf, -np.inf], np.float32)).tolist()
+    count = [0]
+    reference.dense_packed_size_bf16(count, 2, 1)
+    Wp = [0] * count[0]
+    reference.dense_pack_bf16([16256, 16256], Wp, 2, 1)
+    p = [0.0]
+    reference.dense_forward_bf16([1e39, 1.0], Wp, None, p, 1, 2, 1, reference.ACT_IDENTITY)
+    assert p == [np.inf]

@@ -145,7 +145,7 @@ def _layout(n, n_in, n_out):
     check_sizes(n, n_in, n_out)
     pairs = n_in // 2 + (n_in & 1)
     outs = (n_out + L - 1) // L * L
-    if max(n * n_in, n * n_out, n_in * n_out, 2 * pairs * outs) > SIZE_LIMIT:
+    if max(n * n_in, n * n_out, n_in * n_out, 2 * pairs * outs) > SIZE_LIMIT or 2 * pairs * outs > SIZE_LIMIT - TRAILER:
         raise KernelError("size overflow")
     return pairs, (n_out + L - 1) // L, 2 * pairs * outs + TRAILER
 

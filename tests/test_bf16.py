@@ -297,3 +297,18 @@ def test_twin_rounds_doubles_past_float32_to_inf():
     p = [0.0]
     reference.dense_forward_bf16([1e39, 1.0], Wp, None, p, 1, 2, 1, reference.ACT_IDENTITY)
     assert p == [np.inf]
+
+
+@pytest.mark.parametrize("n_in, n_out", [(2 ** 56 - 2, 16), (2 ** 56 - 4, 16), (2 ** 57, 16)])
+def test_twin_refuses_the_sizes_the_c_refuses(n_in, n_out):
+    # fm_bf16_sizes refuses a layout whose length plus the 32-value summary passes PTRDIFF_MAX / 8
+    count = [0]
+    try:
+        c_count = _core.dense_packed_size_bf16(n_in, n_out)
+    except (ValueError, OverflowError, MemoryError):
+        c_count = None
+    try:
+        reference.dense_packed_size_bf16(count, n_in, n_out)
+    except reference.KernelError:
+        count = [None]
+    assert count[0] == c_count

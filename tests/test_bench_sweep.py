@@ -137,3 +137,9 @@ def test_sweep_restores_the_thread_count_when_it_fails(monkeypatch):
     with pytest.raises(RuntimeError, match="peak"):
         run_sweep(widths=(8,), batches=(1,), kinds=("fwd",), out=lambda s: None)
     assert _core.get_num_threads() == before
+
+
+def test_cli_force_needs_plot(capsys):
+    from fastmlp.apps import main as main_mod
+    assert main_mod.main(["bench", "--sweep", "--force", "--widths", "8", "--batches", "1"]) == 2
+    assert "--force" in capsys.readouterr().out

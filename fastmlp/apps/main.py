@@ -197,6 +197,9 @@ def _bench(args):
         print(f"fastmlp bench: --threads expects comma-separated integers, got {args.threads!r}")
         return 2
     if args.sweep:
+        if args.force and not args.plot:
+            print("fastmlp bench: --force replaces the --plot file; without --plot it does nothing, leave it out")
+            return 2
         try:
             if args.plot:
                 check_output(args.plot, [], args.force, option="--plot")  # before the sweep's minutes, not after

@@ -7,6 +7,7 @@ import sys
 from .._core import version as _core_version
 from ..info import build_info
 from ..vocabulary import ACTIVATIONS, DTYPES, OPTIMIZERS
+from . import plots
 from .bench import run_bench
 from .bench_regions import run_regions_bench
 from .bench_sweep import run_sweep
@@ -203,7 +204,6 @@ def _bench(args):
         try:
             if args.plot:
                 check_output(args.plot, [], args.force, option="--plot")  # before the sweep's minutes, not after
-                from . import plots
                 plots.require()  # matplotlib too: the heat map is drawn only after the sweep
             widths = tuple(int(t) for t in args.widths.split(",")) if args.widths else None
             batches = tuple(int(t) for t in args.batches.split(",")) if args.batches else None

@@ -77,3 +77,31 @@ def test_forced_tiny_blocks_change_no_bit():
             assert x == y, f"{name} {shape}: blocks changed the result"
     odd = run("not,numbers")  # ignored: the cache-derived sizes
     assert odd["f32"] == default["f32"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_operand_paths_and_row_tiles_change_no_bit(dtype):
+    """Operands read in place or packed (row strides under or over a page, short or long depth, few or many rows)
+    and the row tiles (a few rows shared evenly between tiles) change which loads run, never a sum: a sample's
+    forward and dx rows are the same bits in any batch, and dW over a corner of a wide layer equals dW of the
+    narrow layer made of that corner."""
+    rng = np.random.default_rng(7)
+    n, wide, narrow = 200, 1100, 200
+    x = rng.standard_normal((n, wide)).astype(dtype)
+    W = rng.standard_normal((wide, wide)).astype(dtype)
+    dp = rng.standard_normal((n, wide)).astype(dtype)
+    for depth in (16, 40, 200):  # the batch is the depth of dW
+        xs, dps = x[:depth], dp[:depth]
+        dW_wide = fastmlp.dense_backward(xs, W, dps, dps, "identity")[0]
+        xn, Wn, dpn = (np.ascontiguousarray(a) for a in (xs[:, :narrow], W[:narrow, :narrow], dps[:, :narrow]))
+        dW_narrow = fastmlp.dense_backward(xn, Wn, dpn, dpn, "identity")[0]
+        assert dW_narrow.tobytes() == np.ascontiguousarray(dW_wide[:narrow, :narrow]).tobytes(), depth
+    for width in (64, 256, wide):
+        xw, Ww, dpw = (np.ascontiguousarray(a) for a in (x[:, :width], W[:width, :width], dp[:, :width]))
+        p_all = fastmlp.dense_forward(xw, Ww, None, "identity")
+        dx_all = fastmlp.dense_backward(xw, Ww, dpw, dpw, "identity")[2]
+        for rows in (1, 4, 13, 16, 40, 64, 97):
+            p = fastmlp.dense_forward(xw[:rows], Ww, None, "identity")
+            dx = fastmlp.dense_backward(xw[:rows], Ww, dpw[:rows], dpw[:rows], "identity")[2]
+            assert p.tobytes() == p_all[:rows].tobytes(), (width, rows)
+            assert dx.tobytes() == dx_all[:rows].tobytes(), (width, rows)

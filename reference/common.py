@@ -6,7 +6,17 @@ ACTIVATIONS = {"identity": ACT_IDENTITY, "relu": ACT_RELU, "sigmoid": ACT_SIGMOI
 
 
 class KernelError(ValueError):
-    """A reference kernel refused its arguments, where the C twin returns a negative FM_E* code."""
+    """A reference kernel refused its arguments, where the C twin returns a negative FM_E* code.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> try:
+    ...     ref.dense_forward([1.0], [1.0], None, [0.0], 0, 1, 1, ref.ACT_IDENTITY)   # n = 0 rows
+    ... except ref.KernelError as e:
+    ...     print("refused:", e)
+    refused: zero size
+    """
 
 
 def check_sizes(*sizes):

@@ -87,6 +87,12 @@ def dense_pack_width():
     -------
     int
         8.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> ref.dense_pack_width()
+    8
     """
     return 8
 
@@ -117,6 +123,14 @@ def dense_packed_size(count, n_in, n_out, nc):
     See Also
     --------
     dense_pack : Writes that many values.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> count = [0]
+    >>> ref.dense_packed_size(count, 3, 5, 2)                  # 1 group of 4 panels of 2 outputs, by 3 inputs
+    >>> count
+    [24]
     """
     check_sizes(n_in, n_out)
     if n_in * n_out > SIZE_LIMIT:
@@ -154,6 +168,14 @@ def dense_pack(W, Wp, n_in, n_out, nc):
     See Also
     --------
     fastmlp.dense_pack : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> Wp = [0.0] * 8                                         # 2 outputs padded to G = 4 panels of nc = 1
+    >>> ref.dense_pack([1.0, 2.0, 3.0, 4.0], Wp, 2, 2, 1)
+    >>> Wp                                                     # by k: W[:, 0] then W[:, 1], zero-padded
+    [1.0, 3.0, 0.0, 0.0, 2.0, 4.0, 0.0, 0.0]
     """
     dense_packed_size([0], n_in, n_out, nc)
     G = PACK_GROUP
@@ -197,6 +219,16 @@ def dense_forward_packed(x, Wp, b, p, n, n_in, n_out, nc, act):
     See Also
     --------
     fastmlp.dense_forward_packed : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> Wp = [0.0] * 8
+    >>> ref.dense_pack([1.0, 2.0, 3.0, 4.0], Wp, 2, 2, 1)
+    >>> p = [0.0] * 2
+    >>> ref.dense_forward_packed([1.0, -2.0], Wp, None, p, 1, 2, 2, 1, ref.ACT_IDENTITY)
+    >>> p                                                      # 1 - 4, 3 - 8: as dense_forward
+    [-3.0, -5.0]
     """
     check_sizes(n, n_in, n_out, nc)
     check_act(act)
@@ -266,6 +298,14 @@ def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate)
     See Also
     --------
     fastmlp.dense_backward : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> dz, dW, db, dx = [0.0], [0.0] * 2, [0.0], [0.0] * 2
+    >>> ref.dense_backward([1.0, 2.0], [3.0, 4.0], [11.0], [1.0], dz, dW, db, dx, 1, 2, 1, ref.ACT_IDENTITY, False)
+    >>> dW, db, dx                                             # dz^T . x, sum of dz, dz . W
+    ([1.0, 2.0], [1.0], [3.0, 4.0])
     """
     check_sizes(n, n_in, n_out)
     check_act(act)

@@ -116,6 +116,14 @@ def loss_softmax_ce(z, y, sw, dz, loss, n, m):
     See Also
     --------
     fastmlp.loss_softmax_ce : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> loss, dz = [0.0], [0.0] * 2
+    >>> ref.loss_softmax_ce([0.0, 0.0], [1], None, dz, loss, 1, 2)
+    >>> round(loss[0], 4), dz                                  # log 2, softmax - onehot
+    (0.6931, [0.5, -0.5])
     """
     check_sizes(n, m)
     for i in range(n):
@@ -176,6 +184,14 @@ def loss_sigmoid_bce(z, t, sw, dz, loss, n, m):
     See Also
     --------
     fastmlp.loss_sigmoid_bce : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> loss, dz = [0.0], [0.0]
+    >>> ref.loss_sigmoid_bce([0.0], [1.0], None, dz, loss, 1, 1)
+    >>> round(loss[0], 4), dz                                  # log 2, sigmoid(0) - 1
+    (0.6931, [-0.5])
     """
     check_sizes(n, m)
     check_sw(sw, n)
@@ -237,6 +253,14 @@ def loss_poisson(z, t, sw, dz, loss, n, m):
     See Also
     --------
     fastmlp.loss_poisson : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> loss, dz = [0.0], [0.0]
+    >>> ref.loss_poisson([0.0], [0.0], None, dz, loss, 1, 1)   # exp(0) - 0
+    >>> loss, dz
+    ([1.0], [1.0])
     """
     check_sizes(n, m)
     if not all(t[i] >= 0.0 for i in range(n * m)):
@@ -280,6 +304,14 @@ def softmax(z, p, n, m):
     See Also
     --------
     fastmlp.softmax : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> p = [0.0] * 4
+    >>> ref.softmax([1.0, 1.0, 0.0, -1e9], p, 2, 2)
+    >>> p
+    [0.5, 0.5, 1.0, 0.0]
     """
     check_sizes(n, m)
     for i in range(n):

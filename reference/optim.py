@@ -108,6 +108,14 @@ def adam_update(dW, W, m, v, n, t, lr, beta1, beta2, eps, weight_decay, l1):
     See Also
     --------
     fastmlp.adam_update : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> W, m, v = [1.0], [0.0], [0.0]
+    >>> ref.adam_update([0.5], W, m, v, 1, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, 0.0)
+    >>> [round(w, 6) for w in W]                               # a first step moves by about lr
+    [0.9]
     """
     check_sizes(n)
     if (t < 1 or not finite_nonneg(lr) or not finite_nonneg(weight_decay) or not finite_nonneg(l1)

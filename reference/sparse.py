@@ -123,6 +123,16 @@ def csr_dense_forward(indptr, indices, data, rows, W, b, p, work, n, n_rows, n_i
     See Also
     --------
     fastmlp.csr_dense_forward : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> indptr, indices, data = [0, 2, 3], [0, 2, 1], [1.0, 2.0, 3.0]   # X = [[1, 0, 2], [0, 3, 0]]
+    >>> p = [0.0] * 2
+    >>> ref.csr_dense_forward(indptr, indices, data, None, [1.0, 10.0, 100.0], None, p, [0.0] * 3,
+    ...                       2, 2, 3, 1, ref.ACT_IDENTITY)
+    >>> p
+    [201.0, 30.0]
     """
     _check(indptr, indices, rows, n, n_rows, n_in, n_out, act)
     if work is None:
@@ -179,6 +189,16 @@ def csr_dense_backward(indptr, indices, data, rows, p, dp, dz, dW, db, work, n, 
     See Also
     --------
     fastmlp.csr_dense_backward : The fast kernel, on numpy arrays.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> indptr, indices, data = [0, 2, 3], [0, 2, 1], [1.0, 2.0, 3.0]   # X = [[1, 0, 2], [0, 3, 0]]
+    >>> dz, dW, db = [0.0] * 2, [0.0] * 3, [0.0]
+    >>> ref.csr_dense_backward(indptr, indices, data, None, [0.0, 0.0], [1.0, 2.0], dz, dW, db, [0.0] * 3,
+    ...                        2, 2, 3, 1, ref.ACT_IDENTITY, False)
+    >>> dW, db                                                 # dz^T . X, sum of dz
+    ([1.0, 6.0, 2.0], [3.0])
     """
     _check(indptr, indices, rows, n, n_rows, n_in, n_out, act)
     if work is None:

@@ -175,7 +175,16 @@ class Network:
     def read_weights(self) -> Iterator[List[Tuple[FloatArray, FloatArray]]]:
         """``with model.read_weights() as params:`` the ``params`` views ([(W0, b0), ...]) under the read guard
         for the whole block: training in another thread is refused (RuntimeError) until it ends, and entering
-        it while another thread trains raises RuntimeError. What ``fastmlp.regions`` reads weights with."""
+        it while another thread trains raises RuntimeError. What ``fastmlp.regions`` reads weights with.
+
+        Examples
+        --------
+        >>> import fastmlp
+        >>> model = fastmlp.MLP([3, 4, 2], seed=0)
+        >>> with model.read_weights() as params:
+        ...     print([W.shape for W, b in params])
+        [(4, 3), (2, 4)]
+        """
         self._guard.enter_read()
         try:
             yield self._views()

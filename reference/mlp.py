@@ -78,6 +78,12 @@ class Optim:
         Adam's epsilon.
     scale_penalty : bool, default False
         scikit-learn's ``alpha`` convention: the penalties divided by the batch's weight sum and in the loss.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> ref.Optim(ref.OPT_ADAM, lr=0.001).beta2              # the fields left out keep their defaults
+    0.999
     """
     kind: int = OPT_SGD
     lr: float = 0.01
@@ -113,7 +119,14 @@ def _check(net):
 
 
 def mlp_num_params(net, count):
-    """count[0] = number of parameters."""
+    """count[0] = number of parameters.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> c = [0]; ref.mlp_num_params(ref.Net(2, [2, 3, 1], [ref.ACT_RELU, ref.ACT_IDENTITY], 0), c); c   # 3*2+3 + 1*3+1
+    [13]
+    """
     _check(net)
     total = 0
     for l in range(net.n_layers):
@@ -161,12 +174,26 @@ def _workspace_size(net, nbytes, batch, dense, itemsize):
 
 def mlp_workspace_size(net, nbytes, batch, itemsize=8):
     """nbytes[0] = workspace bytes for batches of up to ``batch`` dense rows; itemsize: sizeof(T), 4 for the _f32
-    function, 8 for _f64 (the twin of both)."""
+    function, 8 for _f64 (the twin of both).
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> c = [0]; ref.mlp_workspace_size(ref.Net(2, [2, 3, 1], [ref.ACT_RELU, ref.ACT_IDENTITY], 0), c, 4); c
+    [768]
+    """
     _workspace_size(net, nbytes, batch, True, itemsize)
 
 
 def mlp_workspace_size_csr(net, nbytes, batch, itemsize=8):
-    """nbytes[0] = workspace bytes for CSR input: no room for input rows, room for the first layer transposed."""
+    """nbytes[0] = workspace bytes for CSR input: no room for input rows, room for the first layer transposed.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> c = [0]; ref.mlp_workspace_size_csr(ref.Net(2, [2, 3, 1], [ref.ACT_RELU, ref.ACT_IDENTITY], 0), c, 4); c
+    [768]
+    """
     _workspace_size(net, nbytes, batch, False, itemsize)
 
 
@@ -184,7 +211,14 @@ def _check_opt(opt):
 
 
 def mlp_state_size(net, opt, count):
-    """count[0] = optimizer state length: 0 (plain SGD), P (momentum) or 2P (Adam)."""
+    """count[0] = optimizer state length: 0 (plain SGD), P (momentum) or 2P (Adam).
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> c = [0]; ref.mlp_state_size(ref.Net(1, [2, 1], [ref.ACT_IDENTITY], 0), ref.Optim(ref.OPT_ADAM), c); c   # 2P
+    [6]
+    """
     P = [0]
     mlp_num_params(net, P)
     _check_opt(opt)

@@ -20,7 +20,26 @@ class Optimizer:
 
     scale_penalty: False (default) adds ``weight_decay*W + l1*sign(W)`` to each batch's gradient, as PyTorch does;
     True divides both by the batch's total sample weight (its row count without weights) and includes the
-    penalty ``(0.5*weight_decay*||W||^2 + l1*|W|_1) / S`` in the batch loss: scikit-learn's ``alpha``."""
+    penalty ``(0.5*weight_decay*||W||^2 + l1*|W|_1) / S`` in the batch loss: scikit-learn's ``alpha``.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        The learning rate.
+    weight_decay : float, default 0.0
+        The L2 penalty on the weights.
+    l1 : float, default 0.0
+        The L1 penalty on the weights.
+    scale_penalty : bool, default False
+        Divide the penalties by the batch's total sample weight (above).
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> opt = fastmlp.SGD(lr=0.1, weight_decay=1e-4)
+    >>> isinstance(opt, fastmlp.optimizers.Optimizer), opt.lr, opt.weight_decay
+    (True, 0.1, 0.0001)
+    """
 
     name: Optional[str] = None  # one of vocabulary.OPTIMIZERS
 

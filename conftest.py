@@ -7,7 +7,7 @@ the uncompiled ``fastmlp/`` would shadow the installed package. So:
 - the tree has a compiled ``_core`` for this interpreter (``python setup.py build_ext --inplace``): the tree is
   tested. ``fastmlp.reference`` is mapped to ``reference/`` (a meta-path finder), and subprocesses the tests start
   get the same through ``PYTHONPATH`` (the root, plus a ``sitecustomize`` that installs the same finder);
-- otherwise (``pip install ".[test]" && pytest``, the README's command and ``.ci/run``): the root is dropped from
+- otherwise (``pip install ".[test]" && pytest -n auto --dist loadfile``, the README's command and ``.ci/run``): the root is dropped from
   ``sys.path`` and the installed package is tested. The subprocess tests run from ``tests/`` (and PYTHONSAFEPATH is
   set), so they import the installed package too.
 
@@ -45,11 +45,12 @@ if not any(type(f).__name__ == "_TreeReference" for f in sys.meta_path):
     sys.meta_path.insert(0, _TreeReference(REFERENCE))
 '''
 
-# a sitecustomize that was already importable still runs after ours
+# a sitecustomize that was already importable still runs after ours (not another of ours: pytest-xdist's workers
+# inherit the controller's folder on PYTHONPATH)
+SITE = "fastmlp-tests-"
 CHAIN = r'''
-_here = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.machinery.PathFinder.find_spec(
-    "sitecustomize", [p for p in sys.path if os.path.abspath(p or ".") != _here])
+    "sitecustomize", [p for p in sys.path if not os.path.basename(os.path.abspath(p or ".")).startswith(SITE)])
 if _spec is not None:
     _spec.loader.exec_module(sys.modules[__name__])
 '''
@@ -77,12 +78,13 @@ if CORE is not None:
     exec(FINDER.replace("REFERENCE", repr(_reference)))
     if not any(_is_root(p) for p in sys.path):
         sys.path.insert(0, ROOT)
-    _site = tempfile.mkdtemp(prefix="fastmlp-tests-")
+    _site = tempfile.mkdtemp(prefix=SITE)
     atexit.register(shutil.rmtree, _site, ignore_errors=True)
     with open(os.path.join(_site, "sitecustomize.py"), "w") as _f:
-        _f.write(FINDER.replace("REFERENCE", repr(_reference)) + CHAIN)
+        _f.write(FINDER.replace("REFERENCE", repr(_reference)) + CHAIN.replace("SITE", repr(SITE)))
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        [_site, ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+        [_site, ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                         if p and not _is_root(p) and not os.path.basename(p).startswith(SITE)])
 else:
     sys.path[:] = [p for p in sys.path if not _is_root(p)]
     # a `python -c` / `-m` subprocess started from the root would put the root first on its sys.path (Python >= 3.11

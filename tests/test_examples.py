@@ -62,11 +62,11 @@ def test_readme_starts_with_the_two_commands():
     """The README's first two code blocks are the install-and-demo and the test commands (.ci/run runs the second)."""
     blocks, _ = er.read_blocks(os.path.join(er.ROOT, "README.md"))
     assert [(b.lang, b.code.strip()) for b in blocks[:2]] == [
-        ("bash", "pip install . && fastmlp demo"), ("bash", 'pip install ".[test]" && pytest')]
+        ("bash", "pip install . && fastmlp demo"), ("bash", 'pip install ".[test]" && pytest -n auto --dist loadfile')]
     ci = os.path.join(er.ROOT, ".ci", "run")
     if os.path.isfile(ci):
         with open(ci) as f:
-            assert '\npip install ".[test]" && pytest\n' in f.read()
+            assert '\npip install ".[test]" && pytest -n auto --dist loadfile\n' in f.read()
 
 
 def test_readme_links_resolve():

@@ -187,6 +187,15 @@ static inline size_t fm_clip(size_t total, size_t at, size_t most) {
     return at >= total ? 0 : total - at < most ? total - at : most;
 }
 
+/* dst[j * ldd + i] = tmp[i][j] for a 16 x 16 block of dwords (columns of tmp gathered, rows of dst stored) */
+static inline FM_AVX512 void fm_mx_transpose16(const uint32_t *tmp, uint32_t *dst, size_t ldd) {
+    const __m512i col = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(16));
+    for (int j = 0; j < 16; j++)
+        _mm512_storeu_si512((void *)(dst + (size_t)j * ldd),
+                            _mm512_i32gather_epi32(_mm512_add_epi32(col, _mm512_set1_epi32(j)), (const void *)tmp, 4));
+}
+
 /* A operand, rows of bf16: dst[Mp][Kp] = src[M][K] (row stride lds), zero padded */
 static FM_AVX512 void fm_mx_pack_rows(const float *src, size_t lds, size_t M, size_t K, uint16_t *dst) {
     const size_t Mp = fm_up32(M), Kp = fm_up32(K);
@@ -211,8 +220,7 @@ static FM_AVX512 void fm_mx_pack_rows_t(const float *src, size_t lds, size_t M, 
                 else
                     memset(tmp[q], 0, sizeof tmp[q]);
             }
-            for (size_t j = 0; j < 16; j++)
-                for (size_t q = 0; q < 16; q++) d[(m0 + j) * P + q0 + q] = tmp[q][j];
+            fm_mx_transpose16(&tmp[0][0], d + m0 * P + q0, P);
         }
 }
 
@@ -247,8 +255,7 @@ static FM_AVX512 void fm_mx_pack_pairs_t(const float *src, size_t lds, size_t K,
                 if (n0 + j < N && ck) fm_mx_row_dw(src + (n0 + j) * lds + k0, ck, tmp[j]);
                 else memset(tmp[j], 0, sizeof tmp[j]);
             }
-            for (size_t q = 0; q < 16; q++)
-                for (size_t j = 0; j < 16; j++) d[(k0 / 2 + q) * Np + n0 + j] = tmp[j][q];
+            fm_mx_transpose16(&tmp[0][0], d + (k0 / 2) * Np + n0, Np);
         }
 }
 

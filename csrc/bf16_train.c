@@ -326,8 +326,9 @@ static FM_TILES void fm_mx_gemm_cols(const uint16_t *A, const uint16_t *B, float
 /* the product split across threads by column blocks (each output summed whole by one thread) */
 static void fm_mx_gemm(const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t Kp, size_t ldc) {
     const size_t blocks = fm_up32(N) / 32;
-    const size_t work = M * N * Kp / 8; /* a bf16 multiply-add costs about an eighth of a float32 one here */
-    size_t parts = work >= FM_PAR_MIN_WORK ? (size_t)fmi_threads() : 1;
+    /* a bf16 multiply-add costs about an eighth of a float32 one here (in double: the product may pass size_t) */
+    const double work = (double)M * (double)N * (double)Kp / 8.0;
+    size_t parts = work >= (double)FM_PAR_MIN_WORK ? (size_t)fmi_threads() : 1;
     parts = parts < blocks ? parts : blocks;
     FM_FOR(parts > 1, t, parts, {
         const size_t b0 = blocks * (size_t)t / parts, b1 = blocks * ((size_t)t + 1) / parts;

@@ -182,3 +182,22 @@ def test_bad_input():
     with pytest.raises(R.KernelError):
         R.mlp_loss_grad_bf16(ref_net([3, 2], ["identity"], "mse"), [0.0] * 8, [0.0] * 3, [0.0] * 2, None, None,
                              None, [0.0], None, 0, 1)
+
+
+def test_gradient_is_the_loss_gradient_to_bf16_accuracy():
+    """Finite differences of the float64 loss: the bf16 gradient is the gradient, up to bf16 rounding."""
+    loss, sizes, acts, n = "softmax_ce", [9, 12, 4], ["tanh", "identity"], 6
+    rng = np.random.default_rng(7)
+    params = params_for(rng, sizes)
+    x, t, y = batch(rng, sizes, loss, n)
+    grads = np.zeros_like(params)
+    _core.mlp_loss_grad_bf16(_Net(sizes, acts, loss, np.float32), params, grads, x, t, y)
+    net64, p64, eps = _Net(sizes, acts, loss, np.float64), params.astype(np.float64), 1e-6
+    numeric = np.empty_like(p64)
+    for i in range(len(p64)):
+        up, down = p64.copy(), p64.copy()
+        up[i] += eps
+        down[i] -= eps
+        numeric[i] = (net64.loss_grad(up, None, x.astype(np.float64), t, y)
+                      - net64.loss_grad(down, None, x.astype(np.float64), t, y)) / (2 * eps)
+    assert np.max(np.abs(grads - numeric)) <= 3e-2 * np.max(np.abs(numeric))

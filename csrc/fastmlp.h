@@ -413,6 +413,27 @@ FM_API int fm_mlp_train_epoch_csr_f64(const fm_mlp *net, const fm_optim *opt, co
                                       double *grads, uint64_t *step, double *mean_loss, void *work,
                                       size_t n_samples, size_t nnz, size_t n_order, size_t batch);
 
+/* ---- mlp.c + bf16_train.c : mixed-precision (bfloat16) training, float32 networks ------------------------- */
+/* The dense float32 network of the functions above with bf16 operands in its three products: p = x W^T, dW = dz^T x
+ * and dx = dz W each read both operands rounded to bf16 (fm_float_to_bf16's rounding) and sum the exact products in
+ * float32; the bias, activations, loss, bias gradient and the update of the float32 weights (the master copy) are
+ * float32 as in fm_mlp_train_step_f32. Paths (fm_bf16_train_path): "amx" (Intel AMX tiles, TDPBF16PS; threads
+ * split the outputs, never the depth: the same bits for every thread count on one machine) or "emulated" (the
+ * bf16-rounded operands through the float32 kernels). The paths' sums round differently: results agree to bf16
+ * tolerance, not bit for bit. Dense input only. */
+FM_API const char *fm_bf16_train_path(void);
+/* *bytes = size of the workspace of the two functions below for batches of up to `batch` rows (the float32
+ * workspace plus room for the packed bf16 operands). */
+FM_API int fm_mlp_workspace_size_bf16(const fm_mlp *net, size_t *bytes, size_t batch);
+/* fm_mlp_loss_grad_f32 with bf16 products (the workspace from fm_mlp_workspace_size_bf16). */
+FM_API int fm_mlp_loss_grad_bf16(const fm_mlp *net, const float *params, const float *x, const float *t,
+                                 const int64_t *y, const float *sw, float *grads, double *loss, void *work, size_t n,
+                                 size_t work_batch);
+/* fm_mlp_train_step_f32 with bf16 products (the workspace from fm_mlp_workspace_size_bf16). */
+FM_API int fm_mlp_train_step_bf16(const fm_mlp *net, const fm_optim *opt, const float *x, const float *t,
+                                  const int64_t *y, const float *sw, float *params, float *state, float *grads,
+                                  double *loss, void *work, size_t n, size_t work_batch, uint64_t step);
+
 #ifdef __cplusplus
 }
 #endif

@@ -211,6 +211,14 @@ void fmi_dense_backward_f64(const double *x, const double *W, const double *p, c
 void fmi_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n, size_t n_in,
                             size_t n_out, fm_act act);
 
+/* the mixed-precision products of fm_mlp_train_step_bf16 (bf16_train.c): the forward and backward of a float32
+ * layer whose products read bf16-rounded operands; scratch: fmi_mixed_scratch_bytes(n, n_in, n_out) bytes */
+int fmi_mixed_scratch_bytes(size_t n, size_t n_in, size_t n_out, size_t *bytes);
+void fmi_dense_forward_mixed(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
+                             size_t n_out, fm_act act, void *scratch);
+void fmi_dense_backward_mixed(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
+                              float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch);
+
 /* argument-free cores of the losses (loss.inc): the public fm_loss_* check, then call these; so does mlp.c after
  * checking the whole network once (labels, weights and Poisson targets included) */
 void fmi_loss_mse_f32(const float *p, const float *t, const float *sw, float *dp, double *loss, size_t n, size_t m);

@@ -79,10 +79,24 @@ int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count) {
 
 #include <float.h>
 
+/* bytes of the mixed products' scratch (bf16_train.c) for a checked network: the largest over the layers, 0 when
+ * one does not fit the size limit */
+static size_t mix_bytes_f32(const fm_mlp *net, size_t batch) {
+    size_t most = 0, b;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        if (fmi_mixed_scratch_bytes(batch, net->sizes[l], net->sizes[l + 1], &b) || b > (size_t)PTRDIFF_MAX / 4)
+            return 0;
+        most = b > most ? b : most;
+    }
+    return most;
+}
+
 #define T float
 #define SUF _f32
 #define FM_TMAX FLT_MAX
+#define FM_MLP_MIXED 1
 #include "mlp.inc"
+#undef FM_MLP_MIXED
 #undef FM_TMAX
 #undef T
 #undef SUF
@@ -90,7 +104,36 @@ int fm_mlp_state_size(const fm_mlp *net, const fm_optim *opt, size_t *count) {
 #define T double
 #define SUF _f64
 #define FM_TMAX DBL_MAX
+#define FM_MLP_MIXED 0
 #include "mlp.inc"
+#undef FM_MLP_MIXED
 #undef FM_TMAX
 #undef T
 #undef SUF
+
+/* ---- mixed precision (bf16 products, float32 everything else): the float32 functions on the layout with the
+ * bf16 scratch (dense = 2 in ws_layout) and inputs marked mixed ---- */
+int fm_mlp_workspace_size_bf16(const fm_mlp *net, size_t *bytes, size_t batch) {
+    return workspace_size_f32(net, bytes, batch, 2);
+}
+
+int fm_mlp_loss_grad_bf16(const fm_mlp *net, const float *params, const float *x, const float *t, const int64_t *y,
+                          const float *sw, float *grads, double *loss, void *work, size_t n, size_t work_batch) {
+    size_t P;
+    int rc = check_train_f32(net, params, t, y, &P, work, work_batch, 2);
+    if (rc) return rc;
+    if (!x) return FM_ENULL;
+    const fm_input_f32 in = {x, NULL, NULL, NULL, NULL, 1};
+    return loss_grad_in_f32(net, params, &in, t, y, sw, grads, loss, work, n, work_batch, 2, P);
+}
+
+int fm_mlp_train_step_bf16(const fm_mlp *net, const fm_optim *opt, const float *x, const float *t, const int64_t *y,
+                           const float *sw, float *params, float *state, float *grads, double *loss, void *work,
+                           size_t n, size_t work_batch, uint64_t step) {
+    size_t P;
+    int rc = check_train_f32(net, params, t, y, &P, work, work_batch, 2);
+    if (rc) return rc;
+    if (!x) return FM_ENULL;
+    const fm_input_f32 in = {x, NULL, NULL, NULL, NULL, 1};
+    return train_step_in_f32(net, opt, &in, t, y, sw, params, state, grads, loss, work, n, work_batch, step, 2, P);
+}

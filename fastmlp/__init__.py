@@ -9,6 +9,7 @@ from ._core import (
     ACTIVATIONS,
     adam_update,
     bf16_path,
+    bf16_train_path,
     bf16_to_float,
     csr_dense_backward,
     csr_dense_forward,
@@ -65,5 +66,5 @@ __all__ = [
     "dense_pack", "dense_pack_width", "get_include",
     "get_num_threads", "has_openmp", "loss_mse", "loss_poisson", "loss_sigmoid_bce", "loss_softmax_ce", "set_num_threads",
     "sgd_update", "softmax",
-    "bf16_path", "bf16_to_float", "dense_forward_bf16", "dense_pack_bf16", "float_to_bf16",
+    "bf16_path", "bf16_to_float", "dense_forward_bf16", "dense_pack_bf16", "float_to_bf16", "bf16_train_path",
 ]

@@ -40,5 +40,6 @@ include "_core_net.pxi"
 include "_core_predict.pxi"
 include "_core_bf16.pxi"  # bfloat16 weights: conversions, the packed bf16 layout, the bf16 layer forward
 include "_core_predict_bf16.pxi"  # PredictorBF16
+include "_core_mixed.pxi"  # mixed-precision training: bf16 products, float32 weights (StepperBF16)
 include "_core_guard.pxi"
 include "_core_step.pxi"

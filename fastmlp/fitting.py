@@ -175,7 +175,8 @@ class Trainable(Network):
     @writes
     def stepper(self, X: ArrayLike, y: ArrayLike, lr: Optional[float] = None, optimizer: OptimizerArg = "sgd",
                 momentum: Optional[float] = None, weight_decay: Optional[float] = None,
-                l1: Optional[float] = None) -> _core.Stepper:
+                l1: Optional[float] = None,
+                dtype: Optional[str] = None) -> Union[_core.Stepper, _core.StepperBF16]:
         """A bound training step on the fixed batch (X, y), for tight loops.
 
         ``step = model.stepper(X, y); step()`` runs one C train step per call with no Python-level checks. X is
@@ -199,10 +200,14 @@ class Trainable(Network):
             The L2 penalty on the weights (default 0).
         l1 : float, optional
             The L1 penalty on the weights (default 0).
+        dtype : {None, "bfloat16"}, optional
+            None: the model's dtype throughout. ``"bfloat16"`` (float32 models): mixed precision, the three products
+            of every layer read bf16-rounded operands and sum in float32; the weights, loss and update stay float32
+            (``fastmlp.bf16_train_path()`` names the path: AMX tiles where the CPU has them).
 
         Returns
         -------
-        fastmlp._core.Stepper
+        fastmlp._core.Stepper or fastmlp._core.StepperBF16
             Calling it runs one step and returns the batch loss. When the model's optimizer is replaced or the
             model reset, it refuses to run (RuntimeError).
 
@@ -221,14 +226,19 @@ class Trainable(Network):
         >>> losses[-1] < losses[0], model.step_count
         (True, 10)
         """
+        if dtype is not None and (not isinstance(dtype, str) or dtype != "bfloat16"):
+            raise ValueError(f"dtype: expected None or 'bfloat16', got {dtype!r}")
+        if dtype is not None and self.dtype != np.float32:
+            raise ValueError(f"dtype='bfloat16': mixed precision needs a float32 model, this one is {self.dtype}")
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)
         opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                                             l1=l1))
         try:
-            return _core.Stepper._make(self._net, self._params, self._grads, cfg, opt.state, opt._counter,
-                                       opt._alive, X, t, labels, self._guard._version)
+            kind = _core.Stepper if dtype is None else _core.StepperBF16
+            return kind._make(self._net, self._params, self._grads, cfg, opt.state, opt._counter, opt._alive, X, t,
+                              labels, self._guard._version)
         except BaseException:
             self._undo(undo)
             raise

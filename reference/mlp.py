@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .common import ACT_IDENTITY, KernelError, finite_nonneg
+from .bf16_train import dense_backward_mixed, dense_forward_mixed, mixed_bytes
 from .dense import dense_backward, dense_forward
 from .loss import loss_mse, loss_poisson, loss_sigmoid_bce, loss_softmax_ce, wsum
 from .optim import adam_update, sgd_update
@@ -105,6 +106,7 @@ class Input:
     indices: Optional[list] = None
     data: Optional[list] = None
     rows: Optional[list] = None
+    mixed: bool = False  # bf16 operands in the dense products (mlp_bf16.py; float32 networks)
 
 
 def _check(net):
@@ -154,6 +156,8 @@ def _ws_layout(net, batch, dense, itemsize):
     off += _round_up(batch * net.sizes[L] * itemsize)             # tg
     off += _round_up(batch * itemsize)                            # swg
     off += _round_up(batch * 8)                                   # yg (int64)
+    if dense == 2:  # the mixed-precision layout: the packed bf16 operands (largest layer)
+        off += _round_up(max(mixed_bytes(batch, net.sizes[l], net.sizes[l + 1]) for l in range(L)))
     if dense:
         off += _round_up(batch * net.sizes[0] * itemsize)         # xg: gathered input rows
     else:
@@ -233,7 +237,7 @@ def _forward_chunk(net, params, x, n):
         out = [0.0] * (n * no)
         W, b = params[off: off + no * ni], params[off + no * ni: off + no * ni + no]
         if l or x.x is not None:
-            dense_forward(inp if l else x.x, W, b, out, n, ni, no, net.acts[l])
+            (dense_forward_mixed if x.mixed else dense_forward)(inp if l else x.x, W, b, out, n, ni, no, net.acts[l])
         else:
             rows = x.rows[:n] if x.rows is not None else None
             csr_dense_forward(x.indptr, x.indices, x.data, rows, W, b, out, [0.0] * (no * ni), n, len(x.indptr) - 1,
@@ -302,7 +306,8 @@ def _loss_grad_core(net, params, x, t, y, sw, grads, loss, n):
         dW, db = [0.0] * (no * ni), [0.0] * no
         other = [0.0] * (n * ni) if l else None
         if l or x.x is not None:
-            dense_backward(acts[l - 1] if l else x.x, W, acts[l], cur, cur, dW, db, other, n, ni, no, net.acts[l], 0)
+            back = dense_backward_mixed if x.mixed else dense_backward
+            back(acts[l - 1] if l else x.x, W, acts[l], cur, cur, dW, db, other, n, ni, no, net.acts[l], 0)
         else:
             rows = x.rows[:n] if x.rows is not None else None
             csr_dense_backward(x.indptr, x.indices, x.data, rows, acts[l], cur, cur, dW, db, [0.0] * (no * ni), n,

@@ -1,5 +1,6 @@
 """csrc/bf16.c: bfloat16 weights with float32 sums -- the conversions, the packed bf16 layout, the bf16 layer forward
-(twins: reference/bf16.py) and the bf16 predictor of a whole network beside the float32 one.
+(twins: reference/bf16.py), the bf16 predictor of a whole network beside the float32 one, and the mixed-precision
+training step (csrc/bf16_train.c) beside the float32 one.
 
 The bf16 kernels take float32 (and bf16 bits as numpy.uint16): their only dtype here is float32.
 """
@@ -114,3 +115,21 @@ class PredictorBF16:
 
     def time_predict(self, weights, batch):
         self.pred(self.x)
+
+
+class TrainStepBF16:
+    """Mixed-precision training, model.stepper(dtype="bfloat16") (bf16 products, float32 weights and update;
+    csrc/bf16_train.c), against the float32 stepper on 784-256-128-10 softmax-CE SGD, one thread."""
+    params = (["bfloat16", "float32"], [64, 256, 1024])
+    param_names = ["products", "batch"]
+
+    def setup(self, products, batch):
+        fastmlp.set_num_threads(1)
+        r = rng(2)
+        x = np.ascontiguousarray(uniform(r, (batch, 784), "float32"))
+        y = r.integers(0, 10, size=batch).astype(np.int64)
+        self.model = fastmlp.MLP([784, 256, 128, 10], seed=0)
+        self.step = self.model.stepper(x, y, lr=1e-4, dtype=products if products == "bfloat16" else None)
+
+    def time_step(self, products, batch):
+        self.step()

@@ -668,6 +668,109 @@ static void test_bf16(void) {
           "bf16 path named");
 }
 
+/* ---- mixed precision (bf16 products): a two-layer network against the same arithmetic restated here in double
+ * (operands rounded with bf16_of, float32 accumulation only rounds the sums: bf16 tolerance), and the refusals */
+static double bfr(float v) { return (double)bf16_val(bf16_of(v)); }
+
+static void test_bf16_train(void) {
+    enum { N = 5, I = 37, H = 19, O = 3 };
+    fm_mlp net = {0};
+    net.n_layers = 2;
+    net.sizes[0] = I, net.sizes[1] = H, net.sizes[2] = O;
+    net.acts[0] = FM_ACT_RELU, net.acts[1] = FM_ACT_IDENTITY;
+    net.loss = FM_LOSS_SOFTMAX_CE;
+    const char *path = fm_bf16_train_path();
+    CHECK(!strcmp(path, "amx") || !strcmp(path, "emulated"), "bf16_train_path %s", path);
+    size_t P = 0, bytes = 0, b32 = 0;
+    CHECK(fm_mlp_num_params(&net, &P) == FM_OK, "num_params");
+    CHECK(fm_mlp_workspace_size_bf16(&net, &bytes, N) == FM_OK && fm_mlp_workspace_size_f32(&net, &b32, N) == FM_OK &&
+              bytes > b32, "workspace_size_bf16 %zu (float32 %zu)", bytes, b32);
+    float *params = malloc(P * sizeof(float)), *grads = malloc(P * sizeof(float)), x[N * I];
+    void *work = malloc(bytes);
+    int64_t y[N] = {0, 2, 1, 1, 0};
+    for (size_t i = 0; i < P; i++) params[i] = (float)(urand() * 0.6);
+    for (size_t i = 0; i < N * I; i++) x[i] = (float)urand();
+    double loss = 0;
+    CHECK(fm_mlp_loss_grad_bf16(&net, params, x, NULL, y, NULL, grads, &loss, work, N, N) == FM_OK, "loss_grad_bf16");
+    /* the restatement: h = relu(bf(x) bf(W0)^T + b0), z = bf(h) bf(W1)^T + b1, softmax-CE; backward alike */
+    const float *W0 = params, *b0 = params + H * I, *W1 = b0 + H, *b1 = W1 + O * H;
+    double h[N][H], z[N][O], dz[N][O], dh[N][H], g[H * I + H + O * H + O], want = 0;
+    memset(g, 0, sizeof g);
+    for (int r = 0; r < N; r++) {
+        for (int o = 0; o < H; o++) {
+            double s = 0;
+            for (int k = 0; k < I; k++) s += bfr(x[r * I + k]) * bfr(W0[o * I + k]);
+            h[r][o] = (float)(s + b0[o]) > 0 ? (float)(s + b0[o]) : 0.0;
+        }
+        double mx = -1e300, se = 0;
+        for (int o = 0; o < O; o++) {
+            double s = 0;
+            for (int k = 0; k < H; k++) s += bfr((float)h[r][k]) * bfr(W1[o * H + k]);
+            z[r][o] = s + b1[o];
+            mx = z[r][o] > mx ? z[r][o] : mx;
+        }
+        for (int o = 0; o < O; o++) se += exp(z[r][o] - mx);
+        want += (log(se) + mx - z[r][y[r]]) / N;
+        for (int o = 0; o < O; o++) dz[r][o] = (exp(z[r][o] - mx) / se - (o == y[r])) / N;
+    }
+    for (int r = 0; r < N; r++)
+        for (int k = 0; k < H; k++) {
+            double s = 0;
+            for (int o = 0; o < O; o++) s += bfr((float)dz[r][o]) * bfr(W1[o * H + k]);
+            dh[r][k] = h[r][k] > 0 ? s : 0.0;
+        }
+    for (int o = 0; o < O; o++)
+        for (int r = 0; r < N; r++) {
+            for (int k = 0; k < H; k++) g[H * I + H + o * H + k] += bfr((float)dz[r][o]) * bfr((float)h[r][k]);
+            g[H * I + H + O * H + o] += dz[r][o];
+        }
+    for (int o = 0; o < H; o++)
+        for (int r = 0; r < N; r++) {
+            for (int k = 0; k < I; k++) g[o * I + k] += bfr((float)dh[r][o]) * bfr(x[r * I + k]);
+            g[H * I + o] += dh[r][o];
+        }
+    double worst = 0, gmax = 0;
+    for (size_t i = 0; i < P; i++) gmax = fabs(g[i]) > gmax ? fabs(g[i]) : gmax;
+    for (size_t i = 0; i < P; i++) worst = fabs(grads[i] - g[i]) > worst ? fabs(grads[i] - g[i]) : worst;
+    CHECK(gmax > 1e-3 && worst < 4e-3 * gmax, "bf16 gradient vs restatement: worst %.3g of %.3g", worst, gmax);
+    CHECK(fabs(loss - want) < 1e-4 * (1 + want), "bf16 loss %.9g vs %.9g", loss, want);
+    /* a step updates the float32 weights by -lr x that gradient */
+    fm_optim opt = {0};
+    opt.kind = FM_OPT_SGD, opt.lr = 0.5;
+    float *after = malloc(P * sizeof(float));
+    memcpy(after, params, P * sizeof(float));
+    CHECK(fm_mlp_train_step_bf16(&net, &opt, x, NULL, y, NULL, after, NULL, grads, &loss, work, N, N, 1) == FM_OK,
+          "train_step_bf16");
+    worst = 0;
+    for (size_t i = 0; i < P; i++) {
+        const double err = fabs((after[i] - params[i]) + 0.5 * g[i]);
+        worst = err > worst ? err : worst;
+    }
+    CHECK(worst < 4e-3 * gmax, "bf16 step: worst %.3g", worst);
+    /* refusals */
+    int64_t bad[N] = {0, 3, 0, 0, 0};
+    CHECK(fm_mlp_workspace_size_bf16(NULL, &bytes, N) == FM_ENULL, "ws NULL net");
+    CHECK(fm_mlp_workspace_size_bf16(&net, NULL, N) == FM_ENULL, "ws NULL bytes");
+    CHECK(fm_mlp_workspace_size_bf16(&net, &bytes, 0) == FM_ESIZE, "ws batch 0");
+    CHECK(fm_mlp_workspace_size_bf16(&net, &bytes, SIZE_MAX / 4) == FM_EOVERFLOW, "ws overflow");
+    CHECK(fm_mlp_loss_grad_bf16(&net, params, NULL, NULL, y, NULL, grads, &loss, work, N, N) == FM_ENULL, "x NULL");
+    CHECK(fm_mlp_loss_grad_bf16(&net, params, x, NULL, NULL, NULL, grads, &loss, work, N, N) == FM_ENULL, "y NULL");
+    CHECK(fm_mlp_loss_grad_bf16(&net, params, x, NULL, y, NULL, grads, &loss, NULL, N, N) == FM_ENULL, "work NULL");
+    CHECK(fm_mlp_loss_grad_bf16(&net, params, x, NULL, y, NULL, grads, &loss, work, 0, N) == FM_ESIZE, "n 0");
+    CHECK(fm_mlp_loss_grad_bf16(&net, params, x, NULL, y, NULL, grads, &loss, work, N, N - 1) == FM_ESIZE, "n > wb");
+    CHECK(fm_mlp_loss_grad_bf16(&net, params, x, NULL, bad, NULL, grads, &loss, work, N, N) == FM_ELABEL, "label");
+    CHECK(fm_mlp_loss_grad_bf16(&net, params, x, NULL, y, NULL, params, &loss, work, N, N) == FM_EOVERLAP, "overlap");
+    CHECK(fm_mlp_train_step_bf16(&net, &opt, x, NULL, y, NULL, after, NULL, grads, &loss, work, N, N, 0) == FM_EVALUE,
+          "step 0");
+    CHECK(fm_mlp_train_step_bf16(&net, NULL, x, NULL, y, NULL, after, NULL, grads, &loss, work, N, N, 1) == FM_ENULL,
+          "opt NULL");
+    CHECK(fm_mlp_train_step_bf16(&net, &opt, NULL, NULL, y, NULL, after, NULL, grads, &loss, work, N, N, 1) ==
+              FM_ENULL, "step x NULL");
+    net.acts[1] = FM_ACT_RELU; /* softmax-CE needs a linear output layer */
+    CHECK(fm_mlp_loss_grad_bf16(&net, params, x, NULL, y, NULL, grads, &loss, work, N, N) == FM_EVALUE, "bad net");
+    free(params), free(grads), free(after), free(work);
+}
+
 int main(void) {
     const size_t shapes[][3] = {{1, 1, 1}, {1, 64, 17}, {7, 15, 16}, {16, 17, 7}, {17, 63, 5}, {3, 65, 64},
                                 {65, 16, 3}, {2, 7, 65}, {13, 300, 70}, {40, 257, 33}};
@@ -686,6 +789,7 @@ int main(void) {
     test_refusals();
     test_null_sweep();
     test_bf16();
+    test_bf16_train();
     printf("fastmlp %s (%s, bf16 %s, OpenMP %s): %d passed, %d failed\n", fm_version(), fm_cpu_path(), fm_bf16_path(),
            (fm_build_info() & FM_BUILD_OPENMP) ? "on" : "off", passed, failed);
     return failed ? 1 : 0;

@@ -271,6 +271,39 @@ def _case_bf16(rows, torch, peak, reps):
         _add(rows, f"inference bf16 784-256-128-10 B={B}", measure(funcs, reps), 2.0 * B * weights, peak)
 
 
+def _case_bf16_step(rows, torch, peak, reps, batches=(64, 256, 1024)):
+    """Mixed-precision training (model.stepper(dtype="bfloat16"): bf16 products, float32 weights and update)
+    beside fastmlp's float32 stepper, PyTorch float32 and PyTorch's bf16 autocast, 784-256-128-10 softmax-CE SGD."""
+    sizes = [784, 256, 128, 10]
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    for B in batches:
+        rng = np.random.default_rng(8)
+        X, y = rng.standard_normal((B, 784)).astype(np.float32), rng.integers(0, 10, size=B)
+        funcs = {"fastmlp": MLP(sizes, seed=0).stepper(X, y, lr=1e-3, dtype="bfloat16"),
+                 "fastmlp float32": MLP(sizes, seed=0).stepper(X, y, lr=1e-3)}
+        if torch is not None:
+            Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+            def torch_step(autocast):
+                net = _torch_mlp(torch, sizes)
+                opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+
+                def f():
+                    opt.zero_grad()
+                    if autocast:
+                        with torch.autocast("cpu", dtype=torch.bfloat16):
+                            loss = torch.nn.functional.cross_entropy(net(Xt), yt)
+                    else:
+                        loss = torch.nn.functional.cross_entropy(net(Xt), yt)
+                    loss.backward()
+                    opt.step()
+                return f
+            funcs["torch"] = torch_step(False)
+            funcs["torch bf16 autocast"] = torch_step(True)
+        flops = 2.0 * B * (3 * weights - sizes[0] * sizes[1])
+        _add(rows, f"train step bf16 784-256-128-10 B={B}", measure(funcs, reps), flops, peak)
+
+
 def _case_gil(rows, peak, reps):
     """Two Python threads predicting at once against one doing both batches: the GIL is released in C."""
     sizes = [784, 256, 128, 10]
@@ -327,6 +360,9 @@ GOALS = [  # (case prefix, other implementation, fastmlp must be at least this m
     ("train step 2-3-1 sigmoid B=4", "torch", 500.0),
     ("inference 784-256-128-10, one sample", "torch", 5.0),
     ("inference bf16 784-256-128-10 B=1", "torch", 5.0),  # issue 16: bf16 weights, one sample
+    ("train step bf16 784-256-128-10 B=256", "fastmlp float32", 1.7),  # issue 16: mixed-precision training
+    ("train step bf16 784-256-128-10 B=1024", "fastmlp float32", 1.7),
+    ("train step bf16 784-256-128-10 B=", "torch bf16 autocast", 1.0),
     ("train step 784-256-128-10 B=256 (2 threads)", "fastmlp 1 thread", 1.7),
     ("2 x predict B=256 (2 Python threads)", "fastmlp 1 Python thread", 1.2),  # #7: clearly under 2x one
 ]
@@ -363,6 +399,7 @@ def run_bench(quick=False, reps=None, epoch_samples=None, threads=(2,), out=prin
         _case_tiny(rows, torch, peak32, reps)
         _case_inference(rows, torch, peak32, reps)
         _case_bf16(rows, torch, peak32, reps)
+        _case_bf16_step(rows, torch, peak32, reps)
         _case_gil(rows, peak32, reps)
         _case_kernel_call(rows, peak32, reps)
         if _core.has_openmp():

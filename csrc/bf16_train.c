@@ -1,0 +1,384 @@
+/* bf16_train.c -- the dense products of the mixed-precision training step (fm_mlp_train_step_bf16, mlp.c).
+ *
+ * Each of the three products of a layer -- p = x W^T, dW = dz^T x, dx = dz W -- reads its two operands rounded to
+ * bfloat16 (fm_float_to_bf16's rounding: to nearest even, denormals to zero) and sums the exact products in
+ * float32. Everything else of the step stays float32: the bias, the activation and its derivative, the bias
+ * gradient, the loss and the update of the float32 master weights.
+ *
+ * Two paths (fm_bf16_train_path):
+ *   "amx"       Intel AMX tiles (TDPBF16PS): the operands are converted and packed into the tile layouts (A: rows
+ *               of bf16, B: the VNNI layout, pairs of depth values interleaved), 32 x 32 blocks of the output are
+ *               summed in four 16 x 16 float32 tiles over the whole depth, 32 values per instruction, in increasing
+ *               depth. Threads split the output's column blocks, never the depth: one machine gives the same bits
+ *               whatever the thread count. TDPBF16PS rounds inside an instruction in its own way (not as a chain
+ *               of VDPBF16PS steps), so results agree with the twin to bf16 tolerance, not bit for bit.
+ *   "emulated"  elsewhere (no AMX, Linux refusing the tile state, or FASTMLP_ISA below avx512): the operands are
+ *               rounded to bf16 into float32 copies and the float32 kernels of dense.c multiply them (each product
+ *               of two bf16 values is exact in float32; the sums are those kernels' float32 chains, deterministic
+ *               as they are).
+ * The kernels never allocate: the caller's workspace holds the packed operands (fmi_mixed_scratch_bytes). */
+#define _GNU_SOURCE 1 /* syscall() */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__) && defined(__linux__) && \
+    (__GNUC__ >= 11 || defined(__clang__))
+#define FM_AMX 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#else
+#define FM_AMX 0
+#endif
+
+#define FM_MX_PAD ((size_t)32)
+
+static inline size_t fm_up32(size_t v) { return (v + FM_MX_PAD - 1) & ~(FM_MX_PAD - 1); }
+
+/* ---- which path runs ---- */
+enum { FM_MIX_EMULATED = 0, FM_MIX_AMX = 1 };
+
+static int fm_mix_detect(void) {
+#if FM_AMX
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (strcmp(fm_cpu_path(), "avx512")) return FM_MIX_EMULATED; /* FASTMLP_ISA lowered, or no AVX-512 */
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512bf16")) return FM_MIX_EMULATED;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return FM_MIX_EMULATED;
+    if (!(d & (1u << 22)) || !(d & (1u << 24))) return FM_MIX_EMULATED; /* AMX-BF16, AMX-TILE */
+    /* Linux hands out the 8 KB tile state only on request, once per process (ARCH_REQ_XCOMP_PERM for
+     * XFEATURE_XTILEDATA); a refusal (old kernel, seccomp) leaves the emulated path */
+    if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return FM_MIX_EMULATED;
+    return FM_MIX_AMX;
+#else
+    return FM_MIX_EMULATED;
+#endif
+}
+
+static int fm_mix_path(void) {
+    static int cached = -1;
+    int p = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
+    if (p < 0) {
+        p = fm_mix_detect(); /* racing first calls make the same request and get the same answer */
+        __atomic_store_n(&cached, p, __ATOMIC_RELEASE);
+    }
+    return p;
+}
+
+const char *fm_bf16_train_path(void) { return fm_mix_path() == FM_MIX_AMX ? "amx" : "emulated"; }
+
+/* bytes of the packed operands of one layer of n rows (either path), FM_EOVERFLOW past the size limit */
+int fmi_mixed_scratch_bytes(size_t n, size_t n_in, size_t n_out, size_t *bytes) {
+    size_t a, b, c, t;
+    const size_t n32 = fm_up32(n), i32 = fm_up32(n_in), o32 = fm_up32(n_out);
+    if (n32 < n || i32 < n_in || o32 < n_out) return FM_EOVERFLOW;
+    /* each product below is at most PTRDIFF_MAX / 8 (fm_mul_size), so no sum of a dozen of them wraps */
+    /* AMX: dz rows + W pairs + dz^T + x pairs (the forward's x rows + W^T pairs fit in the first two) */
+    if (fm_mul_size(n32, o32, &a) || fm_mul_size(o32, i32, &b) || fm_mul_size(n32, i32, &c)) return FM_EOVERFLOW;
+    const size_t amx = 2 * (a + b) + 2 * (a + c), fwd = 2 * (c + b);
+    /* emulated: x, W and dz rounded, as float32 */
+    if (fm_mul_size(n, n_in, &a) || fm_mul_size(n_out, n_in, &b) || fm_mul_size(n, n_out, &c)) return FM_EOVERFLOW;
+    const size_t emu = 4 * (a + b + c) + 3 * 64;
+    t = amx > fwd ? amx : fwd;
+    t = t > emu ? t : emu;
+    if (t > (size_t)PTRDIFF_MAX / 2) return FM_EOVERFLOW;
+    *bytes = t + 64;
+    return FM_OK;
+}
+
+static inline void *fm_al64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+/* ---- the float32 parts ---- */
+static inline float fm_mx_act(float z, fm_act act) {
+    switch (act) {
+    case FM_ACT_RELU: return z > 0.0f ? z : 0.0f;
+    case FM_ACT_SIGMOID:
+        if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
+        else {
+            const float e = expf(z);
+            return e / (1.0f + e);
+        }
+    case FM_ACT_TANH: return tanhf(z);
+    default: return z;
+    }
+}
+
+/* p = act(p + b), in place */
+static void fm_mx_bias_act(float *p, const float *b, size_t n, size_t n_out, fm_act act) {
+    for (size_t i = 0; i < n; i++) {
+        float *row = p + i * n_out;
+        if (b)
+            for (size_t o = 0; o < n_out; o++) row[o] += b[o];
+        if (act == FM_ACT_RELU)
+            for (size_t o = 0; o < n_out; o++) row[o] = row[o] > 0.0f ? row[o] : 0.0f;
+        else if (act != FM_ACT_IDENTITY)
+            for (size_t o = 0; o < n_out; o++) row[o] = fm_mx_act(row[o], act);
+    }
+}
+
+/* dz = dp * act'(p) (dz may be dp), db = sum_i dz[i] in increasing i (as dense.inc's delta_bias) */
+static void fm_mx_delta_bias(const float *p, const float *dp, float *dz, float *db, size_t n, size_t n_out,
+                             fm_act act) {
+    const size_t nz = n * n_out;
+    switch (act) {
+    case FM_ACT_RELU:
+        for (size_t i = 0; i < nz; i++) dz[i] = dp[i] * (float)(p[i] > 0.0f);
+        break;
+    case FM_ACT_SIGMOID:
+        for (size_t i = 0; i < nz; i++) dz[i] = dp[i] * (p[i] * (1.0f - p[i]));
+        break;
+    case FM_ACT_TANH:
+        for (size_t i = 0; i < nz; i++) dz[i] = dp[i] * (1.0f - p[i] * p[i]);
+        break;
+    default:
+        for (size_t i = 0; i < nz; i++) dz[i] = dp[i];
+        break;
+    }
+    if (db) {
+        for (size_t o = 0; o < n_out; o++) db[o] = 0.0f;
+        for (size_t i = 0; i < n; i++)
+            for (size_t o = 0; o < n_out; o++) db[o] += dz[i * n_out + o];
+    }
+}
+
+/* ---- emulated path: bf16-rounded float32 copies through the float32 kernels ---- */
+static inline float fm_mx_round(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if (!(u & 0x7f800000u)) u &= 0x80000000u; /* zero or denormal: a zero of its sign */
+    else if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x00400000u; /* NaN: quiet */
+    else u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    u &= 0xffff0000u;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void fm_mx_round_copy(const float *src, float *dst, size_t count) {
+    for (size_t i = 0; i < count; i++) dst[i] = fm_mx_round(src[i]);
+}
+
+#if FM_AMX
+/* ---- AMX path ---- */
+#define FM_AVX512 __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define FM_TILES __attribute__((target("amx-tile,amx-bf16,avx512f")))
+
+/* out[j] = bf16 pair (r[2j], r[2j+1]) for the first cnt (<= 32) values of r, zeros after */
+static inline FM_AVX512 void fm_mx_row_dw(const float *r, size_t cnt, uint32_t *out) {
+    const __mmask16 lo = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1u);
+    const __mmask16 hi = cnt >= 32 ? (__mmask16)0xffff : cnt <= 16 ? 0 : (__mmask16)((1u << (cnt - 16)) - 1u);
+    const __m512 a = _mm512_maskz_loadu_ps(lo, r), b = _mm512_maskz_loadu_ps(hi, r + 16);
+    _mm512_storeu_si512((void *)out, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+}
+
+/* out[j] = bf16 pair (r0[j], r1[j]) for j < cnt (<= 16; r1 NULL: zeros), zeros after */
+static inline FM_AVX512 void fm_mx_pair_dw(const float *r0, const float *r1, size_t cnt, uint32_t *out) {
+    const __mmask16 m = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1u);
+    const __m512 a = _mm512_maskz_loadu_ps(m, r0);
+    const __m512 b = r1 ? _mm512_maskz_loadu_ps(m, r1) : _mm512_setzero_ps();
+    const __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(a));
+    const __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(b));
+    _mm512_storeu_si512((void *)out, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+}
+
+static inline size_t fm_clip(size_t total, size_t at, size_t most) {
+    return at >= total ? 0 : total - at < most ? total - at : most;
+}
+
+/* dst[j * ldd + i] = tmp[i][j] for a 16 x 16 block of dwords (columns of tmp gathered, rows of dst stored) */
+static inline FM_AVX512 void fm_mx_transpose16(const uint32_t *tmp, uint32_t *dst, size_t ldd) {
+    const __m512i col = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(16));
+    for (int j = 0; j < 16; j++)
+        _mm512_storeu_si512((void *)(dst + (size_t)j * ldd),
+                            _mm512_i32gather_epi32(_mm512_add_epi32(col, _mm512_set1_epi32(j)), (const void *)tmp, 4));
+}
+
+/* A operand, rows of bf16: dst[Mp][Kp] = src[M][K] (row stride lds), zero padded */
+static FM_AVX512 void fm_mx_pack_rows(const float *src, size_t lds, size_t M, size_t K, uint16_t *dst) {
+    const size_t Mp = fm_up32(M), Kp = fm_up32(K);
+    uint32_t *d = (uint32_t *)dst;
+    for (size_t m = 0; m < M; m++)
+        for (size_t k = 0; k < Kp; k += 32) fm_mx_row_dw(src + m * lds + k, fm_clip(K, k, 32), d + m * (Kp / 2) + k / 2);
+    memset(dst + M * Kp, 0, (Mp - M) * Kp * sizeof(uint16_t));
+}
+
+/* A operand from the transpose: dst[m][k] = src[k][m], src[K][M] (row stride lds), dst[Mp][Kp] */
+static FM_AVX512 void fm_mx_pack_rows_t(const float *src, size_t lds, size_t M, size_t K, uint16_t *dst) {
+    const size_t Mp = fm_up32(M), Kp = fm_up32(K), P = Kp / 2;
+    uint32_t *d = (uint32_t *)dst;
+    uint32_t tmp[16][16] __attribute__((aligned(64)));
+    for (size_t q0 = 0; q0 < P; q0 += 16)
+        for (size_t m0 = 0; m0 < Mp; m0 += 16) {
+            const size_t cm = fm_clip(M, m0, 16);
+            for (size_t q = 0; q < 16; q++) {
+                const size_t k = 2 * (q0 + q);
+                if (k < K && cm)
+                    fm_mx_pair_dw(src + k * lds + m0, k + 1 < K ? src + (k + 1) * lds + m0 : NULL, cm, tmp[q]);
+                else
+                    memset(tmp[q], 0, sizeof tmp[q]);
+            }
+            fm_mx_transpose16(&tmp[0][0], d + m0 * P + q0, P);
+        }
+}
+
+/* B operand, VNNI: pairs of rows of src[K][N] (row stride lds): dst dword [Kp/2][Np] = (src[2q][n], src[2q+1][n]) */
+static FM_AVX512 void fm_mx_pack_pairs(const float *src, size_t lds, size_t K, size_t N, uint16_t *dst) {
+    const size_t Np = fm_up32(N), P = fm_up32(K) / 2;
+    uint32_t *d = (uint32_t *)dst;
+    for (size_t q = 0; q < P; q++) {
+        const size_t k = 2 * q;
+        if (k >= K) {
+            memset(d + q * Np, 0, (P - q) * Np * sizeof(uint32_t));
+            break;
+        }
+        const float *r0 = src + k * lds, *r1 = k + 1 < K ? r0 + lds : NULL;
+        for (size_t n = 0; n < Np; n += 16) {
+            const size_t c = fm_clip(N, n, 16);
+            if (c) fm_mx_pair_dw(r0 + n, r1 ? r1 + n : NULL, c, d + q * Np + n);
+            else memset(d + q * Np + n, 0, 16 * sizeof(uint32_t));
+        }
+    }
+}
+
+/* B operand, VNNI, from the transpose: src[N][K] (row stride lds): dst dword [Kp/2][Np] = (src[n][2q], src[n][2q+1]) */
+static FM_AVX512 void fm_mx_pack_pairs_t(const float *src, size_t lds, size_t K, size_t N, uint16_t *dst) {
+    const size_t Np = fm_up32(N), Kp = fm_up32(K);
+    uint32_t *d = (uint32_t *)dst;
+    uint32_t tmp[16][16] __attribute__((aligned(64)));
+    for (size_t n0 = 0; n0 < Np; n0 += 16)
+        for (size_t k0 = 0; k0 < Kp; k0 += 32) {
+            const size_t ck = fm_clip(K, k0, 32);
+            for (size_t j = 0; j < 16; j++) {
+                if (n0 + j < N && ck) fm_mx_row_dw(src + (n0 + j) * lds + k0, ck, tmp[j]);
+                else memset(tmp[j], 0, sizeof tmp[j]);
+            }
+            fm_mx_transpose16(&tmp[0][0], d + (k0 / 2) * Np + n0, Np);
+        }
+}
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((packed)) fm_tilecfg;
+
+static FM_TILES void fm_mx_config(void) {
+    fm_tilecfg c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        c.rows[t] = 16;
+        c.colsb[t] = 64;
+    }
+    _tile_loadconfig(&c);
+}
+
+/* one 16 x 16 tile of C at (i, j): stored in place when whole inside M x N, else through tmp */
+#define FM_MX_STORE(t, i, j)                                                                      \
+    do {                                                                                          \
+        if ((i) + 16 <= M && (j) + 16 <= N) {                                                     \
+            _tile_stored(t, C + (i) * ldc + (j), (long)(ldc * sizeof(float)));                    \
+        } else if ((i) < M && (j) < N) {                                                          \
+            _tile_stored(t, tmp, 64);                                                             \
+            const size_t rm = M - (i) < 16 ? M - (i) : 16, cn = N - (j) < 16 ? N - (j) : 16;      \
+            for (size_t r = 0; r < rm; r++) memcpy(C + ((i) + r) * ldc + (j), tmp + r * 16, cn * 4); \
+        }                                                                                         \
+    } while (0)
+
+/* C[M][N] (row stride ldc) = A[Mp][Kp] . B, B in VNNI pairs [Kp/2][Np][2]; the column blocks [jb0, jb1) of 32 */
+static FM_TILES void fm_mx_gemm_cols(const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t Kp,
+                                     size_t ldc, size_t jb0, size_t jb1) {
+    const size_t Mp = fm_up32(M), Np = fm_up32(N);
+    const long sa = (long)(Kp * 2), sb = (long)(Np * 4);
+    float tmp[256] __attribute__((aligned(64)));
+    fm_mx_config();
+    for (size_t jb = jb0; jb < jb1; jb++) {
+        const size_t j = jb * 32;
+        for (size_t i = 0; i < Mp; i += 32) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            const uint16_t *a0 = A + i * Kp, *a1 = A + (i + 16) * Kp;
+            for (size_t k = 0; k < Kp; k += 32) {
+                const uint16_t *b = B + (k / 2) * Np * 2 + j * 2;
+                _tile_loadd(4, a0 + k, sa);
+                _tile_loadd(6, b, sb);
+                _tile_loadd(7, b + 32, sb);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_loadd(5, a1 + k, sa);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            FM_MX_STORE(0, i, j);
+            FM_MX_STORE(1, i, j + 16);
+            FM_MX_STORE(2, i + 16, j);
+            FM_MX_STORE(3, i + 16, j + 16);
+        }
+    }
+    _tile_release();
+}
+
+/* the product split across threads by column blocks (each output summed whole by one thread) */
+static void fm_mx_gemm(const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t Kp, size_t ldc) {
+    const size_t blocks = fm_up32(N) / 32;
+    /* a bf16 multiply-add costs about an eighth of a float32 one here (in double: the product may pass size_t) */
+    const double work = (double)M * (double)N * (double)Kp / 8.0;
+    size_t parts = work >= (double)FM_PAR_MIN_WORK ? (size_t)fmi_threads() : 1;
+    parts = parts < blocks ? parts : blocks;
+    FM_FOR(parts > 1, t, parts, {
+        const size_t b0 = blocks * (size_t)t / parts, b1 = blocks * ((size_t)t + 1) / parts;
+        fm_mx_gemm_cols(A, B, C, M, N, Kp, ldc, b0, b1);
+    });
+}
+#endif
+
+/* ---- the layer's forward and backward (no argument checks: mlp.c checked the network and the workspace) ---- */
+void fmi_dense_forward_mixed(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
+                             size_t n_out, fm_act act, void *scratch) {
+#if FM_AMX
+    if (fm_mix_path() == FM_MIX_AMX) {
+        uint16_t *A = (uint16_t *)fm_al64(scratch), *B = A + fm_up32(n) * fm_up32(n_in);
+        fm_mx_pack_rows(x, n_in, n, n_in, A);
+        fm_mx_pack_pairs_t(W, n_in, n_in, n_out, B);
+        fm_mx_gemm(A, B, p, n, n_out, fm_up32(n_in), n_out);
+        fm_mx_bias_act(p, b, n, n_out, act);
+        return;
+    }
+#endif
+    float *xr = (float *)fm_al64(scratch), *Wr = (float *)fm_al64(xr + n * n_in);
+    fm_mx_round_copy(x, xr, n * n_in);
+    fm_mx_round_copy(W, Wr, n_out * n_in);
+    fmi_dense_forward_f32(xr, Wr, b, p, n, n_in, n_out, act);
+}
+
+void fmi_dense_backward_mixed(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
+                              float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch) {
+    fm_mx_delta_bias(p, dp, dz, db, n, n_out, act);
+#if FM_AMX
+    if (fm_mix_path() == FM_MIX_AMX) {
+        const size_t n32 = fm_up32(n), i32 = fm_up32(n_in), o32 = fm_up32(n_out);
+        uint16_t *Az = (uint16_t *)fm_al64(scratch), *Bw = Az + n32 * o32, *At = Bw + o32 * i32, *Bx = At + o32 * n32;
+        /* dW[n_out][n_in] = dz^T . x: depth the batch */
+        fm_mx_pack_rows_t(dz, n_out, n_out, n, At);
+        fm_mx_pack_pairs(x, n_in, n, n_in, Bx);
+        fm_mx_gemm(At, Bx, dW, n_out, n_in, n32, n_in);
+        if (dx) { /* dx[n][n_in] = dz . W: depth the outputs */
+            fm_mx_pack_rows(dz, n_out, n, n_out, Az);
+            fm_mx_pack_pairs(W, n_in, n_out, n_in, Bw);
+            fm_mx_gemm(Az, Bw, dx, n, n_in, o32, n_in);
+        }
+        return;
+    }
+#endif
+    float *xr = (float *)fm_al64(scratch), *Wr = (float *)fm_al64(xr + n * n_in), *zr = (float *)fm_al64(Wr + n_out * n_in);
+    fm_mx_round_copy(x, xr, n * n_in);
+    fm_mx_round_copy(dz, zr, n * n_out);
+    if (dx) fm_mx_round_copy(W, Wr, n_out * n_in);
+    /* identity: the products alone (dz already holds the delta, db is done) */
+    fmi_dense_backward_f32(xr, Wr, p, zr, zr, dW, NULL, dx, n, n_in, n_out, FM_ACT_IDENTITY, 0);
+}

@@ -1,0 +1,89 @@
+"""Twin of csrc/bf16_train.c: the layer products of the mixed-precision training step (``mlp_train_step_bf16``).
+
+Each product of a layer -- p = x W^T, dW = dz^T x, dx = dz W -- reads its two operands rounded to bfloat16 (the
+rounding of ``float_to_bf16``: to nearest even, denormals to zero) and sums the exact products; the bias, the
+activation and its derivative and the bias gradient are those of ``dense_forward`` / ``dense_backward``. This is
+the C emulated path written out (the operands rounded, then the float kernels' loops); the AMX path rounds its
+float32 sums in another order, so the tests compare at bf16 tolerance, not bit for bit.
+"""
+from .bf16 import bf16_daz, bf16_round, f32_bits
+from .common import ACT_IDENTITY, KernelError
+from .dense import delta_bias, dense_backward, dense_forward
+
+PAD = 32  # FM_MX_PAD: rows, columns and depth of the packed operands are padded to a multiple of it
+SIZE_LIMIT = (2 ** 63 - 1) // 8  # fm_mul_size
+
+
+def _up32(v):
+    return (v + PAD - 1) // PAD * PAD
+
+
+def bf16_value(v):
+    """v rounded to bf16 (to nearest even on its float32 bits, denormals to a zero of their sign), as a float."""
+    return bf16_daz(bf16_round(f32_bits(v)))
+
+
+def mixed_scratch_bytes(n, n_in, n_out, nbytes):
+    """nbytes[0] = bytes of the packed operands of one layer of n rows, either path (fmi_mixed_scratch_bytes).
+
+    Examples
+    --------
+    >>> from fastmlp.reference.bf16_train import mixed_scratch_bytes
+    >>> b = [0]; mixed_scratch_bytes(1, 2, 3, b); b       # AMX: 4 operands of 32 x 32 bf16, + 64 of alignment
+    [8256]
+    """
+    n32, i32, o32 = _up32(n), _up32(n_in), _up32(n_out)
+    a, b, c = n32 * o32, o32 * i32, n32 * i32
+    if max(a, b, c) > SIZE_LIMIT:
+        raise KernelError("size overflow")
+    amx, fwd = 2 * (a + b) + 2 * (a + c), 2 * (c + b)
+    a, b, c = n * n_in, n_out * n_in, n * n_out
+    if max(a, b, c) > SIZE_LIMIT:
+        raise KernelError("size overflow")
+    t = max(amx, fwd, 4 * (a + b + c) + 3 * 64)
+    if t > (2 ** 63 - 1) // 2:
+        raise KernelError("size overflow")
+    nbytes[0] = t + 64
+
+
+def mixed_bytes(n, n_in, n_out):
+    """mixed_scratch_bytes's value."""
+    b = [0]
+    mixed_scratch_bytes(n, n_in, n_out, b)
+    return b[0]
+
+
+def dense_forward_mixed(x, W, b, p, n, n_in, n_out, act):
+    """p = act(bf16(x) . bf16(W)^T + b) (fmi_dense_forward_mixed; the C scratch argument is not needed here).
+
+    Examples
+    --------
+    >>> from fastmlp.reference.bf16_train import dense_forward_mixed
+    >>> p = [0.0]; dense_forward_mixed([1.0, 1.001], [1.0, 1.0], [0.5], p, 1, 2, 1, 0); p   # 1.001 -> 1.0
+    [2.5]
+    """
+    xr = [bf16_value(v) for v in x[: n * n_in]]
+    Wr = [bf16_value(v) for v in W[: n_out * n_in]]
+    dense_forward(xr, Wr, b, p, n, n_in, n_out, act)
+
+
+def dense_backward_mixed(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate=False):
+    """dz = dp * act'(p), db = sum_i dz; dW = bf16(dz)^T . bf16(x), dx = bf16(dz) . bf16(W) (dx may be None)
+    (fmi_dense_backward_mixed, which always overwrites: ``accumulate`` keeps dense_backward's signature and must
+    be false).
+
+    Examples
+    --------
+    >>> from fastmlp.reference.bf16_train import dense_backward_mixed
+    >>> dz, dW, db, dx = [0.0], [0.0, 0.0], [0.0], [0.0, 0.0]
+    >>> dense_backward_mixed([1.0, 3.0], [2.0, 1.001], [1.0], [1.0], dz, dW, db, dx, 1, 2, 1, 0)
+    >>> dW, db, dx
+    ([1.0, 3.0], [1.0], [2.0, 1.0])
+    """
+    if accumulate:
+        raise KernelError("option out of range")
+    delta_bias(p, dp, dz, db, n, n_out, act, False)
+    xr = [bf16_value(v) for v in x[: n * n_in]]
+    zr = [bf16_value(v) for v in dz[: n * n_out]]
+    Wr = [bf16_value(v) for v in W[: n_out * n_in]] if dx is not None else W
+    dense_backward(xr, Wr, p, zr, zr, dW, None, dx, n, n_in, n_out, ACT_IDENTITY, False)

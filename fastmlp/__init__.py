@@ -3,7 +3,14 @@
 The kernels (``dense_forward``, ``dense_backward``, the losses and the updates) take C-contiguous float32 or
 float64 numpy arrays; ``fastmlp.reference`` holds their plain-Python twins, the oracle the tests compare with.
 """
+import os as _os
 from typing import TYPE_CHECKING, Any
+
+# OpenMP's threads sleep while they wait (OMP_WAIT_POLICY=passive) unless the user chose a policy: GNU OpenMP's
+# default spins, and on a machine whose cores are busy with other work a spinning thread holds a core that the
+# thread being waited for needs (docs/guide/scaling.md). libgomp reads it once, when _core loads it, just below.
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["OMP_WAIT_POLICY"] = "passive"
 
 from ._core import (
     ACTIVATIONS,

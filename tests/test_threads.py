@@ -1,4 +1,7 @@
 """One model, several Python threads: predictions agree, and training next to predicting is refused cleanly."""
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -90,3 +93,15 @@ def _try(fn):
     except RuntimeError as exc:
         return exc
     return None
+
+
+@pytest.mark.parametrize("env, want", [({}, "passive"), ({"OMP_WAIT_POLICY": "active"}, "active"),
+                                       ({"GOMP_SPINCOUNT": "1000"}, None)])
+def test_import_sets_a_passive_wait_policy_unless_the_user_chose(env, want):
+    """fastmlp sets OMP_WAIT_POLICY=passive before its core loads libgomp, only where neither it nor GOMP_SPINCOUNT is
+    set: a waiting thread sleeps instead of spinning on a core that another process needs (docs/guide/scaling.md)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", "import os, fastmlp; print(os.environ.get('OMP_WAIT_POLICY'))"],
+                         env=dict(base, **env), capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.abspath(__file__)))
+    assert out.stdout.strip() == str(want)

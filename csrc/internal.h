@@ -272,6 +272,18 @@ void fmi_adam_update_f64(const double *dW, double *W, double *m, double *v, size
                          double beta1, double beta2, double eps, double weight_decay, double l1);
 /* out[0..4) = max |params|, max |grads|, max |s0|, max |s1| (as doubles, +inf where an element is NaN/Inf, 0 for a
  * NULL stream; s1 only with s0) in one pass over n elements, on the update loops' instruction set (mlp.c's bound) */
+/* the public updates with the NaN/Inf scan fused in (the Python API's default check_finite=True): nonzero *bad (a
+ * bit per array found non-finite, optim.inc) means FM_EVALUE with nothing written */
+int fmi_all_finite_f32(const float *a, size_t n);
+int fmi_all_finite_f64(const double *a, size_t n);
+int fmi_sgd_update_finite_f32(const float *dW, float *W, float *v, size_t n, double lr, double momentum,
+                              double weight_decay, double l1, int nesterov, int *bad);
+int fmi_sgd_update_finite_f64(const double *dW, double *W, double *v, size_t n, double lr, double momentum,
+                              double weight_decay, double l1, int nesterov, int *bad);
+int fmi_adam_update_finite_f32(const float *dW, float *W, float *m, float *v, size_t n, uint64_t t, double lr,
+                               double beta1, double beta2, double eps, double weight_decay, double l1, int *bad);
+int fmi_adam_update_finite_f64(const double *dW, double *W, double *m, double *v, size_t n, uint64_t t, double lr,
+                               double beta1, double beta2, double eps, double weight_decay, double l1, int *bad);
 void fmi_update_bounds_f32(const float *params, const float *grads, const float *s0, const float *s1, size_t n,
                            double *out);
 void fmi_update_bounds_f64(const double *params, const double *grads, const double *s0, const double *s1, size_t n,

@@ -3,7 +3,15 @@
 The kernels (``dense_forward``, ``dense_backward``, the losses and the updates) take C-contiguous float32 or
 float64 numpy arrays; ``fastmlp.reference`` holds their plain-Python twins, the oracle the tests compare with.
 """
+import os as _os
 from typing import TYPE_CHECKING, Any
+
+# A waiting OpenMP thread spins for a bounded time (GOMP_SPINCOUNT=3000, ~0.1-0.2 ms) before it sleeps, unless the
+# user chose a wait policy: GNU OpenMP's default (300000 spins, 10-20 ms) holds a core that a descheduled thread of
+# the same region needs when other processes share the cores (docs/guide/scaling.md has the measurements). libgomp
+# reads it once, when _core loads it, just below.
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["GOMP_SPINCOUNT"] = "3000"
 
 from ._core import (
     ACTIVATIONS,

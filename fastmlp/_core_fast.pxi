@@ -264,9 +264,24 @@ cdef object _fast_softmax(z, out, check_finite):
     return p
 
 
+cdef extern from "internal.h" nogil:
+    # the updates with the NaN/Inf scan fused in (optim.inc): nonzero *bad = an array is not finite, nothing written
+    int fmi_sgd_update_finite_f32(const float *dW, float *W, float *v, size_t n, double lr, double momentum,
+                                  double weight_decay, double l1, int nesterov, int *bad)
+    int fmi_sgd_update_finite_f64(const double *dW, double *W, double *v, size_t n, double lr, double momentum,
+                                  double weight_decay, double l1, int nesterov, int *bad)
+    int fmi_adam_update_finite_f32(const float *dW, float *W, float *m, float *v, size_t n, uint64_t t, double lr,
+                                   double beta1, double beta2, double eps, double weight_decay, double l1, int *bad)
+    int fmi_adam_update_finite_f64(const double *dW, double *W, double *m, double *v, size_t n, uint64_t t,
+                                   double lr, double beta1, double beta2, double eps, double weight_decay, double l1,
+                                   int *bad)
+
+
 cdef bint _fast_sgd_update(W, dW, v, lr, momentum, weight_decay, l1, nesterov, check_finite) except -1:
-    """sgd_update on the fast path: True when done, False to fall back to the checked path."""
-    cdef int tn = _fast_in(W, -1), rc
+    """sgd_update on the fast path: True when done, False to fall back to the checked path (which alone raises; with
+    check_finite the NaN/Inf scan runs in C, fused with the update: a non-finite array writes nothing and falls back,
+    and the checked path names it)."""
+    cdef int tn = _fast_in(W, -1), rc, nest, bad = 0
     cdef double c_lr, c_mom, c_wd, c_l1
     cdef size_t n
     cdef const void *gp
@@ -286,24 +301,29 @@ cdef bint _fast_sgd_update(W, dW, v, lr, momentum, weight_decay, l1, nesterov, c
         return False
     if not (_fast_arr(W, tn, -1, True) and _fast_arr(dW, tn, -1, False) and _same_shape(W, dW)):
         return False
-    if check_finite is True and not (_fast_finite(dW, tn) and _fast_finite(W, tn)):
-        return False
     if c_mom != 0.0:
         if not (_fast_arr(v, tn, -1, True) and _same_shape(v, W) and _apart(v, W) and _apart(v, dW)):
-            return False
-        if check_finite is True and not _fast_finite(v, tn):
             return False
         vp = _ptr(v)
     if not _apart(W, dW):
         return False
     n, gp, wp = cnp.PyArray_SIZE(<cnp.ndarray>W), _ptr(dW), _ptr(W)
+    nest = 1 if nesterov is True else 0
     with nogil:
-        if tn == cnp.NPY_FLOAT:
-            rc = fm_sgd_update_f32(<const float *>gp, <float *>wp, <float *>vp, n, c_lr, c_mom, c_wd, c_l1,
-                                   1 if nesterov is True else 0)
+        if check_finite is not True:
+            if tn == cnp.NPY_FLOAT:
+                rc = fm_sgd_update_f32(<const float *>gp, <float *>wp, <float *>vp, n, c_lr, c_mom, c_wd, c_l1, nest)
+            else:
+                rc = fm_sgd_update_f64(<const double *>gp, <double *>wp, <double *>vp, n, c_lr, c_mom, c_wd, c_l1,
+                                       nest)
+        elif tn == cnp.NPY_FLOAT:
+            rc = fmi_sgd_update_finite_f32(<const float *>gp, <float *>wp, <float *>vp, n, c_lr, c_mom, c_wd, c_l1,
+                                           nest, &bad)
         else:
-            rc = fm_sgd_update_f64(<const double *>gp, <double *>wp, <double *>vp, n, c_lr, c_mom, c_wd, c_l1,
-                                   1 if nesterov is True else 0)
+            rc = fmi_sgd_update_finite_f64(<const double *>gp, <double *>wp, <double *>vp, n, c_lr, c_mom, c_wd,
+                                           c_l1, nest, &bad)
+    if bad != 0:  # a NaN/Inf, nothing written: the checked path names the array
+        return False
     _raise_for(rc, "sgd_update")
     return True
 
@@ -336,7 +356,7 @@ def _sgd_update_loop(W, dW, v, double lr, double momentum, Py_ssize_t n):
 
 cdef bint _fast_adam_update(W, dW, m, v, t, lr, beta1, beta2, eps, weight_decay, l1, check_finite) except -1:
     """adam_update on the fast path: True when done, False to fall back to the checked path."""
-    cdef int tn = _fast_in(W, -1), rc, overflow = 0
+    cdef int tn = _fast_in(W, -1), rc, overflow = 0, bad = 0
     cdef long long c_t
     cdef double c_lr, c_b1, c_b2, c_eps, c_wd, c_l1, lr_t
     cdef size_t n
@@ -366,18 +386,24 @@ cdef bint _fast_adam_update(W, dW, m, v, t, lr, beta1, beta2, eps, weight_decay,
     if not (_fast_arr(W, tn, -1, True) and _fast_arr(dW, tn, -1, False) and _fast_arr(m, tn, -1, True)
             and _fast_arr(v, tn, -1, True) and _same_shape(W, dW) and _same_shape(W, m) and _same_shape(W, v)):
         return False
-    if check_finite is True and not (_fast_finite(dW, tn) and _fast_finite(W, tn) and _fast_finite(m, tn)
-                                     and _fast_finite(v, tn)):
-        return False
     if not (_apart(W, dW) and _apart(W, m) and _apart(W, v) and _apart(m, dW) and _apart(m, v) and _apart(v, dW)):
         return False
     n, gp, wp, mp, vp = cnp.PyArray_SIZE(<cnp.ndarray>W), _ptr(dW), _ptr(W), _ptr(m), _ptr(v)
     with nogil:
-        if tn == cnp.NPY_FLOAT:
-            rc = fm_adam_update_f32(<const float *>gp, <float *>wp, <float *>mp, <float *>vp, n, <uint64_t>c_t, c_lr,
-                                    c_b1, c_b2, c_eps, c_wd, c_l1)
+        if check_finite is not True:
+            if tn == cnp.NPY_FLOAT:
+                rc = fm_adam_update_f32(<const float *>gp, <float *>wp, <float *>mp, <float *>vp, n, <uint64_t>c_t,
+                                        c_lr, c_b1, c_b2, c_eps, c_wd, c_l1)
+            else:
+                rc = fm_adam_update_f64(<const double *>gp, <double *>wp, <double *>mp, <double *>vp, n,
+                                        <uint64_t>c_t, c_lr, c_b1, c_b2, c_eps, c_wd, c_l1)
+        elif tn == cnp.NPY_FLOAT:
+            rc = fmi_adam_update_finite_f32(<const float *>gp, <float *>wp, <float *>mp, <float *>vp, n,
+                                            <uint64_t>c_t, c_lr, c_b1, c_b2, c_eps, c_wd, c_l1, &bad)
         else:
-            rc = fm_adam_update_f64(<const double *>gp, <double *>wp, <double *>mp, <double *>vp, n, <uint64_t>c_t,
-                                    c_lr, c_b1, c_b2, c_eps, c_wd, c_l1)
+            rc = fmi_adam_update_finite_f64(<const double *>gp, <double *>wp, <double *>mp, <double *>vp, n,
+                                            <uint64_t>c_t, c_lr, c_b1, c_b2, c_eps, c_wd, c_l1, &bad)
+    if bad != 0:  # a NaN/Inf or a negative v, nothing written: the checked path names it
+        return False
     _adam_raise_for(rc, v)
     return True

@@ -224,3 +224,57 @@ def test_sgd_update_loop_is_the_kernel(dt):
     same(Va, Vb)
     with pytest.raises((TypeError, ValueError)):
         _core._sgd_update_loop([1.0], G, None, 0.1, 0.0, 1)
+
+
+# the NaN/Inf scan fused into the update kernels' C pass (issue 15): one scan of every array, then the update (from
+# the last block to the first); a non-finite value anywhere -- first, a block boundary, the last element, in any
+# thread's part -- must refuse the call with the checked path's message and leave every array as it was
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_finite_scan_refuses_and_writes_nothing(dt, threads):
+    r = np.random.default_rng(8)
+    old = fastmlp.get_num_threads()
+    fastmlp.set_num_threads(threads)
+    try:
+        for n in (7, 4097, 70001):  # tiny, across a 4096-element block, above the threads' split (65536)
+            base = {"W": u(r, (n,), dt), "dW": u(r, (n,), dt), "v": u(r, (n,), dt, 0, 0.1), "m": u(r, (n,), dt)}
+            calls = {
+                "sgd": (("W", "dW"), lambda a: _core.sgd_update(a["W"], a["dW"], lr=0.1)),
+                "momentum": (("W", "dW", "v"), lambda a: _core.sgd_update(a["W"], a["dW"], a["v"], lr=0.1,
+                                                                         momentum=0.9, nesterov=True)),
+                "adam": (("W", "dW", "m", "v"), lambda a: _core.adam_update(a["W"], a["dW"], a["m"], a["v"], 3)),
+            }
+            for kind, (names, call) in calls.items():
+                for name in names:
+                    for where in (0, n // 2, n - 1):
+                        for bad in (np.nan, -np.inf):
+                            a = {k: x.copy() for k, x in base.items()}
+                            a[name][where] = bad
+                            before = {k: x.copy() for k, x in a.items()}
+                            with pytest.raises(ValueError, match=f"^{name}: contains NaN or Inf"):
+                                call(a)
+                            for k in a:
+                                same(a[k], before[k])
+                a = {k: x.copy() for k, x in base.items()}
+                b = {k: x.copy() for k, x in base.items()}
+                if kind == "adam":  # a negative second moment: refused too, nothing written
+                    a["v"][n - 1] = -1.0
+                    before = {k: x.copy() for k, x in a.items()}
+                    with pytest.raises(ValueError, match="v: Adam's second moment must be >= 0"):
+                        call(a)
+                    for k in a:
+                        same(a[k], before[k])
+                    a = {k: x.copy() for k, x in base.items()}
+                # the fused path's bits equal the unscanned kernel's
+                call(a)
+                if kind == "sgd":
+                    _core.sgd_update(b["W"], b["dW"], lr=0.1, check_finite=False)
+                elif kind == "momentum":
+                    _core.sgd_update(b["W"], b["dW"], b["v"], lr=0.1, momentum=0.9, nesterov=True,
+                                     check_finite=False)
+                else:
+                    _core.adam_update(b["W"], b["dW"], b["m"], b["v"], 3, check_finite=False)
+                for k in a:
+                    same(a[k], b[k])
+    finally:
+        fastmlp.set_num_threads(old)

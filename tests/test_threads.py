@@ -1,4 +1,7 @@
 """One model, several Python threads: predictions agree, and training next to predicting is refused cleanly."""
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -90,3 +93,17 @@ def _try(fn):
     except RuntimeError as exc:
         return exc
     return None
+
+
+@pytest.mark.parametrize("env, want", [({}, "None 3000"), ({"OMP_WAIT_POLICY": "active"}, "active None"),
+                                       ({"OMP_WAIT_POLICY": "passive"}, "passive None"),
+                                       ({"GOMP_SPINCOUNT": "100"}, "None 100")])
+def test_import_bounds_the_spin_wait_unless_the_user_chose(env, want):
+    """fastmlp sets GOMP_SPINCOUNT=3000 before its core loads libgomp, only where neither it nor OMP_WAIT_POLICY is
+    set: a waiting thread spins ~0.1-0.2 ms, not GNU's 10-20 ms, on a core that another thread may need
+    (docs/guide/scaling.md)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    code = "import os, fastmlp; print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run([sys.executable, "-c", code], env=dict(base, **env), capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.abspath(__file__)))
+    assert out.stdout.strip() == want

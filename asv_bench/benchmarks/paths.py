@@ -4,7 +4,7 @@ call on a tiny array (its per-call cost) beside the same call on a large one; ``
 default path's time over the expert one's."""
 import numpy as np
 
-from fastmlp import MLP, _core, sgd_update
+from fastmlp import MLP, _core, adam_update, sgd_update
 
 from . import median_seconds, rng, uniform
 
@@ -56,7 +56,8 @@ class DefaultPaths:
 
 class KernelCall:
     """``sgd_update`` through its public call: 4x4 (the call's own cost) and 256x784 (memory speed), without and
-    with momentum 0.9, beside its C kernel alone (``_core._sgd_update_loop``: the C function in a C loop);
+    with momentum 0.9 (with the default NaN/Inf scan, fused into the C pass, and without it), ``adam_update``,
+    beside its C kernel alone (``_core._sgd_update_loop``: the C function in a C loop);
     ``track_call_over_kernel`` is the public call's time over the kernel's (momentum 0.9)."""
     params = (["4x4", "256x784"],)
     param_names = ["shape"]
@@ -66,6 +67,7 @@ class KernelCall:
         r = rng(0)
         self.w, self.g = uniform(r, (rows, cols), "float32"), uniform(r, (rows, cols), "float32")
         self.v = np.zeros((rows, cols), np.float32)
+        self.m, self.v2 = np.zeros((rows, cols), np.float32), np.zeros((rows, cols), np.float32)
         self.loop = 1000 if rows * cols < 4096 else 1  # C-loop calls per timed kernel-alone run (4x4: nanoseconds)
         self.before = _core.get_num_threads()
         _core.set_num_threads(1)
@@ -78,6 +80,12 @@ class KernelCall:
 
     def time_sgd_update_momentum(self, shape):
         sgd_update(self.w, self.g, self.v, lr=1e-6, momentum=0.9)
+
+    def time_sgd_update_momentum_unchecked(self, shape):
+        sgd_update(self.w, self.g, self.v, lr=1e-6, momentum=0.9, check_finite=False)
+
+    def time_adam_update(self, shape):
+        adam_update(self.w, self.g, self.m, self.v2, 3, lr=1e-6)
 
     def track_kernel_alone_seconds(self, shape):
         return median_seconds(lambda: _core._sgd_update_loop(self.w, self.g, self.v, 1e-6, 0.9, self.loop)) / self.loop

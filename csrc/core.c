@@ -12,6 +12,7 @@ const char *fm_strerror(int code) {
     case FM_EVALUE: return "option out of range";
     case FM_EOVERLAP: return "output buffer overlaps another buffer";
     case FM_EDIVERGED: return "loss or gradient is not finite";
+    case FM_ENOMEM: return "out of memory (the dense products' per-thread scratch)";
     default: return "unknown error code";
     }
 }

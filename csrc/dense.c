@@ -6,6 +6,7 @@
  * runs on any x86-64; FASTMLP_ISA=avx512|avx2|baseline|naive in the environment forces a path. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,9 +130,59 @@ const fmi_cache_info *fmi_caches(void) {
     return &fm_caches_v;
 }
 
-static _Thread_local unsigned char fm_scratch_v[FM_SCRATCH_BYTES] __attribute__((aligned(64)));
+/* ---- the products' per-thread scratch ----
+ * A heap buffer per thread that calls a product (OpenMP workers included), 64-byte aligned, allocated on the first
+ * call that needs it at the size that call needs and grown (at least doubling, up to FM_SCRATCH_BYTES) when a
+ * later call needs more; never shrunk. Only a pointer and a size are thread-local (16 bytes per thread instead of
+ * the whole buffer: a _Thread_local array made every thread of the process pay it on musl, and glibc aborts when
+ * it cannot allocate a thread's TLS block). A pthread key frees the buffer when its thread exits. The hot path is
+ * the size test in fm_scratch(); failures (no memory, no key) give NULL, which the products turn into FM_ENOMEM. */
+static _Thread_local unsigned char *fm_scratch_p;
+static _Thread_local size_t fm_scratch_n;
+static pthread_key_t fm_scratch_key;
+static pthread_once_t fm_scratch_once = PTHREAD_ONCE_INIT;
+static int fm_scratch_keyed;
+/* tests only (hidden, reached from the statically linked C tests): allocations of the scratch fail while > 0,
+ * each failure counting it down; -1 (or 0) never */
+int fmi_scratch_fail = 0;
 
-void *fmi_scratch(void) { return fm_scratch_v; }
+static void fm_scratch_release(void *buf) { /* runs in the exiting thread: its TLS is still there */
+    free(buf);
+    if (fm_scratch_p == buf) {
+        fm_scratch_p = NULL;
+        fm_scratch_n = 0;
+    }
+}
+
+static void fm_scratch_key_init(void) { fm_scratch_keyed = pthread_key_create(&fm_scratch_key, fm_scratch_release) == 0; }
+
+static void *fm_scratch_grow(size_t bytes) {
+    void *buf = NULL;
+    size_t want = fm_scratch_n * 2;
+    if (want > FM_SCRATCH_BYTES) want = FM_SCRATCH_BYTES;
+    if (want < bytes) want = bytes;
+    want = (want + 63) / 64 * 64;
+    pthread_once(&fm_scratch_once, fm_scratch_key_init);
+    if (!fm_scratch_keyed) return NULL;
+    if (__atomic_load_n(&fmi_scratch_fail, __ATOMIC_RELAXED) > 0) {
+        __atomic_fetch_sub(&fmi_scratch_fail, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    if (!(buf = aligned_alloc(64, want))) return NULL; /* want is a multiple of 64 */
+    if (pthread_setspecific(fm_scratch_key, buf)) {
+        free(buf);
+        return NULL;
+    }
+    free(fm_scratch_p);
+    fm_scratch_p = buf;
+    fm_scratch_n = want;
+    return buf;
+}
+
+/* this thread's scratch of at least `bytes` (64-byte aligned), NULL when it cannot be had */
+static inline void *fm_scratch(size_t bytes) {
+    return bytes <= fm_scratch_n ? (void *)fm_scratch_p : fm_scratch_grow(bytes);
+}
 
 int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
     size_t t;

@@ -2,8 +2,12 @@
  * fastmlp.h -- the public C API of fastmlp's core.
  *
  * Plain C11, no Python. Every kernel exists for float32 (_f32) and float64 (_f64) and returns an int status:
- * FM_OK (0) or a negative FM_E* code (fm_strerror names it). Kernels never allocate, print or exit; they check
- * their pointers, sizes and enums before touching memory, and write nothing when they refuse.
+ * FM_OK (0) or a negative FM_E* code (fm_strerror names it). Kernels never print or exit; they check their
+ * pointers, sizes and enums before touching memory, and write nothing when they refuse. The only memory they
+ * allocate is the dense products' scratch: one buffer per thread that runs them (OpenMP workers included), made on
+ * first use at the size a call needs, grown when a call needs more, freed when the thread exits (at most ~2.4 MB
+ * per thread); FM_ENOMEM when it cannot be allocated (the outputs are then unspecified, a network step or epoch
+ * returns before its update: parameters unchanged).
  *
  * Layout: row-major, one sample per row. A layer with n_in inputs and n_out outputs has W[n_out][n_in] and
  * b[n_out]; a batch x[n][n_in] gives p[n][n_out] = act(x . W^T + b).
@@ -52,6 +56,7 @@ extern "C" {
 #define FM_EVALUE    -6  /* a scalar option is out of range (lr < 0, momentum >= 1, t == 0, ...) */
 #define FM_EOVERLAP  -7  /* an output buffer overlaps an input or another output */
 #define FM_EDIVERGED -8  /* the loss or a gradient is NaN/Inf: the step was refused, parameters unchanged */
+#define FM_ENOMEM    -9  /* no memory for the products' per-thread scratch: outputs unspecified, parameters kept */
 
 typedef enum {
     FM_ACT_IDENTITY = 0,

@@ -27,14 +27,14 @@ typedef struct {
                     * caches; rounded and clamped by each kernel set */
 } fmi_cache_info;
 const fmi_cache_info *fmi_caches(void);
-/* Per-thread scratch of the products (thread-local, not heap: kernels never allocate): the packed kc x nc slab
- * of B (at most FM_BBUF_BYTES, which caps kc * nc; at least FM_KC_MAX x one panel of 128 bytes), then packed
- * micro-panels of A (at most FM_FEW_PANELS = 8 x 12 rows x FM_KC_MAX float64: FM_ABUF_BYTES). */
+/* Per-thread scratch of the products (dense.c's fm_scratch: a heap buffer per calling thread, allocated on first use
+ * at the size a call needs, freed at thread exit): the packed kc x nc slab of B (at most FM_BBUF_BYTES, which caps
+ * kc * nc; at least FM_KC_MAX x one panel of 128 bytes), then packed micro-panels of A (at most FM_FEW_PANELS = 8 x
+ * 12 rows x FM_KC_MAX float64: FM_ABUF_BYTES). */
 #define FM_BBUF_BYTES ((size_t)2048 * 1024)
 #define FM_KC_MAX ((size_t)512)
 #define FM_ABUF_BYTES ((size_t)8 * 12 * 512 * 8)
 #define FM_SCRATCH_BYTES (FM_BBUF_BYTES + FM_ABUF_BYTES)
-void *fmi_scratch(void);
 
 /* elementwise updates split across threads above this many values */
 #define FM_PAR_MIN_UPDATE ((size_t)1 << 16)
@@ -197,15 +197,16 @@ double fmi_max_abs_f32(const float *a, size_t n);
 double fmi_max_abs_f64(const double *a, size_t n);
 
 /* argument-free cores of the dense kernels (dense.inc), for mlp.c after it has checked the whole network */
-void fmi_dense_forward_f32(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
-                           size_t n_out, fm_act act);
-void fmi_dense_forward_f64(const double *x, const double *W, const double *b, double *p, size_t n, size_t n_in,
-                           size_t n_out, fm_act act);
-void fmi_dense_backward_f32(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
-                            float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
-void fmi_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp, double *dz,
-                            double *dW, double *db, double *dx, size_t n, size_t n_in, size_t n_out, fm_act act,
-                            int accumulate);
+/* (FM_OK, or FM_ENOMEM when a thread could not get the products' scratch: outputs unspecified) */
+int fmi_dense_forward_f32(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
+                          size_t n_out, fm_act act);
+int fmi_dense_forward_f64(const double *x, const double *W, const double *b, double *p, size_t n, size_t n_in,
+                          size_t n_out, fm_act act);
+int fmi_dense_backward_f32(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
+                           float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
+int fmi_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp, double *dz,
+                           double *dW, double *db, double *dx, size_t n, size_t n_in, size_t n_out, fm_act act,
+                           int accumulate);
 
 /* argument-free core of fm_dense_forward_bf16 (bf16.c) */
 void fmi_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n, size_t n_in,

@@ -121,6 +121,9 @@ def strerror(code):
 
 
 cdef inline int _raise_for(int rc, str where) except -1:
+    if rc == FM_ENOMEM:
+        raise MemoryError(f"{where}: the C core could not allocate its per-thread scratch for the dense products "
+                          f"(at most ~2.4 MB per thread; code {rc})")
     if rc != FM_OK:
         raise ValueError(f"{where}: C core refused the call: {fm_strerror(rc).decode()} (code {rc})")
     return 0

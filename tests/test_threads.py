@@ -1,4 +1,7 @@
 """One model, several Python threads: predictions agree, and training next to predicting is refused cleanly."""
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -90,3 +93,42 @@ def _try(fn):
     except RuntimeError as exc:
         return exc
     return None
+
+
+SCRATCH_SCRIPT = r"""
+import resource, threading
+import numpy as np
+import fastmlp
+fastmlp.set_num_threads(1)  # no OpenMP worker to create under the limit (libgomp exits when it cannot)
+rng = np.random.default_rng(0)
+x = rng.standard_normal((256, 1024)).astype(np.float32)
+W = rng.standard_normal((1024, 1024)).astype(np.float32)
+out = np.empty((256, 1024), np.float32)
+want = np.empty_like(out)
+t = threading.Thread(target=lambda: fastmlp.dense_forward(x, W, out=want, check_finite=False))
+t.start(); t.join()
+size = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
+old = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (size + 256 * 1024, old[1]))  # this thread's ~1 MiB scratch cannot be had
+try:
+    fastmlp.dense_forward(x, W, out=out, check_finite=False)
+    print("no error")
+except MemoryError as exc:
+    msg = str(exc)
+resource.setrlimit(resource.RLIMIT_AS, old)
+print(msg)
+fastmlp.dense_forward(x, W, out=out, check_finite=False)
+print("equal" if np.array_equal(out, want) else "differ")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status, limits the address space")
+def test_no_memory_for_the_scratch_is_a_memory_error():
+    # the products' per-thread scratch is allocated on a thread's first call: when that fails the C core returns
+    # FM_ENOMEM, which becomes MemoryError; the next call (memory back) works and gives the same bits
+    proc = subprocess.run([sys.executable, "-c", SCRATCH_SCRIPT], cwd=os.path.dirname(os.path.abspath(__file__)),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split("\n")
+    assert "dense_forward: the C core could not allocate its per-thread scratch" in lines[0], proc.stdout
+    assert lines[1] == "equal"

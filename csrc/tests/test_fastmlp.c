@@ -4,6 +4,7 @@
 #include "fastmlp.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +405,136 @@ static void test_threads(void) {
     free(x), free(W), free(p1), free(p2), free(dW1), free(dW2), free(dz);
 }
 
+/* The products' per-thread scratch (dense.c): threads that run them and exit leave nothing behind (valgrind and
+ * LeakSanitizer see a buffer lost at thread exit), every thread gets the same bits; in the statically linked test
+ * (FM_TEST_STATIC: it reaches the library's hidden test hook) a failed allocation gives FM_ENOMEM through the
+ * forward, the packed forward, the backward and a network step (parameters unchanged), and the next call works. */
+typedef struct {
+    const float *x, *W;
+    float *p, *dW, *dz;
+    size_t n, ni, no;
+    int rc[2];
+} scratch_job;
+
+static void *scratch_worker(void *arg) {
+    scratch_job *j = arg;
+    j->rc[0] = fm_dense_forward_f32(j->x, j->W, NULL, j->p, j->n, j->ni, j->no, FM_ACT_RELU);
+    j->rc[1] = fm_dense_backward_f32(j->x, j->W, j->p, j->p, j->dz, j->dW, NULL, NULL, j->n, j->ni, j->no,
+                                     FM_ACT_RELU, 0);
+    return NULL;
+}
+
+#ifdef FM_TEST_STATIC
+extern int fmi_scratch_fail; /* csrc/dense.c: the next this-many allocations of the scratch fail */
+
+static void *scratch_fail_worker(void *arg) {
+    scratch_job *j = arg;
+    const size_t n = j->n, ni = j->ni, no = j->no;
+    float *p = malloc(n * no * sizeof(float)), *pp = malloc(n * no * sizeof(float));
+    float *dW = malloc(no * ni * sizeof(float)), *dz = malloc(n * no * sizeof(float));
+    const size_t nc = fm_dense_pack_width_f32();
+    size_t packed = 0;
+    fm_dense_packed_size(&packed, ni, no, nc);
+    float *Wp = malloc(packed * sizeof(float));
+    fm_dense_pack_f32(j->W, Wp, ni, no, nc);
+    fmi_scratch_fail = 1;
+    j->rc[0] = fm_dense_forward_f32(j->x, j->W, NULL, p, n, ni, no, FM_ACT_RELU);
+    CHECK(fmi_scratch_fail == 0, "the forward asked for scratch");
+    fmi_scratch_fail = 1;
+    const int rcp = fm_dense_forward_packed_f32(j->x, Wp, NULL, pp, n, ni, no, nc, FM_ACT_RELU);
+    fmi_scratch_fail = 1;
+    j->rc[1] = fm_dense_backward_f32(j->x, j->W, j->p, j->p, dz, dW, NULL, NULL, n, ni, no, FM_ACT_RELU, 0);
+    fmi_scratch_fail = 0;
+    CHECK(j->rc[0] == FM_ENOMEM && rcp == FM_ENOMEM && j->rc[1] == FM_ENOMEM,
+          "no scratch: FM_ENOMEM from forward %d, packed %d, backward %d", j->rc[0], rcp, j->rc[1]);
+    CHECK(!strcmp(fm_strerror(FM_ENOMEM), "out of memory (the dense products' per-thread scratch)"), "ENOMEM named");
+    /* the next calls get their scratch and the bits of the main thread */
+    CHECK(fm_dense_forward_f32(j->x, j->W, NULL, p, n, ni, no, FM_ACT_RELU) == FM_OK &&
+              fm_dense_forward_packed_f32(j->x, Wp, NULL, pp, n, ni, no, nc, FM_ACT_RELU) == FM_OK &&
+              fm_dense_backward_f32(j->x, j->W, j->p, j->p, dz, dW, NULL, NULL, n, ni, no, FM_ACT_RELU, 0) == FM_OK,
+          "after a failed allocation the next calls work");
+    CHECK(memcmp(p, j->p, n * no * sizeof(float)) == 0 && memcmp(pp, j->p, n * no * sizeof(float)) == 0 &&
+              memcmp(dW, j->dW, no * ni * sizeof(float)) == 0 && memcmp(dz, j->dz, n * no * sizeof(float)) == 0,
+          "the same bits as the main thread after a failure");
+    free(p), free(pp), free(dW), free(dz), free(Wp);
+    return NULL;
+}
+
+/* in a thread of its own (a fresh scratch): a network step whose products find no scratch */
+static void *scratch_step_worker(void *arg) {
+    scratch_job *j = arg;
+    const size_t n = j->n, ni = j->ni;
+    /* FM_ENOMEM, the parameters unchanged; the next step runs */
+    fm_mlp net = {0};
+    net.n_layers = 2, net.sizes[0] = ni, net.sizes[1] = 64, net.sizes[2] = 10;
+    net.acts[0] = FM_ACT_RELU, net.acts[1] = FM_ACT_IDENTITY, net.loss = FM_LOSS_SOFTMAX_CE;
+    size_t P = 0, bytes = 0;
+    fm_mlp_num_params(&net, &P);
+    fm_mlp_workspace_size_f32(&net, &bytes, n);
+    float *params = malloc(P * sizeof(float)), *before = malloc(P * sizeof(float)), *grads = malloc(P * sizeof(float));
+    void *work = malloc(bytes);
+    int64_t *y = malloc(n * sizeof(int64_t));
+    for (size_t i = 0; i < P; i++) params[i] = (float)(urand() * 0.1);
+    for (size_t i = 0; i < n; i++) y[i] = (int64_t)(i % 10);
+    memcpy(before, params, P * sizeof(float));
+    fm_optim opt = {0};
+    opt.kind = FM_OPT_SGD, opt.lr = 0.1;
+    double loss = 0;
+    fmi_scratch_fail = 1000; /* every allocation */
+    const int rcs = fm_mlp_train_step_f32(&net, &opt, j->x, NULL, y, NULL, params, NULL, grads, &loss, work, n, n, 1);
+    fmi_scratch_fail = 0;
+    CHECK(rcs == FM_ENOMEM && memcmp(params, before, P * sizeof(float)) == 0,
+          "a step without scratch: FM_ENOMEM (%d), parameters unchanged", rcs);
+    CHECK(fm_mlp_train_step_f32(&net, &opt, j->x, NULL, y, NULL, params, NULL, grads, &loss, work, n, n, 1) == FM_OK &&
+              memcmp(params, before, P * sizeof(float)) != 0,
+          "the next step runs");
+    free(params), free(before), free(grads), free(work), free(y);
+    return NULL;
+}
+#endif
+
+static void test_scratch(void) {
+    const size_t n = 24, ni = 300, no = 200; /* several panels and depth blocks, below the threads' work limit */
+    float *x = malloc(n * ni * sizeof(float)), *W = malloc(no * ni * sizeof(float));
+    float *p = malloc(n * no * sizeof(float)), *dW = malloc(no * ni * sizeof(float)), *dz = malloc(n * no * sizeof(float));
+    for (size_t i = 0; i < n * ni; i++) x[i] = (float)urand();
+    for (size_t i = 0; i < no * ni; i++) W[i] = (float)urand();
+    CHECK(fm_dense_forward_f32(x, W, NULL, p, n, ni, no, FM_ACT_RELU) == FM_OK &&
+              fm_dense_backward_f32(x, W, p, p, dz, dW, NULL, NULL, n, ni, no, FM_ACT_RELU, 0) == FM_OK,
+          "main thread products");
+    enum { NT = 6 };
+    scratch_job jobs[NT];
+    pthread_t tid[NT];
+    int started = 0;
+    for (int t = 0; t < NT; t++) { /* different sizes: each thread's scratch grows from its own first call */
+        const size_t rows = t % 2 ? n : n / 2;
+        jobs[t] = (scratch_job){x, W, malloc(rows * no * sizeof(float)), malloc(no * ni * sizeof(float)),
+                                malloc(rows * no * sizeof(float)), rows, ni, no, {1, 1}};
+        started += pthread_create(&tid[t], NULL, scratch_worker, &jobs[t]) == 0;
+    }
+    CHECK(started == NT, "threads started");
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    for (int t = 0; t < started; t++) {
+        CHECK(jobs[t].rc[0] == FM_OK && jobs[t].rc[1] == FM_OK &&
+                  memcmp(jobs[t].p, p, jobs[t].n * no * sizeof(float)) == 0,
+              "thread %d: status and forward bits", t);
+        if (jobs[t].n == n)
+            CHECK(memcmp(jobs[t].dW, dW, no * ni * sizeof(float)) == 0, "thread %d: dW bits", t);
+        free(jobs[t].p), free(jobs[t].dW), free(jobs[t].dz);
+    }
+#ifdef FM_TEST_STATIC
+    if (strcmp(fm_cpu_path(), "naive")) { /* the plain loops of "naive" use no scratch */
+        scratch_job j = {x, W, p, dW, dz, n, ni, no, {0, 0}};
+        pthread_t t1;
+        if (pthread_create(&t1, NULL, scratch_fail_worker, &j) == 0) pthread_join(t1, NULL);
+        else CHECK(0, "thread for the failure test");
+        if (pthread_create(&t1, NULL, scratch_step_worker, &j) == 0) pthread_join(t1, NULL);
+        else CHECK(0, "thread for the step failure test");
+    }
+#endif
+    free(x), free(W), free(p), free(dW), free(dz);
+}
+
 static void test_refusals(void) {
     double a[4] = {1, 2, 3, 4}, b[4] = {0}, loss;
     int64_t y[2] = {0, 5};
@@ -682,6 +813,7 @@ int main(void) {
     test_weights();
     test_csr();
     test_threads();
+    test_scratch();
     test_hardening();
     test_refusals();
     test_null_sweep();

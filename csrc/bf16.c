@@ -55,7 +55,7 @@ static int fm_bf16_detect(void) {
 
 /* the exact float32 tiles: 2 with AVX-512F, 1 with AVX2 + FMA, 0 without (or FASTMLP_BF16=nofma) */
 static int fm_bf16_detect_fma(void) {
-    const char *env = getenv("FASTMLP_BF16");
+    const char *env = fmi_env(FMI_ENV_BF16);
     if (env && !strcmp(env, "nofma")) return 0;
     if (FM_BF16_X86 && !strcmp(fm_cpu_path(), "avx512")) return 2;
     return FM_BF16_X86 && !strcmp(fm_cpu_path(), "avx2") ? 1 : 0;

@@ -23,7 +23,7 @@
 enum { FM_PATH_NAIVE = 0, FM_PATH_BASE = 1, FM_PATH_AVX2 = 2, FM_PATH_AVX512 = 3 };
 
 static int fm_detect_path(void) {
-    const char *env = getenv("FASTMLP_ISA");
+    const char *env = fmi_env(FMI_ENV_ISA);
     int best = FM_PATH_BASE;
 #if FM_X86_DISPATCH
     __builtin_cpu_init();
@@ -112,7 +112,7 @@ const fmi_cache_info *fmi_caches(void) {
         if (c.l2 < 128 * 1024) c.l2 = 1024 * 1024;
         if (c.l3 < c.l2) c.l3 = 4 * c.l2;
         c.kc = c.nc = 0;
-        const char *env = getenv("FASTMLP_BLOCKS");
+        const char *env = fmi_env(FMI_ENV_BLOCKS);
         if (env) {
             unsigned long k = 0, n = 0;
             if (sscanf(env, "%lu,%lu", &k, &n) == 2 && k <= (1ul << 20) && n <= (1ul << 24)) {

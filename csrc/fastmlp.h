@@ -69,6 +69,12 @@ typedef enum {
 FM_API const char *fm_strerror(int code);
 /* Library version string, FASTMLP_VERSION of the build. */
 FM_API const char *fm_version(void);
+/* Reads the environment variables the kernels obey (FASTMLP_ISA, FASTMLP_BLOCKS, FASTMLP_BF16) and makes the
+ * choices that depend on them and on the CPU (kernel path, cache blocking, bf16 path), once per process: later
+ * calls, and later changes to the environment, change nothing. Optional: without it the first kernel that needs
+ * them does the same (thread-safely); call it at start-up, before other threads may change the environment (the
+ * Python extension calls it at import). Returns FM_OK. */
+FM_API int fm_init(void);
 /* The most threads the kernels use. A bound well above any shared-memory machine's hardware threads today (the
  * largest two-socket servers have 384-768), yet low enough that OpenMP can create them: each thread reserves a
  * stack (8 MiB by default, so 1024 threads reserve 8 GiB of address space), and libgomp exits the process when

@@ -19,6 +19,11 @@
 /* panels of the packed weight layout are stored in groups of this many, interleaved by k (fastmlp.h) */
 #define FM_PACK_GROUP 4
 
+/* The environment variables of the kernels as they were at the first read (core.c: fm_init, else the first call
+ * that needs one; never re-read): the value, NULL when unset. */
+enum { FMI_ENV_ISA = 0, FMI_ENV_BLOCKS = 1, FMI_ENV_BF16 = 2, FMI_ENV_COUNT = 3 };
+const char *fmi_env(int which);
+
 /* Cache blocking of the dense products (gemm.inc): the caches this CPU reports (sysconf, else
  * /sys/devices/system/cpu/cpu0/cache, else 32 KiB / 1 MiB / 8 MiB), read once. */
 typedef struct {

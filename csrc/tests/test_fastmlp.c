@@ -1,6 +1,7 @@
 /* C tests of the fastmlp core through its public header alone: every kernel against a double-precision
  * reference written here, a finite-difference gradient check, one SGD step equal to -lr x the numeric gradient,
  * bit-identical results for any thread count, and every argument check. Prints "N passed, M failed". */
+#define _POSIX_C_SOURCE 200809L /* setenv under -std=c11 */
 #include "fastmlp.h"
 
 #include <math.h>
@@ -535,6 +536,20 @@ static void test_scratch(void) {
     free(x), free(W), free(p), free(dW), free(dz);
 }
 
+/* the environment is read once (fm_init, or the first kernel that needs it): later changes have no effect */
+static void test_env_once(void) {
+    size_t before[7], after[7];
+    const char *path = fm_cpu_path(), *bf = fm_bf16_path();
+    CHECK(fm_dense_blocking(0, before) == FM_OK, "blocking");
+    setenv("FASTMLP_ISA", strcmp(path, "naive") ? "naive" : "avx2", 1);
+    setenv("FASTMLP_BLOCKS", "8,64", 1);
+    setenv("FASTMLP_BF16", "nofma", 1);
+    CHECK(fm_init() == FM_OK && fm_dense_blocking(0, after) == FM_OK, "fm_init after the first kernels");
+    CHECK(!strcmp(fm_cpu_path(), path) && !strcmp(fm_bf16_path(), bf) && memcmp(before, after, sizeof before) == 0,
+          "a changed environment changes nothing (%s -> %s, kc %zu -> %zu)", path, fm_cpu_path(), before[3], after[3]);
+    unsetenv("FASTMLP_ISA"), unsetenv("FASTMLP_BLOCKS"), unsetenv("FASTMLP_BF16");
+}
+
 static void test_refusals(void) {
     double a[4] = {1, 2, 3, 4}, b[4] = {0}, loss;
     int64_t y[2] = {0, 5};
@@ -814,6 +829,7 @@ int main(void) {
     test_csr();
     test_threads();
     test_scratch();
+    test_env_once();
     test_hardening();
     test_refusals();
     test_null_sweep();

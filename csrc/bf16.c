@@ -284,6 +284,18 @@ static int fm_bf16_exact_rule(unsigned emin, unsigned emax, size_t n_in, const u
 #include "bf16_native.inc"
 #endif
 
+/* 1 when a finite x[i] rounds to a bf16 Inf (its magnitude's bits in [0x7f7f8000, 0x7f800000): from 0x1.fe8p127 =
+ * 3.3961e38, the midpoint between the largest bf16 and 2^128, up): one pass that vectorises */
+static int fm_bf16_overflows(const float *x, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= ((u & 0x7fffffffu) - 0x7f7f8000u) < 0x8000u;
+    }
+    return bad != 0;
+}
+
 int fm_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n, size_t n_in,
                           size_t n_out, fm_act act) {
     size_t count;
@@ -295,6 +307,7 @@ int fm_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, fl
     if (fm_overlap(p, pb, x, n * n_in * sizeof(float)) || fm_overlap(p, pb, Wp, count * 2) ||
         fm_overlap(p, pb, b, n_out * sizeof(float)))
         return FM_EOVERLAP;
+    if (fm_bf16_overflows(x, n * n_in)) return FM_EVALUE; /* a finite input must not become Inf */
     fmi_dense_forward_bf16(x, Wp, b, p, n, n_in, n_out, act);
     return FM_OK;
 }

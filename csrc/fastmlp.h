@@ -171,7 +171,9 @@ FM_API int fm_dense_pack_bf16(const uint16_t *W, uint16_t *Wp, size_t n_in, size
 /* p[n][n_out] = act(bf16(x) . W^T + b): x[n][n_in] float32 rounded to bf16 (fm_float_to_bf16) as it is read, Wp
  * the packed bf16 weights, the sums as above (starting from +0), then z = sum + b[o] in float32 (b may be NULL)
  * and the activation, computed in double from z and rounded to float32. Overwrites p. Wp must hold
- * fm_dense_packed_size_bf16(n_in, n_out) values packed with these sizes (not checkable here). */
+ * fm_dense_packed_size_bf16(n_in, n_out) values packed with these sizes (not checkable here). A finite x that
+ * rounds past the largest bf16 (|x| >= 0x1.fe8p127 = 3.3961e38 would become Inf) gives FM_EVALUE, nothing written
+ * (x's NaN and Inf are the caller's to check: they give NaN/Inf outputs). */
 FM_API int fm_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n,
                                  size_t n_in, size_t n_out, fm_act act);
 

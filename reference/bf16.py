@@ -267,7 +267,8 @@ def dense_forward_bf16(x, Wp, b, p, n, n_in, n_out, act):
     Raises
     ------
     KernelError
-        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then), a finite x that rounds past
+        the largest bf16 (``|x| >= 3.3961e38``, it would become Inf) included.
 
     See Also
     --------
@@ -287,6 +288,9 @@ def dense_forward_bf16(x, Wp, b, p, n, n_in, n_out, act):
     """
     pairs, panels, _ = _layout(n, n_in, n_out)
     check_act(act)
+    for i in range(n * n_in):  # a finite x that rounds to a bf16 Inf (|x| >= 3.3961e38) is refused
+        if 0x7F7F8000 <= f32_bits(x[i]) & 0x7FFFFFFF < 0x7F800000:
+            raise KernelError("option out of range")
     for i in range(n):
         xb = [bf16_round(f32_bits(x[i * n_in + k])) if k < n_in else 0 for k in range(2 * pairs)]
         for o in range(n_out):

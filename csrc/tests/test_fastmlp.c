@@ -809,6 +809,19 @@ static void test_bf16(void) {
     CHECK(pf[0] == -1 && pf[3] == -1 && xf[1] == 2, "refused bf16 calls write nothing: %g %g %g", pf[0], pf[3], xf[1]);
     CHECK(fm_dense_forward_bf16(xf, wp, NULL, pf, 1, 2, 2, FM_ACT_IDENTITY) == FM_OK && pf[0] == 3 && pf[1] == 3,
           "1*1 + 1*2 = 3");
+    /* a finite x that rounds to a bf16 Inf (from 0x7f7f8000 = 3.3961e38 up, either sign) is refused, nothing written;
+     * the float just below it (rounds to the largest bf16), Inf and NaN (the caller's to check) are not */
+    {
+        const uint32_t cases[6] = {0x7f7f8000u, 0xff7f8000u, 0x7f7fffffu, 0x7f7f7fffu, 0x7f800000u, 0x7fc00000u};
+        const int want[6] = {FM_EVALUE, FM_EVALUE, FM_EVALUE, FM_OK, FM_OK, FM_OK};
+        for (int c = 0; c < 6; c++) {
+            float xo[2] = {1.0f, 0.0f}, po[2] = {-1.0f, -1.0f};
+            memcpy(&xo[1], &cases[c], sizeof xo[1]);
+            const int rc = fm_dense_forward_bf16(xo, wp, NULL, po, 1, 2, 2, FM_ACT_IDENTITY);
+            CHECK(rc == want[c] && (rc == FM_OK || (po[0] == -1.0f && po[1] == -1.0f)),
+                  "x bits 0x%08x: status %d (want %d), nothing written when refused", (unsigned)cases[c], rc, want[c]);
+        }
+    }
     CHECK(!strcmp(fm_bf16_path(), "vdpbf16ps") || !strcmp(fm_bf16_path(), "emulated") ||
               !strcmp(fm_bf16_path(), "vdpbf16ps+fma") || !strcmp(fm_bf16_path(), "emulated+fma"),
           "bf16 path named");

@@ -98,6 +98,61 @@ static size_t fm_cache_size(int level, size_t fallback) {
     return s ? s : fallback;
 }
 
+/* ---- the block-size rule (a function of its inputs only; fm_dense_blocking_for, reference/dense.py's twin) ---- */
+
+/* odd reports clamped, so that they cannot give odd blocks: an L1d outside [16 KiB, 1 MiB] is taken as 32 KiB, an
+ * L2 outside [128 KiB, 1 TiB] as 1 MiB, an L3 below the L2 as 4 x L2 */
+static void fm_clamp_caches(size_t *l1d, size_t *l2, size_t *l3) {
+    if (*l1d < 16 * 1024 || *l1d > 1024 * 1024) *l1d = 32 * 1024;
+    if (*l2 < 128 * 1024 || *l2 > ((size_t)1 << 40)) *l2 = 1024 * 1024;
+    if (*l3 < *l2) *l3 = 4 * *l2;
+}
+
+/* kc and nc for a register tile of mr rows x ncols columns of es-byte elements (gemm.inc's KN(blocks) explains the
+ * choice): the mr x kc micro-panel of A in a quarter of L1d and a kc x ncols panel of B in 2/3 of it, kc a multiple
+ * of 8 in [8, FM_KC_MAX]; the kc x nc slab of B in half of L2, at most FM_BBUF_BYTES, nc a multiple of ncols and at
+ * least ncols. force_kc / force_nc (FASTMLP_BLOCKS; 0: none) replace the cache-derived values before the rounding. */
+static void fm_blocks_rule(size_t l1d, size_t l2, size_t es, size_t mr, size_t ncols, size_t force_kc,
+                           size_t force_nc, size_t *kc, size_t *nc) {
+    size_t k = l1d / 4 / (mr * es), kb = l1d * 2 / 3 / (ncols * es);
+    k = (force_kc ? force_kc : (k < kb ? k : kb)) / 8 * 8;
+    k = k < 8 ? 8 : (k > FM_KC_MAX ? FM_KC_MAX : k);
+    size_t n = force_nc ? force_nc : (l2 / 2) / (k * es);
+    if (n * k * es > FM_BBUF_BYTES) n = FM_BBUF_BYTES / (k * es);
+    n = n / ncols * ncols;
+    *kc = k;
+    *nc = n < ncols ? ncols : n;
+}
+
+/* the register tile of a path (fm_cpu_path's names) for es-byte elements; FM_EVALUE for an unknown path */
+static int fm_path_tile(const char *path, size_t es, size_t *mr, size_t *ncols) {
+    if (!strcmp(path, "naive")) *mr = 0, *ncols = 0;
+    else if (!strcmp(path, "baseline")) *mr = FM_MR_BASE, *ncols = FM_NV * (16 / es);
+    else if (!strcmp(path, "avx2")) *mr = FM_MR_AVX2, *ncols = FM_NV * (32 / es);
+    else if (!strcmp(path, "avx512")) *mr = FM_MR_AVX512, *ncols = FM_NV * (64 / es);
+    else return FM_EVALUE;
+    return FM_OK;
+}
+
+int fm_dense_blocking_for(const char *cpu_path, size_t info[7], size_t l1d, size_t l2, size_t l3, size_t force_kc,
+                          size_t force_nc, int f64) {
+    size_t mr = 0, ncols = 0, kc = 0, nc = 0;
+    const size_t es = f64 ? sizeof(double) : sizeof(float);
+    if (!cpu_path || !info) return FM_ENULL;
+    if (force_kc > ((size_t)1 << 20) || force_nc > ((size_t)1 << 24)) return FM_EVALUE;
+    if (fm_path_tile(cpu_path, es, &mr, &ncols)) return FM_EVALUE;
+    fm_clamp_caches(&l1d, &l2, &l3);
+    if (mr) fm_blocks_rule(l1d, l2, es, mr, ncols, force_kc, force_nc, &kc, &nc);
+    info[0] = l1d;
+    info[1] = l2;
+    info[2] = l3;
+    info[3] = kc;
+    info[4] = nc;
+    info[5] = mr;
+    info[6] = ncols;
+    return FM_OK;
+}
+
 static fmi_cache_info fm_caches_v;
 static int fm_caches_ready = 0;
 
@@ -108,9 +163,7 @@ const fmi_cache_info *fmi_caches(void) {
         c.l1d = fm_cache_size(1, 32 * 1024);
         c.l2 = fm_cache_size(2, 1024 * 1024);
         c.l3 = fm_cache_size(3, 8 * 1024 * 1024);
-        if (c.l1d < 16 * 1024 || c.l1d > 1024 * 1024) c.l1d = 32 * 1024;
-        if (c.l2 < 128 * 1024) c.l2 = 1024 * 1024;
-        if (c.l3 < c.l2) c.l3 = 4 * c.l2;
+        fm_clamp_caches(&c.l1d, &c.l2, &c.l3);
         c.kc = c.nc = 0;
         const char *env = fmi_env(FMI_ENV_BLOCKS);
         if (env) {
@@ -217,31 +270,10 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define VL_AVX512 8
 #include "dense_type.inc"
 
+/* this CPU's caches and path through the rule; the kernels (KN(blocks)) apply the same rule to the same inputs, and
+ * their tiles are the FM_MR_* / FM_NV of the rule's table (dense_type.inc builds them from those) */
 int fm_dense_blocking(int f64, size_t info[7]) {
     if (!info) return FM_ENULL;
     const fmi_cache_info *ci = fmi_caches();
-    size_t kc = 0, nc = 0, mr = 0, ncols = 0;
-    if (f64) {
-        const fm_kernels_f64 *K = fm_pick_f64();
-        if (K) {
-            K->blocks(&kc, &nc);
-            mr = K->mr;
-            ncols = K->nc;
-        }
-    } else {
-        const fm_kernels_f32 *K = fm_pick_f32();
-        if (K) {
-            K->blocks(&kc, &nc);
-            mr = K->mr;
-            ncols = K->nc;
-        }
-    }
-    info[0] = ci->l1d;
-    info[1] = ci->l2;
-    info[2] = ci->l3;
-    info[3] = kc;
-    info[4] = nc;
-    info[5] = mr;
-    info[6] = ncols;
-    return FM_OK;
+    return fm_dense_blocking_for(fm_cpu_path(), info, ci->l1d, ci->l2, ci->l3, ci->kc, ci->nc, f64);
 }

@@ -99,6 +99,15 @@ FM_API double fm_cpu_peak_gflops(int f64, double seconds);
  * the packed slab of B), info[5] x info[6] = the register tile (rows x columns); the block sizes are 0 on the
  * "naive" path. FASTMLP_BLOCKS=kc,nc in the environment forces the block sizes (rounded and clamped). */
 FM_API int fm_dense_blocking(int f64, size_t info[7]);
+/* The rule fm_dense_blocking applies, as a function of its inputs (so it has a twin, reference.dense_blocking_for):
+ * info[0..6] as above for a path named cpu_path ("avx512", "avx2", "baseline", "naive") and caches of l1d, l2, l3
+ * bytes, with force_kc / force_nc > 0 as FASTMLP_BLOCKS=kc,nc. Odd cache sizes are clamped (an L1d outside
+ * [16 KiB, 1 MiB] counts as 32 KiB, an L2 outside [128 KiB, 1 TiB] as 1 MiB, an L3 below the L2 as 4 x L2);
+ * kc = the largest multiple of 8 with the tile's rows x kc in a quarter of L1d and kc x its columns in 2/3 of it,
+ * within [8, 512]; nc = columns of the kc x nc slab in half of L2 (at most 2 MiB), a multiple of the tile's
+ * columns, at least one tile. FM_EVALUE for an unknown path, force_kc > 2^20 or force_nc > 2^24. */
+FM_API int fm_dense_blocking_for(const char *cpu_path, size_t info[7], size_t l1d, size_t l2, size_t l3,
+                                 size_t force_kc, size_t force_nc, int f64);
 
 /* ---- dense.c : one fully connected layer ---------------------------------------------------------------- */
 
@@ -153,6 +162,12 @@ FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const 
 /* "vdpbf16ps" (the instruction) or "emulated", with "+fma" where float32 FMA tiles run the work items whose
  * exponent range makes them give the same bits (FASTMLP_BF16=nofma turns them off). */
 FM_API const char *fm_bf16_path(void);
+/* The rule fm_bf16_path applies, as a function of its inputs (twin: reference.bf16_path_for): *name = the bf16 path
+ * on kernel path cpu_path ("avx512", "avx2", "baseline", "naive") of a CPU with (has_bf16 != 0) or without the
+ * AVX512_BF16 instruction, nofma != 0 as FASTMLP_BF16=nofma: "vdpbf16ps" where the path is avx512 and the CPU has
+ * the instruction, else "emulated"; "+fma" on the avx512 and avx2 paths unless nofma. FM_EVALUE for an unknown
+ * path. */
+FM_API int fm_bf16_path_for(const char *cpu_path, const char **name, int has_bf16, int nofma);
 /* y[i] = x[i] rounded to bf16 as VCVTNEPS2BF16 does: to nearest even; NaN stays NaN (quiet, sign and top payload
  * kept); zeros and denormals give a zero of their sign; past the largest bf16: Inf. */
 FM_API int fm_float_to_bf16(const float *x, uint16_t *y, size_t n);

@@ -40,6 +40,12 @@ const fmi_cache_info *fmi_caches(void);
 #define FM_KC_MAX ((size_t)512)
 #define FM_ABUF_BYTES ((size_t)8 * 12 * 512 * 8)
 #define FM_SCRATCH_BYTES (FM_BBUF_BYTES + FM_ABUF_BYTES)
+/* the register tiles (dense_type.inc builds the kernels with them, fm_dense_blocking_for reports them): MR rows by
+ * FM_NV vectors of one instruction set's width (16, 32 or 64 bytes) */
+#define FM_MR_BASE 6
+#define FM_MR_AVX2 6
+#define FM_MR_AVX512 12
+#define FM_NV 2
 
 /* elementwise updates split across threads above this many values */
 #define FM_PAR_MIN_UPDATE ((size_t)1 << 16)

@@ -24,6 +24,17 @@ cdef int _bf16_forward_raise(int rc, str where, str name) except -1:
     return _raise_for(rc, where)
 
 
+def bf16_path_for(cpu_path, has_bf16, nofma):
+    """The rule bf16_path applies, for any kernel path and CPU (C: ``fm_bf16_path_for``; its twin is
+    ``fastmlp.reference.bf16_path_for``): the path's name."""
+    if not isinstance(cpu_path, str):
+        raise TypeError(f"cpu_path: expected a str, got {type(cpu_path).__name__}")
+    cdef bytes path = cpu_path.encode()
+    cdef const char *name = NULL
+    _raise_for(fm_bf16_path_for(path, &name, bool(has_bf16), bool(nofma)), "bf16_path_for")
+    return name.decode()
+
+
 def bf16_path():
     """The bfloat16 product path this process's ``dense_forward_bf16`` runs (C: ``fm_bf16_path``).
 

@@ -540,6 +540,7 @@ static void test_scratch(void) {
 static void test_env_once(void) {
     size_t before[7], after[7];
     const char *path = fm_cpu_path(), *bf = fm_bf16_path();
+    const int forced = getenv("FASTMLP_BLOCKS") != NULL;
     CHECK(fm_dense_blocking(0, before) == FM_OK, "blocking");
     setenv("FASTMLP_ISA", strcmp(path, "naive") ? "naive" : "avx2", 1);
     setenv("FASTMLP_BLOCKS", "8,64", 1);
@@ -548,6 +549,29 @@ static void test_env_once(void) {
     CHECK(!strcmp(fm_cpu_path(), path) && !strcmp(fm_bf16_path(), bf) && memcmp(before, after, sizeof before) == 0,
           "a changed environment changes nothing (%s -> %s, kc %zu -> %zu)", path, fm_cpu_path(), before[3], after[3]);
     unsetenv("FASTMLP_ISA"), unsetenv("FASTMLP_BLOCKS"), unsetenv("FASTMLP_BF16");
+    /* the rules behind them: this machine's values are the rules applied to it; refusals */
+    size_t info[7];
+    const char *name = NULL;
+    CHECK(fm_dense_blocking_for(path, info, before[0], before[1], before[2], 0, 0, 0) == FM_OK &&
+              (forced || memcmp(info, before, sizeof info) == 0),
+          "fm_dense_blocking is the rule on this CPU");
+    CHECK(fm_dense_blocking_for(NULL, info, 1, 1, 1, 0, 0, 0) == FM_ENULL &&
+              fm_dense_blocking_for("avx2", NULL, 1, 1, 1, 0, 0, 0) == FM_ENULL &&
+              fm_dense_blocking_for("sse9", info, 1, 1, 1, 0, 0, 0) == FM_EVALUE &&
+              fm_dense_blocking_for("avx2", info, 1, 1, 1, ((size_t)1 << 20) + 1, 0, 0) == FM_EVALUE &&
+              fm_dense_blocking_for("avx2", info, 1, 1, 1, 0, ((size_t)1 << 24) + 1, 1) == FM_EVALUE,
+          "dense_blocking_for refusals");
+    CHECK(fm_dense_blocking_for("avx2", info, 0, 0, 0, 0, 0, 1) == FM_OK && info[0] == 32768 && info[1] == 1048576 &&
+              info[2] == 4194304 && info[5] == 6 && info[6] == 8 && info[3] == 168 && info[4] == 384,
+          "avx2 float64 on unknown caches: kc %zu nc %zu", info[3], info[4]);
+    CHECK(fm_bf16_path_for(NULL, &name, 1, 0) == FM_ENULL && fm_bf16_path_for("avx512", NULL, 1, 0) == FM_ENULL &&
+              fm_bf16_path_for("avx", &name, 1, 0) == FM_EVALUE,
+          "bf16_path_for refusals");
+    CHECK(fm_bf16_path_for("avx512", &name, 1, 0) == FM_OK && !strcmp(name, "vdpbf16ps+fma") &&
+              fm_bf16_path_for("avx512", &name, 0, 1) == FM_OK && !strcmp(name, "emulated") &&
+              fm_bf16_path_for("avx2", &name, 1, 0) == FM_OK && !strcmp(name, "emulated+fma") &&
+              fm_bf16_path_for("baseline", &name, 1, 0) == FM_OK && !strcmp(name, "emulated"),
+          "bf16_path_for");
 }
 
 static void test_refusals(void) {

@@ -141,7 +141,7 @@ cdef class PredictorBF16:
         cdef float *op = <float *>_ptr(out)
         cdef size_t n_in = self.sizes[0], n_out = self.sizes[self.n_layers]
         cdef int rc = 0
-        cdef size_t l, s = 0, m
+        cdef size_t l = 0, s = 0, m
         cdef const float *inp
         cdef float *dst
         cdef float *bufs[2]

@@ -43,39 +43,54 @@
 /* ---- which path runs ---- */
 enum { FM_BF16_EMULATED = 0, FM_BF16_NATIVE = 1 };
 
-static int fm_bf16_detect(void) {
+/* The rule (fm_bf16_path_for; twin: reference/bf16.py): bit 0 the instruction (FM_BF16_NATIVE) where the kernel
+ * path is avx512 and the CPU has AVX512_BF16; bits 1-2 the exact float32 tiles, 2 on the avx512 path (AVX-512F), 1
+ * on avx2 (AVX2 + FMA), 0 elsewhere or with nofma. -1 for an unknown path. (The avx2/avx512 paths exist only on
+ * x86-64, where bf16_native.inc is compiled.) */
+static int fm_bf16_kind_for(const char *cpu_path, int has_bf16, int nofma) {
+    const int avx512 = !strcmp(cpu_path, "avx512"), avx2 = !strcmp(cpu_path, "avx2");
+    if (!avx512 && !avx2 && strcmp(cpu_path, "baseline") && strcmp(cpu_path, "naive")) return -1;
+    const int native = has_bf16 && avx512 ? FM_BF16_NATIVE : FM_BF16_EMULATED;
+    const int fma = nofma ? 0 : avx512 ? 2 : avx2 ? 1 : 0;
+    return native | fma << 1;
+}
+
+static const char *fm_bf16_name(int kind) {
+    static const char *names[] = {"emulated", "vdpbf16ps", "emulated+fma", "vdpbf16ps+fma"};
+    return names[(kind & 1) | (kind >> 1 ? 2 : 0)];
+}
+
+int fm_bf16_path_for(const char *cpu_path, const char **name, int has_bf16, int nofma) {
+    if (!cpu_path || !name) return FM_ENULL;
+    const int kind = fm_bf16_kind_for(cpu_path, has_bf16, nofma);
+    if (kind < 0) return FM_EVALUE;
+    *name = fm_bf16_name(kind);
+    return FM_OK;
+}
+
+/* this CPU: the instruction (x86-64 with AVX-512F and AVX512_BF16) */
+static int fm_bf16_cpu_has(void) {
 #if FM_BF16_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16") &&
-        !strcmp(fm_cpu_path(), "avx512"))
-        return FM_BF16_NATIVE;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
 #endif
-    return FM_BF16_EMULATED;
 }
 
-/* the exact float32 tiles: 2 with AVX-512F, 1 with AVX2 + FMA, 0 without (or FASTMLP_BF16=nofma) */
-static int fm_bf16_detect_fma(void) {
-    const char *env = getenv("FASTMLP_BF16");
-    if (env && !strcmp(env, "nofma")) return 0;
-    if (FM_BF16_X86 && !strcmp(fm_cpu_path(), "avx512")) return 2;
-    return FM_BF16_X86 && !strcmp(fm_cpu_path(), "avx2") ? 1 : 0;
-}
-
+/* the rule on this CPU, its kernel path and FASTMLP_BF16, decided once */
 static int fm_bf16_kind(void) {
     static int cached = -1;
     int k = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (k < 0) {
-        k = fm_bf16_detect() | fm_bf16_detect_fma() << 1; /* bit 0: the instruction; bits 1-2: the tiles */
+        const char *env = fmi_env(FMI_ENV_BF16);
+        k = fm_bf16_kind_for(fm_cpu_path(), fm_bf16_cpu_has(), env && !strcmp(env, "nofma"));
         __atomic_store_n(&cached, k, __ATOMIC_RELAXED);
     }
     return k;
 }
 
-const char *fm_bf16_path(void) {
-    static const char *names[] = {"emulated", "vdpbf16ps", "emulated+fma", "vdpbf16ps+fma"};
-    const int k = fm_bf16_kind();
-    return names[(k & 1) | (k >> 1 ? 2 : 0)];
-}
+const char *fm_bf16_path(void) { return fm_bf16_name(fm_bf16_kind()); }
 
 /* ---- conversions ---- */
 
@@ -284,6 +299,18 @@ static int fm_bf16_exact_rule(unsigned emin, unsigned emax, size_t n_in, const u
 #include "bf16_native.inc"
 #endif
 
+/* 1 when a finite x[i] rounds to a bf16 Inf (its magnitude's bits in [0x7f7f8000, 0x7f800000): from 0x1.fe8p127 =
+ * 3.3961e38, the midpoint between the largest bf16 and 2^128, up): one pass that vectorises */
+static int fm_bf16_overflows(const float *x, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= ((u & 0x7fffffffu) - 0x7f7f8000u) < 0x8000u;
+    }
+    return bad != 0;
+}
+
 int fm_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n, size_t n_in,
                           size_t n_out, fm_act act) {
     size_t count;
@@ -295,6 +322,7 @@ int fm_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, fl
     if (fm_overlap(p, pb, x, n * n_in * sizeof(float)) || fm_overlap(p, pb, Wp, count * 2) ||
         fm_overlap(p, pb, b, n_out * sizeof(float)))
         return FM_EOVERLAP;
+    if (fm_bf16_overflows(x, n * n_in)) return FM_EVALUE; /* a finite input must not become Inf */
     fmi_dense_forward_bf16(x, Wp, b, p, n, n_in, n_out, act);
     return FM_OK;
 }

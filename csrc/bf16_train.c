@@ -338,8 +338,8 @@ static void fm_mx_gemm(const uint16_t *A, const uint16_t *B, float *C, size_t M,
 #endif
 
 /* ---- the layer's forward and backward (no argument checks: mlp.c checked the network and the workspace) ---- */
-void fmi_dense_forward_mixed(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
-                             size_t n_out, fm_act act, void *scratch) {
+int fmi_dense_forward_mixed(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
+                            size_t n_out, fm_act act, void *scratch) {
 #if FM_AMX
     if (fm_mix_path() == FM_MIX_AMX) {
         uint16_t *A = (uint16_t *)fm_al64(scratch), *B = A + fm_up32(n) * fm_up32(n_in);
@@ -347,17 +347,17 @@ void fmi_dense_forward_mixed(const float *x, const float *W, const float *b, flo
         fm_mx_pack_pairs_t(W, n_in, n_in, n_out, B);
         fm_mx_gemm(A, B, p, n, n_out, fm_up32(n_in), n_out);
         fm_mx_bias_act(p, b, n, n_out, act);
-        return;
+        return FM_OK;
     }
 #endif
     float *xr = (float *)fm_al64(scratch), *Wr = (float *)fm_al64(xr + n * n_in);
     fm_mx_round_copy(x, xr, n * n_in);
     fm_mx_round_copy(W, Wr, n_out * n_in);
-    fmi_dense_forward_f32(xr, Wr, b, p, n, n_in, n_out, act);
+    return fmi_dense_forward_f32(xr, Wr, b, p, n, n_in, n_out, act);
 }
 
-void fmi_dense_backward_mixed(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
-                              float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch) {
+int fmi_dense_backward_mixed(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
+                             float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch) {
     fm_mx_delta_bias(p, dp, dz, db, n, n_out, act);
 #if FM_AMX
     if (fm_mix_path() == FM_MIX_AMX) {
@@ -372,7 +372,7 @@ void fmi_dense_backward_mixed(const float *x, const float *W, const float *p, co
             fm_mx_pack_pairs(W, n_in, n_out, n_in, Bw);
             fm_mx_gemm(Az, Bw, dx, n, n_in, o32, n_in);
         }
-        return;
+        return FM_OK;
     }
 #endif
     float *xr = (float *)fm_al64(scratch), *Wr = (float *)fm_al64(xr + n * n_in), *zr = (float *)fm_al64(Wr + n_out * n_in);
@@ -380,5 +380,5 @@ void fmi_dense_backward_mixed(const float *x, const float *W, const float *p, co
     fm_mx_round_copy(dz, zr, n * n_out);
     if (dx) fm_mx_round_copy(W, Wr, n_out * n_in);
     /* identity: the products alone (dz already holds the delta, db is done) */
-    fmi_dense_backward_f32(xr, Wr, p, zr, zr, dW, NULL, dx, n, n_in, n_out, FM_ACT_IDENTITY, 0);
+    return fmi_dense_backward_f32(xr, Wr, p, zr, zr, dW, NULL, dx, n, n_in, n_out, FM_ACT_IDENTITY, 0);
 }

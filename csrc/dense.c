@@ -6,6 +6,7 @@
  * runs on any x86-64; FASTMLP_ISA=avx512|avx2|baseline|naive in the environment forces a path. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@
 enum { FM_PATH_NAIVE = 0, FM_PATH_BASE = 1, FM_PATH_AVX2 = 2, FM_PATH_AVX512 = 3 };
 
 static int fm_detect_path(void) {
-    const char *env = getenv("FASTMLP_ISA");
+    const char *env = fmi_env(FMI_ENV_ISA);
     int best = FM_PATH_BASE;
 #if FM_X86_DISPATCH
     __builtin_cpu_init();
@@ -97,6 +98,61 @@ static size_t fm_cache_size(int level, size_t fallback) {
     return s ? s : fallback;
 }
 
+/* ---- the block-size rule (a function of its inputs only; fm_dense_blocking_for, reference/dense.py's twin) ---- */
+
+/* odd reports clamped, so that they cannot give odd blocks: an L1d outside [16 KiB, 1 MiB] is taken as 32 KiB, an
+ * L2 outside [128 KiB, 1 TiB] as 1 MiB, an L3 below the L2 as 4 x L2 */
+static void fm_clamp_caches(size_t *l1d, size_t *l2, size_t *l3) {
+    if (*l1d < 16 * 1024 || *l1d > 1024 * 1024) *l1d = 32 * 1024;
+    if (*l2 < 128 * 1024 || *l2 > ((size_t)1 << 40)) *l2 = 1024 * 1024;
+    if (*l3 < *l2) *l3 = 4 * *l2;
+}
+
+/* kc and nc for a register tile of mr rows x ncols columns of es-byte elements (gemm.inc's KN(blocks) explains the
+ * choice): the mr x kc micro-panel of A in a quarter of L1d and a kc x ncols panel of B in 2/3 of it, kc a multiple
+ * of 8 in [8, FM_KC_MAX]; the kc x nc slab of B in half of L2, at most FM_BBUF_BYTES, nc a multiple of ncols and at
+ * least ncols. force_kc / force_nc (FASTMLP_BLOCKS; 0: none) replace the cache-derived values before the rounding. */
+static void fm_blocks_rule(size_t l1d, size_t l2, size_t es, size_t mr, size_t ncols, size_t force_kc,
+                           size_t force_nc, size_t *kc, size_t *nc) {
+    size_t k = l1d / 4 / (mr * es), kb = l1d * 2 / 3 / (ncols * es);
+    k = (force_kc ? force_kc : (k < kb ? k : kb)) / 8 * 8;
+    k = k < 8 ? 8 : (k > FM_KC_MAX ? FM_KC_MAX : k);
+    size_t n = force_nc ? force_nc : (l2 / 2) / (k * es);
+    if (n * k * es > FM_BBUF_BYTES) n = FM_BBUF_BYTES / (k * es);
+    n = n / ncols * ncols;
+    *kc = k;
+    *nc = n < ncols ? ncols : n;
+}
+
+/* the register tile of a path (fm_cpu_path's names) for es-byte elements; FM_EVALUE for an unknown path */
+static int fm_path_tile(const char *path, size_t es, size_t *mr, size_t *ncols) {
+    if (!strcmp(path, "naive")) *mr = 0, *ncols = 0;
+    else if (!strcmp(path, "baseline")) *mr = FM_MR_BASE, *ncols = FM_NV * (16 / es);
+    else if (!strcmp(path, "avx2")) *mr = FM_MR_AVX2, *ncols = FM_NV * (32 / es);
+    else if (!strcmp(path, "avx512")) *mr = FM_MR_AVX512, *ncols = FM_NV * (64 / es);
+    else return FM_EVALUE;
+    return FM_OK;
+}
+
+int fm_dense_blocking_for(const char *cpu_path, size_t info[7], size_t l1d, size_t l2, size_t l3, size_t force_kc,
+                          size_t force_nc, int f64) {
+    size_t mr = 0, ncols = 0, kc = 0, nc = 0;
+    const size_t es = f64 ? sizeof(double) : sizeof(float);
+    if (!cpu_path || !info) return FM_ENULL;
+    if (force_kc > ((size_t)1 << 20) || force_nc > ((size_t)1 << 24)) return FM_EVALUE;
+    if (fm_path_tile(cpu_path, es, &mr, &ncols)) return FM_EVALUE;
+    fm_clamp_caches(&l1d, &l2, &l3);
+    if (mr) fm_blocks_rule(l1d, l2, es, mr, ncols, force_kc, force_nc, &kc, &nc);
+    info[0] = l1d;
+    info[1] = l2;
+    info[2] = l3;
+    info[3] = kc;
+    info[4] = nc;
+    info[5] = mr;
+    info[6] = ncols;
+    return FM_OK;
+}
+
 static fmi_cache_info fm_caches_v;
 static int fm_caches_ready = 0;
 
@@ -107,11 +163,9 @@ const fmi_cache_info *fmi_caches(void) {
         c.l1d = fm_cache_size(1, 32 * 1024);
         c.l2 = fm_cache_size(2, 1024 * 1024);
         c.l3 = fm_cache_size(3, 8 * 1024 * 1024);
-        if (c.l1d < 16 * 1024 || c.l1d > 1024 * 1024) c.l1d = 32 * 1024;
-        if (c.l2 < 128 * 1024) c.l2 = 1024 * 1024;
-        if (c.l3 < c.l2) c.l3 = 4 * c.l2;
+        fm_clamp_caches(&c.l1d, &c.l2, &c.l3);
         c.kc = c.nc = 0;
-        const char *env = getenv("FASTMLP_BLOCKS");
+        const char *env = fmi_env(FMI_ENV_BLOCKS);
         if (env) {
             unsigned long k = 0, n = 0;
             if (sscanf(env, "%lu,%lu", &k, &n) == 2 && k <= (1ul << 20) && n <= (1ul << 24)) {
@@ -129,9 +183,59 @@ const fmi_cache_info *fmi_caches(void) {
     return &fm_caches_v;
 }
 
-static _Thread_local unsigned char fm_scratch_v[FM_SCRATCH_BYTES] __attribute__((aligned(64)));
+/* ---- the products' per-thread scratch ----
+ * A heap buffer per thread that calls a product (OpenMP workers included), 64-byte aligned, allocated on the first
+ * call that needs it at the size that call needs and grown (at least doubling, up to FM_SCRATCH_BYTES) when a
+ * later call needs more; never shrunk. Only a pointer and a size are thread-local (16 bytes per thread instead of
+ * the whole buffer: a _Thread_local array made every thread of the process pay it on musl, and glibc aborts when
+ * it cannot allocate a thread's TLS block). A pthread key frees the buffer when its thread exits. The hot path is
+ * the size test in fm_scratch(); failures (no memory, no key) give NULL, which the products turn into FM_ENOMEM. */
+static _Thread_local unsigned char *fm_scratch_p;
+static _Thread_local size_t fm_scratch_n;
+static pthread_key_t fm_scratch_key;
+static pthread_once_t fm_scratch_once = PTHREAD_ONCE_INIT;
+static int fm_scratch_keyed;
+/* tests only (hidden, reached from the statically linked C tests): allocations of the scratch fail while > 0,
+ * each failure counting it down; -1 (or 0) never */
+int fmi_scratch_fail = 0;
 
-void *fmi_scratch(void) { return fm_scratch_v; }
+static void fm_scratch_release(void *buf) { /* runs in the exiting thread: its TLS is still there */
+    free(buf);
+    if (fm_scratch_p == buf) {
+        fm_scratch_p = NULL;
+        fm_scratch_n = 0;
+    }
+}
+
+static void fm_scratch_key_init(void) { fm_scratch_keyed = pthread_key_create(&fm_scratch_key, fm_scratch_release) == 0; }
+
+static void *fm_scratch_grow(size_t bytes) {
+    void *buf = NULL;
+    size_t want = fm_scratch_n * 2;
+    if (want > FM_SCRATCH_BYTES) want = FM_SCRATCH_BYTES;
+    if (want < bytes) want = bytes;
+    want = (want + 63) / 64 * 64;
+    pthread_once(&fm_scratch_once, fm_scratch_key_init);
+    if (!fm_scratch_keyed) return NULL;
+    if (__atomic_load_n(&fmi_scratch_fail, __ATOMIC_RELAXED) > 0) {
+        __atomic_fetch_sub(&fmi_scratch_fail, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    if (!(buf = aligned_alloc(64, want))) return NULL; /* want is a multiple of 64 */
+    if (pthread_setspecific(fm_scratch_key, buf)) {
+        free(buf);
+        return NULL;
+    }
+    free(fm_scratch_p);
+    fm_scratch_p = buf;
+    fm_scratch_n = want;
+    return buf;
+}
+
+/* this thread's scratch of at least `bytes` (64-byte aligned), NULL when it cannot be had */
+static inline void *fm_scratch(size_t bytes) {
+    return bytes <= fm_scratch_n ? (void *)fm_scratch_p : fm_scratch_grow(bytes);
+}
 
 int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
     size_t t;
@@ -166,31 +270,10 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define VL_AVX512 8
 #include "dense_type.inc"
 
+/* this CPU's caches and path through the rule; the kernels (KN(blocks)) apply the same rule to the same inputs, and
+ * their tiles are the FM_MR_* / FM_NV of the rule's table (dense_type.inc builds them from those) */
 int fm_dense_blocking(int f64, size_t info[7]) {
     if (!info) return FM_ENULL;
     const fmi_cache_info *ci = fmi_caches();
-    size_t kc = 0, nc = 0, mr = 0, ncols = 0;
-    if (f64) {
-        const fm_kernels_f64 *K = fm_pick_f64();
-        if (K) {
-            K->blocks(&kc, &nc);
-            mr = K->mr;
-            ncols = K->nc;
-        }
-    } else {
-        const fm_kernels_f32 *K = fm_pick_f32();
-        if (K) {
-            K->blocks(&kc, &nc);
-            mr = K->mr;
-            ncols = K->nc;
-        }
-    }
-    info[0] = ci->l1d;
-    info[1] = ci->l2;
-    info[2] = ci->l3;
-    info[3] = kc;
-    info[4] = nc;
-    info[5] = mr;
-    info[6] = ncols;
-    return FM_OK;
+    return fm_dense_blocking_for(fm_cpu_path(), info, ci->l1d, ci->l2, ci->l3, ci->kc, ci->nc, f64);
 }

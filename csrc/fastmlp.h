@@ -2,8 +2,12 @@
  * fastmlp.h -- the public C API of fastmlp's core.
  *
  * Plain C11, no Python. Every kernel exists for float32 (_f32) and float64 (_f64) and returns an int status:
- * FM_OK (0) or a negative FM_E* code (fm_strerror names it). Kernels never allocate, print or exit; they check
- * their pointers, sizes and enums before touching memory, and write nothing when they refuse.
+ * FM_OK (0) or a negative FM_E* code (fm_strerror names it). Kernels never print or exit; they check their
+ * pointers, sizes and enums before touching memory, and write nothing when they refuse. The only memory they
+ * allocate is the dense products' scratch: one buffer per thread that runs them (OpenMP workers included), made on
+ * first use at the size a call needs, grown when a call needs more, freed when the thread exits (at most ~2.4 MB
+ * per thread); FM_ENOMEM when it cannot be allocated (the outputs are then unspecified, a network step or epoch
+ * returns before its update: parameters unchanged).
  *
  * Layout: row-major, one sample per row. A layer with n_in inputs and n_out outputs has W[n_out][n_in] and
  * b[n_out]; a batch x[n][n_in] gives p[n][n_out] = act(x . W^T + b).
@@ -52,6 +56,7 @@ extern "C" {
 #define FM_EVALUE    -6  /* a scalar option is out of range (lr < 0, momentum >= 1, t == 0, ...) */
 #define FM_EOVERLAP  -7  /* an output buffer overlaps an input or another output */
 #define FM_EDIVERGED -8  /* the loss or a gradient is NaN/Inf: the step was refused, parameters unchanged */
+#define FM_ENOMEM    -9  /* no memory for the products' per-thread scratch: outputs unspecified, parameters kept */
 
 typedef enum {
     FM_ACT_IDENTITY = 0,
@@ -64,6 +69,12 @@ typedef enum {
 FM_API const char *fm_strerror(int code);
 /* Library version string, FASTMLP_VERSION of the build. */
 FM_API const char *fm_version(void);
+/* Reads the environment variables the kernels obey (FASTMLP_ISA, FASTMLP_BLOCKS, FASTMLP_BF16) and makes the
+ * choices that depend on them and on the CPU (kernel path, cache blocking, bf16 path), once per process: later
+ * calls, and later changes to the environment, change nothing. Optional: without it the first kernel that needs
+ * them does the same (thread-safely); call it at start-up, before other threads may change the environment (the
+ * Python extension calls it at import). Returns FM_OK. */
+FM_API int fm_init(void);
 /* The most threads the kernels use. A bound well above any shared-memory machine's hardware threads today (the
  * largest two-socket servers have 384-768), yet low enough that OpenMP can create them: each thread reserves a
  * stack (8 MiB by default, so 1024 threads reserve 8 GiB of address space), and libgomp exits the process when
@@ -88,6 +99,15 @@ FM_API double fm_cpu_peak_gflops(int f64, double seconds);
  * the packed slab of B), info[5] x info[6] = the register tile (rows x columns); the block sizes are 0 on the
  * "naive" path. FASTMLP_BLOCKS=kc,nc in the environment forces the block sizes (rounded and clamped). */
 FM_API int fm_dense_blocking(int f64, size_t info[7]);
+/* The rule fm_dense_blocking applies, as a function of its inputs (so it has a twin, reference.dense_blocking_for):
+ * info[0..6] as above for a path named cpu_path ("avx512", "avx2", "baseline", "naive") and caches of l1d, l2, l3
+ * bytes, with force_kc / force_nc > 0 as FASTMLP_BLOCKS=kc,nc. Odd cache sizes are clamped (an L1d outside
+ * [16 KiB, 1 MiB] counts as 32 KiB, an L2 outside [128 KiB, 1 TiB] as 1 MiB, an L3 below the L2 as 4 x L2);
+ * kc = the largest multiple of 8 with the tile's rows x kc in a quarter of L1d and kc x its columns in 2/3 of it,
+ * within [8, 512]; nc = columns of the kc x nc slab in half of L2 (at most 2 MiB), a multiple of the tile's
+ * columns, at least one tile. FM_EVALUE for an unknown path, force_kc > 2^20 or force_nc > 2^24. */
+FM_API int fm_dense_blocking_for(const char *cpu_path, size_t info[7], size_t l1d, size_t l2, size_t l3,
+                                 size_t force_kc, size_t force_nc, int f64);
 
 /* ---- dense.c : one fully connected layer ---------------------------------------------------------------- */
 
@@ -142,6 +162,12 @@ FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const 
 /* "vdpbf16ps" (the instruction) or "emulated", with "+fma" where float32 FMA tiles run the work items whose
  * exponent range makes them give the same bits (FASTMLP_BF16=nofma turns them off). */
 FM_API const char *fm_bf16_path(void);
+/* The rule fm_bf16_path applies, as a function of its inputs (twin: reference.bf16_path_for): *name = the bf16 path
+ * on kernel path cpu_path ("avx512", "avx2", "baseline", "naive") of a CPU with (has_bf16 != 0) or without the
+ * AVX512_BF16 instruction, nofma != 0 as FASTMLP_BF16=nofma: "vdpbf16ps" where the path is avx512 and the CPU has
+ * the instruction, else "emulated"; "+fma" on the avx512 and avx2 paths unless nofma. FM_EVALUE for an unknown
+ * path. */
+FM_API int fm_bf16_path_for(const char *cpu_path, const char **name, int has_bf16, int nofma);
 /* y[i] = x[i] rounded to bf16 as VCVTNEPS2BF16 does: to nearest even; NaN stays NaN (quiet, sign and top payload
  * kept); zeros and denormals give a zero of their sign; past the largest bf16: Inf. */
 FM_API int fm_float_to_bf16(const float *x, uint16_t *y, size_t n);
@@ -160,7 +186,9 @@ FM_API int fm_dense_pack_bf16(const uint16_t *W, uint16_t *Wp, size_t n_in, size
 /* p[n][n_out] = act(bf16(x) . W^T + b): x[n][n_in] float32 rounded to bf16 (fm_float_to_bf16) as it is read, Wp
  * the packed bf16 weights, the sums as above (starting from +0), then z = sum + b[o] in float32 (b may be NULL)
  * and the activation, computed in double from z and rounded to float32. Overwrites p. Wp must hold
- * fm_dense_packed_size_bf16(n_in, n_out) values packed with these sizes (not checkable here). */
+ * fm_dense_packed_size_bf16(n_in, n_out) values packed with these sizes (not checkable here). A finite x that
+ * rounds past the largest bf16 (|x| >= 0x1.fe8p127 = 3.3961e38 would become Inf) gives FM_EVALUE, nothing written
+ * (x's NaN and Inf are the caller's to check: they give NaN/Inf outputs). */
 FM_API int fm_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n,
                                  size_t n_in, size_t n_out, fm_act act);
 

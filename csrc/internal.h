@@ -19,6 +19,11 @@
 /* panels of the packed weight layout are stored in groups of this many, interleaved by k (fastmlp.h) */
 #define FM_PACK_GROUP 4
 
+/* The environment variables of the kernels as they were at the first read (core.c: fm_init, else the first call
+ * that needs one; never re-read): the value, NULL when unset. */
+enum { FMI_ENV_ISA = 0, FMI_ENV_BLOCKS = 1, FMI_ENV_BF16 = 2, FMI_ENV_COUNT = 3 };
+const char *fmi_env(int which);
+
 /* Cache blocking of the dense products (gemm.inc): the caches this CPU reports (sysconf, else
  * /sys/devices/system/cpu/cpu0/cache, else 32 KiB / 1 MiB / 8 MiB), read once. */
 typedef struct {
@@ -27,14 +32,20 @@ typedef struct {
                     * caches; rounded and clamped by each kernel set */
 } fmi_cache_info;
 const fmi_cache_info *fmi_caches(void);
-/* Per-thread scratch of the products (thread-local, not heap: kernels never allocate): the packed kc x nc slab
- * of B (at most FM_BBUF_BYTES, which caps kc * nc; at least FM_KC_MAX x one panel of 128 bytes), then packed
- * micro-panels of A (at most FM_FEW_PANELS = 8 x 12 rows x FM_KC_MAX float64: FM_ABUF_BYTES). */
+/* Per-thread scratch of the products (dense.c's fm_scratch: a heap buffer per calling thread, allocated on first use
+ * at the size a call needs, freed at thread exit): the packed kc x nc slab of B (at most FM_BBUF_BYTES, which caps
+ * kc * nc; at least FM_KC_MAX x one panel of 128 bytes), then packed micro-panels of A (at most FM_FEW_PANELS = 8 x
+ * 12 rows x FM_KC_MAX float64: FM_ABUF_BYTES). */
 #define FM_BBUF_BYTES ((size_t)2048 * 1024)
 #define FM_KC_MAX ((size_t)512)
 #define FM_ABUF_BYTES ((size_t)8 * 12 * 512 * 8)
 #define FM_SCRATCH_BYTES (FM_BBUF_BYTES + FM_ABUF_BYTES)
-void *fmi_scratch(void);
+/* the register tiles (dense_type.inc builds the kernels with them, fm_dense_blocking_for reports them): MR rows by
+ * FM_NV vectors of one instruction set's width (16, 32 or 64 bytes) */
+#define FM_MR_BASE 6
+#define FM_MR_AVX2 6
+#define FM_MR_AVX512 12
+#define FM_NV 2
 
 /* elementwise updates split across threads above this many values */
 #define FM_PAR_MIN_UPDATE ((size_t)1 << 16)
@@ -197,26 +208,28 @@ double fmi_max_abs_f32(const float *a, size_t n);
 double fmi_max_abs_f64(const double *a, size_t n);
 
 /* argument-free cores of the dense kernels (dense.inc), for mlp.c after it has checked the whole network */
-void fmi_dense_forward_f32(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
-                           size_t n_out, fm_act act);
-void fmi_dense_forward_f64(const double *x, const double *W, const double *b, double *p, size_t n, size_t n_in,
-                           size_t n_out, fm_act act);
-void fmi_dense_backward_f32(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
-                            float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
-void fmi_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp, double *dz,
-                            double *dW, double *db, double *dx, size_t n, size_t n_in, size_t n_out, fm_act act,
-                            int accumulate);
+/* (FM_OK, or FM_ENOMEM when a thread could not get the products' scratch: outputs unspecified) */
+int fmi_dense_forward_f32(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
+                          size_t n_out, fm_act act);
+int fmi_dense_forward_f64(const double *x, const double *W, const double *b, double *p, size_t n, size_t n_in,
+                          size_t n_out, fm_act act);
+int fmi_dense_backward_f32(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
+                           float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate);
+int fmi_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp, double *dz,
+                           double *dW, double *db, double *dx, size_t n, size_t n_in, size_t n_out, fm_act act,
+                           int accumulate);
 
 /* argument-free core of fm_dense_forward_bf16 (bf16.c) */
 void fmi_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n, size_t n_in,
                             size_t n_out, fm_act act);
 
 /* the mixed-precision products of fm_mlp_train_step_bf16 (bf16_train.c): the forward and backward of a float32
- * layer whose products read bf16-rounded operands; scratch: fmi_mixed_scratch_bytes(n, n_in, n_out) bytes */
+ * layer whose products read bf16-rounded operands; scratch: fmi_mixed_scratch_bytes(n, n_in, n_out) bytes;
+ * FM_OK, or FM_ENOMEM from the float32 products of the emulated path */
 int fmi_mixed_scratch_bytes(size_t n, size_t n_in, size_t n_out, size_t *bytes);
-void fmi_dense_forward_mixed(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
+int fmi_dense_forward_mixed(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
                              size_t n_out, fm_act act, void *scratch);
-void fmi_dense_backward_mixed(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
+int fmi_dense_backward_mixed(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
                               float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch);
 
 /* argument-free cores of the losses (loss.inc): the public fm_loss_* check, then call these; so does mlp.c after

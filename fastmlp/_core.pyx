@@ -18,6 +18,10 @@ from .vocabulary import ACTIVATIONS, CORE_LOSSES, OPTIMIZERS
 
 include "_core_capsule.pxi"  # generated from fastmlp.h by tools/gen_core.py, as _core.pxd (with the c_* dispatchers)
 
+# FASTMLP_ISA / FASTMLP_BLOCKS / FASTMLP_BF16 are read here, once, with the GIL held (never later inside a kernel
+# running without it, beside a thread writing os.environ): changing them after import has no effect
+fm_init()
+
 # the names are fastmlp.vocabulary's; the C enums of fastmlp.h must list the same, in the same order: checked once
 for _enum, _names in (("fm_act", ACTIVATIONS), ("fm_loss", CORE_LOSSES)):
     if C_ENUMS[_enum] != _names:

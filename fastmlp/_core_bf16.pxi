@@ -15,6 +15,26 @@ cdef bint _finite_bf16(const uint16_t *a, size_t n) noexcept nogil:
     return bad == 0
 
 
+cdef int _bf16_forward_raise(int rc, str where, str name) except -1:
+    """fm_dense_forward_bf16's status as an exception: FM_EVALUE is its refusal of a finite input that rounds to a
+    bf16 Inf (every other argument was checked before the call)."""
+    if rc == FM_EVALUE:
+        raise ValueError(f"{where}: {name} holds finite values too large for bfloat16 (|{name}| >= 3.3961e38 rounds "
+                         f"to Inf; the largest bfloat16 is 3.3895e38): scale the input down")
+    return _raise_for(rc, where)
+
+
+def bf16_path_for(cpu_path, has_bf16, nofma):
+    """The rule bf16_path applies, for any kernel path and CPU (C: ``fm_bf16_path_for``; its twin is
+    ``fastmlp.reference.bf16_path_for``): the path's name."""
+    if not isinstance(cpu_path, str):
+        raise TypeError(f"cpu_path: expected a str, got {type(cpu_path).__name__}")
+    cdef bytes path = cpu_path.encode()
+    cdef const char *name = NULL
+    _raise_for(fm_bf16_path_for(path, &name, bool(has_bf16), bool(nofma)), "bf16_path_for")
+    return name.decode()
+
+
 def bf16_path():
     """The bfloat16 product path this process's ``dense_forward_bf16`` runs (C: ``fm_bf16_path``).
 
@@ -311,7 +331,9 @@ def dense_forward_bf16(x, Wp, b=None, act="relu", *, out=None, check_finite=True
         ``check_finite`` not a bool.
     ValueError
         A shape does not match Wp's n_in or n_out, an array is empty, non-contiguous or holds NaN/Inf, ``out`` is
-        read-only or overlaps an input, or ``act`` is unknown.
+        read-only or overlaps an input, ``act`` is unknown, or x holds finite values that round past the largest
+        bfloat16 (``|x| >= 3.3961e38``: they would become Inf; refused whatever ``check_finite``, like such
+        values of W by ``dense_pack_bf16``).
 
     See Also
     --------
@@ -351,6 +373,6 @@ def dense_forward_bf16(x, Wp, b=None, act="relu", *, out=None, check_finite=True
     cdef int rc
     with nogil:
         rc = fm_dense_forward_bf16(&xv[0, 0], &wv[0], bp, &pv[0, 0], xv.shape[0], xv.shape[1], pv.shape[1], code)
-    _raise_for(rc, "dense_forward_bf16")
+    _bf16_forward_raise(rc, "dense_forward_bf16", "x")
     return p
 

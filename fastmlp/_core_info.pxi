@@ -42,6 +42,22 @@ def dense_blocking(dtype="float32"):
             "tile_cols": info[6]}
 
 
+def dense_blocking_for(cpu_path, dtype, size_t l1d, size_t l2, size_t l3, size_t force_kc=0, size_t force_nc=0):
+    """The rule dense_blocking applies, for any path and caches (C: ``fm_dense_blocking_for``; its twin is
+    ``fastmlp.reference.dense_blocking_for``): the same dict as dense_blocking, the cache sizes as clamped."""
+    if not isinstance(cpu_path, str):
+        raise TypeError(f"cpu_path: expected a str, got {type(cpu_path).__name__}")
+    dt = np.dtype(dtype)
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected float32 or float64, got {dt}")
+    cdef bytes path = cpu_path.encode()
+    cdef size_t info[7]
+    _raise_for(fm_dense_blocking_for(path, info, l1d, l2, l3, force_kc, force_nc, dt == np.float64),
+               "dense_blocking_for")
+    return {"l1d": info[0], "l2": info[1], "l3": info[2], "kc": info[3], "nc": info[4], "tile_rows": info[5],
+            "tile_cols": info[6]}
+
+
 def cpu_peak_gflops(dtype="float32", seconds=0.3):
     """One thread's measured multiply-add peak in GFLOP/s for this dtype on the path cpu_path() reports."""
     seconds = _scalar("seconds", seconds, 0.0, 10.0, lo_open=True)
@@ -121,6 +137,9 @@ def strerror(code):
 
 
 cdef inline int _raise_for(int rc, str where) except -1:
+    if rc == FM_ENOMEM:
+        raise MemoryError(f"{where}: the C core could not allocate its per-thread scratch for the dense products "
+                          f"(at most ~2.4 MB per thread; code {rc})")
     if rc != FM_OK:
         raise ValueError(f"{where}: C core refused the call: {fm_strerror(rc).decode()} (code {rc})")
     return 0

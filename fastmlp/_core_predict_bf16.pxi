@@ -141,7 +141,7 @@ cdef class PredictorBF16:
         cdef float *op = <float *>_ptr(out)
         cdef size_t n_in = self.sizes[0], n_out = self.sizes[self.n_layers]
         cdef int rc = 0
-        cdef size_t l, s = 0, m
+        cdef size_t l = 0, s = 0, m
         cdef const float *inp
         cdef float *dst
         cdef float *bufs[2]
@@ -163,7 +163,8 @@ cdef class PredictorBF16:
                 s += m
         if rc == 1:
             raise ValueError("X: contains NaN or Inf")
-        _raise_for(rc, "PredictorBF16")
+        if rc:  # FM_EVALUE at layer l > 0: the previous layer's float32 output was too large for bfloat16
+            _bf16_forward_raise(rc, "PredictorBF16", "X" if l == 0 else f"the activations entering layer {l}")
         return out
 
 

@@ -6,10 +6,12 @@ runs the same loop nest. It is slow on purpose and obviously right; the tests co
 Installed with the wheel as ``fastmlp.reference``.
 """
 from .common import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACTIVATIONS, KernelError
-from .dense import dense_backward, dense_forward, dense_forward_packed, dense_pack, dense_pack_width, dense_packed_size
+from .dense import (dense_backward, dense_blocking_for, dense_forward, dense_forward_packed, dense_pack, dense_pack_width,
+                    dense_packed_size)
 from .loss import loss_mse, loss_poisson, loss_softmax_ce, loss_sigmoid_bce, softmax
 from .sparse import csr_dense_backward, csr_dense_forward
-from .bf16 import bf16_to_float, dense_forward_bf16, dense_pack_bf16, dense_packed_size_bf16, float_to_bf16
+from .bf16 import (bf16_path_for, bf16_to_float, dense_forward_bf16, dense_pack_bf16, dense_packed_size_bf16,
+                   float_to_bf16)
 from .optim import sgd_update, adam_update
 from .mlp import (Net, Optim, LOSSES, OPT_SGD, OPT_ADAM, mlp_num_params, mlp_state_size, mlp_forward,
                   mlp_loss_grad, mlp_train_step, mlp_train_epoch, mlp_forward_csr, mlp_loss_grad_csr,
@@ -22,6 +24,7 @@ __all__ = [
     "loss_mse", "loss_softmax_ce", "loss_sigmoid_bce", "loss_poisson", "softmax",
     "csr_dense_forward", "csr_dense_backward",
     "float_to_bf16", "bf16_to_float", "dense_packed_size_bf16", "dense_pack_bf16", "dense_forward_bf16",
+    "dense_blocking_for", "bf16_path_for",
     "sgd_update", "adam_update",
     "Net", "Optim", "LOSSES", "OPT_SGD", "OPT_ADAM", "mlp_num_params", "mlp_state_size", "mlp_forward",
     "mlp_loss_grad", "mlp_train_step", "mlp_train_epoch", "mlp_forward_csr", "mlp_loss_grad_csr",

@@ -267,7 +267,8 @@ def dense_forward_bf16(x, Wp, b, p, n, n_in, n_out, act):
     Raises
     ------
     KernelError
-        Where the C twin returns a negative ``FM_E*`` code (nothing is written then).
+        Where the C twin returns a negative ``FM_E*`` code (nothing is written then), a finite x that rounds past
+        the largest bf16 (``|x| >= 3.3961e38``, it would become Inf) included.
 
     See Also
     --------
@@ -287,6 +288,9 @@ def dense_forward_bf16(x, Wp, b, p, n, n_in, n_out, act):
     """
     pairs, panels, _ = _layout(n, n_in, n_out)
     check_act(act)
+    for i in range(n * n_in):  # a finite x that rounds to a bf16 Inf (|x| >= 3.3961e38) is refused
+        if 0x7F7F8000 <= f32_bits(x[i]) & 0x7FFFFFFF < 0x7F800000:
+            raise KernelError("option out of range")
     for i in range(n):
         xb = [bf16_round(f32_bits(x[i * n_in + k])) if k < n_in else 0 for k in range(2 * pairs)]
         for o in range(n_out):
@@ -299,3 +303,46 @@ def dense_forward_bf16(x, Wp, b, p, n, n_in, n_out, act):
                 acc = bf16_step(bf16_step(acc, Wp[w + 1], xb[2 * q + 1]), Wp[w], xb[2 * q])
             z = f32(acc + b[o]) if b is not None else acc
             p[i * n_out + o] = bf16_act(z, act)
+
+
+def bf16_path_for(cpu_path, name, has_bf16, nofma):
+    """The bf16 product path for a kernel path, a CPU with or without AVX512_BF16 and ``FASTMLP_BF16=nofma``.
+
+    "vdpbf16ps" (the instruction) where the path is avx512 and the CPU has it, else "emulated"; "+fma" (the exact
+    float32 tiles) on the avx512 and avx2 paths unless nofma.
+
+    Parameters
+    ----------
+    cpu_path : str
+        The kernel path: "avx512", "avx2", "baseline" or "naive".
+    name : list of str
+        Written: one value, the path's name.
+    has_bf16 : int
+        Nonzero when the CPU has the AVX512_BF16 instruction.
+    nofma : int
+        Nonzero as ``FASTMLP_BF16=nofma``: no float32 tiles.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code: an unknown path.
+
+    See Also
+    --------
+    fastmlp.bf16_path : The path of this process (the C rule applied to this CPU).
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> name = [None]
+    >>> ref.bf16_path_for("avx2", name, 1, 0)
+    >>> name
+    ['emulated+fma']
+    """
+    avx512, avx2 = cpu_path == "avx512", cpu_path == "avx2"
+    if not avx512 and not avx2 and cpu_path != "baseline" and cpu_path != "naive":
+        raise KernelError("option out of range")
+    native = 1 if has_bf16 and avx512 else 0
+    fma = 0 if nofma else 2 if avx512 else 1 if avx2 else 0
+    kind = native | fma << 1
+    name[0] = ("emulated", "vdpbf16ps", "emulated+fma", "vdpbf16ps+fma")[(kind & 1) | (2 if kind >> 1 else 0)]

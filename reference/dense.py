@@ -325,3 +325,80 @@ def dense_backward(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate)
                 for o in range(n_out):
                     s += dz[i * n_out + o] * W[o * n_in + k]
                 dx[i * n_in + k] = s
+
+
+KC_MAX = 512  # FM_KC_MAX: the deepest block
+BBUF_BYTES = 2048 * 1024  # FM_BBUF_BYTES: the most bytes of B's packed slab
+TILES = {"baseline": (6, 32), "avx2": (6, 64), "avx512": (12, 128)}  # FM_MR_* rows; FM_NV x vector bytes a row
+
+
+def dense_blocking_for(cpu_path, info, l1d, l2, l3, force_kc, force_nc, f64):
+    """The block-size rule of the dense products: caches, block sizes and register tile for a path.
+
+    Odd cache sizes are clamped first (an L1d outside [16 KiB, 1 MiB] counts as 32 KiB, an L2 outside
+    [128 KiB, 1 TiB] as 1 MiB, an L3 below the L2 as 4 x L2); then ``kc`` is the largest multiple of 8 in [8, 512]
+    with the tile's rows x kc elements in a quarter of L1d and kc x its columns in 2/3 of it, and ``nc`` the
+    columns of a kc x nc slab in half of L2 (at most 2 MiB), a multiple of the tile's columns, at least one tile.
+
+    Parameters
+    ----------
+    cpu_path : str
+        The kernel path: "avx512", "avx2", "baseline" or "naive" (no tiles, no blocks).
+    info : list of int
+        Written: 7 values, the clamped l1d, l2, l3, then kc, nc, the tile's rows and columns.
+    l1d : int
+        The L1 data cache in bytes.
+    l2 : int
+        The L2 cache in bytes.
+    l3 : int
+        The L3 cache in bytes.
+    force_kc : int
+        A forced depth of a block (``FASTMLP_BLOCKS=kc,nc``), 0 for none; at most 2**20.
+    force_nc : int
+        Forced columns of the slab, 0 for none; at most 2**24.
+    f64 : int
+        Nonzero for float64 elements, 0 for float32.
+
+    Raises
+    ------
+    KernelError
+        Where the C twin returns a negative ``FM_E*`` code: an unknown path or a forced size too large.
+
+    See Also
+    --------
+    fastmlp._core.dense_blocking_for : The C rule (``fm_dense_blocking_for``), on which ``dense_blocking`` runs.
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> info = [0] * 7
+    >>> ref.dense_blocking_for("avx512", info, 48 * 1024, 2 * 1024 * 1024, 0, 0, 0, 0)
+    >>> info                         # L3 below L2: 4 x L2; 12 x 32 float32 tile, kc 256, nc 1024
+    [49152, 2097152, 8388608, 256, 1024, 12, 32]
+    """
+    es = 8 if f64 else 4
+    if force_kc > 2 ** 20 or force_nc > 2 ** 24:
+        raise KernelError("option out of range")
+    if cpu_path == "naive":
+        mr, ncols = 0, 0
+    elif cpu_path in TILES:
+        mr, ncols = TILES[cpu_path][0], TILES[cpu_path][1] // es
+    else:
+        raise KernelError("option out of range")
+    if l1d < 16 * 1024 or l1d > 1024 * 1024:
+        l1d = 32 * 1024
+    if l2 < 128 * 1024 or l2 > 2 ** 40:
+        l2 = 1024 * 1024
+    if l3 < l2:
+        l3 = 4 * l2
+    kc = nc = 0
+    if mr:
+        k, kb = l1d // 4 // (mr * es), l1d * 2 // 3 // (ncols * es)
+        k = (force_kc if force_kc else min(k, kb)) // 8 * 8
+        k = 8 if k < 8 else min(k, KC_MAX)
+        n = force_nc if force_nc else (l2 // 2) // (k * es)
+        if n * k * es > BBUF_BYTES:
+            n = BBUF_BYTES // (k * es)
+        n = n // ncols * ncols
+        kc, nc = k, max(n, ncols)
+    info[:7] = [l1d, l2, l3, kc, nc, mr, ncols]

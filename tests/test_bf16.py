@@ -222,6 +222,52 @@ def test_bf16_bad_input():
     assert np.asarray(Wp).flags.writeable is False and Wp.nbytes == 2 * Wp.size == 2 * (16 * 4 + 32)
 
 
+def test_finite_x_that_rounds_to_bf16_inf_is_refused():
+    # |x| >= 3.3961e38 (bits 0x7f7f8000, the midpoint between the largest bf16 and 2^128) rounds to Inf: refused by
+    # the C kernel (whatever check_finite) and by its twin, like such W values at pack time; nothing written
+    Wp = fastmlp.dense_pack_bf16(np.ones((2, 2), np.float32))
+    count = [0]
+    reference.dense_packed_size_bf16(count, 2, 2)
+    rWp = [0] * count[0]
+    reference.dense_pack_bf16([16256] * 4, rWp, 2, 2)  # W = ones in bf16
+    for u, refused in ((0x7F7F8000, True), (0xFF7F8000, True), (0x7F7FFFFF, True), (0x7F7F7FFF, False),
+                       (0x00000001, False)):
+        x = np.array([[1.0, 0.0]], np.float32)
+        x.view(np.uint32)[0, 1] = u
+        out = np.full((1, 2), -1.0, np.float32)
+        p = [-1.0, -1.0]
+        for check_finite in (True, False):
+            if refused:
+                with pytest.raises(ValueError, match=r"dense_forward_bf16: x holds finite values too large for "
+                                                     r"bfloat16 \(\|x\| >= 3.3961e38 rounds to Inf"):
+                    fastmlp.dense_forward_bf16(x, Wp, out=out, act="identity", check_finite=check_finite)
+                assert (out == -1.0).all()
+            else:
+                fastmlp.dense_forward_bf16(x, Wp, out=out, act="identity", check_finite=check_finite)
+                assert np.isfinite(out).all()
+        if refused:
+            with pytest.raises(reference.KernelError, match="option out of range"):
+                reference.dense_forward_bf16([float(v) for v in x.ravel()], rWp, None, p, 1, 2, 2,
+                                             reference.ACT_IDENTITY)
+            assert p == [-1.0, -1.0]
+        else:
+            reference.dense_forward_bf16([float(v) for v in x.ravel()], rWp, None, p, 1, 2, 2, reference.ACT_IDENTITY)
+            assert bits(p).tolist() == bits(out).ravel().tolist()
+    # the predictor: X, and a hidden layer whose float32 output is too large for bfloat16
+    model = fastmlp.MLP([2, 3, 2], seed=0)
+    pred = model.predictor("bfloat16")
+    with pytest.raises(ValueError, match=r"PredictorBF16: X holds finite values too large for bfloat16"):
+        pred(np.array([[3.4e38, 1.0]], np.float32))
+    with pytest.raises(ValueError, match="too large for bfloat16"):
+        pred(np.array([[3.4e38, 1.0]], np.float32), check_finite=False)
+    big = np.float32(1.4140625 * 2.0 ** 64)  # x * W = 1.99957 * 2^127 = 3.4019e38: finite in float32, not in bf16
+    params = np.array([big, 0.0, 1.0, 0.0], np.float32)  # W0, b0, W1, b1 of a 1-1-1 network
+    deep = _core.PredictorBF16([1, 1, 1], ["identity", "identity"], params)
+    with pytest.raises(ValueError, match="the activations entering layer 1 holds finite values too large"):
+        deep(np.array([[1.4140625 * 2.0 ** 63]], np.float32))
+    assert deep(np.array([[2.0 ** 63]], np.float32))[0, 0] == np.float32(float(big) * 2.0 ** 63)
+
+
 # ---- the bf16 predictor ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("layers,act,dtype", [([784, 256, 128, 10], "relu", "float32"),

@@ -100,8 +100,34 @@ def test_operand_paths_and_row_tiles_change_no_bit(dtype):
         xw, Ww, dpw = (np.ascontiguousarray(a) for a in (x[:, :width], W[:width, :width], dp[:, :width]))
         p_all = fastmlp.dense_forward(xw, Ww, None, "identity")
         dx_all = fastmlp.dense_backward(xw, Ww, dpw, dpw, "identity")[2]
-        for rows in (1, 4, 13, 16, 40, 64, 97):
+        for rows in (1, 2, 3, 4, 13, 16, 40, 64, 97):  # 1-3: W read in place (gemm.inc rows_t)
             p = fastmlp.dense_forward(xw[:rows], Ww, None, "identity")
             dx = fastmlp.dense_backward(xw[:rows], Ww, dpw[:rows], dpw[:rows], "identity")[2]
             assert p.tobytes() == p_all[:rows].tobytes(), (width, rows)
             assert dx.tobytes() == dx_all[:rows].tobytes(), (width, rows)
+
+
+ENV_SCRIPT = r"""
+import os, json, sys
+import numpy as np
+import fastmlp
+from fastmlp import _core
+if sys.argv[1] == "change":  # right after the import, before any kernel ran
+    os.environ.update(FASTMLP_ISA=sys.argv[2], FASTMLP_BLOCKS="8,64", FASTMLP_BF16="nofma")
+fastmlp.dense_forward(np.ones((20, 30)), np.ones((40, 30)))
+print(json.dumps([_core.cpu_path(), _core.bf16_path(), _core.dense_blocking("float32")]))
+"""
+
+
+def test_environment_is_read_once_at_import():
+    # FASTMLP_ISA / _BLOCKS / _BF16 are read when the extension is imported (fm_init), never inside a kernel: a
+    # change after the import has no effect
+    env = {k: v for k, v in os.environ.items() if k not in ("FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16")}
+    other = "naive" if _core.cpu_path() != "naive" else "baseline"
+    got = []
+    for how in ("keep", "change"):
+        proc = subprocess.run([sys.executable, "-c", ENV_SCRIPT, how, other], env=env, cwd=HERE, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        got.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert got[0] == got[1]

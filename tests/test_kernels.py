@@ -47,6 +47,22 @@ def test_every_kernel_has_a_twin_and_a_case():
     for name in network:
         assert callable(getattr(reference, name)), name
     assert c_kernels - network == set(KERNELS), (c_kernels ^ set(KERNELS), names)
+    # every other fm_ function has a twin too, or reports the machine or the library (then listed here, by reason)
+    others = set(re.findall(r"FM_API\s+[^;{}()]*?\bfm_(\w+)\s*\(", header)) - {f"{k}_f32" for k in c_kernels} \
+        - {f"{k}_f64" for k in c_kernels}
+    no_twin = {
+        "strerror", "version", "build_info",  # the library: a status code's name, the version, the build's options
+        "init",  # reads the environment once (FASTMLP_ISA/BLOCKS/BF16) and makes the choices below
+        "set_num_threads", "get_num_threads",  # the library's thread count
+        "cpu_path", "cpu_peak_gflops",  # the CPU: its instruction set, its measured multiply-add rate
+        "dense_blocking",  # this CPU's caches through dense_blocking_for, which has a twin (test_blocking_rule)
+        "bf16_path",  # this CPU through bf16_path_for, which has a twin (test_bf16_path_rule)
+    }
+    assert no_twin <= others, no_twin - others
+    for name in others:
+        has_twin = callable(getattr(reference, name, None))
+        assert has_twin != (name in no_twin), f"fm_{name}: needs a twin in fastmlp.reference (or, if it reports the " \
+                                              f"machine or the library, a line in no_twin)"
 
 
 layer_sizes = dict(n=st.integers(1, 9), n_in=st.integers(1, 17), n_out=st.integers(1, 17),
@@ -278,3 +294,68 @@ def test_updates_store_no_subnormals(dtype):
     fastmlp.sgd_update(Ws, np.zeros(2, dtype), vs, lr=0.1, momentum=0.9)
     assert vs[0] == 0 and Ws[0] == 0 and vs[1] == dtype(0.9) and Ws[1] == dtype(2.0) - dtype(0.1) * dtype(0.9)
     assert not np.any((W != 0) & (np.abs(W) < tiny))
+
+
+CACHES = st.one_of(st.sampled_from([0, 1, 16 * 1024 - 1, 16 * 1024, 32 * 1024, 48 * 1024, 1024 * 1024,
+                                    1024 * 1024 + 1, 128 * 1024 - 1, 2 * 1024 * 1024, 2 ** 40, 2 ** 40 + 1,
+                                    2 ** 64 - 1]), st.integers(0, 2 ** 26))
+
+
+@given(path=st.sampled_from(["avx512", "avx2", "baseline", "naive", "sse9", ""]), l1d=CACHES, l2=CACHES, l3=CACHES,
+       force_kc=st.sampled_from([0, 1, 7, 8, 9, 100, 512, 513, 2 ** 20, 2 ** 20 + 1]),
+       force_nc=st.sampled_from([0, 1, 15, 16, 33, 3000, 2 ** 24, 2 ** 24 + 1]), f64=st.booleans())
+def test_blocking_rule(path, l1d, l2, l3, force_kc, force_nc, f64):
+    """fm_dense_blocking_for (the block-size rule) against its twin, on random and edge caches and forced sizes."""
+    from fastmlp import _core
+    info = [None] * 7
+    try:
+        reference.dense_blocking_for(path, info, l1d, l2, l3, force_kc, force_nc, int(f64))
+    except reference.KernelError:
+        info = None
+    dtype = np.float64 if f64 else np.float32
+    if info is None:
+        with pytest.raises(ValueError, match="option out of range"):
+            _core.dense_blocking_for(path, dtype, l1d, l2, l3, force_kc, force_nc)
+        return
+    got = _core.dense_blocking_for(path, dtype, l1d, l2, l3, force_kc, force_nc)
+    assert list(got.values()) == info
+
+
+def test_blocking_rule_is_what_this_machine_runs():
+    # dense_blocking (this CPU's caches, path and FASTMLP_BLOCKS) is the rule applied to them; the tile the rule
+    # names is the kernels' (the packed layout's panel width is the tile's columns)
+    import os
+    from fastmlp import _core
+    forced = [int(v) for v in os.environ["FASTMLP_BLOCKS"].split(",")] if "FASTMLP_BLOCKS" in os.environ else [0, 0]
+    for dtype in ("float32", "float64"):
+        b = _core.dense_blocking(dtype)
+        assert _core.dense_blocking_for(_core.cpu_path(), dtype, b["l1d"], b["l2"], b["l3"], *forced) == b
+        if _core.cpu_path() != "naive":
+            assert b["tile_cols"] == _core.dense_pack_width(dtype)
+    with pytest.raises(TypeError, match="cpu_path"):
+        _core.dense_blocking_for(b"avx2", "float32", 1, 1, 1)
+
+
+def test_bf16_path_rule():
+    """fm_bf16_path_for (the bf16 path rule) against its twin on every input, and this process's path is the rule
+    applied to this CPU."""
+    from fastmlp import _core
+    for path in ("avx512", "avx2", "baseline", "naive", "x87"):
+        for has_bf16 in (0, 1, 2, -1):
+            for nofma in (0, 1, 5):
+                name = [None]
+                try:
+                    reference.bf16_path_for(path, name, has_bf16, nofma)
+                except reference.KernelError:
+                    with pytest.raises(ValueError, match="option out of range"):
+                        _core.bf16_path_for(path, has_bf16, nofma)
+                    continue
+                assert _core.bf16_path_for(path, has_bf16, nofma) == name[0], (path, has_bf16, nofma)
+    import os
+    import sys
+    if sys.platform.startswith("linux"):
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+        has = "avx512f" in flags and "avx512_bf16" in flags
+        nofma = os.environ.get("FASTMLP_BF16") == "nofma"
+        assert _core.bf16_path() == _core.bf16_path_for(_core.cpu_path(), has, nofma)

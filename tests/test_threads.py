@@ -107,3 +107,57 @@ def test_import_bounds_the_spin_wait_unless_the_user_chose(env, want):
     out = subprocess.run([sys.executable, "-c", code], env=dict(base, **env), capture_output=True, text=True,
                          check=True, cwd=os.path.dirname(os.path.abspath(__file__)))
     assert out.stdout.strip() == want
+
+
+SCRATCH_SCRIPT = r"""
+import resource, threading
+import numpy as np
+import fastmlp
+fastmlp.set_num_threads(1)  # no OpenMP worker to create under the limit (libgomp exits when it cannot)
+rng = np.random.default_rng(0)
+x = rng.standard_normal((256, 1024)).astype(np.float32)
+W = rng.standard_normal((1024, 1024)).astype(np.float32)
+out = np.empty((256, 1024), np.float32)
+want = np.empty_like(out)
+t = threading.Thread(target=lambda: fastmlp.dense_forward(x, W, out=want, check_finite=False))
+t.start(); t.join()
+size = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
+old = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (size + (16 << 20), old[1]))
+hog = []
+try:  # fill the address space up to the limit (64 KiB blocks, each its own mapping), then give back ~0.5 MiB:
+    while True:  # room for Python, none for this thread's ~1 MiB scratch
+        hog.append(bytearray(1 << 16))
+except MemoryError:
+    pass
+del hog[-8:]
+try:
+    fastmlp.dense_forward(x, W, out=out, check_finite=False)
+    msg = "no error"
+except MemoryError as exc:
+    msg = str(exc)
+del hog
+resource.setrlimit(resource.RLIMIT_AS, old)
+print(msg)
+fastmlp.dense_forward(x, W, out=out, check_finite=False)
+print("equal" if np.array_equal(out, want) else "differ")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status, limits the address space")
+def test_no_memory_for_the_scratch_is_a_memory_error():
+    # the products' per-thread scratch is allocated on a thread's first call: when that fails the C core returns
+    # FM_ENOMEM, which becomes MemoryError; the next call (memory back) works and gives the same bits
+    if fastmlp._core.cpu_path() == "naive":
+        pytest.skip("the plain loops of the naive path use no scratch")
+    if "asan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("AddressSanitizer reserves its own address space: an address-space limit does not apply to it")
+    # large blocks straight from mmap (glibc), so that none is already free in the heap when the limit is set
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTMLP_")}
+    env.update(MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
+    proc = subprocess.run([sys.executable, "-c", SCRATCH_SCRIPT], cwd=os.path.dirname(os.path.abspath(__file__)),
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split("\n")
+    assert "dense_forward: the C core could not allocate its per-thread scratch" in lines[0], proc.stdout
+    assert lines[1] == "equal"

@@ -1,9 +1,11 @@
 /* C tests of the fastmlp core through its public header alone: every kernel against a double-precision
  * reference written here, a finite-difference gradient check, one SGD step equal to -lr x the numeric gradient,
  * bit-identical results for any thread count, and every argument check. Prints "N passed, M failed". */
+#define _POSIX_C_SOURCE 200809L /* setenv under -std=c11 */
 #include "fastmlp.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +406,174 @@ static void test_threads(void) {
     free(x), free(W), free(p1), free(p2), free(dW1), free(dW2), free(dz);
 }
 
+/* The products' per-thread scratch (dense.c): threads that run them and exit leave nothing behind (valgrind and
+ * LeakSanitizer see a buffer lost at thread exit), every thread gets the same bits; in the statically linked test
+ * (FM_TEST_STATIC: it reaches the library's hidden test hook) a failed allocation gives FM_ENOMEM through the
+ * forward, the packed forward, the backward and a network step (parameters unchanged), and the next call works. */
+typedef struct {
+    const float *x, *W;
+    float *p, *dW, *dz;
+    size_t n, ni, no;
+    int rc[2];
+} scratch_job;
+
+static void *scratch_worker(void *arg) {
+    scratch_job *j = arg;
+    j->rc[0] = fm_dense_forward_f32(j->x, j->W, NULL, j->p, j->n, j->ni, j->no, FM_ACT_RELU);
+    j->rc[1] = fm_dense_backward_f32(j->x, j->W, j->p, j->p, j->dz, j->dW, NULL, NULL, j->n, j->ni, j->no,
+                                     FM_ACT_RELU, 0);
+    return NULL;
+}
+
+#ifdef FM_TEST_STATIC
+extern int fmi_scratch_fail; /* csrc/dense.c: the next this-many allocations of the scratch fail */
+
+static void *scratch_fail_worker(void *arg) {
+    scratch_job *j = arg;
+    const size_t n = j->n, ni = j->ni, no = j->no;
+    float *p = malloc(n * no * sizeof(float)), *pp = malloc(n * no * sizeof(float));
+    float *dW = malloc(no * ni * sizeof(float)), *dz = malloc(n * no * sizeof(float));
+    const size_t nc = fm_dense_pack_width_f32();
+    size_t packed = 0;
+    fm_dense_packed_size(&packed, ni, no, nc);
+    float *Wp = malloc(packed * sizeof(float));
+    fm_dense_pack_f32(j->W, Wp, ni, no, nc);
+    fmi_scratch_fail = 1;
+    j->rc[0] = fm_dense_forward_f32(j->x, j->W, NULL, p, n, ni, no, FM_ACT_RELU);
+    CHECK(fmi_scratch_fail == 0, "the forward asked for scratch");
+    fmi_scratch_fail = 1;
+    const int rcp = fm_dense_forward_packed_f32(j->x, Wp, NULL, pp, n, ni, no, nc, FM_ACT_RELU);
+    fmi_scratch_fail = 1;
+    j->rc[1] = fm_dense_backward_f32(j->x, j->W, j->p, j->p, dz, dW, NULL, NULL, n, ni, no, FM_ACT_RELU, 0);
+    fmi_scratch_fail = 0;
+    CHECK(j->rc[0] == FM_ENOMEM && rcp == FM_ENOMEM && j->rc[1] == FM_ENOMEM,
+          "no scratch: FM_ENOMEM from forward %d, packed %d, backward %d", j->rc[0], rcp, j->rc[1]);
+    CHECK(!strcmp(fm_strerror(FM_ENOMEM), "out of memory (the dense products' per-thread scratch)"), "ENOMEM named");
+    /* the next calls get their scratch and the bits of the main thread */
+    CHECK(fm_dense_forward_f32(j->x, j->W, NULL, p, n, ni, no, FM_ACT_RELU) == FM_OK &&
+              fm_dense_forward_packed_f32(j->x, Wp, NULL, pp, n, ni, no, nc, FM_ACT_RELU) == FM_OK &&
+              fm_dense_backward_f32(j->x, j->W, j->p, j->p, dz, dW, NULL, NULL, n, ni, no, FM_ACT_RELU, 0) == FM_OK,
+          "after a failed allocation the next calls work");
+    CHECK(memcmp(p, j->p, n * no * sizeof(float)) == 0 && memcmp(pp, j->p, n * no * sizeof(float)) == 0 &&
+              memcmp(dW, j->dW, no * ni * sizeof(float)) == 0 && memcmp(dz, j->dz, n * no * sizeof(float)) == 0,
+          "the same bits as the main thread after a failure");
+    free(p), free(pp), free(dW), free(dz), free(Wp);
+    return NULL;
+}
+
+/* in a thread of its own (a fresh scratch): a network step whose products find no scratch */
+static void *scratch_step_worker(void *arg) {
+    scratch_job *j = arg;
+    const size_t n = j->n, ni = j->ni;
+    /* FM_ENOMEM, the parameters unchanged; the next step runs */
+    fm_mlp net = {0};
+    net.n_layers = 2, net.sizes[0] = ni, net.sizes[1] = 64, net.sizes[2] = 10;
+    net.acts[0] = FM_ACT_RELU, net.acts[1] = FM_ACT_IDENTITY, net.loss = FM_LOSS_SOFTMAX_CE;
+    size_t P = 0, bytes = 0;
+    fm_mlp_num_params(&net, &P);
+    fm_mlp_workspace_size_f32(&net, &bytes, n);
+    float *params = malloc(P * sizeof(float)), *before = malloc(P * sizeof(float)), *grads = malloc(P * sizeof(float));
+    void *work = malloc(bytes);
+    int64_t *y = malloc(n * sizeof(int64_t));
+    for (size_t i = 0; i < P; i++) params[i] = (float)(urand() * 0.1);
+    for (size_t i = 0; i < n; i++) y[i] = (int64_t)(i % 10);
+    memcpy(before, params, P * sizeof(float));
+    fm_optim opt = {0};
+    opt.kind = FM_OPT_SGD, opt.lr = 0.1;
+    double loss = 0;
+    fmi_scratch_fail = 1000; /* every allocation */
+    const int rcs = fm_mlp_train_step_f32(&net, &opt, j->x, NULL, y, NULL, params, NULL, grads, &loss, work, n, n, 1);
+    fmi_scratch_fail = 0;
+    CHECK(rcs == FM_ENOMEM && memcmp(params, before, P * sizeof(float)) == 0,
+          "a step without scratch: FM_ENOMEM (%d), parameters unchanged", rcs);
+    CHECK(fm_mlp_train_step_f32(&net, &opt, j->x, NULL, y, NULL, params, NULL, grads, &loss, work, n, n, 1) == FM_OK &&
+              memcmp(params, before, P * sizeof(float)) != 0,
+          "the next step runs");
+    free(params), free(before), free(grads), free(work), free(y);
+    return NULL;
+}
+#endif
+
+static void test_scratch(void) {
+    const size_t n = 24, ni = 300, no = 200; /* several panels and depth blocks, below the threads' work limit */
+    float *x = malloc(n * ni * sizeof(float)), *W = malloc(no * ni * sizeof(float));
+    float *p = malloc(n * no * sizeof(float)), *dW = malloc(no * ni * sizeof(float)), *dz = malloc(n * no * sizeof(float));
+    for (size_t i = 0; i < n * ni; i++) x[i] = (float)urand();
+    for (size_t i = 0; i < no * ni; i++) W[i] = (float)urand();
+    CHECK(fm_dense_forward_f32(x, W, NULL, p, n, ni, no, FM_ACT_RELU) == FM_OK &&
+              fm_dense_backward_f32(x, W, p, p, dz, dW, NULL, NULL, n, ni, no, FM_ACT_RELU, 0) == FM_OK,
+          "main thread products");
+    enum { NT = 6 };
+    scratch_job jobs[NT];
+    pthread_t tid[NT];
+    int started = 0;
+    for (int t = 0; t < NT; t++) { /* different sizes: each thread's scratch grows from its own first call */
+        const size_t rows = t % 2 ? n : n / 2;
+        jobs[t] = (scratch_job){x, W, malloc(rows * no * sizeof(float)), malloc(no * ni * sizeof(float)),
+                                malloc(rows * no * sizeof(float)), rows, ni, no, {1, 1}};
+        started += pthread_create(&tid[t], NULL, scratch_worker, &jobs[t]) == 0;
+    }
+    CHECK(started == NT, "threads started");
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    for (int t = 0; t < started; t++) {
+        CHECK(jobs[t].rc[0] == FM_OK && jobs[t].rc[1] == FM_OK &&
+                  memcmp(jobs[t].p, p, jobs[t].n * no * sizeof(float)) == 0,
+              "thread %d: status and forward bits", t);
+        if (jobs[t].n == n)
+            CHECK(memcmp(jobs[t].dW, dW, no * ni * sizeof(float)) == 0, "thread %d: dW bits", t);
+        free(jobs[t].p), free(jobs[t].dW), free(jobs[t].dz);
+    }
+#ifdef FM_TEST_STATIC
+    if (strcmp(fm_cpu_path(), "naive")) { /* the plain loops of "naive" use no scratch */
+        scratch_job j = {x, W, p, dW, dz, n, ni, no, {0, 0}};
+        pthread_t t1;
+        if (pthread_create(&t1, NULL, scratch_fail_worker, &j) == 0) pthread_join(t1, NULL);
+        else CHECK(0, "thread for the failure test");
+        if (pthread_create(&t1, NULL, scratch_step_worker, &j) == 0) pthread_join(t1, NULL);
+        else CHECK(0, "thread for the step failure test");
+    }
+#endif
+    free(x), free(W), free(p), free(dW), free(dz);
+}
+
+/* the environment is read once (fm_init, or the first kernel that needs it): later changes have no effect */
+static void test_env_once(void) {
+    size_t before[7], after[7];
+    const char *path = fm_cpu_path(), *bf = fm_bf16_path();
+    const int forced = getenv("FASTMLP_BLOCKS") != NULL;
+    CHECK(fm_dense_blocking(0, before) == FM_OK, "blocking");
+    setenv("FASTMLP_ISA", strcmp(path, "naive") ? "naive" : "avx2", 1);
+    setenv("FASTMLP_BLOCKS", "8,64", 1);
+    setenv("FASTMLP_BF16", "nofma", 1);
+    CHECK(fm_init() == FM_OK && fm_dense_blocking(0, after) == FM_OK, "fm_init after the first kernels");
+    CHECK(!strcmp(fm_cpu_path(), path) && !strcmp(fm_bf16_path(), bf) && memcmp(before, after, sizeof before) == 0,
+          "a changed environment changes nothing (%s -> %s, kc %zu -> %zu)", path, fm_cpu_path(), before[3], after[3]);
+    unsetenv("FASTMLP_ISA"), unsetenv("FASTMLP_BLOCKS"), unsetenv("FASTMLP_BF16");
+    /* the rules behind them: this machine's values are the rules applied to it; refusals */
+    size_t info[7];
+    const char *name = NULL;
+    CHECK(fm_dense_blocking_for(path, info, before[0], before[1], before[2], 0, 0, 0) == FM_OK &&
+              (forced || memcmp(info, before, sizeof info) == 0),
+          "fm_dense_blocking is the rule on this CPU");
+    CHECK(fm_dense_blocking_for(NULL, info, 1, 1, 1, 0, 0, 0) == FM_ENULL &&
+              fm_dense_blocking_for("avx2", NULL, 1, 1, 1, 0, 0, 0) == FM_ENULL &&
+              fm_dense_blocking_for("sse9", info, 1, 1, 1, 0, 0, 0) == FM_EVALUE &&
+              fm_dense_blocking_for("avx2", info, 1, 1, 1, ((size_t)1 << 20) + 1, 0, 0) == FM_EVALUE &&
+              fm_dense_blocking_for("avx2", info, 1, 1, 1, 0, ((size_t)1 << 24) + 1, 1) == FM_EVALUE,
+          "dense_blocking_for refusals");
+    CHECK(fm_dense_blocking_for("avx2", info, 0, 0, 0, 0, 0, 1) == FM_OK && info[0] == 32768 && info[1] == 1048576 &&
+              info[2] == 4194304 && info[5] == 6 && info[6] == 8 && info[3] == 168 && info[4] == 384,
+          "avx2 float64 on unknown caches: kc %zu nc %zu", info[3], info[4]);
+    CHECK(fm_bf16_path_for(NULL, &name, 1, 0) == FM_ENULL && fm_bf16_path_for("avx512", NULL, 1, 0) == FM_ENULL &&
+              fm_bf16_path_for("avx", &name, 1, 0) == FM_EVALUE,
+          "bf16_path_for refusals");
+    CHECK(fm_bf16_path_for("avx512", &name, 1, 0) == FM_OK && !strcmp(name, "vdpbf16ps+fma") &&
+              fm_bf16_path_for("avx512", &name, 0, 1) == FM_OK && !strcmp(name, "emulated") &&
+              fm_bf16_path_for("avx2", &name, 1, 0) == FM_OK && !strcmp(name, "emulated+fma") &&
+              fm_bf16_path_for("baseline", &name, 1, 0) == FM_OK && !strcmp(name, "emulated"),
+          "bf16_path_for");
+}
+
 static void test_refusals(void) {
     double a[4] = {1, 2, 3, 4}, b[4] = {0}, loss;
     int64_t y[2] = {0, 5};
@@ -663,6 +833,19 @@ static void test_bf16(void) {
     CHECK(pf[0] == -1 && pf[3] == -1 && xf[1] == 2, "refused bf16 calls write nothing: %g %g %g", pf[0], pf[3], xf[1]);
     CHECK(fm_dense_forward_bf16(xf, wp, NULL, pf, 1, 2, 2, FM_ACT_IDENTITY) == FM_OK && pf[0] == 3 && pf[1] == 3,
           "1*1 + 1*2 = 3");
+    /* a finite x that rounds to a bf16 Inf (from 0x7f7f8000 = 3.3961e38 up, either sign) is refused, nothing written;
+     * the float just below it (rounds to the largest bf16), Inf and NaN (the caller's to check) are not */
+    {
+        const uint32_t cases[6] = {0x7f7f8000u, 0xff7f8000u, 0x7f7fffffu, 0x7f7f7fffu, 0x7f800000u, 0x7fc00000u};
+        const int want[6] = {FM_EVALUE, FM_EVALUE, FM_EVALUE, FM_OK, FM_OK, FM_OK};
+        for (int c = 0; c < 6; c++) {
+            float xo[2] = {1.0f, 0.0f}, po[2] = {-1.0f, -1.0f};
+            memcpy(&xo[1], &cases[c], sizeof xo[1]);
+            const int rc = fm_dense_forward_bf16(xo, wp, NULL, po, 1, 2, 2, FM_ACT_IDENTITY);
+            CHECK(rc == want[c] && (rc == FM_OK || (po[0] == -1.0f && po[1] == -1.0f)),
+                  "x bits 0x%08x: status %d (want %d), nothing written when refused", (unsigned)cases[c], rc, want[c]);
+        }
+    }
     CHECK(!strcmp(fm_bf16_path(), "vdpbf16ps") || !strcmp(fm_bf16_path(), "emulated") ||
               !strcmp(fm_bf16_path(), "vdpbf16ps+fma") || !strcmp(fm_bf16_path(), "emulated+fma"),
           "bf16 path named");
@@ -785,6 +968,8 @@ int main(void) {
     test_weights();
     test_csr();
     test_threads();
+    test_scratch();
+    test_env_once();
     test_hardening();
     test_refusals();
     test_null_sweep();

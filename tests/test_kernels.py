@@ -57,6 +57,8 @@ def test_every_kernel_has_a_twin_and_a_case():
         "cpu_path", "cpu_peak_gflops",  # the CPU: its instruction set, its measured multiply-add rate
         "dense_blocking",  # this CPU's caches through dense_blocking_for, which has a twin (test_blocking_rule)
         "bf16_path",  # this CPU through bf16_path_for, which has a twin (test_bf16_path_rule)
+        "bf16_train_path",  # AMX tiles usable here (CPU, Linux's permission, FASTMLP_ISA) or not: both paths' sums
+        # are compared with the twins of the mixed-precision step in test_bf16_train.py
     }
     assert no_twin <= others, no_twin - others
     for name in others:

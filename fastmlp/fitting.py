@@ -90,7 +90,7 @@ class Trainable(Network):
     def train_step(self, X: ArrayLike, y: ArrayLike, lr: Optional[float] = None, optimizer: OptimizerArg = "sgd",
                    momentum: Optional[float] = None, weight_decay: Optional[float] = None,
                    l1: Optional[float] = None, sample_weight: Optional[ArrayLike] = None,
-                   check_finite: bool = True) -> float:
+                   check_finite: bool = True, dtype: Optional[str] = None) -> float:
         """One training step on the batch (X, y) in one C call: forward, loss, backward and the update of every layer.
 
         Repeated calls with the same optimizer name and options on plain arrays (X C-contiguous in the model's
@@ -119,6 +119,8 @@ class Trainable(Network):
         check_finite : bool, default True
             False skips the NaN/Inf scans of X and the targets (the C step still refuses a non-finite loss or
             gradient).
+        dtype : {None, "bfloat16"}, optional
+            As for ``stepper``: ``"bfloat16"`` (float32 models, dense X) runs the step in mixed precision.
 
         Returns
         -------
@@ -144,14 +146,24 @@ class Trainable(Network):
         (True, 21)
         """
         cache = self._step_cache
-        if cache is not None and sample_weight is None and (check_finite is True or check_finite is False):
+        if cache is not None and dtype is None and sample_weight is None and (check_finite is True or
+                                                                              check_finite is False):
             loss = cache.run(self, X, y, optimizer, lr, momentum, weight_decay, l1, check_finite)
             if loss is not None:
                 return loss
-        return self._train_step(X, y, lr, optimizer, momentum, weight_decay, l1, sample_weight, check_finite)
+        return self._train_step(X, y, lr, optimizer, momentum, weight_decay, l1, sample_weight, check_finite,
+                                self._mixed(dtype))
+
+    def _mixed(self, dtype):
+        """True for dtype="bfloat16" (float32 models only), False for None; anything else is refused."""
+        if dtype is not None and (not isinstance(dtype, str) or dtype != "bfloat16"):
+            raise ValueError(f"dtype: expected None or 'bfloat16', got {dtype!r}")
+        if dtype is not None and self.dtype != np.float32:
+            raise ValueError(f"dtype='bfloat16': mixed precision needs a float32 model, this one is {self.dtype}")
+        return dtype is not None
 
     @writes
-    def _train_step(self, X, y, lr, optimizer, momentum, weight_decay, l1, sample_weight, check_finite):
+    def _train_step(self, X, y, lr, optimizer, momentum, weight_decay, l1, sample_weight, check_finite, mixed):
         check_finite = validation.flag("check_finite", check_finite)
         X = validation.features("X", X, self.dtype, self.n_in, check_finite)
         loss = self._loss_for(y)
@@ -160,13 +172,17 @@ class Trainable(Network):
         opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                                             l1=l1))
         try:
-            value = self._net.train_step(self._params, self._grads, cfg, opt.state, opt._counter, X, t, labels,
-                                         sw=sw)
+            if mixed:  # dense X only: a sparse one is refused there (TypeError)
+                value = _core.mlp_train_step_bf16(self._net, self._params, self._grads, cfg, opt.state, opt._counter,
+                                                  X, t, labels, sw=sw)
+            else:
+                value = self._net.train_step(self._params, self._grads, cfg, opt.state, opt._counter, X, t, labels,
+                                             sw=sw)
         except BaseException:
             self._undo(undo)  # the refused step changed no weight
             raise
         key = (lr, momentum, weight_decay, l1)
-        if type(optimizer) is str and loss != "ideal_mse" and cfg is opt._config \
+        if not mixed and type(optimizer) is str and loss != "ideal_mse" and cfg is opt._config \
                 and all(v is None or type(v) in (int, float) for v in key):
             self._step_cache = _core._StepCache(self._guard, self._net, self._params, self._grads, opt, cfg,
                                                 self.loss, optimizer, key)
@@ -226,17 +242,14 @@ class Trainable(Network):
         >>> losses[-1] < losses[0], model.step_count
         (True, 10)
         """
-        if dtype is not None and (not isinstance(dtype, str) or dtype != "bfloat16"):
-            raise ValueError(f"dtype: expected None or 'bfloat16', got {dtype!r}")
-        if dtype is not None and self.dtype != np.float32:
-            raise ValueError(f"dtype='bfloat16': mixed precision needs a float32 model, this one is {self.dtype}")
+        mixed = self._mixed(dtype)
         X = self._X(X)
         loss = self._loss_for(y)
         t, labels = self._targets(y, X.shape[0], loss=loss)
         opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                                             l1=l1))
         try:
-            kind = _core.Stepper if dtype is None else _core.StepperBF16
+            kind = _core.StepperBF16 if mixed else _core.Stepper
             return kind._make(self._net, self._params, self._grads, cfg, opt.state, opt._counter, opt._alive, X, t,
                               labels, self._guard._version)
         except BaseException:

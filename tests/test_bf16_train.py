@@ -201,3 +201,30 @@ def test_gradient_is_the_loss_gradient_to_bf16_accuracy():
         numeric[i] = (net64.loss_grad(up, None, x.astype(np.float64), t, y)
                       - net64.loss_grad(down, None, x.astype(np.float64), t, y)) / (2 * eps)
     assert np.max(np.abs(grads - numeric)) <= 3e-2 * np.max(np.abs(numeric))
+
+
+def test_train_step_in_mixed_precision_is_the_steppers_step():
+    """model.train_step(..., dtype="bfloat16") runs the stepper's mixed-precision step (same bits, momentum state
+    carried), interleaves with float32 steps, and refuses what the stepper refuses with the model left as it was."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 40)
+    a, b, c = (fastmlp.MLP([12, 9, 3], seed=5) for _ in range(3))
+    step = b.stepper(X, y, lr=0.05, optimizer="momentum", dtype="bfloat16")
+    for _ in range(4):
+        assert a.train_step(X, y, lr=0.05, optimizer="momentum", dtype="bfloat16") == step()
+        c.train_step(X, y, lr=0.05, optimizer="momentum")
+    assert np.array_equal(a.get_flat_params(), b.get_flat_params()) and a.step_count == b.step_count == 4
+    assert not np.array_equal(a.get_flat_params(), c.get_flat_params())  # bf16 products: other bits than float32
+    a.train_step(X, y, lr=0.05, optimizer="momentum")  # float32 and mixed steps share the optimizer state
+    assert a.step_count == 5
+    before = a.get_flat_params().copy()
+    for bad, err in [(dict(dtype="float16"), ValueError), (dict(dtype=True), ValueError)]:
+        with pytest.raises(err, match="dtype"):
+            a.train_step(X, y, lr=0.05, optimizer="momentum", **bad)
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="dense"):
+        a.train_step(scipy_sparse.csr_matrix(X), y, lr=0.05, optimizer="momentum", dtype="bfloat16")
+    with pytest.raises(ValueError, match="float32 model"):
+        fastmlp.MLP([12, 9, 3], dtype="float64").train_step(X.astype(np.float64), y, dtype="bfloat16")
+    assert np.array_equal(before, a.get_flat_params()) and a.step_count == 5

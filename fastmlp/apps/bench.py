@@ -94,6 +94,30 @@ def _torch_mlp(torch, sizes, act="relu"):
     return torch.nn.Sequential(*layers)
 
 
+def _torch_ce_step(torch, sizes, X, y, lr=1e-3, autocast=False):
+    """One PyTorch softmax-CE SGD step of a fresh ReLU net on (X, y) per call (bf16 autocast where asked)."""
+    net = _torch_mlp(torch, sizes)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        if autocast:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = torch.nn.functional.cross_entropy(net(Xt), yt)
+        else:
+            loss = torch.nn.functional.cross_entropy(net(Xt), yt)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def step_flops(sizes, n):
+    """Flops of a training step over n samples: the forward, dW of every layer, dx of all but the first."""
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    return 2.0 * n * (3 * weights - sizes[0] * sizes[1])
+
+
 # ---- the cases -------------------------------------------------------------------------------------------------
 def _case_forward(rows, torch, B, dtype, peak, reps):
     rng = np.random.default_rng(0)
@@ -129,15 +153,7 @@ def _case_step(rows, torch, B, peak, reps, threads=None):
         npm = NumpyMLP(sizes, np.float32)
         funcs["numpy"] = lambda: npm.step(X, y, 1e-3)
         if torch is not None:
-            net = _torch_mlp(torch, sizes)
-            opt = torch.optim.SGD(net.parameters(), lr=1e-3)
-            Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-
-            def torch_step():
-                opt.zero_grad()
-                torch.nn.functional.cross_entropy(net(Xt), yt).backward()
-                opt.step()
-            funcs["torch"] = torch_step
+            funcs["torch"] = _torch_ce_step(torch, sizes, X, y)
     else:
         before = _core.get_num_threads()
 
@@ -148,8 +164,7 @@ def _case_step(rows, torch, B, peak, reps, threads=None):
             return f
         funcs = {"fastmlp": with_threads(threads), "fastmlp 1 thread": with_threads(1)}
         name += f" ({threads} threads)"
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    flops = 2.0 * B * (3 * weights - sizes[0] * sizes[1])  # forward, dW, dx (none for the first layer)
+    flops = step_flops(sizes, B)
     result = measure(funcs, reps)
     if threads is not None:
         _core.set_num_threads(before)
@@ -190,8 +205,7 @@ def _case_epoch(rows, torch, n, peak, reps):
                 warnings.simplefilter("ignore")
                 clf.partial_fit(X, y, classes=classes)
         funcs["scikit-learn"] = sk_epoch
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    flops = 2.0 * n * (3 * weights - sizes[0] * sizes[1])
+    flops = step_flops(sizes, n)
     _add(rows, f"epoch {n}x784 B=64 784-256-128-10", measure(funcs, reps, target=0), flops, peak)
 
 
@@ -275,33 +289,15 @@ def _case_bf16_step(rows, torch, peak, reps, batches=(64, 256, 1024)):
     """Mixed-precision training (model.stepper(dtype="bfloat16"): bf16 products, float32 weights and update)
     beside fastmlp's float32 stepper, PyTorch float32 and PyTorch's bf16 autocast, 784-256-128-10 softmax-CE SGD."""
     sizes = [784, 256, 128, 10]
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
     for B in batches:
         rng = np.random.default_rng(8)
         X, y = rng.standard_normal((B, 784)).astype(np.float32), rng.integers(0, 10, size=B)
         funcs = {"fastmlp": MLP(sizes, seed=0).stepper(X, y, lr=1e-3, dtype="bfloat16"),
                  "fastmlp float32": MLP(sizes, seed=0).stepper(X, y, lr=1e-3)}
         if torch is not None:
-            Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-
-            def torch_step(autocast):
-                net = _torch_mlp(torch, sizes)
-                opt = torch.optim.SGD(net.parameters(), lr=1e-3)
-
-                def f():
-                    opt.zero_grad()
-                    if autocast:
-                        with torch.autocast("cpu", dtype=torch.bfloat16):
-                            loss = torch.nn.functional.cross_entropy(net(Xt), yt)
-                    else:
-                        loss = torch.nn.functional.cross_entropy(net(Xt), yt)
-                    loss.backward()
-                    opt.step()
-                return f
-            funcs["torch"] = torch_step(False)
-            funcs["torch bf16 autocast"] = torch_step(True)
-        flops = 2.0 * B * (3 * weights - sizes[0] * sizes[1])
-        _add(rows, f"train step bf16 784-256-128-10 B={B}", measure(funcs, reps), flops, peak)
+            funcs["torch"] = _torch_ce_step(torch, sizes, X, y)
+            funcs["torch bf16 autocast"] = _torch_ce_step(torch, sizes, X, y, autocast=True)
+        _add(rows, f"train step bf16 784-256-128-10 B={B}", measure(funcs, reps), step_flops(sizes, B), peak)
 
 
 def _case_gil(rows, peak, reps):

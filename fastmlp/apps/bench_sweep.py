@@ -24,7 +24,7 @@ from .. import _core
 from ..info import build_info
 from ..mlp import MLP
 from . import plots
-from .bench import NumpyMLP, _torch, _torch_mlp, threadpool_limits
+from .bench import NumpyMLP, _torch, _torch_ce_step, step_flops, threadpool_limits
 
 WIDTHS = (64, 256, 1024, 2048, 4096)
 BATCHES = (1, 16, 64, 256, 1024, 4096)
@@ -102,12 +102,6 @@ def _bwd(torch, W, B, rng):
     return funcs, 4.0 * B * W * W
 
 
-def step_flops(sizes, B):
-    """Flops of one training step: forward, dW of every layer, dx of all but the first."""
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    return 2.0 * B * (3 * weights - sizes[0] * sizes[1])
-
-
 def _step(torch, W, B, rng):
     sizes = [784, W, W, 10]
     X = rng.standard_normal((B, 784), dtype=np.float32)
@@ -116,15 +110,7 @@ def _step(torch, W, B, rng):
     npm = NumpyMLP(sizes, np.float32)
     funcs = {"fastmlp": model.stepper(X, y, lr=1e-3), "numpy": lambda: npm.step(X, y, 1e-3)}
     if torch is not None:
-        net = _torch_mlp(torch, sizes)
-        opt = torch.optim.SGD(net.parameters(), lr=1e-3)
-        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-
-        def torch_step():
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(Xt), yt).backward()
-            opt.step()
-        funcs["torch"] = torch_step
+        funcs["torch"] = _torch_ce_step(torch, sizes, X, y)
     return funcs, step_flops(sizes, B)
 
 

@@ -88,14 +88,16 @@ static size_t fm_sysfs_cache(int level) {
     return 0;
 }
 
+/* sysfs first (the kernel's report for cpu0, which the twin, reference/machine.py, reads too), else sysconf (glibc:
+ * CPUID), else the fallback */
 static size_t fm_cache_size(int level, size_t fallback) {
+    const size_t s = fm_sysfs_cache(level);
+    if (s) return s;
     long v = -1;
 #if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
     v = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
 #endif
-    if (v > 0) return (size_t)v;
-    const size_t s = fm_sysfs_cache(level);
-    return s ? s : fallback;
+    return v > 0 ? (size_t)v : fallback;
 }
 
 /* ---- the block-size rule (a function of its inputs only; fm_dense_blocking_for, reference/dense.py's twin) ---- */

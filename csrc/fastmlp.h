@@ -95,9 +95,10 @@ FM_API const char *fm_cpu_path(void);
  * fm_cpu_path(), from independent multiply-add chains timed for about `seconds`. */
 FM_API double fm_cpu_peak_gflops(int f64, double seconds);
 /* How the dense products are cache-blocked on the path fm_cpu_path() names (float64 when f64 != 0): info[0..2] =
- * the L1d, L2 and L3 sizes in bytes this CPU reports, info[3] = kc (depth of a block), info[4] = nc (columns of
- * the packed slab of B), info[5] x info[6] = the register tile (rows x columns); the block sizes are 0 on the
- * "naive" path. FASTMLP_BLOCKS=kc,nc in the environment forces the block sizes (rounded and clamped). */
+ * the L1d, L2 and L3 sizes in bytes this CPU reports (cpu0's in /sys/devices/system/cpu/cpu0/cache, else sysconf's;
+ * clamped as below), info[3] = kc (depth of a block), info[4] = nc (columns of the packed slab of B), info[5] x
+ * info[6] = the register tile (rows x columns); the block sizes are 0 on the "naive" path. FASTMLP_BLOCKS=kc,nc in
+ * the environment forces the block sizes (rounded and clamped). Twin: reference.dense_blocking. */
 FM_API int fm_dense_blocking(int f64, size_t info[7]);
 /* The rule fm_dense_blocking applies, as a function of its inputs (so it has a twin, reference.dense_blocking_for):
  * info[0..6] as above for a path named cpu_path ("avx512", "avx2", "baseline", "naive") and caches of l1d, l2, l3

@@ -24,8 +24,8 @@
 enum { FMI_ENV_ISA = 0, FMI_ENV_BLOCKS = 1, FMI_ENV_BF16 = 2, FMI_ENV_COUNT = 3 };
 const char *fmi_env(int which);
 
-/* Cache blocking of the dense products (gemm.inc): the caches this CPU reports (sysconf, else
- * /sys/devices/system/cpu/cpu0/cache, else 32 KiB / 1 MiB / 8 MiB), read once. */
+/* Cache blocking of the dense products (gemm.inc): the caches this CPU reports
+ * (/sys/devices/system/cpu/cpu0/cache, else sysconf, else 32 KiB / 1 MiB / 8 MiB), read once. */
 typedef struct {
     size_t l1d, l2, l3;
     size_t kc, nc; /* FASTMLP_BLOCKS=kc,nc in the environment (tests, tuning): forced block sizes, 0 = from the

@@ -52,13 +52,10 @@ def test_every_kernel_has_a_twin_and_a_case():
         - {f"{k}_f64" for k in c_kernels}
     no_twin = {
         "strerror", "version", "build_info",  # the library: a status code's name, the version, the build's options
-        "init",  # reads the environment once (FASTMLP_ISA/BLOCKS/BF16) and makes the choices below
+        "init",  # returns FM_OK and decides nothing itself: it fixes the environment (read once per process) and so
+        # the choices of cpu_path, dense_blocking and bf16_path, whose twins read the same names (test_machine.py)
         "set_num_threads", "get_num_threads",  # the library's thread count
-        "cpu_path", "cpu_peak_gflops",  # the CPU: its instruction set, its measured multiply-add rate
-        "dense_blocking",  # this CPU's caches through dense_blocking_for, which has a twin (test_blocking_rule)
-        "bf16_path",  # this CPU through bf16_path_for, which has a twin (test_bf16_path_rule)
-        "bf16_train_path",  # AMX tiles usable here (CPU, Linux's permission, FASTMLP_ISA) or not: both paths' sums
-        # are compared with the twins of the mixed-precision step in test_bf16_train.py
+        "cpu_peak_gflops",  # a timing: the CPU's measured multiply-add rate
     }
     assert no_twin <= others, no_twin - others
     for name in others:

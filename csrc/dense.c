@@ -197,9 +197,22 @@ static _Thread_local size_t fm_scratch_n;
 static pthread_key_t fm_scratch_key;
 static pthread_once_t fm_scratch_once = PTHREAD_ONCE_INIT;
 static int fm_scratch_keyed;
-/* tests only (hidden, reached from the statically linked C tests): allocations of the scratch fail while > 0,
- * each failure counting it down; -1 (or 0) never */
+/* tests only: compiled only into the C tests' copy of the library (csrc/Makefile builds this file with
+ * -DFM_TEST_HOOKS for build/test_fastmlp; the libraries and the Python extension never have it): allocations of the
+ * scratch fail while fmi_scratch_fail > 0, each failure counting it down; -1 (or 0) never */
+#ifdef FM_TEST_HOOKS
 int fmi_scratch_fail = 0;
+#endif
+
+static inline int fm_scratch_fails(void) {
+#ifdef FM_TEST_HOOKS
+    if (__atomic_load_n(&fmi_scratch_fail, __ATOMIC_RELAXED) > 0) {
+        __atomic_fetch_sub(&fmi_scratch_fail, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
+#endif
+    return 0;
+}
 
 static void fm_scratch_release(void *buf) { /* runs in the exiting thread: its TLS is still there */
     free(buf);
@@ -219,10 +232,7 @@ static void *fm_scratch_grow(size_t bytes) {
     want = (want + 63) / 64 * 64;
     pthread_once(&fm_scratch_once, fm_scratch_key_init);
     if (!fm_scratch_keyed) return NULL;
-    if (__atomic_load_n(&fmi_scratch_fail, __ATOMIC_RELAXED) > 0) {
-        __atomic_fetch_sub(&fmi_scratch_fail, 1, __ATOMIC_RELAXED);
-        return NULL;
-    }
+    if (fm_scratch_fails()) return NULL;
     if (!(buf = aligned_alloc(64, want))) return NULL; /* want is a multiple of 64 */
     if (pthread_setspecific(fm_scratch_key, buf)) {
         free(buf);

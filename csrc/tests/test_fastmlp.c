@@ -408,7 +408,7 @@ static void test_threads(void) {
 
 /* The products' per-thread scratch (dense.c): threads that run them and exit leave nothing behind (valgrind and
  * LeakSanitizer see a buffer lost at thread exit), every thread gets the same bits; in the statically linked test
- * (FM_TEST_STATIC: it reaches the library's hidden test hook) a failed allocation gives FM_ENOMEM through the
+ * (FM_TEST_STATIC: linked with build/libfastmlp_hooks.a, dense.c built with its test hook) a failed allocation gives FM_ENOMEM through the
  * forward, the packed forward, the backward and a network step (parameters unchanged), and the next call works. */
 typedef struct {
     const float *x, *W;

@@ -89,7 +89,8 @@ FM_API int fm_get_num_threads(void);
 #define FM_BUILD_OPENMP 1
 FM_API int fm_build_info(void);
 /* The kernel path chosen for this CPU at run time: "avx512", "avx2", "baseline" (portable SIMD) or "naive"
- * (plain loops; FASTMLP_ISA in the environment can lower the choice, e.g. to compare paths). */
+ * (plain loops; FASTMLP_ISA in the environment can lower the choice, e.g. to compare paths). Twin:
+ * reference.cpu_path (from /proc/cpuinfo's flags). */
 FM_API const char *fm_cpu_path(void);
 /* This CPU's measured peak of one thread in GFLOP/s (float64 when f64 != 0) with the instructions of
  * fm_cpu_path(), from independent multiply-add chains timed for about `seconds`. */
@@ -161,7 +162,7 @@ FM_API int fm_dense_forward_packed_f64(const double *x, const double *Wp, const 
  * bit-identical on every path, for every thread count and batch position (fm_bf16_path names the path). */
 
 /* "vdpbf16ps" (the instruction) or "emulated", with "+fma" where float32 FMA tiles run the work items whose
- * exponent range makes them give the same bits (FASTMLP_BF16=nofma turns them off). */
+ * exponent range makes them give the same bits (FASTMLP_BF16=nofma turns them off). Twin: reference.bf16_path. */
 FM_API const char *fm_bf16_path(void);
 /* The rule fm_bf16_path applies, as a function of its inputs (twin: reference.bf16_path_for): *name = the bf16 path
  * on kernel path cpu_path ("avx512", "avx2", "baseline", "naive") of a CPU with (has_bf16 != 0) or without the
@@ -449,7 +450,7 @@ FM_API int fm_mlp_train_epoch_csr_f64(const fm_mlp *net, const fm_optim *opt, co
  * float32 as in fm_mlp_train_step_f32. Paths (fm_bf16_train_path): "amx" (Intel AMX tiles, TDPBF16PS; threads
  * split the outputs, never the depth: the same bits for every thread count on one machine) or "emulated" (the
  * bf16-rounded operands through the float32 kernels). The paths' sums round differently: results agree to bf16
- * tolerance, not bit for bit. Dense input only. */
+ * tolerance, not bit for bit. Dense input only. Twin of the path's choice: reference.bf16_train_path. */
 FM_API const char *fm_bf16_train_path(void);
 /* *bytes = size of the workspace of the two functions below for batches of up to `batch` rows (the float32
  * workspace plus room for the packed bf16 operands). */

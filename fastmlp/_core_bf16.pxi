@@ -284,7 +284,7 @@ def dense_pack_bf16(W):
     if not _finite_bf16(&wv[0, 0], Wb.size):
         raise ValueError("W: contains NaN or Inf (or float32 values past the largest bfloat16, 3.39e38)")
     n_out, n_in = W.shape
-    Wp = np.empty(dense_packed_size_bf16(n_in, n_out), dtype=_BF16_BITS)
+    Wp = _aligned_empty(dense_packed_size_bf16(n_in, n_out), _BF16_BITS)
     cdef uint16_t[::1] pv = Wp
     cdef int rc
     with nogil:

@@ -28,6 +28,21 @@ cdef inline bint _finite_ptr_f64(const double *a, size_t n) noexcept nogil:
     return n == 0 or fmi_all_finite_f64(a, n) != 0
 
 
+def _aligned_empty(shape, dtype, bint zero=False):
+    """A new C-contiguous array whose data starts on a 64-byte boundary (a cache line; numpy's own allocations
+    start 16 bytes past one for large arrays): the kernels' 512-bit loads of packed weights, parameters and
+    activations then never span two lines (a misaligned packed W made the one-sample forward 1.5-1.8x slower).
+    ``zero``: zero-filled (calloc: pages only as they are touched)."""
+    dt = np.dtype(dtype)
+    n = 1
+    for d in ((shape,) if isinstance(shape, int) else shape):
+        n *= d
+    nbytes = n * dt.itemsize
+    raw = (np.zeros if zero else np.empty)(nbytes + 64, dtype=np.uint8)
+    cdef size_t skip = (64 - (<size_t>cnp.PyArray_DATA(raw)) % 64) % 64
+    return raw[skip:skip + nbytes].view(dt).reshape(shape)
+
+
 def _all_finite(a):
     """True when every element of a C-contiguous float32/float64 array is finite."""
     cdef const float[::1] f

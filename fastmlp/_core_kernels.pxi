@@ -212,7 +212,7 @@ def dense_pack(W):
     W = _check("W", W, shape=(None, None))
     width = dense_pack_width(W.dtype)
     n_out, n_in = W.shape
-    Wp = np.empty(dense_packed_size(n_in, n_out, width), dtype=W.dtype)
+    Wp = _aligned_empty(dense_packed_size(n_in, n_out, width), W.dtype)
     if W.dtype == np.float32:
         _dense_pack[float](W, Wp, width)
     else:

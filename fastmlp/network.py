@@ -90,8 +90,9 @@ class Network:
         self._rng = np.random.default_rng(seed)
         self._nets = {}
         try:
-            self._params = np.empty(count, dtype=self.dtype)
-            self._grads = np.zeros(count, dtype=self.dtype)  # calloc: pages only as training touches them
+            # on cache lines (_core._aligned_empty): the kernels stream W, its gradient and the optimizer's state
+            self._params = _core._aligned_empty(count, self.dtype)
+            self._grads = _core._aligned_empty(count, self.dtype, zero=True)  # calloc: pages only as touched
         except MemoryError:
             raise ValueError(f"layers: {self.layers} has {count} parameters; their {self.dtype.name} buffers "
                              f"({2 * count * self.dtype.itemsize / 2**30:.3g} GiB) cannot be allocated") from None

@@ -237,3 +237,26 @@ def test_the_models_own_optimizer_object_given_again_carries_on_with_its_options
     opt.lr = 0.02  # set on the object: counts from the next call
     history = model.fit(X, labels, epochs=1, batch_size=8, optimizer=opt)
     assert model.optimizer_ is opt and history["lr"] == [0.02] and model.step_count == 6
+
+
+def test_buffers_on_cache_lines():
+    """Parameters, gradients (also after pickling) and packed weights start on a 64-byte boundary: the kernels'
+    512-bit loads then never span two cache lines (a misaligned packed W made the one-sample forward 1.5x slower)."""
+    import pickle
+    from fastmlp import _core
+    for dtype in (np.float32, np.float64):
+        model = fastmlp.MLP([13, 7, 3], dtype=dtype, seed=0)
+        copy = pickle.loads(pickle.dumps(model))
+        for a in (model._params, model._grads, copy._params, copy._grads):
+            assert a.ctypes.data % 64 == 0 and a.flags.c_contiguous and a.flags.writeable and a.dtype == dtype
+        np.testing.assert_array_equal(copy._params, model._params)
+        assert not model._grads.any()
+        W = np.random.default_rng(0).standard_normal((300, 37)).astype(dtype)
+        x = np.random.default_rng(1).standard_normal((5, 37)).astype(dtype)
+        packed = fastmlp.dense_pack(W)
+        np.testing.assert_array_equal(fastmlp.dense_forward_packed(x, packed), fastmlp.dense_forward(x, W))
+    for shape in (1, 17, (3, 5), (2, 3, 4)):
+        for zero in (False, True):
+            a = _core._aligned_empty(shape, np.float32, zero=zero)
+            assert a.ctypes.data % 64 == 0 and a.shape == ((shape,) if isinstance(shape, int) else shape)
+            assert not zero or not a.any()

@@ -461,6 +461,12 @@ FM_API int fm_mlp_loss_grad_bf16(const fm_mlp *net, const float *params, const f
 FM_API int fm_mlp_train_step_bf16(const fm_mlp *net, const fm_optim *opt, const float *x, const float *t,
                                   const int64_t *y, const float *sw, float *params, float *state, float *grads,
                                   double *loss, void *work, size_t n, size_t work_batch, uint64_t step);
+/* fm_mlp_train_epoch_f32 with bf16 products (dense X; the workspace from fm_mlp_workspace_size_bf16 for `batch`
+ * rows): every batch is the step of fm_mlp_train_step_bf16. */
+FM_API int fm_mlp_train_epoch_bf16(const fm_mlp *net, const fm_optim *opt, const float *X, const float *T,
+                                   const int64_t *Y, const float *sw, const int64_t *order, float *params,
+                                   float *state, float *grads, uint64_t *step, double *mean_loss, void *work,
+                                   size_t n_samples, size_t n_order, size_t batch);
 
 #ifdef __cplusplus
 }

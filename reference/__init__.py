@@ -16,7 +16,7 @@ from .optim import sgd_update, adam_update
 from .mlp import (Net, Optim, LOSSES, OPT_SGD, OPT_ADAM, mlp_num_params, mlp_state_size, mlp_forward,
                   mlp_loss_grad, mlp_train_step, mlp_train_epoch, mlp_forward_csr, mlp_loss_grad_csr,
                   mlp_train_step_csr, mlp_train_epoch_csr, mlp_workspace_size, mlp_workspace_size_csr)
-from .mlp_bf16 import mlp_loss_grad_bf16, mlp_train_step_bf16, mlp_workspace_size_bf16
+from .mlp_bf16 import mlp_loss_grad_bf16, mlp_train_epoch_bf16, mlp_train_step_bf16, mlp_workspace_size_bf16
 
 __all__ = [
     "ACT_IDENTITY", "ACT_RELU", "ACT_SIGMOID", "ACT_TANH", "ACTIVATIONS", "KernelError",
@@ -29,5 +29,5 @@ __all__ = [
     "Net", "Optim", "LOSSES", "OPT_SGD", "OPT_ADAM", "mlp_num_params", "mlp_state_size", "mlp_forward",
     "mlp_loss_grad", "mlp_train_step", "mlp_train_epoch", "mlp_forward_csr", "mlp_loss_grad_csr",
     "mlp_train_step_csr", "mlp_train_epoch_csr", "mlp_workspace_size", "mlp_workspace_size_csr",
-    "mlp_workspace_size_bf16", "mlp_loss_grad_bf16", "mlp_train_step_bf16",
+    "mlp_workspace_size_bf16", "mlp_loss_grad_bf16", "mlp_train_step_bf16", "mlp_train_epoch_bf16",
 ]

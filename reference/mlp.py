@@ -463,7 +463,7 @@ def _train_epoch_in(net, opt, src, T, Y, sw, order, params, state, grads, step, 
             if sw is not None:
                 swg.append(sw[src_row])
         if src.x is not None:
-            x = Input(x=xg)
+            x = Input(x=xg, mixed=src.mixed)
         else:
             x = Input(indptr=src.indptr, indices=src.indices, data=src.data, rows=list(order[s: s + nb]))
         S = float(nb)

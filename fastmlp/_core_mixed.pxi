@@ -9,9 +9,12 @@ def bf16_train_path():
     Returns
     -------
     str
-        ``"amx"`` (Intel AMX tiles: Sapphire Rapids and later, Linux granting the tile state) or ``"emulated"``
-        (the bf16-rounded operands through the float32 kernels: other CPUs, or ``FASTMLP_ISA`` below avx512). The
-        two round their float32 sums differently: results agree to bf16 tolerance, not bit for bit.
+        ``"amx"`` (Intel AMX tiles: Sapphire Rapids and later, Linux granting the tile state), ``"avx512bf16"``
+        (the VDPBF16PS instruction where AMX is not usable: AMD Zen 4) or ``"emulated"`` (the bf16-rounded
+        operands through the float32 kernels: CPUs without AVX512_BF16, or ``FASTMLP_ISA`` below avx512).
+        ``FASTMLP_BF16_TRAIN=amx|avx512bf16|emulated`` in the environment (read once, at import) is the highest
+        path allowed. The paths round their float32 sums differently: results agree to bf16 tolerance, not bit
+        for bit.
 
     See Also
     --------
@@ -20,7 +23,7 @@ def bf16_train_path():
     Examples
     --------
     >>> import fastmlp
-    >>> fastmlp.bf16_train_path() in ("amx", "emulated")
+    >>> fastmlp.bf16_train_path() in ("amx", "avx512bf16", "emulated")
     True
     """
     return fm_bf16_train_path().decode()

@@ -863,7 +863,7 @@ static void test_bf16_train(void) {
     net.acts[0] = FM_ACT_RELU, net.acts[1] = FM_ACT_IDENTITY;
     net.loss = FM_LOSS_SOFTMAX_CE;
     const char *path = fm_bf16_train_path();
-    CHECK(!strcmp(path, "amx") || !strcmp(path, "emulated"), "bf16_train_path %s", path);
+    CHECK(!strcmp(path, "amx") || !strcmp(path, "avx512bf16") || !strcmp(path, "emulated"), "bf16_train_path %s", path);
     size_t P = 0, bytes = 0, b32 = 0;
     CHECK(fm_mlp_num_params(&net, &P) == FM_OK, "num_params");
     CHECK(fm_mlp_workspace_size_bf16(&net, &bytes, N) == FM_OK && fm_mlp_workspace_size_f32(&net, &b32, N) == FM_OK &&

@@ -5,17 +5,24 @@
  * float32. Everything else of the step stays float32: the bias, the activation and its derivative, the bias
  * gradient, the loss and the update of the float32 master weights.
  *
- * Two paths (fm_bf16_train_path):
+ * Three paths (fm_bf16_train_path; FASTMLP_BF16_TRAIN=amx|avx512bf16|emulated, read once, caps the choice):
  *   "amx"       Intel AMX tiles (TDPBF16PS): the operands are converted and packed into the tile layouts (A: rows
  *               of bf16, B: the VNNI layout, pairs of depth values interleaved), 32 x 32 blocks of the output are
  *               summed in four 16 x 16 float32 tiles over the whole depth, 32 values per instruction, in increasing
  *               depth. Threads split the output's column blocks, never the depth: one machine gives the same bits
  *               whatever the thread count. TDPBF16PS rounds inside an instruction in its own way (not as a chain
  *               of VDPBF16PS steps), so results agree with the twin to bf16 tolerance, not bit for bit.
- *   "emulated"  elsewhere (no AMX, Linux refusing the tile state, or FASTMLP_ISA below avx512): the operands are
- *               rounded to bf16 into float32 copies and the float32 kernels of dense.c multiply them (each product
- *               of two bf16 values is exact in float32; the sums are those kernels' float32 chains, deterministic
- *               as they are).
+ *   "avx512bf16" where AMX is not usable but the CPU has AVX512_BF16 (AMD Zen 4 and later; forced elsewhere by
+ *               FASTMLP_BF16_TRAIN=avx512bf16): the same packed operands (A rows of bf16 pairs, B in the VNNI pair
+ *               layout), VDPBF16PS on 8 x 32 register tiles of the output, each output one chain over the depth's
+ *               pairs in increasing order from +0 (the instruction: the odd element's exact product added and
+ *               rounded to float32, then the even one's; denormals in and out flushed). Threads split the column
+ *               blocks, never the depth. Bit for bit the twin's (reference/bf16_train.py, path "avx512bf16"),
+ *               which models the instruction as reference/bf16.py's bf16_step does.
+ *   "emulated"  elsewhere (no AVX512_BF16, FASTMLP_ISA below avx512, or FASTMLP_BF16_TRAIN=emulated): the
+ *               operands are rounded to bf16 into float32 copies and the float32 kernels of dense.c multiply them
+ *               (each product of two bf16 values is exact in float32; the sums are those kernels' float32
+ *               chains, deterministic as they are).
  * The kernels never allocate: the caller's workspace holds the packed operands (fmi_mixed_scratch_bytes). */
 #define _GNU_SOURCE 1 /* syscall() */
 #include "internal.h"
@@ -39,19 +46,28 @@
 static inline size_t fm_up32(size_t v) { return (v + FM_MX_PAD - 1) & ~(FM_MX_PAD - 1); }
 
 /* ---- which path runs ---- */
-enum { FM_MIX_EMULATED = 0, FM_MIX_AMX = 1 };
+enum { FM_MIX_EMULATED = 0, FM_MIX_VDP = 1, FM_MIX_AMX = 2 };
 
+/* The rule: FASTMLP_BF16_TRAIN ("amx", "avx512bf16", "emulated"; unset or any other value: "amx") is the highest
+ * path allowed. Below the avx512 kernel path (FASTMLP_ISA lowered, or no AVX-512) or without AVX512_BW and
+ * AVX512_BF16: emulated. Else amx where allowed, the CPU has AMX-BF16 and AMX-TILE and Linux grants the tile state;
+ * else avx512bf16 where allowed; else emulated. */
 static int fm_mix_detect(void) {
 #if FM_AMX
     unsigned a = 0, b = 0, c = 0, d = 0;
+    const char *env = fmi_env(FMI_ENV_BF16_TRAIN);
+    const int cap = env && !strcmp(env, "emulated") ? FM_MIX_EMULATED
+                    : env && !strcmp(env, "avx512bf16") ? FM_MIX_VDP : FM_MIX_AMX;
     if (strcmp(fm_cpu_path(), "avx512")) return FM_MIX_EMULATED; /* FASTMLP_ISA lowered, or no AVX-512 */
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512bf16")) return FM_MIX_EMULATED;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return FM_MIX_EMULATED;
-    if (!(d & (1u << 22)) || !(d & (1u << 24))) return FM_MIX_EMULATED; /* AMX-BF16, AMX-TILE */
+    if (cap == FM_MIX_EMULATED) return FM_MIX_EMULATED;
+    if (cap == FM_MIX_VDP) return FM_MIX_VDP;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return FM_MIX_VDP;
+    if (!(d & (1u << 22)) || !(d & (1u << 24))) return FM_MIX_VDP; /* AMX-BF16, AMX-TILE */
     /* Linux hands out the 8 KB tile state only on request, once per process (ARCH_REQ_XCOMP_PERM for
-     * XFEATURE_XTILEDATA); a refusal (old kernel, seccomp) leaves the emulated path */
-    if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return FM_MIX_EMULATED;
+     * XFEATURE_XTILEDATA); a refusal (old kernel, seccomp) leaves the avx512bf16 path */
+    if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return FM_MIX_VDP;
     return FM_MIX_AMX;
 #else
     return FM_MIX_EMULATED;
@@ -68,7 +84,10 @@ static int fm_mix_path(void) {
     return p;
 }
 
-const char *fm_bf16_train_path(void) { return fm_mix_path() == FM_MIX_AMX ? "amx" : "emulated"; }
+const char *fm_bf16_train_path(void) {
+    const int p = fm_mix_path();
+    return p == FM_MIX_AMX ? "amx" : p == FM_MIX_VDP ? "avx512bf16" : "emulated";
+}
 
 /* bytes of the packed operands of one layer of n rows (either path), FM_EOVERFLOW past the size limit */
 int fmi_mixed_scratch_bytes(size_t n, size_t n_in, size_t n_out, size_t *bytes) {
@@ -335,17 +354,73 @@ static void fm_mx_gemm(const uint16_t *A, const uint16_t *B, float *C, size_t M,
         fm_mx_gemm_cols(A, B, C, M, N, Kp, ldc, b0, b1);
     });
 }
+
+/* ---- avx512bf16 path: VDPBF16PS on the packed operands ---- */
+/* C[M][N] (row stride ldc) = A . B over the first ceil(K/2) depth pairs, A rows of bf16 [Mp][Kp], B VNNI pairs
+ * [Kp/2][Np]; the column blocks [jb0, jb1) of 32, 8 x 32 register tiles (16 accumulators), every output summed
+ * over the pairs in increasing order from +0 */
+static FM_AVX512 void fm_vd_gemm_cols(const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t K,
+                                      size_t Kp, size_t ldc, size_t jb0, size_t jb1) {
+    const size_t Np = fm_up32(N), P = Kp / 2, Q = (K + 1) / 2;
+    const uint32_t *Ad = (const uint32_t *)A, *Bd = (const uint32_t *)B;
+    for (size_t jb = jb0; jb < jb1; jb++) {
+        const size_t j = jb * 32;
+        const __mmask16 m0 = N - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (N - j)) - 1u);
+        const __mmask16 m1 = N - j >= 32 ? (__mmask16)0xffff : N - j <= 16 ? 0 : (__mmask16)((1u << (N - j - 16)) - 1u);
+        for (size_t i = 0; i < M; i += 8) {
+            __m512 c[8][2];
+            for (int r = 0; r < 8; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+            const uint32_t *a = Ad + i * P, *b = Bd + j;
+            for (size_t q = 0; q < Q; q++, a++, b += Np) {
+                const __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)b);
+                const __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + 16));
+                for (int r = 0; r < 8; r++) {
+                    const __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[(size_t)r * P]);
+                    c[r][0] = _mm512_dpbf16_ps(c[r][0], av, b0);
+                    c[r][1] = _mm512_dpbf16_ps(c[r][1], av, b1);
+                }
+            }
+            const size_t rm = M - i < 8 ? M - i : 8;
+            for (size_t r = 0; r < rm; r++) {
+                _mm512_mask_storeu_ps(C + (i + r) * ldc + j, m0, c[r][0]);
+                if (m1) _mm512_mask_storeu_ps(C + (i + r) * ldc + j + 16, m1, c[r][1]);
+            }
+        }
+    }
+}
+
+/* the product split across threads by column blocks (each output summed whole by one thread) */
+static void fm_vd_gemm(const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t K, size_t Kp,
+                       size_t ldc) {
+    const size_t blocks = fm_up32(N) / 32;
+    /* a bf16 pair step costs about what a float32 multiply-add does per output (in double: may pass size_t) */
+    const double work = (double)M * (double)N * (double)K / 2.0;
+    size_t parts = work >= (double)FM_PAR_MIN_WORK ? (size_t)fmi_threads() : 1;
+    parts = parts < blocks ? parts : blocks;
+    FM_FOR(parts > 1, t, parts, {
+        const size_t b0 = blocks * (size_t)t / parts, b1 = blocks * ((size_t)t + 1) / parts;
+        fm_vd_gemm_cols(A, B, C, M, N, K, Kp, ldc, b0, b1);
+    });
+}
+
+/* the product on this path: AMX tiles or VDPBF16PS (the packed operands are the same) */
+static void fm_mx_product(int path, const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t K,
+                          size_t ldc) {
+    if (path == FM_MIX_AMX) fm_mx_gemm(A, B, C, M, N, fm_up32(K), ldc);
+    else fm_vd_gemm(A, B, C, M, N, K, fm_up32(K), ldc);
+}
 #endif
 
 /* ---- the layer's forward and backward (no argument checks: mlp.c checked the network and the workspace) ---- */
 int fmi_dense_forward_mixed(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
                             size_t n_out, fm_act act, void *scratch) {
 #if FM_AMX
-    if (fm_mix_path() == FM_MIX_AMX) {
+    const int path = fm_mix_path();
+    if (path != FM_MIX_EMULATED) {
         uint16_t *A = (uint16_t *)fm_al64(scratch), *B = A + fm_up32(n) * fm_up32(n_in);
         fm_mx_pack_rows(x, n_in, n, n_in, A);
         fm_mx_pack_pairs_t(W, n_in, n_in, n_out, B);
-        fm_mx_gemm(A, B, p, n, n_out, fm_up32(n_in), n_out);
+        fm_mx_product(path, A, B, p, n, n_out, n_in, n_out);
         fm_mx_bias_act(p, b, n, n_out, act);
         return FM_OK;
     }
@@ -360,17 +435,18 @@ int fmi_dense_backward_mixed(const float *x, const float *W, const float *p, con
                              float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch) {
     fm_mx_delta_bias(p, dp, dz, db, n, n_out, act);
 #if FM_AMX
-    if (fm_mix_path() == FM_MIX_AMX) {
+    const int path = fm_mix_path();
+    if (path != FM_MIX_EMULATED) {
         const size_t n32 = fm_up32(n), i32 = fm_up32(n_in), o32 = fm_up32(n_out);
         uint16_t *Az = (uint16_t *)fm_al64(scratch), *Bw = Az + n32 * o32, *At = Bw + o32 * i32, *Bx = At + o32 * n32;
         /* dW[n_out][n_in] = dz^T . x: depth the batch */
         fm_mx_pack_rows_t(dz, n_out, n_out, n, At);
         fm_mx_pack_pairs(x, n_in, n, n_in, Bx);
-        fm_mx_gemm(At, Bx, dW, n_out, n_in, n32, n_in);
+        fm_mx_product(path, At, Bx, dW, n_out, n_in, n, n_in);
         if (dx) { /* dx[n][n_in] = dz . W: depth the outputs */
             fm_mx_pack_rows(dz, n_out, n, n_out, Az);
             fm_mx_pack_pairs(W, n_in, n_out, n_in, Bw);
-            fm_mx_gemm(Az, Bw, dx, n, n_in, o32, n_in);
+            fm_mx_product(path, Az, Bw, dx, n, n_in, n_out, n_in);
         }
         return FM_OK;
     }

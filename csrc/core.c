@@ -26,7 +26,8 @@ const char *fm_version(void) { return FASTMLP_VERSION; }
  * at import, with the GIL held) or else by the first kernel that needs one (pthread_once), never again, so that a
  * kernel running beside a thread that changes the environment (os.environ writes call setenv) reads no freed
  * string, and every kernel of a process sees the same values. */
-static const char *const fm_env_names[FMI_ENV_COUNT] = {"FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16"};
+static const char *const fm_env_names[FMI_ENV_COUNT] = {"FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16",
+                                                           "FASTMLP_BF16_TRAIN"};
 static char fm_env_vals[FMI_ENV_COUNT][64];
 static int fm_env_has[FMI_ENV_COUNT];
 static pthread_once_t fm_env_once = PTHREAD_ONCE_INIT;
@@ -53,6 +54,7 @@ int fm_init(void) {
     (void)fm_cpu_path();   /* the instruction set (FASTMLP_ISA) */
     (void)fmi_caches();    /* the caches and FASTMLP_BLOCKS */
     (void)fm_bf16_path();  /* the bf16 path (FASTMLP_BF16) */
+    (void)fm_bf16_train_path(); /* the mixed-precision training path (FASTMLP_BF16_TRAIN) */
     return FM_OK;
 }
 

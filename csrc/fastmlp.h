@@ -69,8 +69,9 @@ typedef enum {
 FM_API const char *fm_strerror(int code);
 /* Library version string, FASTMLP_VERSION of the build. */
 FM_API const char *fm_version(void);
-/* Reads the environment variables the kernels obey (FASTMLP_ISA, FASTMLP_BLOCKS, FASTMLP_BF16) and makes the
- * choices that depend on them and on the CPU (kernel path, cache blocking, bf16 path), once per process: later
+/* Reads the environment variables the kernels obey (FASTMLP_ISA, FASTMLP_BLOCKS, FASTMLP_BF16, FASTMLP_BF16_TRAIN)
+ * and makes the choices that depend on them and on the CPU (kernel path, cache blocking, bf16 path, mixed-precision
+ * training path), once per process: later
  * calls, and later changes to the environment, change nothing. Optional: without it the first kernel that needs
  * them does the same (thread-safely); call it at start-up, before other threads may change the environment (the
  * Python extension calls it at import). Returns FM_OK. */
@@ -447,10 +448,13 @@ FM_API int fm_mlp_train_epoch_csr_f64(const fm_mlp *net, const fm_optim *opt, co
 /* The dense float32 network of the functions above with bf16 operands in its three products: p = x W^T, dW = dz^T x
  * and dx = dz W each read both operands rounded to bf16 (fm_float_to_bf16's rounding) and sum the exact products in
  * float32; the bias, activations, loss, bias gradient and the update of the float32 weights (the master copy) are
- * float32 as in fm_mlp_train_step_f32. Paths (fm_bf16_train_path): "amx" (Intel AMX tiles, TDPBF16PS; threads
- * split the outputs, never the depth: the same bits for every thread count on one machine) or "emulated" (the
- * bf16-rounded operands through the float32 kernels). The paths' sums round differently: results agree to bf16
- * tolerance, not bit for bit. Dense input only. Twin of the path's choice: reference.bf16_train_path. */
+ * float32 as in fm_mlp_train_step_f32. Paths (fm_bf16_train_path): "amx" (Intel AMX tiles, TDPBF16PS),
+ * "avx512bf16" (VDPBF16PS where AMX is not usable but AVX512_BF16 is: AMD Zen 4) -- on both, threads split the
+ * outputs, never the depth: the same bits for every thread count on one machine -- or "emulated" (the bf16-rounded
+ * operands through the float32 kernels). FASTMLP_BF16_TRAIN=amx|avx512bf16|emulated in the environment (read once,
+ * fm_init) is the highest path allowed. The paths' sums round differently: results agree to bf16 tolerance, not
+ * bit for bit. Dense input only. Twin of the path's choice:
+ * reference.bf16_train_path. */
 FM_API const char *fm_bf16_train_path(void);
 /* *bytes = size of the workspace of the two functions below for batches of up to `batch` rows (the float32
  * workspace plus room for the packed bf16 operands). */
@@ -463,6 +467,12 @@ FM_API int fm_mlp_loss_grad_bf16(const fm_mlp *net, const float *params, const f
 FM_API int fm_mlp_train_step_bf16(const fm_mlp *net, const fm_optim *opt, const float *x, const float *t,
                                   const int64_t *y, const float *sw, float *params, float *state, float *grads,
                                   double *loss, void *work, size_t n, size_t work_batch, uint64_t step);
+/* fm_mlp_train_epoch_f32 with bf16 products (dense X; the workspace from fm_mlp_workspace_size_bf16 for `batch`
+ * rows): every batch is the step of fm_mlp_train_step_bf16. */
+FM_API int fm_mlp_train_epoch_bf16(const fm_mlp *net, const fm_optim *opt, const float *X, const float *T,
+                                   const int64_t *Y, const float *sw, const int64_t *order, float *params,
+                                   float *state, float *grads, uint64_t *step, double *mean_loss, void *work,
+                                   size_t n_samples, size_t n_order, size_t batch);
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,7 @@
 
 /* The environment variables of the kernels as they were at the first read (core.c: fm_init, else the first call
  * that needs one; never re-read): the value, NULL when unset. */
-enum { FMI_ENV_ISA = 0, FMI_ENV_BLOCKS = 1, FMI_ENV_BF16 = 2, FMI_ENV_COUNT = 3 };
+enum { FMI_ENV_ISA = 0, FMI_ENV_BLOCKS = 1, FMI_ENV_BF16 = 2, FMI_ENV_BF16_TRAIN = 3, FMI_ENV_COUNT = 4 };
 const char *fmi_env(int which);
 
 /* Cache blocking of the dense products (gemm.inc): the caches this CPU reports

@@ -137,3 +137,16 @@ int fm_mlp_train_step_bf16(const fm_mlp *net, const fm_optim *opt, const float *
     const fm_input_f32 in = {x, NULL, NULL, NULL, NULL, 1};
     return train_step_in_f32(net, opt, &in, t, y, sw, params, state, grads, loss, work, n, work_batch, step, 2, P);
 }
+
+int fm_mlp_train_epoch_bf16(const fm_mlp *net, const fm_optim *opt, const float *X, const float *t, const int64_t *y,
+                            const float *sw, const int64_t *order, float *params, float *state, float *grads,
+                            uint64_t *step, double *mean_loss, void *work, size_t n_samples, size_t n_order,
+                            size_t batch) {
+    size_t P;
+    int rc = check_train_f32(net, params, t, y, &P, work, batch, 2);
+    if (rc) return rc;
+    if (!X) return FM_ENULL;
+    const fm_input_f32 src = {X, NULL, NULL, NULL, NULL, 1};
+    return train_epoch_in_f32(net, opt, &src, t, y, sw, order, params, state, grads, step, mean_loss, work, n_samples,
+                              n_order, batch, 2, P);
+}

@@ -194,6 +194,10 @@ def mlp_train_step_bf16(net: _Net, params: NDArray[np.float32], grads: NDArray[n
                         state: NDArray[np.float32], counter: NDArray[np.uint64], x: NDArray[np.float32],
                         t: Optional[NDArray[np.float32]], y: Optional[NDArray[np.int64]],
                         sw: Optional[NDArray[np.float32]] = None) -> float: ...
+def mlp_train_epoch_bf16(net: _Net, params: NDArray[np.float32], grads: NDArray[np.float32], cfg: OptimConfig,
+                         state: NDArray[np.float32], counter: NDArray[np.uint64], x: NDArray[np.float32],
+                         t: Optional[NDArray[np.float32]], y: Optional[NDArray[np.int64]], order: NDArray[np.int64],
+                         batch: int, sw: Optional[NDArray[np.float32]] = None) -> float: ...
 
 class Guard:
     """A model's readers-or-one-writer guard, its weights' version and the packed-weights cache of forward."""

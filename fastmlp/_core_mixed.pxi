@@ -9,9 +9,12 @@ def bf16_train_path():
     Returns
     -------
     str
-        ``"amx"`` (Intel AMX tiles: Sapphire Rapids and later, Linux granting the tile state) or ``"emulated"``
-        (the bf16-rounded operands through the float32 kernels: other CPUs, or ``FASTMLP_ISA`` below avx512). The
-        two round their float32 sums differently: results agree to bf16 tolerance, not bit for bit.
+        ``"amx"`` (Intel AMX tiles: Sapphire Rapids and later, Linux granting the tile state), ``"avx512bf16"``
+        (the VDPBF16PS instruction where AMX is not usable: AMD Zen 4) or ``"emulated"`` (the bf16-rounded
+        operands through the float32 kernels: CPUs without AVX512_BF16, or ``FASTMLP_ISA`` below avx512).
+        ``FASTMLP_BF16_TRAIN=amx|avx512bf16|emulated`` in the environment (read once, at import) is the highest
+        path allowed. The paths round their float32 sums differently: results agree to bf16 tolerance, not bit
+        for bit.
 
     See Also
     --------
@@ -20,7 +23,7 @@ def bf16_train_path():
     Examples
     --------
     >>> import fastmlp
-    >>> fastmlp.bf16_train_path() in ("amx", "emulated")
+    >>> fastmlp.bf16_train_path() in ("amx", "avx512bf16", "emulated")
     True
     """
     return fm_bf16_train_path().decode()
@@ -33,7 +36,7 @@ cdef object _mixed_work(_Net net, size_t batch):
     return np.empty(nbytes, dtype=np.uint8)
 
 
-cdef Py_ssize_t _mixed_check(_Net net, params, grads, x, t, y, sw) except -1:
+cdef Py_ssize_t _mixed_check(_Net net, params, grads, x, t, y, sw, bint positive=True) except -1:
     net._need()
     if net.dtype != _F32:
         raise TypeError(f"bfloat16 training: needs a float32 network, this one is {net.dtype}")
@@ -42,7 +45,7 @@ cdef Py_ssize_t _mixed_check(_Net net, params, grads, x, t, y, sw) except -1:
         net._check_vec("grads", grads, net.n_params)
     if isinstance(x, CSR):
         raise TypeError("bfloat16 training: x must be a dense array")
-    return net._check_xty(x, t, y, sw)
+    return net._check_xty(x, t, y, sw, positive)
 
 
 def mlp_loss_grad_bf16(_Net net not None, params, grads, x, t, y, sw=None):
@@ -93,6 +96,40 @@ def mlp_train_step_bf16(_Net net not None, params, grads, OptimConfig cfg not No
                                     <const float *>b.sw, &pv[0], sp, &gv[0], &loss, &work[0], n, n, step)
     _net_raise(rc, "train_step_bf16")
     counter[0] += 1
+    return loss
+
+
+def mlp_train_epoch_bf16(_Net net not None, params, grads, OptimConfig cfg not None, state, counter, x, t, y, order,
+                         size_t batch, sw=None):
+    """One epoch of mixed-precision steps in one C call (C: ``fm_mlp_train_epoch_bf16``), the samples visited in
+    ``order``, as ``_Net.train_epoch``: returns the mean loss, advances the counter by the batches applied (also
+    when one diverged: DivergenceError). Internal (``fit``, the estimators): a float32 network, dense x."""
+    cdef float[::1] pv, gv, sv
+    cdef float *sp = NULL
+    cdef const int64_t[::1] ov
+    cdef double loss = 0.0
+    cdef uint64_t st
+    cdef int rc
+    cdef _Batch b
+    net._check_train(params, grads, cfg, state, counter)
+    _mixed_check(net, params, grads, x, t, y, sw, False)
+    if not isinstance(order, np.ndarray) or order.dtype != np.int64 or order.ndim != 1 or order.shape[0] == 0:
+        raise ValueError("order: expected a non-empty int64 vector of sample indices")
+    if batch == 0:
+        raise ValueError("batch: expected >= 1")
+    cdef unsigned char[::1] work = _mixed_work(net, batch)
+    pv, gv, ov = params, grads, order
+    if state is not None and len(state):
+        sv = state
+        sp = &sv[0]
+    _batch(&b, x, t, y, sw, <float>0)
+    st = counter[0]
+    with nogil:
+        rc = fm_mlp_train_epoch_bf16(&net.net, &cfg.o, <const float *>b.x, <const float *>b.t, b.y,
+                                     <const float *>b.sw, &ov[0], &pv[0], sp, &gv[0], &st, &loss, &work[0], b.n,
+                                     ov.shape[0], batch)
+    counter[0] = st  # the batches applied, also when one diverged
+    _net_raise(rc, "train_epoch_bf16")
     return loss
 
 

@@ -13,7 +13,7 @@ from .errors import ConvergenceWarning, DivergenceError
 from ._typing import ArrayLike
 from .network import Network
 from .training import History
-from .vocabulary import LABEL_LOSSES, ON_DIVERGENCE
+from .vocabulary import ON_DIVERGENCE
 
 #: The optimizer argument of the training methods: a rule's name or an optimizer object.
 OptimizerArg = Union[str, optimizers.Optimizer]
@@ -256,29 +256,6 @@ class Trainable(Network):
             self._undo(undo)
             raise
 
-    def _training_data(self, X, y, loss, validation_split, validation_data, sample_weight=None):
-        """(train, validation or None) as ``training.Data``, every array checked and converted once."""
-        X = self._X(X)
-        n = X.shape[0]
-        t, labels = self._targets(y, n, loss=loss)
-        score_y = labels if labels is not None else (np.asarray(y) if loss in LABEL_LOSSES else t)
-        train = training.Data(X, t, labels, score_y, self._sample_weight(sample_weight, n))
-        validation.fraction("validation_split", validation_split)
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data: expected a pair (X_val, y_val)")
-            Xv = self._X(validation_data[0], "validation X")
-            tv, lv = self._targets(validation_data[1], Xv.shape[0], "validation y", loss=loss)
-            yv = lv if lv is not None else (np.asarray(validation_data[1]) if loss in LABEL_LOSSES else tv)
-            return train, training.Data(Xv, tv, lv, yv)
-        if validation_split > 0:
-            n_val = int(round(n * validation_split))
-            if n_val < 1 or n_val >= n:
-                raise ValueError(f"validation_split: {validation_split} of {n} samples leaves no train or "
-                                 f"validation data")
-            return train.head(n - n_val), train.tail(n - n_val)
-        return train, None
-
     @writes
     def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 10, batch_size: int = 32, lr: Optional[float] = None,
             optimizer: OptimizerArg = "sgd", momentum: Optional[float] = None,
@@ -288,7 +265,7 @@ class Trainable(Network):
             early_stopping: bool = False, patience: int = 10, min_delta: float = 0.0,
             callbacks: Iterable[CallbackFn] = (), verbose: bool = False, on_divergence: str = "raise",
             beta1: Optional[float] = None, beta2: Optional[float] = None, eps: Optional[float] = None,
-            sample_weight: Optional[ArrayLike] = None) -> History:
+            sample_weight: Optional[ArrayLike] = None, dtype: Optional[str] = None) -> History:
         """Train for ``epochs`` epochs of shuffled mini-batch steps, each epoch one C call.
 
         Every argument is checked before the model changes; a call that fails before its first epoch is kept
@@ -346,6 +323,10 @@ class Trainable(Network):
         sample_weight : array_like, shape (n,), optional
             One weight >= 0 per sample: each batch's loss and gradient are its weighted mean (the validation split
             keeps its samples' weights).
+        dtype : {None, "bfloat16"}, optional
+            None: the model's dtype throughout. ``"bfloat16"`` (float32 models, dense X): every step is the
+            mixed-precision step of ``stepper(..., dtype="bfloat16")`` -- bf16 operands in the products, float32
+            sums, weights and update.
 
         Returns
         -------
@@ -369,11 +350,14 @@ class Trainable(Network):
         >>> len(history["loss"]), history["loss"][-1] < history["loss"][0]
         (50, True)
         """
+        mixed = self._mixed(dtype)
         if optimizer == "lbfgs":
             raise ValueError("optimizer='lbfgs' is full-batch and takes no epochs, batches or learning rate: "
                              "use model.fit_lbfgs(X, y, max_iter=...)")
         loss = self._loss_for(y)
-        train, val = self._training_data(X, y, loss, validation_split, validation_data, sample_weight)
+        train, val = training.data_for(self, X, y, loss, validation_split, validation_data, sample_weight)
+        if mixed and isinstance(train.X, _core.CSR):
+            raise TypeError("dtype='bfloat16': X must be dense (the mixed-precision step takes no sparse input)")
         epochs = validation.integer("epochs", epochs, 0)
         batch = min(validation.integer("batch_size", batch_size, 1), train.n)
         patience = validation.integer("patience", patience, 1)
@@ -389,7 +373,7 @@ class Trainable(Network):
         history = training.History()
         try:
             training.run(self, train, val, epochs, batch, opt, cfg, schedule, opt.lr, shuffle, cbs, on_divergence,
-                         history)
+                         history, mixed)
         except BaseException:
             if not history["loss"]:  # no epoch kept: the weights are as they were, so is the rest
                 self._undo(undo)
@@ -449,7 +433,7 @@ class Trainable(Network):
         max_fun = validation.integer("max_fun", max_fun, 1)
         tol, alpha = validation.real("tol", tol, 0.0), validation.real("alpha", alpha, 0.0)
         loss = self._loss_for(y)
-        train, _ = self._training_data(X, y, loss, 0.0, None, sample_weight)
+        train, _ = training.data_for(self, X, y, loss, 0.0, None, sample_weight)
         if loss != self.loss:
             self._c_net(loss)  # checks the loss fits the network before the model takes it
         saved, old_loss = self._params.copy(), self.loss

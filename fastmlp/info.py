@@ -50,7 +50,8 @@ def build_info() -> Dict[str, Any]:
     dict
         ``version`` and ``core_version`` (the C core's ``FASTMLP_VERSION``), ``openmp`` (bool), ``simd`` (the
         kernel path chosen for this CPU: "avx512", "avx2", "baseline" or "naive"), ``bf16`` (the bfloat16 path),
-        ``bf16_train`` (the mixed-precision training path: "amx" or "emulated"), ``blocking`` (the caches and the
+        ``bf16_train`` (the mixed-precision training path: "amx", "avx512bf16" or "emulated"), ``blocking`` (the
+        caches and the
         dense products' block sizes), ``num_threads`` and ``include`` (``get_include()``).
 
     Examples
@@ -66,7 +67,7 @@ def build_info() -> Dict[str, Any]:
         "openmp": _core.has_openmp(),
         "simd": _core.cpu_path(),
         "bf16": _core.bf16_path(),  # "vdpbf16ps" (AVX512_BF16) or "emulated" (same bits), "+fma" where tiles run
-        "bf16_train": _core.bf16_train_path(),  # mixed-precision training: "amx" or "emulated"
+        "bf16_train": _core.bf16_train_path(),  # mixed-precision training: "amx", "avx512bf16", "emulated"
         "blocking": blocking_summary(),  # the caches the CPU reports and the block sizes chosen from them
         "num_threads": _core.get_num_threads(),
         "include": get_include(),

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
 
+from . import _core, validation
 from .errors import DivergenceError
+from .vocabulary import LABEL_LOSSES
 
 
 if TYPE_CHECKING:
@@ -79,6 +81,30 @@ class Data:
 
 def _rows(a, start, end):
     return None if a is None else a[start:end]
+
+
+def data_for(model, X, y, loss, validation_split, validation_data, sample_weight=None):
+    """``model.fit``'s data: (train, validation or None) as ``Data``, every array checked and converted once."""
+    X = model._X(X)
+    n = X.shape[0]
+    t, labels = model._targets(y, n, loss=loss)
+    score_y = labels if labels is not None else (np.asarray(y) if loss in LABEL_LOSSES else t)
+    train = Data(X, t, labels, score_y, model._sample_weight(sample_weight, n))
+    validation.fraction("validation_split", validation_split)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data: expected a pair (X_val, y_val)")
+        Xv = model._X(validation_data[0], "validation X")
+        tv, lv = model._targets(validation_data[1], Xv.shape[0], "validation y", loss=loss)
+        yv = lv if lv is not None else (np.asarray(validation_data[1]) if loss in LABEL_LOSSES else tv)
+        return train, Data(Xv, tv, lv, yv)
+    if validation_split > 0:
+        n_val = int(round(n * validation_split))
+        if n_val < 1 or n_val >= n:
+            raise ValueError(f"validation_split: {validation_split} of {n} samples leaves no train or "
+                             f"validation data")
+        return train.head(n - n_val), train.tail(n - n_val)
+    return train, None
 
 
 class Callback:
@@ -161,28 +187,36 @@ class UndoPoint:
         self.optimizer.restore(self.opt_state)
 
 
-def _c_epoch(model, train, order, batch, optimizer, cfg):
+def _c_epoch(model, train, order, batch, optimizer, cfg, mixed=False):
+    """The C epoch; ``mixed``: bf16 products (``_core.mlp_train_epoch_bf16``: float32 model, dense X)."""
     try:
+        if mixed:
+            return _core.mlp_train_epoch_bf16(model._net, model._params, model._grads, cfg, optimizer.state,
+                                              optimizer._counter, train.X, train.t, train.labels, order, batch,
+                                              sw=train.sw)
         return model._net.train_epoch(model._params, model._grads, cfg, optimizer.state, optimizer._counter,
                                       train.X, train.t, train.labels, order, batch, sw=train.sw)
     finally:  # the weights changed inside the write-guarded call: what callbacks predict must see the new ones
         model._guard.touch()
 
 
-def epoch(model, train, order, batch, optimizer, cfg):
+def epoch(model, train, order, batch, optimizer, cfg, mixed=False):
     """One epoch of C mini-batch steps over ``train`` (a ``Data``) in the sample order ``order`` (int64); returns
     its mean loss. Any exception -- a DivergenceError from the C epoch, a Ctrl-C during it -- puts the weights,
-    the optimizer state and the step count back as they were at its start, together, and propagates."""
+    the optimizer state and the step count back as they were at its start, together, and propagates. ``mixed``:
+    the steps of ``dtype="bfloat16"`` (bf16 products)."""
     point = UndoPoint(model, optimizer)
     try:
-        return _c_epoch(model, train, order, batch, optimizer, cfg)
+        return _c_epoch(model, train, order, batch, optimizer, cfg, mixed)
     except BaseException:
         point.undo()
         raise
 
 
-def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle, callbacks, on_divergence, history):
-    """Train ``model`` for ``epochs`` epochs (one C call each), recording them in ``history``.
+def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle, callbacks, on_divergence, history,
+        mixed=False):
+    """Train ``model`` for ``epochs`` epochs (one C call each; ``mixed``: with bf16 products), recording them in
+    ``history``.
 
     A diverging epoch is undone (weights, optimizer state and step count as at its start); then
     ``on_divergence="raise"`` re-raises the DivergenceError with the epoch named, ``"warn"`` warns and stops.
@@ -199,7 +233,7 @@ def run(model, train, val, epochs, batch, optimizer, cfg, schedule, lr0, shuffle
             kept = len(history["loss"])
             t0 = time.perf_counter()
             try:
-                loss = _c_epoch(model, train, order, batch, optimizer, cfg)
+                loss = _c_epoch(model, train, order, batch, optimizer, cfg, mixed)
                 history["lr"].append(optimizer.lr)
                 history["time"].append(time.perf_counter() - t0)
                 # the commit of the epoch, one operation: before it every exception (a Ctrl-C that lands right

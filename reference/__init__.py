@@ -18,7 +18,7 @@ from .optim import sgd_update, adam_update
 from .mlp import (Net, Optim, LOSSES, OPT_SGD, OPT_ADAM, mlp_num_params, mlp_state_size, mlp_forward,
                   mlp_loss_grad, mlp_train_step, mlp_train_epoch, mlp_forward_csr, mlp_loss_grad_csr,
                   mlp_train_step_csr, mlp_train_epoch_csr, mlp_workspace_size, mlp_workspace_size_csr)
-from .mlp_bf16 import mlp_loss_grad_bf16, mlp_train_step_bf16, mlp_workspace_size_bf16
+from .mlp_bf16 import mlp_loss_grad_bf16, mlp_train_epoch_bf16, mlp_train_step_bf16, mlp_workspace_size_bf16
 from .machine import MachineInfoError, bf16_path, bf16_train_path, cpu_path, dense_blocking
 
 __all__ = [
@@ -33,5 +33,5 @@ __all__ = [
     "Net", "Optim", "LOSSES", "OPT_SGD", "OPT_ADAM", "mlp_num_params", "mlp_state_size", "mlp_forward",
     "mlp_loss_grad", "mlp_train_step", "mlp_train_epoch", "mlp_forward_csr", "mlp_loss_grad_csr",
     "mlp_train_step_csr", "mlp_train_epoch_csr", "mlp_workspace_size", "mlp_workspace_size_csr",
-    "mlp_workspace_size_bf16", "mlp_loss_grad_bf16", "mlp_train_step_bf16",
+    "mlp_workspace_size_bf16", "mlp_loss_grad_bf16", "mlp_train_step_bf16", "mlp_train_epoch_bf16",
 ]

@@ -4,11 +4,16 @@ Each product of a layer -- p = x W^T, dW = dz^T x, dx = dz W -- reads its two op
 rounding of ``float_to_bf16``: to nearest even, denormals to zero) and sums the exact products; the bias, the
 activation and its derivative and the bias gradient are those of ``dense_forward`` / ``dense_backward``. This is
 the C emulated path written out (the operands rounded, then the float kernels' loops); the AMX path rounds its
-float32 sums in another order, so the tests compare at bf16 tolerance, not bit for bit.
+float32 sums in another order, so the tests compare at bf16 tolerance, not bit for bit. ``path="avx512bf16"``
+writes out that C path's products: each output one chain of VDPBF16PS steps over the depth's pairs in increasing
+order from +0 (``bf16_step``: the odd element of a pair first, each product exact, each sum rounded to float32),
+bit for bit the C path's; its bias is added in float32 (``f32``).
 """
-from .bf16 import bf16_daz, bf16_round, f32_bits
+from .bf16 import bf16_daz, bf16_round, bf16_step, f32, f32_bits
 from .common import ACT_IDENTITY, KernelError
-from .dense import delta_bias, dense_backward, dense_forward
+from .dense import act_apply, delta_bias, dense_backward, dense_forward
+
+PATHS = ("emulated", "avx512bf16", "amx")  # fm_bf16_train_path's names; "amx" is twinned by "emulated"
 
 PAD = 32  # FM_MX_PAD: rows, columns and depth of the packed operands are padded to a multiple of it
 SIZE_LIMIT = (2 ** 63 - 1) // 8  # fm_mul_size
@@ -53,7 +58,45 @@ def mixed_bytes(n, n_in, n_out):
     return b[0]
 
 
-def dense_forward_mixed(x, W, b, p, n, n_in, n_out, act):
+def _bits(values, count):
+    return [bf16_round(f32_bits(v)) for v in values[:count]]
+
+
+def _chain(a, b, K):
+    """One output of the avx512bf16 path: sum over k < K of a(k) * b(k) (bf16 bits) as VDPBF16PS steps, the
+    depth's pairs in increasing order from +0, the odd element of a pair first (zero past K)."""
+    acc = 0.0
+    for q in range((K + 1) // 2):
+        k = 2 * q
+        hi_a, hi_b = (a(k + 1), b(k + 1)) if k + 1 < K else (0, 0)
+        acc = bf16_step(bf16_step(acc, hi_a, hi_b), a(k), b(k))
+    return acc
+
+
+def _check_path(path):
+    if path not in PATHS:
+        raise KernelError("option out of range")
+    return path == "avx512bf16"
+
+
+def forward_for(mixed):
+    """The layer forward of an input marked ``mixed`` (False: ``dense_forward``; True or a path name: this
+    module's, on that path; True is the emulated path)."""
+    if not mixed:
+        return dense_forward
+    path = "emulated" if mixed is True else mixed
+    return lambda *args: dense_forward_mixed(*args, path=path)
+
+
+def backward_for(mixed):
+    """The layer backward of an input marked ``mixed`` (as ``forward_for``)."""
+    if not mixed:
+        return dense_backward
+    path = "emulated" if mixed is True else mixed
+    return lambda *args: dense_backward_mixed(*args, path=path)
+
+
+def dense_forward_mixed(x, W, b, p, n, n_in, n_out, act, path="emulated"):
     """p = act(bf16(x) . bf16(W)^T + b) (fmi_dense_forward_mixed; the C scratch argument is not needed here).
 
     Examples
@@ -61,13 +104,22 @@ def dense_forward_mixed(x, W, b, p, n, n_in, n_out, act):
     >>> from fastmlp.reference.bf16_train import dense_forward_mixed
     >>> p = [0.0]; dense_forward_mixed([1.0, 1.001], [1.0, 1.0], [0.5], p, 1, 2, 1, 0); p   # 1.001 -> 1.0
     [2.5]
+    >>> dense_forward_mixed([1.0, 1.001], [1.0, 1.0], [0.5], p, 1, 2, 1, 0, path="avx512bf16"); p
+    [2.5]
     """
+    if _check_path(path):
+        xb, Wb = _bits(x, n * n_in), _bits(W, n_out * n_in)
+        for i in range(n):
+            for o in range(n_out):
+                z = _chain(lambda k: xb[i * n_in + k], lambda k: Wb[o * n_in + k], n_in)
+                p[i * n_out + o] = act_apply(f32(z + b[o]) if b is not None else z, act)
+        return
     xr = [bf16_value(v) for v in x[: n * n_in]]
     Wr = [bf16_value(v) for v in W[: n_out * n_in]]
     dense_forward(xr, Wr, b, p, n, n_in, n_out, act)
 
 
-def dense_backward_mixed(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate=False):
+def dense_backward_mixed(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate=False, path="emulated"):
     """dz = dp * act'(p), db = sum_i dz; dW = bf16(dz)^T . bf16(x), dx = bf16(dz) . bf16(W) (dx may be None)
     (fmi_dense_backward_mixed, which always overwrites: ``accumulate`` keeps dense_backward's signature and must
     be false).
@@ -83,6 +135,17 @@ def dense_backward_mixed(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accum
     if accumulate:
         raise KernelError("option out of range")
     delta_bias(p, dp, dz, db, n, n_out, act, False)
+    if _check_path(path):
+        xb, zb = _bits(x, n * n_in), _bits(dz, n * n_out)
+        for o in range(n_out):  # dW = dz^T . x: depth the batch
+            for k in range(n_in):
+                dW[o * n_in + k] = _chain(lambda i: zb[i * n_out + o], lambda i: xb[i * n_in + k], n)
+        if dx is not None:  # dx = dz . W: depth the outputs
+            Wb = _bits(W, n_out * n_in)
+            for i in range(n):
+                for k in range(n_in):
+                    dx[i * n_in + k] = _chain(lambda o: zb[i * n_out + o], lambda o: Wb[o * n_in + k], n_out)
+        return
     xr = [bf16_value(v) for v in x[: n * n_in]]
     zr = [bf16_value(v) for v in dz[: n * n_out]]
     Wr = [bf16_value(v) for v in W[: n_out * n_in]] if dx is not None else W

@@ -8,11 +8,10 @@ or a CSR matrix (the ``_csr`` functions); as in C, only the first layer's forwar
 """
 import math
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from .common import ACT_IDENTITY, KernelError, finite_nonneg
-from .bf16_train import dense_backward_mixed, dense_forward_mixed, mixed_bytes
-from .dense import dense_backward, dense_forward
+from .bf16_train import backward_for, forward_for, mixed_bytes
 from .loss import loss_mse, loss_poisson, loss_sigmoid_bce, loss_softmax_ce, wsum
 from .optim import adam_update, sgd_update
 from .sparse import csr_dense_backward, csr_dense_forward, csr_valid
@@ -106,7 +105,7 @@ class Input:
     indices: Optional[list] = None
     data: Optional[list] = None
     rows: Optional[list] = None
-    mixed: bool = False  # bf16 operands in the dense products (mlp_bf16.py; float32 networks)
+    mixed: Any = False  # bf16 operands in the products (mlp_bf16.py): True or a path of bf16_train.PATHS
 
 
 def _check(net):
@@ -237,7 +236,7 @@ def _forward_chunk(net, params, x, n):
         out = [0.0] * (n * no)
         W, b = params[off: off + no * ni], params[off + no * ni: off + no * ni + no]
         if l or x.x is not None:
-            (dense_forward_mixed if x.mixed else dense_forward)(inp if l else x.x, W, b, out, n, ni, no, net.acts[l])
+            forward_for(x.mixed)(inp if l else x.x, W, b, out, n, ni, no, net.acts[l])
         else:
             rows = x.rows[:n] if x.rows is not None else None
             csr_dense_forward(x.indptr, x.indices, x.data, rows, W, b, out, [0.0] * (no * ni), n, len(x.indptr) - 1,
@@ -306,7 +305,7 @@ def _loss_grad_core(net, params, x, t, y, sw, grads, loss, n):
         dW, db = [0.0] * (no * ni), [0.0] * no
         other = [0.0] * (n * ni) if l else None
         if l or x.x is not None:
-            back = dense_backward_mixed if x.mixed else dense_backward
+            back = backward_for(x.mixed)
             back(acts[l - 1] if l else x.x, W, acts[l], cur, cur, dW, db, other, n, ni, no, net.acts[l], 0)
         else:
             rows = x.rows[:n] if x.rows is not None else None
@@ -463,7 +462,7 @@ def _train_epoch_in(net, opt, src, T, Y, sw, order, params, state, grads, step, 
             if sw is not None:
                 swg.append(sw[src_row])
         if src.x is not None:
-            x = Input(x=xg)
+            x = Input(x=xg, mixed=src.mixed)
         else:
             x = Input(indptr=src.indptr, indices=src.indices, data=src.data, rows=list(order[s: s + nb]))
         S = float(nb)

@@ -113,16 +113,19 @@ import numpy as np
 import fastmlp
 from fastmlp import _core
 if sys.argv[1] == "change":  # right after the import, before any kernel ran
-    os.environ.update(FASTMLP_ISA=sys.argv[2], FASTMLP_BLOCKS="8,64", FASTMLP_BF16="nofma")
+    os.environ.update(FASTMLP_ISA=sys.argv[2], FASTMLP_BLOCKS="8,64", FASTMLP_BF16="nofma",
+                      FASTMLP_BF16_TRAIN="emulated")
 fastmlp.dense_forward(np.ones((20, 30)), np.ones((40, 30)))
-print(json.dumps([_core.cpu_path(), _core.bf16_path(), _core.dense_blocking("float32")]))
+fastmlp.MLP([3, 2], seed=0).train_step(np.ones((2, 3), np.float32), np.array([0, 1]), dtype="bfloat16")
+print(json.dumps([_core.cpu_path(), _core.bf16_path(), _core.dense_blocking("float32"), _core.bf16_train_path()]))
 """
 
 
 def test_environment_is_read_once_at_import():
-    # FASTMLP_ISA / _BLOCKS / _BF16 are read when the extension is imported (fm_init), never inside a kernel: a
-    # change after the import has no effect
-    env = {k: v for k, v in os.environ.items() if k not in ("FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16")}
+    # FASTMLP_ISA / _BLOCKS / _BF16 / _BF16_TRAIN are read when the extension is imported (fm_init), never inside a
+    # kernel: a change after the import has no effect
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16", "FASTMLP_BF16_TRAIN")}
     other = "naive" if _core.cpu_path() != "naive" else "baseline"
     got = []
     for how in ("keep", "change"):

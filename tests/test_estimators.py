@@ -32,7 +32,8 @@ def test_sklearn_estimator_checks(estimator, check):
 def test_same_parameters_as_scikit_learn():
     for mine, theirs in ((MLPClassifier(), SkC()), (MLPRegressor(), SkR())):
         ours, ref = mine.get_params(), theirs.get_params()
-        assert ours.pop("dtype") is None  # fastmlp's one extra, whose default keeps scikit-learn's behaviour
+        # fastmlp's two extras, whose defaults keep scikit-learn's behaviour
+        assert ours.pop("dtype") is None and ours.pop("compute_dtype") is None
         assert ours == ref
 
 

@@ -863,7 +863,7 @@ static void test_bf16_train(void) {
     net.acts[0] = FM_ACT_RELU, net.acts[1] = FM_ACT_IDENTITY;
     net.loss = FM_LOSS_SOFTMAX_CE;
     const char *path = fm_bf16_train_path();
-    CHECK(!strcmp(path, "amx") || !strcmp(path, "emulated"), "bf16_train_path %s", path);
+    CHECK(!strcmp(path, "amx") || !strcmp(path, "avx512bf16") || !strcmp(path, "emulated"), "bf16_train_path %s", path);
     size_t P = 0, bytes = 0, b32 = 0;
     CHECK(fm_mlp_num_params(&net, &P) == FM_OK, "num_params");
     CHECK(fm_mlp_workspace_size_bf16(&net, &bytes, N) == FM_OK && fm_mlp_workspace_size_f32(&net, &b32, N) == FM_OK &&
@@ -930,6 +930,21 @@ static void test_bf16_train(void) {
         worst = err > worst ? err : worst;
     }
     CHECK(worst < 4e-3 * gmax, "bf16 step: worst %.3g", worst);
+    /* an epoch of one batch in the order 0..N-1 is that step, bit for bit */
+    float *ep = malloc(P * sizeof(float));
+    int64_t order[N];
+    uint64_t st = 0;
+    double mean = 0;
+    for (int r = 0; r < N; r++) order[r] = r;
+    memcpy(ep, params, P * sizeof(float));
+    CHECK(fm_mlp_train_epoch_bf16(&net, &opt, x, NULL, y, NULL, order, ep, NULL, grads, &st, &mean, work, N, N, N) ==
+              FM_OK && st == 1 && mean == loss && !memcmp(ep, after, P * sizeof(float)), "train_epoch_bf16");
+    CHECK(fm_mlp_train_epoch_bf16(&net, &opt, NULL, NULL, y, NULL, order, ep, NULL, grads, &st, &mean, work, N, N,
+                                  N) == FM_ENULL, "epoch x NULL");
+    order[2] = N;
+    CHECK(fm_mlp_train_epoch_bf16(&net, &opt, x, NULL, y, NULL, order, ep, NULL, grads, &st, &mean, work, N, N, N) ==
+              FM_EVALUE && st == 1, "epoch order out of range");
+    free(ep);
     /* refusals */
     int64_t bad[N] = {0, 3, 0, 0, 0};
     CHECK(fm_mlp_workspace_size_bf16(NULL, &bytes, N) == FM_ENULL, "ws NULL net");

@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from .. import lbfgs, training
+from .. import lbfgs, training, validation
 from ..errors import DivergenceError
 from ..mlp import MLP
 from ._data import Inputs
@@ -69,13 +69,15 @@ def _flag(est, name):
 
 
 class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type stubs
-    """scikit-learn's MLP parameters (same names, defaults and meaning) plus fastmlp's ``dtype``."""
+    """scikit-learn's MLP parameters (same names, defaults and meaning) plus fastmlp's ``dtype`` (of the weights)
+    and ``compute_dtype`` (of the products: None, or "bfloat16" for mixed precision)."""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
                  loss=None, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None,
+                 compute_dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -101,6 +103,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.compute_dtype = compute_dtype
 
     # ---- parameters ----------------------------------------------------------------------------------------------
     def _check_params(self):
@@ -131,6 +134,15 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
                 ok = False
             if not ok:
                 _bad(self, "dtype", "None, 'float32' or 'float64'", self.dtype)
+        if self.compute_dtype is not None:
+            if not isinstance(self.compute_dtype, str) or self.compute_dtype != "bfloat16":
+                _bad(self, "compute_dtype", "None or 'bfloat16'", self.compute_dtype)
+            if self.dtype is not None and np.dtype(self.dtype) != np.float32:
+                raise ValueError(f"compute_dtype='bfloat16' keeps float32 weights: dtype must be None or 'float32', "
+                                 f"got {self.dtype!r}")
+            if self.solver == "lbfgs":
+                raise ValueError("compute_dtype='bfloat16' is for the stochastic solvers ('sgd', 'adam'), not "
+                                 "'lbfgs'")
         hidden = self.hidden_layer_sizes
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
         if not hidden or not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) for h in hidden):
@@ -140,7 +152,9 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
         return [int(h) for h in hidden]
 
     def _dtypes(self):
-        return (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype).type
+        if self.dtype is None:
+            return np.float32 if self.compute_dtype is not None else (np.float64, np.float32)
+        return np.dtype(self.dtype).type
 
     # ---- the network ---------------------------------------------------------------------------------------------
     def _initialize(self, y, layer_units, dtype):
@@ -281,6 +295,10 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
         X = inputs.X
+        mixed = self.compute_dtype is not None
+        if mixed and (validation.is_sparse(X) or self.model_.dtype != np.float32):
+            raise TypeError("compute_dtype='bfloat16': X must be dense and the network float32 (a warm start keeps "
+                            "the fitted network's dtype)")
         if early_stopping:
             stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
             parts = train_test_split(X, y, *(() if sw is None else (sw,)), random_state=self._random_state,
@@ -315,7 +333,7 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
                     sample_idx = sample_idx[perm]
                 self._optimizer.apply()
                 try:
-                    self.loss_ = training.epoch(self.model_, train, sample_idx, batch_size, rule, cfg)
+                    self.loss_ = training.epoch(self.model_, train, sample_idx, batch_size, rule, cfg, mixed)
                 except DivergenceError:
                     diverged, self.loss_ = True, np.nan
                 self.n_iter_ += 1

@@ -91,6 +91,11 @@ _DOC = """
     dtype : {{None, "float32", "float64"}}, default None
         fastmlp's extra parameter: None trains in the input's dtype (float32 stays float32, anything else float64,
         as scikit-learn); "float32" / "float64" convert.
+    compute_dtype : {{None, "bfloat16"}}, default None
+        fastmlp's extra parameter, the precision of the products (``dtype`` is that of the weights): "bfloat16"
+        runs every "sgd" / "adam" step in mixed precision (``MLP.fit(..., dtype="bfloat16")``: bf16 operands in
+        the products, float32 sums, float32 weights and update). Needs float32 weights (``dtype`` None or
+        "float32"; None then trains in float32), dense X and a stochastic solver.
 
     Examples
     --------
@@ -118,14 +123,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):  # type: ignore[misc]  # scikit-l
                  nesterovs_momentum: bool = True, early_stopping: bool = False, validation_fraction: float = 0.1,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
                  n_iter_no_change: Union[int, float] = 10, max_fun: int = 15000,
-                 dtype: Optional[DTypeLike] = None) -> None:
+                 dtype: Optional[DTypeLike] = None, compute_dtype: Optional[str] = None) -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
                          batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
                          power_t=power_t, max_iter=max_iter, loss="log_loss", shuffle=shuffle,
                          random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
                          momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype)
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
+                         compute_dtype=compute_dtype)
 
     _score_function = staticmethod(accuracy_score)
 
@@ -315,14 +321,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):  # type: ignore[misc]
                  warm_start: bool = False, momentum: float = 0.9, nesterovs_momentum: bool = True,
                  early_stopping: bool = False, validation_fraction: float = 0.1, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: Union[int, float] = 10,
-                 max_fun: int = 15000, dtype: Optional[DTypeLike] = None) -> None:
+                 max_fun: int = 15000, dtype: Optional[DTypeLike] = None,
+                 compute_dtype: Optional[str] = None) -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
                          batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
                          power_t=power_t, max_iter=max_iter, loss=loss, shuffle=shuffle, random_state=random_state,
                          tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
                          nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype)
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
+                         compute_dtype=compute_dtype)
 
     _score_function = staticmethod(r2_score)
 

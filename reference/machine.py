@@ -10,7 +10,8 @@ library decided.
 
 Two differences, by construction:
 
-- the environment (``FASTMLP_ISA``, ``FASTMLP_BLOCKS``, ``FASTMLP_BF16``: ``ENV_NAMES``) is read at each call here,
+- the environment (``FASTMLP_ISA``, ``FASTMLP_BLOCKS``, ``FASTMLP_BF16``, ``FASTMLP_BF16_TRAIN``:
+  ``ENV_NAMES``) is read at each call here,
   while the C core read it once, at ``fm_init`` (when ``fastmlp`` was imported): change ``os.environ`` after the
   import and the twins follow it, the library does not;
 - where this machine does not show what the C reads (no ``/proc/cpuinfo`` flags on an x86-64 machine, as on macOS;
@@ -28,12 +29,12 @@ import sys
 from .bf16 import bf16_path_for
 from .dense import dense_blocking_for
 
-ENV_NAMES = ("FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16")  # core.c's fm_env_names, in its order
+ENV_NAMES = ("FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16", "FASTMLP_BF16_TRAIN")  # core.c's fm_env_names, in its order
 ENV_MAX = 63  # bytes of a value the C keeps (fm_env_vals[i][64]); longer values are cut there
 PATHS = ("naive", "baseline", "avx2", "avx512")  # dense.c's FM_PATH_*, lowest first
 SYSFS_CACHE = "/sys/devices/system/cpu/cpu0/cache"
 CACHE_FALLBACK = {1: 32 * 1024, 2: 1024 * 1024, 3: 8 * 1024 * 1024}  # fmi_caches' fallbacks
-BF16_TRAIN_PATHS = ("emulated", "amx")  # bf16_train.c's FM_MIX_*, by value
+BF16_TRAIN_PATHS = ("emulated", "avx512bf16", "amx")  # bf16_train.c's FM_MIX_*, by value
 SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA = 158, 0x1023, 18  # x86-64 Linux
 ULONG_MAX = 2 ** 64 - 1
 SPACE = " \t\n\v\f\r"  # C isspace
@@ -280,19 +281,24 @@ def amx_permitted():
 
 def bf16_train_detect():
     """The index in ``BF16_TRAIN_PATHS`` of the path the C core's mixed-precision products take here
-    (``fm_mix_detect``): AMX where the library has it (x86-64 Linux), the kernel path is avx512, the CPU has
-    AVX512BW, AVX512_BF16, AMX-BF16 and AMX-TILE and Linux grants the tile state; else emulated."""
-    emulated, amx = BF16_TRAIN_PATHS.index("emulated"), BF16_TRAIN_PATHS.index("amx")
+    (``fm_mix_detect``): none but emulated off x86-64 Linux, off the avx512 kernel path or without AVX512BW and
+    AVX512_BF16; then at most the cap ``FASTMLP_BF16_TRAIN`` sets ("emulated", "avx512bf16"; anything else: no
+    cap); AMX where the CPU has AMX-BF16 and AMX-TILE and Linux grants the tile state, else avx512bf16."""
+    emulated, vdp, amx = (BF16_TRAIN_PATHS.index(p) for p in ("emulated", "avx512bf16", "amx"))
     if not (sys.platform.startswith("linux") and is_x86_64()):
         return emulated
+    cap = env("FASTMLP_BF16_TRAIN")
+    cap = emulated if cap == "emulated" else vdp if cap == "avx512bf16" else amx
     if cpu_path() != "avx512":  # FASTMLP_ISA lowered, or no AVX-512
         return emulated
     flags = cpu_flags()
     if "avx512bw" not in flags or "avx512_bf16" not in flags:
         return emulated
+    if cap != amx:
+        return cap
     if "amx_bf16" not in flags or "amx_tile" not in flags:
-        return emulated
-    return amx if amx_permitted() else emulated
+        return vdp
+    return amx if amx_permitted() else vdp
 
 
 def bf16_train_path():
@@ -301,12 +307,13 @@ def bf16_train_path():
     "amx" where the library was built with it (x86-64 Linux), the kernel path is avx512 (``FASTMLP_ISA`` not
     lower), the CPU has AVX512BW, AVX512_BF16, AMX-BF16 and AMX-TILE, and Linux grants this process the tile state
     (the twin makes the C core's request, ``arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)``, through ctypes);
-    else "emulated".
+    "avx512bf16" where AVX512BW and AVX512_BF16 are there but AMX is not (or ``FASTMLP_BF16_TRAIN=avx512bf16``);
+    else "emulated" (also under ``FASTMLP_BF16_TRAIN=emulated``).
 
     Returns
     -------
     str
-        "amx" or "emulated".
+        "amx", "avx512bf16" or "emulated".
 
     Raises
     ------
@@ -320,7 +327,7 @@ def bf16_train_path():
     Examples
     --------
     >>> import fastmlp.reference as ref
-    >>> ref.bf16_train_path() in ("amx", "emulated")
+    >>> ref.bf16_train_path() in ("amx", "avx512bf16", "emulated")
     True
     """
     return BF16_TRAIN_PATHS[bf16_train_detect()]

@@ -42,10 +42,11 @@ print(json.dumps({"c": c, "twin": twin}))
 
 # each child sets every variable (None: unset); values the C ignores are there too ("sse9", "junk", a kc over 2**20)
 CASES = [
-    {"FASTMLP_ISA": "avx2", "FASTMLP_BLOCKS": "8,1", "FASTMLP_BF16": "nofma"},
-    {"FASTMLP_ISA": "baseline", "FASTMLP_BLOCKS": " +24,-0", "FASTMLP_BF16": None},
-    {"FASTMLP_ISA": "naive", "FASTMLP_BLOCKS": "junk", "FASTMLP_BF16": "nofma"},
-    {"FASTMLP_ISA": "sse9", "FASTMLP_BLOCKS": "2000000,5", "FASTMLP_BF16": "fma"},
+    {"FASTMLP_ISA": "avx2", "FASTMLP_BLOCKS": "8,1", "FASTMLP_BF16": "nofma", "FASTMLP_BF16_TRAIN": "avx512bf16"},
+    {"FASTMLP_ISA": "baseline", "FASTMLP_BLOCKS": " +24,-0", "FASTMLP_BF16": None, "FASTMLP_BF16_TRAIN": None},
+    {"FASTMLP_ISA": "naive", "FASTMLP_BLOCKS": "junk", "FASTMLP_BF16": "nofma", "FASTMLP_BF16_TRAIN": "amx"},
+    {"FASTMLP_ISA": "sse9", "FASTMLP_BLOCKS": "2000000,5", "FASTMLP_BF16": "fma", "FASTMLP_BF16_TRAIN": "avx512bf16"},
+    {"FASTMLP_ISA": None, "FASTMLP_BLOCKS": None, "FASTMLP_BF16": None, "FASTMLP_BF16_TRAIN": "emulated"},
 ]
 
 
@@ -85,6 +86,7 @@ def test_twins_answer_as_the_c_core_with_the_environment_set():
         assert got["c"] == got["twin"], case
         paths.add(got["c"][0])
     assert "naive" in paths and "baseline" in paths  # a request lowers the path on every machine
+    assert got["c"][4] == "emulated"  # the last case: FASTMLP_BF16_TRAIN=emulated caps it on every machine
 
 
 def test_twins_read_the_environment_now(monkeypatch):

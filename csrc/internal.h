@@ -53,12 +53,12 @@ const fmi_cache_info *fmi_caches(void);
  * across threads: lower than FM_PAR_MIN_WORK, since the step's threads are still awake (spinning, GOMP_SPINCOUNT)
  * from its previous product, so a region costs ~1 us rather than a wake-up; and every product left on one thread
  * is time the other threads wait (the last layer of a 784-256-128-10 network at B=256 is 327,680). */
-#include <stdlib.h>
-static inline size_t fmi_dbg(const char *name, size_t def) { const char *e = getenv(name); return e ? (size_t)strtoull(e, NULL, 10) : def; } /* DBG */
-#define FM_PAR_MIN_WORK_STEP fmi_dbg("FMDBG_STEP", (size_t)1 << 17)
-/* values (rows x classes) from which the step's softmax cross-entropy splits its rows across threads (~2,000 values
- * take ~20 us on one thread: two exponentials each) */
-#define FM_PAR_MIN_LOSS fmi_dbg("FMDBG_LOSS", (size_t)2048)
+#define FM_PAR_MIN_WORK_STEP ((size_t)1 << 16)
+/* values (rows x classes) from which the step's softmax cross-entropy splits its rows across threads (2,560 values
+ * take ~25 us on one thread: two exponentials each) */
+#define FM_PAR_MIN_LOSS ((size_t)1024)
+/* values (rows x width) from which a split backward also splits dz = dp * act'(p) and db across its threads */
+#define FM_PAR_MIN_DELTA ((size_t)1 << 14)
 
 /* for (ptrdiff_t var = 0; var < count; var++) { body }, split across OpenMP threads (static schedule) when cond
  * holds. The serial case is a plain loop: an OpenMP region with a false if() clause still costs a library call

@@ -49,6 +49,16 @@ const fmi_cache_info *fmi_caches(void);
 
 /* elementwise updates split across threads above this many values */
 #define FM_PAR_MIN_UPDATE ((size_t)1 << 16)
+/* Work (multiply-adds) from which a product of the training step (fm_mlp_train_step / _epoch, loss_grad) splits
+ * across threads: lower than FM_PAR_MIN_WORK, since the step's threads are still awake (spinning, GOMP_SPINCOUNT)
+ * from its previous product, so a region costs ~1 us rather than a wake-up; and every product left on one thread
+ * is time the other threads wait (the last layer of a 784-256-128-10 network at B=256 is 327,680). */
+#define FM_PAR_MIN_WORK_STEP ((size_t)1 << 16)
+/* values (rows x classes) from which the step's softmax cross-entropy splits its rows across threads (2,560 values
+ * take ~25 us on one thread: two exponentials each) */
+#define FM_PAR_MIN_LOSS ((size_t)1024)
+/* values (rows x width) from which a split backward also splits dz = dp * act'(p) and db across its threads */
+#define FM_PAR_MIN_DELTA ((size_t)1 << 14)
 
 /* for (ptrdiff_t var = 0; var < count; var++) { body }, split across OpenMP threads (static schedule) when cond
  * holds. The serial case is a plain loop: an OpenMP region with a false if() clause still costs a library call
@@ -218,6 +228,17 @@ int fmi_dense_backward_f32(const float *x, const float *W, const float *p, const
 int fmi_dense_backward_f64(const double *x, const double *W, const double *p, const double *dp, double *dz,
                            double *dW, double *db, double *dx, size_t n, size_t n_in, size_t n_out, fm_act act,
                            int accumulate);
+/* the same, split across threads from min_work multiply-adds (instead of FM_PAR_MIN_WORK): the training step's */
+int fmi_dense_forward_w_f32(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
+                            size_t n_out, fm_act act, size_t min_work);
+int fmi_dense_forward_w_f64(const double *x, const double *W, const double *b, double *p, size_t n, size_t n_in,
+                            size_t n_out, fm_act act, size_t min_work);
+int fmi_dense_backward_w_f32(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
+                             float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, int accumulate,
+                             size_t min_work);
+int fmi_dense_backward_w_f64(const double *x, const double *W, const double *p, const double *dp, double *dz,
+                             double *dW, double *db, double *dx, size_t n, size_t n_in, size_t n_out, fm_act act,
+                             int accumulate, size_t min_work);
 
 /* argument-free core of fm_dense_forward_bf16 (bf16.c) */
 void fmi_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, float *p, size_t n, size_t n_in,
@@ -241,6 +262,11 @@ void fmi_loss_softmax_ce_f32(const float *z, const int64_t *y, const float *sw, 
                              size_t m);
 void fmi_loss_softmax_ce_f64(const double *z, const int64_t *y, const double *sw, double *dz, double *loss,
                              size_t n, size_t m);
+/* the same split across threads by rows from FM_PAR_MIN_LOSS values (the training step's); terms: room for n doubles */
+void fmi_loss_softmax_ce_par_f32(const float *z, const int64_t *y, const float *sw, float *dz, double *loss, size_t n,
+                                 size_t m, double *terms);
+void fmi_loss_softmax_ce_par_f64(const double *z, const int64_t *y, const double *sw, double *dz, double *loss,
+                                 size_t n, size_t m, double *terms);
 void fmi_loss_sigmoid_bce_f32(const float *z, const float *t, const float *sw, float *dz, double *loss, size_t n,
                               size_t m);
 void fmi_loss_sigmoid_bce_f64(const double *z, const double *t, const double *sw, double *dz, double *loss,
@@ -301,5 +327,14 @@ void fmi_update_bounds_f32(const float *params, const float *grads, const float 
                            double *out);
 void fmi_update_bounds_f64(const double *params, const double *grads, const double *s0, const double *s1, size_t n,
                            double *out);
+/* a whole network's update (mlp.c): the bound scan and the update of the flat vectors in one pass. nseg segments end at
+ * ends[0..nseg) (the last at P), alternating a layer's W (penalised: weight_decay, l1) and its b (never); safe(opt, mx,
+ * step) decides from the maxima as fmi_update_bounds gives them whether the step may run; 1 when it ran, 0 when safe
+ * refused it (nothing written). The options must have passed fmi_sgd_check / fmi_adam_check. */
+typedef int (*fmi_update_safe_fn)(const fm_optim *opt, const double *mx, uint64_t step);
+int fmi_update_net_f32(const fm_optim *opt, const float *grads, float *params, float *state, size_t P, uint64_t step,
+                       const size_t *ends, size_t nseg, fmi_update_safe_fn safe);
+int fmi_update_net_f64(const fm_optim *opt, const double *grads, double *params, double *state, size_t P,
+                       uint64_t step, const size_t *ends, size_t nseg, fmi_update_safe_fn safe);
 
 #endif

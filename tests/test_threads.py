@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastmlp
+from fastmlp._core import OptimConfig, _Net
 
 
 def _model_and_data():
@@ -161,3 +162,55 @@ def test_no_memory_for_the_scratch_is_a_memory_error():
     lines = proc.stdout.split("\n")
     assert "dense_forward: the C core could not allocate its per-thread scratch" in lines[0], proc.stdout
     assert lines[1] == "equal"
+
+
+def _steps(dtype, threads, kind, kw, sizes=(300, 200, 70, 13), n=170, steps=2, huge=False):
+    """`steps` C training steps of a softmax network on `threads` threads: the parameters, state and gradient bits,
+    and whether the last step was refused (DivergenceError)"""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], n).astype(np.int64)
+    net = _Net(list(sizes), ["relu"] * (len(sizes) - 2) + ["identity"], "softmax_ce", dtype)
+    cfg = OptimConfig(kind, dtype, 0.01, **kw)
+    params = np.random.default_rng(1).uniform(-0.1, 0.1, net.n_params).astype(dtype)
+    state, counter, grads = np.zeros(net.state_size(cfg), dtype), np.zeros(1, np.uint64), np.zeros(net.n_params, dtype)
+    before = fastmlp.get_num_threads()
+    refused = False
+    try:
+        fastmlp.set_num_threads(threads)
+        for i in range(steps):
+            if huge and i == steps - 1:  # the last bias past a quarter of the largest value: the bound refuses
+                params[-1] = np.finfo(dtype).max / 3
+            try:
+                net.train_step(params, grads, cfg, state, counter, x, None, y)
+            except fastmlp.DivergenceError:
+                refused = True
+    finally:
+        fastmlp.set_num_threads(before)
+    return params.tobytes(), state.tobytes(), grads.tobytes(), int(counter[0]), refused
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind, kw", [("sgd", dict(weight_decay=0.01, l1=0.003)), ("momentum", dict(l1=0.003)),
+                                      ("nesterov", dict(weight_decay=0.01)), ("adam", dict(weight_decay=0.01))])
+def test_training_step_bits_for_any_thread_count(dtype, kind, kw):
+    """The step's threads split every part of it by outputs, never a sum: the products at every width (the last
+    layer's 170 x 70 x 13 is below a lone call's work threshold, above the step's), the softmax cross-entropy by rows
+    (its loss terms added in row order), dz and db by columns (the first layer's 170 x 200: ragged against the cache
+    lines; the second's 170 x 70 stays on one thread), and the bound scan and update of all 75,193 parameters in even
+    ranges that cut across layers (W penalised, b not): the same bits on 1, 2 and 3 threads."""
+    want = _steps(dtype, 1, kind, kw)
+    for threads in (2, 3):
+        assert _steps(dtype, threads, kind, kw) == want
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_training_step_refused_by_the_bound_writes_nothing(threads):
+    """A step whose update could overflow is refused after the threads' bound scan, before any thread writes."""
+    params, state, _, count, refused = _steps(np.float32, threads, "momentum", {}, huge=True)
+    before = _steps(np.float32, threads, "momentum", {}, steps=1)
+    assert refused and count == 1
+    want = np.frombuffer(before[0], np.float32).copy()
+    want[-1] = np.finfo(np.float32).max / 3
+    np.testing.assert_array_equal(np.frombuffer(params, np.float32), want)
+    assert state == before[1]

@@ -45,15 +45,13 @@ cdef object _fast_dense_pack(W):
     cdef size_t width, count = 0, n_out, n_in
     cdef const void *Wq
     cdef void *pp
-    cdef cnp.npy_intp dims[1]
     if tn == 0 or not _fast_finite(W, tn):
         return None
     n_out, n_in = _dim(W, 0), _dim(W, 1)
     width = fm_dense_pack_width_f32() if tn == cnp.NPY_FLOAT else fm_dense_pack_width_f64()
     if fm_dense_packed_size(&count, n_in, n_out, width) != FM_OK:
         return None
-    dims[0] = count
-    Wp = cnp.PyArray_EMPTY(1, dims, tn, 0)
+    Wp = _aligned_empty(<Py_ssize_t>count, np.float32 if tn == cnp.NPY_FLOAT else np.float64)  # on cache lines
     Wq, pp = _ptr(W), _ptr(Wp)
     with nogil:
         if tn == cnp.NPY_FLOAT:

@@ -254,6 +254,7 @@ def test_buffers_on_cache_lines():
         W = np.random.default_rng(0).standard_normal((300, 37)).astype(dtype)
         x = np.random.default_rng(1).standard_normal((5, 37)).astype(dtype)
         packed = fastmlp.dense_pack(W)
+        assert np.asarray(packed).ctypes.data % 64 == 0
         np.testing.assert_array_equal(fastmlp.dense_forward_packed(x, packed), fastmlp.dense_forward(x, W))
     for shape in (1, 17, (3, 5), (2, 3, 4)):
         for zero in (False, True):

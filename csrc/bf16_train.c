@@ -342,19 +342,6 @@ static FM_TILES void fm_mx_gemm_cols(const uint16_t *A, const uint16_t *B, float
     _tile_release();
 }
 
-/* the product split across threads by column blocks (each output summed whole by one thread) */
-static void fm_mx_gemm(const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t Kp, size_t ldc) {
-    const size_t blocks = fm_up32(N) / 32;
-    /* a bf16 multiply-add costs about an eighth of a float32 one here (in double: the product may pass size_t) */
-    const double work = (double)M * (double)N * (double)Kp / 8.0;
-    size_t parts = work >= (double)FM_PAR_MIN_WORK ? (size_t)fmi_threads() : 1;
-    parts = parts < blocks ? parts : blocks;
-    FM_FOR(parts > 1, t, parts, {
-        const size_t b0 = blocks * (size_t)t / parts, b1 = blocks * ((size_t)t + 1) / parts;
-        fm_mx_gemm_cols(A, B, C, M, N, Kp, ldc, b0, b1);
-    });
-}
-
 /* ---- avx512bf16 path: VDPBF16PS on the packed operands ---- */
 /* C[M][N] (row stride ldc) = A . B over the first ceil(K/2) depth pairs, A rows of bf16 [Mp][Kp], B VNNI pairs
  * [Kp/2][Np]; the column blocks [jb0, jb1) of 32, 8 x 32 register tiles (16 accumulators), every output summed
@@ -389,25 +376,22 @@ static FM_AVX512 void fm_vd_gemm_cols(const uint16_t *A, const uint16_t *B, floa
     }
 }
 
-/* the product split across threads by column blocks (each output summed whole by one thread) */
-static void fm_vd_gemm(const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t K, size_t Kp,
-                       size_t ldc) {
-    const size_t blocks = fm_up32(N) / 32;
-    /* a bf16 pair step costs about what a float32 multiply-add does per output (in double: may pass size_t) */
-    const double work = (double)M * (double)N * (double)K / 2.0;
+/* the product on this path: AMX tiles or VDPBF16PS (the packed operands are the same), split across threads by
+ * column blocks of 32 (each output summed whole by one thread) */
+static void fm_mx_product(int path, const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t K,
+                          size_t ldc) {
+    const size_t Kp = fm_up32(K), blocks = fm_up32(N) / 32;
+    /* in float32 multiply-adds (in double: the product may pass size_t): an AMX bf16 multiply-add costs about an
+     * eighth of one here, a VDPBF16PS pair step about one per output */
+    const double work = path == FM_MIX_AMX ? (double)M * (double)N * (double)Kp / 8.0
+                                           : (double)M * (double)N * (double)K / 2.0;
     size_t parts = work >= (double)FM_PAR_MIN_WORK ? (size_t)fmi_threads() : 1;
     parts = parts < blocks ? parts : blocks;
     FM_FOR(parts > 1, t, parts, {
         const size_t b0 = blocks * (size_t)t / parts, b1 = blocks * ((size_t)t + 1) / parts;
-        fm_vd_gemm_cols(A, B, C, M, N, K, Kp, ldc, b0, b1);
+        if (path == FM_MIX_AMX) fm_mx_gemm_cols(A, B, C, M, N, Kp, ldc, b0, b1);
+        else fm_vd_gemm_cols(A, B, C, M, N, K, Kp, ldc, b0, b1);
     });
-}
-
-/* the product on this path: AMX tiles or VDPBF16PS (the packed operands are the same) */
-static void fm_mx_product(int path, const uint16_t *A, const uint16_t *B, float *C, size_t M, size_t N, size_t K,
-                          size_t ldc) {
-    if (path == FM_MIX_AMX) fm_mx_gemm(A, B, C, M, N, fm_up32(K), ldc);
-    else fm_vd_gemm(A, B, C, M, N, K, fm_up32(K), ldc);
 }
 #endif
 

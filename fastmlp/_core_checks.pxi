@@ -43,6 +43,15 @@ def _aligned_empty(shape, dtype, bint zero=False):
     return raw[skip:skip + nbytes].view(dt).reshape(shape)
 
 
+def _aligned_copy(a):
+    """A writable C-contiguous copy of ``a`` on a cache line (``_aligned_empty``): for arrays the C core writes
+    that came from elsewhere (an unpickled or loaded buffer may be read-only or unaligned)."""
+    a = np.asarray(a)
+    out = _aligned_empty(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
 def _all_finite(a):
     """True when every element of a C-contiguous float32/float64 array is finite."""
     cdef const float[::1] f

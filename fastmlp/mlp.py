@@ -354,9 +354,7 @@ class MLP(Trainable):
         # pickle protocol 5 (dask, multiprocessing) may hand back arrays on read-only or unaligned buffers: the C
         # core writes into these, so give the model its own writable, aligned, contiguous copies
         for k in ("_params", "_grads"):
-            a = _core._aligned_empty(self.__dict__[k].shape, self.dtype)
-            a[...] = self.__dict__[k]
-            self.__dict__[k] = a
+            self.__dict__[k] = _core._aligned_copy(self.__dict__[k])
         self._new_guard()
         self._nets = {}
 

@@ -101,7 +101,7 @@ class Optimizer:
             if self.state is not None and self.state.shape[0]:
                 raise ValueError(f"{self!r} is bound to another network (state of {self.state.shape[0]} "
                                  f"{self.state.dtype} values, this one needs {size} {net.dtype})")
-            self.state = np.zeros(size, dtype=net.dtype)
+            self.state = _core._aligned_empty(size, net.dtype, zero=True)  # on cache lines, as the parameters
         return cfg
 
     def set_options(self, options, dtype):
@@ -173,7 +173,7 @@ class Optimizer:
         # pickle protocol 5 may hand back read-only or unaligned buffers: the C core writes into these
         for k in ("state", "_counter", "_alive"):
             if self.__dict__[k] is not None:
-                self.__dict__[k] = np.array(self.__dict__[k], order="C", copy=True)
+                self.__dict__[k] = _core._aligned_copy(self.__dict__[k])
 
     def __deepcopy__(self, memo):
         new = copy.copy(self)
@@ -384,7 +384,7 @@ def restore_optimizer(model, f, where):
         # the second half is Adam's second moment v (state = [m, v]): a negative v turns weights into NaN
         raise ValueError(f"{where}: optimizer_state: Adam's second moments must be >= 0")
     if size:
-        opt.state = state
+        opt.state = _core._aligned_copy(state)
     opt.step_count = rec["step_count"]
     opt.adopt(model)
     model.optimizer_ = opt

@@ -29,7 +29,8 @@ import sys
 from .bf16 import bf16_path_for
 from .dense import dense_blocking_for
 
-ENV_NAMES = ("FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16", "FASTMLP_BF16_TRAIN")  # core.c's fm_env_names, in its order
+# core.c's fm_env_names, in its order
+ENV_NAMES = ("FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16", "FASTMLP_BF16_TRAIN")
 ENV_MAX = 63  # bytes of a value the C keeps (fm_env_vals[i][64]); longer values are cut there
 PATHS = ("naive", "baseline", "avx2", "avx512")  # dense.c's FM_PATH_*, lowest first
 SYSFS_CACHE = "/sys/devices/system/cpu/cpu0/cache"
@@ -331,3 +332,35 @@ def bf16_train_path():
     True
     """
     return BF16_TRAIN_PATHS[bf16_train_detect()]
+
+
+def init():
+    """Twin of ``fm_init``: what the C core reads and decides once, at import, in the same order — the environment
+    (``ENV_NAMES``), the kernel path (``cpu_path``), the caches and forced blocks (``caches``), the bf16 path
+    (``bf16_path``) and the mixed-precision training path (``bf16_train_path``) — and FM_OK (None here; the twins
+    raise where the C returns an error). Unlike the C, which keeps those choices for the process, nothing is kept:
+    each twin reads the machine again when called.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    MachineInfoError
+        Where this machine does not show what the C read (see the module's docstring).
+
+    Examples
+    --------
+    >>> import fastmlp.reference as ref
+    >>> try:
+    ...     ref.init()
+    ... except ref.MachineInfoError:   # e.g. macOS: no /proc/cpuinfo flags
+    ...     pass
+    """
+    for name in ENV_NAMES:
+        env(name)
+    cpu_path()
+    caches()
+    bf16_path()
+    bf16_train_path()

@@ -52,8 +52,6 @@ def test_every_kernel_has_a_twin_and_a_case():
         - {f"{k}_f64" for k in c_kernels}
     no_twin = {
         "strerror", "version", "build_info",  # the library: a status code's name, the version, the build's options
-        "init",  # returns FM_OK and decides nothing itself: it fixes the environment (read once per process) and so
-        # the choices of cpu_path, dense_blocking and bf16_path, whose twins read the same names (test_machine.py)
         "set_num_threads", "get_num_threads",  # the library's thread count
         "cpu_peak_gflops",  # a timing: the CPU's measured multiply-add rate
     }

@@ -1,5 +1,5 @@
 """The twins of the functions that read the machine (reference/machine.py) against the C core: cpu_path,
-dense_blocking, bf16_path and bf16_train_path give the same answers here, in this process and in child processes
+dense_blocking, bf16_path, bf16_train_path and init give the same answers here, in this process and in child processes
 started with FASTMLP_ISA / FASTMLP_BLOCKS / FASTMLP_BF16 set (the C reads them once, at import). Where this machine
 does not show a twin what the C read (no /proc/cpuinfo flags, no cache level in sysfs) the twin raises
 MachineInfoError and the comparison is skipped."""
@@ -20,21 +20,21 @@ from fastmlp import _core
 from fastmlp.reference import machine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ENV = ("FASTMLP_ISA", "FASTMLP_BLOCKS", "FASTMLP_BF16")
+ENV = machine.ENV_NAMES
 
 # the C core's answers and the twins' in one process, as JSON; a twin that cannot see the machine says why
 SCRIPT = r"""
-import json
+import ctypes, json
 import fastmlp.reference as ref
 from fastmlp import _core
 c = [_core.cpu_path(), list(_core.dense_blocking("float32").values()), list(_core.dense_blocking("float64").values()),
-     _core.bf16_path(), _core.bf16_train_path()]
+     _core.bf16_path(), _core.bf16_train_path(), ctypes.CDLL(_core.__file__).fm_init()]
 try:
     blocks = []
     for f64 in (0, 1):
         blocks.append([0] * 7)
         ref.dense_blocking(f64, blocks[-1])
-    twin = [ref.cpu_path(), blocks[0], blocks[1], ref.bf16_path(), ref.bf16_train_path()]
+    twin = [ref.cpu_path(), blocks[0], blocks[1], ref.bf16_path(), ref.bf16_train_path(), ref.init() or 0]
 except ref.MachineInfoError as e:
     twin = "MachineInfoError: " + str(e)
 print(json.dumps({"c": c, "twin": twin}))
@@ -53,12 +53,14 @@ CASES = [
 def answers():
     """(the C core's answers in this process, the twins'); skips where the twins cannot see this machine."""
     c = [_core.cpu_path(), list(_core.dense_blocking("float32").values()),
-         list(_core.dense_blocking("float64").values()), _core.bf16_path(), _core.bf16_train_path()]
+         list(_core.dense_blocking("float64").values()), _core.bf16_path(), _core.bf16_train_path(),
+         ctypes.CDLL(_core.__file__).fm_init()]  # FM_OK (0); the extension called it at import
     try:
         blocks = [[0] * 7, [0] * 7]
         for f64 in (0, 1):
             reference.dense_blocking(f64, blocks[f64])
-        return c, [reference.cpu_path(), blocks[0], blocks[1], reference.bf16_path(), reference.bf16_train_path()]
+        return c, [reference.cpu_path(), blocks[0], blocks[1], reference.bf16_path(), reference.bf16_train_path(),
+                   reference.init() or 0]  # the twin of fm_init: None for FM_OK
     except reference.MachineInfoError as e:
         pytest.skip(f"the twins cannot see this machine: {e}")
 

@@ -132,24 +132,28 @@ def loss_softmax_ce(z, y, sw, dz, loss, n, m):
     check_sw(sw, n)
     ws = wsum(sw, n) if sw is not None else float(n)
     total = 0.0
+    e = dz if dz is not None else [0.0] * (n * m)  # each exponential once, into dz's row (C: a chunk on the stack)
     for i in range(n):
         mx = z[i * m]
         for j in range(1, m):
             if z[i * m + j] > mx:
                 mx = z[i * m + j]
+        yi = y[i]
+        zy = z[i * m + yi]  # read before dz (which may be z) is written
         s = 0.0
         for j in range(m):
-            s += math.exp(z[i * m + j] - mx)
+            e[i * m + j] = math.exp(z[i * m + j] - mx)
+        for j in range(m):
+            s += e[i * m + j]
         lse = mx + math.log(s)
-        yi = y[i]
         if sw is not None:
-            total += sw[i] * (lse - z[i * m + yi])
+            total += sw[i] * (lse - zy)
         else:
-            total += lse - z[i * m + yi]
+            total += lse - zy
         if dz is not None:
             c = sw[i] / ws if sw is not None else 0.0
             for j in range(m):
-                q = math.exp(z[i * m + j] - mx) / s
+                q = dz[i * m + j] / s
                 if j == yi:
                     q -= 1.0
                 dz[i * m + j] = q * c if sw is not None else q / n
@@ -322,6 +326,7 @@ def softmax(z, p, n, m):
         s = 0.0
         for j in range(m):
             p[i * m + j] = math.exp(z[i * m + j] - mx)
+        for j in range(m):
             s += p[i * m + j]
         for j in range(m):
             p[i * m + j] = p[i * m + j] / s

@@ -1,0 +1,58 @@
+/* fexp.h -- e^x as plain IEEE operations (multiplications, additions, one conversion, a bit shift; no fused
+ * multiply-add under the library's -ffp-contract=off, no table, no branch), so that a loop over it vectorises and
+ * every lane, the scalar remainder, every instruction-set path and every thread split give the same bits.
+ *
+ * For the arguments the library passes: x <= 0 (z - max z of a softmax row) or NaN. x below the normal range's
+ * bound (-87.3 in float, -708 in double) gives 0 (where libm's exp would give a subnormal or 0), -inf gives 0, NaN
+ * gives NaN; accurate to ~1 ulp elsewhere (Cephes' reduction: x = n ln2 + r, |r| <= ln2 / 2, ln2 in two parts;
+ * float: Cephes' degree-7 expf polynomial; double: Taylor to r^13, whose remainder is below 4e-18). Valid up to
+ * x = 88 (float) / 709 (double); the library never passes more. */
+#ifndef FASTMLP_FEXP_H
+#define FASTMLP_FEXP_H
+#include <stdint.h>
+#include <string.h>
+
+static inline __attribute__((always_inline)) float fm_exp_f32(float x) {
+    const float xc = x < -87.3f ? -87.3f : x; /* NaN passes */
+    const float t = xc * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23: round(x log2 e) lands in the low bits */
+    const float n = t - 12582912.0f;
+    const float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * (r * r) + r + 1.0f;
+    const int32_t k = (int32_t)(n == n ? n : 0.0f); /* NaN: any scale, y is NaN */
+    const uint32_t bits = (uint32_t)(k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return x < -87.3f ? 0.0f : y * scale;
+}
+
+static inline __attribute__((always_inline)) double fm_exp_f64(double x) {
+    const double xc = x < -708.0 ? -708.0 : x;
+    const double t = xc * 1.4426950408889634 + 6755399441055744.0; /* 1.5 * 2^52 */
+    const double n = t - 6755399441055744.0;
+    const double r = (xc - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6;
+    double y = 1.0 / 6227020800.0; /* 1/13! ... 1/2!, then 1 + r + ... */
+    y = y * r + 1.0 / 479001600.0;
+    y = y * r + 1.0 / 39916800.0;
+    y = y * r + 1.0 / 3628800.0;
+    y = y * r + 1.0 / 362880.0;
+    y = y * r + 1.0 / 40320.0;
+    y = y * r + 1.0 / 5040.0;
+    y = y * r + 1.0 / 720.0;
+    y = y * r + 1.0 / 120.0;
+    y = y * r + 1.0 / 24.0;
+    y = y * r + 1.0 / 6.0;
+    y = y * r + 0.5;
+    y = y * (r * r) + r + 1.0;
+    const int64_t k = (int64_t)(n == n ? n : 0.0);
+    const uint64_t bits = (uint64_t)(k + 1023) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return x < -708.0 ? 0.0 : y * scale;
+}
+#endif

@@ -5,6 +5,7 @@
  * AVX-512 and AVX2+FMA where the CPU has them (x86-64 with GCC/clang), else the portable baseline. One binary
  * runs on any x86-64; FASTMLP_ISA=avx512|avx2|baseline|naive in the environment forces a path. */
 #include "internal.h"
+#include "fexp.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -267,7 +268,7 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define T float
 #define FM_IS_F32 1
 #define SUF _f32
-#define EXP expf
+#define FEXP fm_exp_f32
 #define TANH tanhf
 #define VL_AVX2 8
 #define VL_AVX512 16
@@ -276,7 +277,7 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define T double
 #define FM_IS_F32 0
 #define SUF _f64
-#define EXP exp
+#define FEXP fm_exp_f64
 #define TANH tanh
 #define VL_AVX2 4
 #define VL_AVX512 8

@@ -8,10 +8,8 @@ def act_apply(z, act):
     if act == ACT_RELU:
         return z if z > 0.0 else 0.0
     if act == ACT_SIGMOID:
-        if z >= 0.0:
-            return 1.0 / (1.0 + math.exp(-z))
-        e = math.exp(z)
-        return e / (1.0 + e)
+        e = math.exp(z if z < 0.0 else -z)  # e^-|z| (C: fexp.h's exponential, to ~1 ulp)
+        return 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
     if act == ACT_TANH:
         return math.tanh(z)
     return z

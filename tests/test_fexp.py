@@ -1,6 +1,7 @@
-"""The softmax's own exponential (csrc/fexp.h: plain IEEE operations, so that the loop vectorises): accurate to about
-an ulp against float64/long-double references, the same bits in every column position, chunk and row split, in
-place or not, and the edge values (-inf, far below the normal range, NaN) as documented."""
+"""The library's own exponential (csrc/fexp.h: plain IEEE operations, so that loops over it vectorise), used by the
+softmax, the softmax cross-entropy and the sigmoid activation: accurate to a few ulp against long-double references,
+the same bits in every column position, chunk, row split and code path, in place or not, and the edge values
+(-inf, far below the normal range, NaN) as documented."""
 import numpy as np
 import pytest
 
@@ -82,3 +83,35 @@ def test_edge_values(dtype):
     assert np.all(np.isnan(pn[0])) and np.allclose(pn[1], _softmax_exact(zn[1:]).astype(dtype)[0])
     with pytest.raises(ValueError, match="NaN"):
         fastmlp.softmax(zn)
+
+
+def _sigmoid_exact(z):
+    z = z.astype(np.longdouble)
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_activation_accurate_and_the_same_on_every_path(dtype):
+    rng = np.random.default_rng(3)
+    k = 40
+    W = np.eye(k, dtype=dtype)  # p = sigmoid(z) exactly as the activation computes it
+    z = np.concatenate([rng.standard_normal(400) * s for s in (0.01, 1.0, 8.0, 60.0)]).astype(dtype)
+    x = z.reshape(-1, k)
+    p = fastmlp.dense_forward(x, W, None, act="sigmoid")
+    exact = _sigmoid_exact(x)
+    tiny = np.finfo(dtype).tiny
+    ulp = np.spacing(np.maximum(np.abs(exact), tiny).astype(dtype))
+    err = np.maximum(np.abs(p.astype(np.longdouble) - exact) - 2 * tiny, 0) / ulp
+    assert float(err.max()) <= 3, float(err.max())
+    # one row at a time (the plain loops / the row kernel) and the packed layout give the same bits
+    rows = np.vstack([fastmlp.dense_forward(x[i:i + 1], W, None, act="sigmoid") for i in range(x.shape[0])])
+    assert np.array_equal(rows, p)
+    packed = fastmlp.dense_forward_packed(x, fastmlp.dense_pack(W), None, act="sigmoid")
+    assert np.array_equal(packed, p)
+    far = 200.0 if dtype == np.float32 else 1000.0  # past the normal range of e^-|z|: exactly 1 and 0
+    edge = np.array([[0.0, -0.0, far, -far, 1e30, -1e30] + [0.0] * (k - 6)], dtype=dtype)
+    pe = fastmlp.dense_forward(edge, W, None, act="sigmoid")[0, :6]
+    assert pe.tolist() == [0.5, 0.5, 1.0, 0.0, 1.0, 0.0]
+    nan = edge.copy()
+    nan[0, 1] = np.nan
+    assert np.isnan(fastmlp.dense_forward(nan, W, None, act="sigmoid", check_finite=False)[0, 1])

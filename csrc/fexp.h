@@ -6,7 +6,8 @@
  * bound (-87.3 in float, -708 in double) gives 0 (where libm's exp would give a subnormal or 0), -inf gives 0, NaN
  * gives NaN; accurate to ~1 ulp elsewhere (Cephes' reduction: x = n ln2 + r, |r| <= ln2 / 2, ln2 in two parts;
  * float: Cephes' degree-7 expf polynomial; double: Taylor to r^13, whose remainder is below 4e-18). Valid up to
- * x = 88 (float) / 709 (double); the library never passes more. */
+ * x = 88 (float) / 709 (double); the library never passes more. 2^n is built from t's bits, so that the
+ * loop needs no float-to-integer conversion (which SSE2 and AVX2 lack for 64-bit integers). */
 #ifndef FASTMLP_FEXP_H
 #define FASTMLP_FEXP_H
 #include <stdint.h>
@@ -24,8 +25,9 @@ static inline __attribute__((always_inline)) float fm_exp_f32(float x) {
     y = y * r + 1.6666665459e-1f;
     y = y * r + 5.0000001201e-1f;
     y = y * (r * r) + r + 1.0f;
-    const int32_t k = (int32_t)(n == n ? n : 0.0f); /* NaN: any scale, y is NaN */
-    const uint32_t bits = (uint32_t)(k + 127) << 23;
+    uint32_t tb; /* t's bits are 1.5 * 2^23's plus n: 2^n built in integers (no conversion; NaN: any scale) */
+    memcpy(&tb, &t, sizeof tb);
+    const uint32_t bits = (tb - 0x4B400000u + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return x < -87.3f ? 0.0f : y * scale;
@@ -49,8 +51,9 @@ static inline __attribute__((always_inline)) double fm_exp_f64(double x) {
     y = y * r + 1.0 / 6.0;
     y = y * r + 0.5;
     y = y * (r * r) + r + 1.0;
-    const int64_t k = (int64_t)(n == n ? n : 0.0);
-    const uint64_t bits = (uint64_t)(k + 1023) << 52;
+    uint64_t tb;
+    memcpy(&tb, &t, sizeof tb);
+    const uint64_t bits = (tb - 0x4338000000000000u + 1023u) << 52;
     double scale;
     memcpy(&scale, &bits, sizeof scale);
     return x < -708.0 ? 0.0 : y * scale;

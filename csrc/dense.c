@@ -269,7 +269,7 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define FM_IS_F32 1
 #define SUF _f32
 #define FEXP fm_exp_f32
-#define TANH tanhf
+#define TANH fm_tanh_f32
 #define VL_AVX2 8
 #define VL_AVX512 16
 #include "dense_type.inc"
@@ -278,7 +278,7 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define FM_IS_F32 0
 #define SUF _f64
 #define FEXP fm_exp_f64
-#define TANH tanh
+#define TANH fm_tanh_f64
 #define VL_AVX2 4
 #define VL_AVX512 8
 #include "dense_type.inc"

@@ -119,13 +119,14 @@ for dtype in (np.float32, np.float64):
         for t in range(1, 4):
             fastmlp.adam_update(W, dW, m, v, t, lr=0.01, weight_decay=0.01, l1=0.003)
         out["hashes"][f"adam {dtype.__name__} {threads}"] = hashlib.sha256(W.tobytes() + m.tobytes() + v.tobytes()).hexdigest()
-        # the exponential of fexp.h: softmax, softmax cross-entropy and sigmoid (through an identity W, whose
+        # the exponential of fexp.h: softmax, softmax cross-entropy, sigmoid and tanh (through an identity W, whose
         # products are exact on every path) give the same bits on every path and thread count
         sm = fastmlp.softmax(zs)
         loss, dz = fastmlp.loss_softmax_ce(zs, ys)
         sg = fastmlp.dense_forward(zs, np.eye(130, dtype=dtype), None, act="sigmoid")
+        th = fastmlp.dense_forward(zs / 20, np.eye(130, dtype=dtype), None, act="tanh")
         out["hashes"][f"exp {dtype.__name__} {threads}"] = hashlib.sha256(
-            sm.tobytes() + dz.tobytes() + np.float64(loss).tobytes() + sg.tobytes()).hexdigest()
+            sm.tobytes() + dz.tobytes() + np.float64(loss).tobytes() + sg.tobytes() + th.tobytes()).hexdigest()
         net = _Net([300, 240, 3], ["tanh", "identity"], "softmax_ce", dtype)
         for kind in ("momentum", "adam"):
             c = OptimConfig(kind, dtype, 0.01, weight_decay=0.001)

@@ -90,13 +90,14 @@ def _torch_mlp(torch, sizes, act="relu"):
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         layers.append(torch.nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU() if act == "relu" else torch.nn.Sigmoid())
+            layers.append({"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[act]())
     return torch.nn.Sequential(*layers)
 
 
-def _torch_ce_step(torch, sizes, X, y, lr=1e-3, autocast=False):
-    """One PyTorch softmax-CE SGD step of a fresh ReLU net on (X, y) per call (bf16 autocast where asked)."""
-    net = _torch_mlp(torch, sizes)
+def _torch_ce_step(torch, sizes, X, y, lr=1e-3, autocast=False, act="relu"):
+    """One PyTorch softmax-CE SGD step of a fresh net (ReLU unless ``act`` says) on (X, y) per call (bf16 autocast
+    where asked)."""
+    net = _torch_mlp(torch, sizes, act)
     opt = torch.optim.SGD(net.parameters(), lr=lr)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
 
@@ -169,6 +170,19 @@ def _case_step(rows, torch, B, peak, reps, threads=None):
     if threads is not None:
         _core.set_num_threads(before)
     _add(rows, name, result, flops, peak)
+
+
+def _case_small_acts(rows, torch, peak, reps):
+    """The step of a digits-sized network (scikit-learn's default hidden layer and batch: 64-100-10, B=200) with
+    each activation: the exponential-based ones run on fexp.h's vectorised exp/tanh."""
+    sizes, B = [64, 100, 10], 200
+    rng = np.random.default_rng(9)
+    X, y = rng.standard_normal((B, 64)).astype(np.float32), rng.integers(0, 10, size=B)
+    for act in ("relu", "sigmoid", "tanh"):
+        funcs = {"fastmlp": MLP(sizes, activation=act, seed=0).stepper(X, y, lr=1e-3)}
+        if torch is not None:
+            funcs["torch"] = _torch_ce_step(torch, sizes, X, y, act=act)
+        _add(rows, f"train step 64-100-10 {act} B=200", measure(funcs, reps), step_flops(sizes, B), peak)
 
 
 def _case_epoch(rows, torch, n, peak, reps):
@@ -410,6 +424,7 @@ def run_bench(quick=False, reps=None, epoch_samples=None, threads=(2,), out=prin
         _case_forward(rows, torch, 256, np.float64, peak64, reps)
         for B in (64, 256):
             _case_step(rows, torch, B, peak32, reps)
+        _case_small_acts(rows, torch, peak32, reps)
         _case_epoch(rows, torch, n_epoch, peak32, max(3, reps // 5))
         _case_tiny(rows, torch, peak32, reps)
         _case_inference(rows, torch, peak32, reps)

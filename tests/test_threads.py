@@ -214,3 +214,31 @@ def test_training_step_refused_by_the_bound_writes_nothing(threads):
     want[-1] = np.finfo(np.float32).max / 3
     np.testing.assert_array_equal(np.frombuffer(params, np.float32), want)
     assert state == before[1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, n_in, n_out", [(200, 784, 150), (256, 300, 784), (256, 784, 256)])
+def test_products_split_with_a_panel_left_over_give_the_same_bits(dtype, n, n_in, n_out):
+    """784 columns are 25 panels of 32 (49 of 16 in float64): on 2 or 3 threads each takes whole panels and the
+    panel left over is shared out by rows (a second region per thread) -- the dW and dx of the first shape, the
+    forward (plain and from packed weights) and every product of the second; the third's forward splits by rows
+    where its packed forward and dW split by columns: the same bits on 1, 2 and 3 threads."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, n_in)).astype(dtype)
+    W = (rng.standard_normal((n_out, n_in)) * 0.05).astype(dtype)
+    b = rng.standard_normal(n_out).astype(dtype)
+    Wp = fastmlp.dense_pack(W)
+    before = fastmlp.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            fastmlp.set_num_threads(threads)
+            p = fastmlp.dense_forward(x, W, b, "tanh")
+            pp = fastmlp.dense_forward_packed(x, Wp, b, n_out, "tanh")
+            results.append((p, pp) + tuple(fastmlp.dense_backward(x, W, p, p * 0.5 - 0.1, "tanh")))
+    finally:
+        fastmlp.set_num_threads(before)
+    np.testing.assert_array_equal(results[0][0], results[0][1])
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            np.testing.assert_array_equal(a, c)

@@ -35,11 +35,13 @@ const fmi_cache_info *fmi_caches(void);
 /* Per-thread scratch of the products (dense.c's fm_scratch: a heap buffer per calling thread, allocated on first use
  * at the size a call needs, freed at thread exit): the packed kc x nc slab of B (at most FM_BBUF_BYTES, which caps
  * kc * nc; at least FM_KC_MAX x one panel of 128 bytes), then packed micro-panels of A (at most FM_FEW_PANELS = 8 x
- * 12 rows x FM_KC_MAX float64: FM_ABUF_BYTES). */
+ * 12 rows x FM_KC_MAX float64: FM_ABUF_BYTES; a block of a dz^T's micro-panels packed at once: a quarter of L2, at
+ * most FM_ABLK_BYTES, at least one micro-panel). */
 #define FM_BBUF_BYTES ((size_t)2048 * 1024)
 #define FM_KC_MAX ((size_t)512)
 #define FM_ABUF_BYTES ((size_t)8 * 12 * 512 * 8)
-#define FM_SCRATCH_BYTES (FM_BBUF_BYTES + FM_ABUF_BYTES)
+#define FM_ABLK_BYTES ((size_t)1024 * 1024)
+#define FM_SCRATCH_BYTES (FM_BBUF_BYTES + FM_ABLK_BYTES)
 /* the register tiles (dense_type.inc builds the kernels with them, fm_dense_blocking_for reports them): MR rows by
  * FM_NV vectors of one instruction set's width (16, 32 or 64 bytes) */
 #define FM_MR_BASE 6

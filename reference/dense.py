@@ -244,14 +244,14 @@ def dense_forward_packed(x, Wp, b, p, n, n_in, n_out, nc, act):
 
 def delta_bias(p, dp, dz, db, n, n_out, act, accumulate):
     """dz = dp * act'(p) and db (+)= sum_i dz[i] (db may be None): the start of every layer's backward (dense and
-    sparse), as dense.inc's delta_bias."""
-    for i in range(n * n_out):
-        dz[i] = dp[i] * act_grad(p[i], act)
-    if db is not None:
-        if not accumulate:
-            for o in range(n_out):
-                db[o] = 0.0
-        for i in range(n):
+    sparse), as dense.inc's delta_bias_body: each row of dz added to db as soon as it is written."""
+    if db is not None and not accumulate:
+        for o in range(n_out):
+            db[o] = 0.0
+    for i in range(n):
+        for o in range(n_out):
+            dz[i * n_out + o] = dp[i * n_out + o] * act_grad(p[i * n_out + o], act)
+        if db is not None:
             for o in range(n_out):
                 db[o] += dz[i * n_out + o]
 

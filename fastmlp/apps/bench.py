@@ -32,12 +32,15 @@ def _calibrate(f, target=2e-3):
 
 
 def measure(funcs, reps=15, target=2e-3):
-    """Median seconds per call of each function, the calls of all functions interleaved rep by rep."""
+    """Median seconds per call of each function, the calls of all functions interleaved rep by rep; each rep starts
+    one function further along, so that none always runs right after the same other one (whose caches or threads
+    it would inherit)."""
     inner = {k: _calibrate(f, target) for k, f in funcs.items()}
     times = {k: [] for k in funcs}
-    for _ in range(reps):
-        for k, f in funcs.items():
-            n = inner[k]
+    keys = list(funcs)
+    for rep in range(reps):
+        for k in keys[rep % len(keys):] + keys[:rep % len(keys)]:
+            f, n = funcs[k], inner[k]
             t0 = time.perf_counter()
             for _ in range(n):
                 f()

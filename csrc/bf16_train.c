@@ -112,13 +112,7 @@ int fmi_mixed_scratch_bytes(size_t n, size_t n_in, size_t n_out, size_t *bytes) 
 static inline void *fm_al64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 /* ---- the float32 parts ---- */
-/* sigmoid as dense.inc's (e = e^-|z| from fexp.h: the same values as the float32 layers, and a loop that vectorises) */
-static inline __attribute__((always_inline)) float fm_mx_sigmoid(float z) {
-    const float e = fm_exp_f32(z < 0.0f ? z : -z);
-    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
-/* p = act(p + b), in place; a loop per activation */
+/* p = act(p + b), in place; a loop per activation (fexp.h's sigmoid and tanh, as the float32 layers: each vectorises) */
 static void fm_mx_bias_act(float *p, const float *b, size_t n, size_t n_out, fm_act act) {
     for (size_t i = 0; i < n; i++) {
         float *row = p + i * n_out;
@@ -127,7 +121,7 @@ static void fm_mx_bias_act(float *p, const float *b, size_t n, size_t n_out, fm_
         if (act == FM_ACT_RELU)
             for (size_t o = 0; o < n_out; o++) row[o] = row[o] > 0.0f ? row[o] : 0.0f;
         else if (act == FM_ACT_SIGMOID)
-            for (size_t o = 0; o < n_out; o++) row[o] = fm_mx_sigmoid(row[o]);
+            for (size_t o = 0; o < n_out; o++) row[o] = fm_sigmoid_f32(row[o]);
         else if (act == FM_ACT_TANH)
             for (size_t o = 0; o < n_out; o++) row[o] = fm_tanh_f32(row[o]);
     }

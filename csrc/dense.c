@@ -268,7 +268,7 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define T float
 #define FM_IS_F32 1
 #define SUF _f32
-#define FEXP fm_exp_f32
+#define SIGMOID fm_sigmoid_f32
 #define TANH fm_tanh_f32
 #define VL_AVX2 8
 #define VL_AVX512 16
@@ -277,7 +277,7 @@ int fm_dense_packed_size(size_t *count, size_t n_in, size_t n_out, size_t nc) {
 #define T double
 #define FM_IS_F32 0
 #define SUF _f64
-#define FEXP fm_exp_f64
+#define SIGMOID fm_sigmoid_f64
 #define TANH fm_tanh_f64
 #define VL_AVX2 4
 #define VL_AVX512 8

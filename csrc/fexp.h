@@ -59,6 +59,17 @@ static inline __attribute__((always_inline)) double fm_exp_f64(double x) {
     return x < -708.0 ? 0.0 : y * scale;
 }
 
+/* the logistic sigmoid from e = e^-|z| (never overflows): 1/(1+e) for z >= 0, e/(1+e) below; NaN -> NaN */
+static inline __attribute__((always_inline)) float fm_sigmoid_f32(float z) {
+    const float e = fm_exp_f32(z < 0.0f ? z : -z);
+    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+static inline __attribute__((always_inline)) double fm_sigmoid_f64(double z) {
+    const double e = fm_exp_f64(z < 0.0 ? z : -z);
+    return z >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
 /* tanh(x) on fm_exp (Cephes' tanhf / tanh): an odd polynomial (float) or rational function (double) below |x| =
  * 0.625, 1 - 2e/(1 + e) with e = e^-2|x| above; both computed and one selected, so that a loop vectorises. +-0 ->
  * +-0, +-inf -> +-1, NaN -> NaN; within a few ulp of tanh. */

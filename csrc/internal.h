@@ -56,8 +56,8 @@ const fmi_cache_info *fmi_caches(void);
  * from its previous product, so a region costs ~1 us rather than a wake-up; and every product left on one thread
  * is time the other threads wait (the last layer of a 784-256-128-10 network at B=256 is 327,680). */
 #define FM_PAR_MIN_WORK_STEP ((size_t)1 << 16)
-/* values (rows x classes) from which the step's softmax cross-entropy splits its rows across threads (2,560 values
- * take ~25 us on one thread: two exponentials each) */
+/* values (rows x classes) from which the step's softmax cross-entropy splits its rows across threads (each value an
+ * exponential, a division and a few additions) */
 #define FM_PAR_MIN_LOSS ((size_t)1024)
 /* values (rows x width) from which a split backward also splits dz = dp * act'(p) and db across its threads */
 #define FM_PAR_MIN_DELTA ((size_t)1 << 14)

@@ -334,9 +334,18 @@ void fmi_update_bounds_f64(const double *params, const double *grads, const doub
  * step) decides from the maxima as fmi_update_bounds gives them whether the step may run; 1 when it ran, 0 when safe
  * refused it (nothing written). The options must have passed fmi_sgd_check / fmi_adam_check. */
 typedef int (*fmi_update_safe_fn)(const fm_optim *opt, const double *mx, uint64_t step);
+/* What a run of updates knows of the vectors it writes, between two of its steps: the maxima of |params|, |s0| and
+ * |s1| (fmi_update_bounds' out[0], [2], [3]) as the last update stored them. While valid (the caller guarantees that
+ * nothing else wrote params or state since: train_epoch's loop) the next update scans only the gradient; every
+ * update given a memo leaves it valid (the maxima of what it stored, found as it stores them) or, refused, as it
+ * was. The maxima are exact, so the verdict of safe() and every bit are those of a full scan. */
+typedef struct {
+    int valid;
+    double w, s0, s1;
+} fmi_bounds_memo;
 int fmi_update_net_f32(const fm_optim *opt, const float *grads, float *params, float *state, size_t P, uint64_t step,
-                       const size_t *ends, size_t nseg, fmi_update_safe_fn safe);
+                       const size_t *ends, size_t nseg, fmi_update_safe_fn safe, fmi_bounds_memo *memo);
 int fmi_update_net_f64(const fm_optim *opt, const double *grads, double *params, double *state, size_t P,
-                       uint64_t step, const size_t *ends, size_t nseg, fmi_update_safe_fn safe);
+                       uint64_t step, const size_t *ends, size_t nseg, fmi_update_safe_fn safe, fmi_bounds_memo *memo);
 
 #endif

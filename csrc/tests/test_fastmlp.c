@@ -969,6 +969,74 @@ static void test_bf16_train(void) {
     free(params), free(grads), free(after), free(work);
 }
 
+#ifdef FM_TEST_STATIC
+#include "internal.h"
+
+/* the maxima each update's safe() was given, for the run with a memo [0] and the one without [1] */
+static double memo_mx[2][4];
+static int memo_safe_rec(int k, const double *mx) {
+    memcpy(memo_mx[k], mx, sizeof memo_mx[k]);
+    return isfinite(mx[0]) && isfinite(mx[1]) && isfinite(mx[2]) && isfinite(mx[3]) && mx[1] < 100.0;
+}
+static int memo_safe0(const fm_optim *o, const double *mx, uint64_t s) { (void)o, (void)s; return memo_safe_rec(0, mx); }
+static int memo_safe1(const fm_optim *o, const double *mx, uint64_t s) { (void)o, (void)s; return memo_safe_rec(1, mx); }
+
+/* fmi_update_net with a bounds memo (train_epoch's) against the same steps without: the same verdicts from the same
+ * maxima, the same bits, and after every update the memo's maxima are exactly a full scan's; steps 4 (a NaN
+ * gradient) and 5 (a gradient past the verdict's bound) are refused and change nothing */
+#define FM_MEMO_TEST(T, SUF)                                                                                   \
+    static void test_update_memo##SUF(const fm_optim *opt, size_t P, int threads) {                           \
+        const int adam = opt->kind == FM_OPT_ADAM;                                                             \
+        T *p[2], *s[2], *g = malloc(P * sizeof(T));                                                            \
+        for (int k = 0; k < 2; k++) p[k] = malloc(P * sizeof(T)), s[k] = calloc(2 * P, sizeof(T));             \
+        for (size_t i = 0; i < P; i++) p[0][i] = p[1][i] = (T)urand();                                         \
+        p[0][P / 2] = p[1][P / 2] = (T)-40.0; /* the largest |W|, in the middle of a thread's share */         \
+        const size_t ends[4] = {P / 3, P / 3 + 10, P - 7, P};                                                  \
+        fmi_bounds_memo memo = {0, 0.0, 0.0, 0.0};                                                             \
+        const int before = fm_get_num_threads();                                                               \
+        fm_set_num_threads(threads);                                                                           \
+        for (uint64_t step = 1; step <= 7; step++) {                                                           \
+            for (size_t i = 0; i < P; i++) g[i] = (T)(urand() * (double)step);                                 \
+            if (step == 4) g[P - 1] = (T)NAN;                                                                  \
+            if (step == 5) g[1] = (T)500.0;                                                                    \
+            const int r0 = fmi_update_net##SUF(opt, g, p[0], s[0], P, step, ends, 4, memo_safe0, &memo);       \
+            const int r1 = fmi_update_net##SUF(opt, g, p[1], s[1], P, step, ends, 4, memo_safe1, NULL);        \
+            CHECK(r0 == r1 && r0 == (step != 4 && step != 5), "memo P=%zu threads %d step %d: verdict %d %d",   \
+                  P, threads, (int)step, r0, r1);                                                              \
+            CHECK(memcmp(memo_mx[0], memo_mx[1], sizeof memo_mx[0]) == 0,                                       \
+                  "memo P=%zu threads %d step %d: the maxima safe() read", P, threads, (int)step);             \
+            CHECK(memcmp(p[0], p[1], P * sizeof(T)) == 0 && memcmp(s[0], s[1], 2 * P * sizeof(T)) == 0,        \
+                  "memo P=%zu threads %d step %d: the same bits", P, threads, (int)step);                      \
+            double mx[4];                                                                                      \
+            fmi_update_bounds##SUF(p[0], g, opt->momentum != 0.0 || adam ? s[0] : NULL, adam ? s[0] + P : NULL, P, mx); \
+            CHECK(memo.valid && memo.w == mx[0] && memo.s0 == mx[2] && memo.s1 == mx[3],                       \
+                  "memo P=%zu threads %d step %d: the memo's maxima are a full scan's", P, threads, (int)step); \
+        }                                                                                                      \
+        fm_set_num_threads(before);                                                                            \
+        for (int k = 0; k < 2; k++) free(p[k]), free(s[k]);                                                   \
+        free(g);                                                                                               \
+    }
+FM_MEMO_TEST(float, _f32)
+FM_MEMO_TEST(double, _f64)
+#undef FM_MEMO_TEST
+
+static void test_update_memo(void) {
+    fm_optim opts[4];
+    memset(opts, 0, sizeof opts);
+    opts[0].kind = FM_OPT_SGD, opts[0].lr = 0.1;
+    opts[1] = opts[0], opts[1].momentum = 0.9, opts[1].weight_decay = 0.01;
+    opts[2] = opts[1], opts[2].nesterov = 1, opts[2].l1 = 0.001;
+    opts[3].kind = FM_OPT_ADAM, opts[3].lr = 0.01, opts[3].beta1 = 0.9, opts[3].beta2 = 0.999, opts[3].eps = 1e-8;
+    const size_t sizes[2] = {1000, FM_PAR_MIN_UPDATE + 77};
+    for (int o = 0; o < 4; o++)
+        for (int z = 0; z < 2; z++)
+            for (int t = 1; t <= 2; t++) {
+                test_update_memo_f32(&opts[o], sizes[z], t);
+                test_update_memo_f64(&opts[o], sizes[z], t);
+            }
+}
+#endif
+
 int main(void) {
     const size_t shapes[][3] = {{1, 1, 1}, {1, 64, 17}, {7, 15, 16}, {16, 17, 7}, {17, 63, 5}, {3, 65, 64},
                                 {65, 16, 3}, {2, 7, 65}, {13, 300, 70}, {40, 257, 33}};
@@ -990,6 +1058,9 @@ int main(void) {
     test_null_sweep();
     test_bf16();
     test_bf16_train();
+#ifdef FM_TEST_STATIC
+    test_update_memo();
+#endif
     printf("fastmlp %s (%s, bf16 %s, OpenMP %s): %d passed, %d failed\n", fm_version(), fm_cpu_path(), fm_bf16_path(),
            (fm_build_info() & FM_BUILD_OPENMP) ? "on" : "off", passed, failed);
     return failed ? 1 : 0;

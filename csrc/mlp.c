@@ -135,7 +135,7 @@ int fm_mlp_train_step_bf16(const fm_mlp *net, const fm_optim *opt, const float *
     if (rc) return rc;
     if (!x) return FM_ENULL;
     const fm_input_f32 in = {x, NULL, NULL, NULL, NULL, 1};
-    return train_step_in_f32(net, opt, &in, t, y, sw, params, state, grads, loss, work, n, work_batch, step, 2, P);
+    return train_step_in_f32(net, opt, &in, t, y, sw, params, state, grads, loss, work, n, work_batch, step, 2, P, NULL);
 }
 
 int fm_mlp_train_epoch_bf16(const fm_mlp *net, const fm_optim *opt, const float *X, const float *t, const int64_t *y,

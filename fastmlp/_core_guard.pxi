@@ -142,3 +142,9 @@ cdef class Guard:
             return p._run(X, check_finite)
         finally:
             self._readers -= 1
+
+
+cdef bint _guard_views_alive(object guard):
+    """``guard.views_alive()`` without the method call (the steppers' bounds memo asks on every step)."""
+    cdef Guard g = <Guard>guard
+    return g._base is not None and Py_REFCNT(g._base) != g._base_refs

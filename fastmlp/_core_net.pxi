@@ -391,6 +391,9 @@ cdef class Stepper:
     cdef bint f64
     cdef uint64_t *counter
     cdef uint64_t *version
+    cdef object guard
+    cdef double *bounds
+    cdef uint64_t *bounds_version
     cdef object _keep
 
     def __cinit__(self):
@@ -400,13 +403,15 @@ cdef class Stepper:
         self.counter = NULL
         self.alive = NULL
         self.version = NULL
+        self.bounds = NULL
+        self.bounds_version = NULL
 
     def __init__(self, *args, **kwargs):
         raise TypeError("Stepper objects are made by model.stepper(X, y, ...), not directly")
 
     @staticmethod
     def _make(_Net netobj not None, params, grads, OptimConfig cfg not None, state, counter, alive, X, T, Y,
-              version):
+              version, guard=None, bounds=None, bounds_version=None):
         cdef Stepper s = Stepper.__new__(Stepper)
         cdef const unsigned char[::1] raw
         netobj._check_train(params, grads, cfg, state, counter)
@@ -434,7 +439,13 @@ cdef class Stepper:
         s.counter = <uint64_t *><size_t>counter.ctypes.data
         s.alive = <const unsigned char *><size_t>alive.ctypes.data
         s.version = <uint64_t *><size_t>version.ctypes.data  # the model's weights' version (Guard)
-        s._keep = (netobj, params, grads, state, X, T, Y, netobj._work, counter, alive, version)  # owners of the pointers
+        if guard is not None:  # the optimizer's bounds memo (Optimizer._new_bounds), valid at bounds_version
+            _check_bounds_memo(guard, bounds, bounds_version)
+            s.guard = guard
+            s.bounds = <double *><size_t>bounds.ctypes.data
+            s.bounds_version = <uint64_t *><size_t>bounds_version.ctypes.data
+        s._keep = (netobj, params, grads, state, X, T, Y, netobj._work, counter, alive, version, bounds,
+                   bounds_version)  # owners of the pointers
         return s
 
     @property
@@ -443,10 +454,10 @@ cdef class Stepper:
             raise TypeError("Stepper objects are made by model.stepper(X, y, ...), not directly")
         return self.counter[0]
 
-    cdef int _step(self, double *loss) noexcept nogil:
+    cdef int _step(self, double *loss, fmi_bounds_memo *memo) noexcept nogil:
         if self.f64:
-            return _stepper_step(self, <double *>NULL, loss)
-        return _stepper_step(self, <float *>NULL, loss)
+            return _stepper_step(self, <double *>NULL, loss, memo)
+        return _stepper_step(self, <float *>NULL, loss, memo)
 
     def __call__(self):
         cdef double loss = 0.0
@@ -458,21 +469,27 @@ cdef class Stepper:
                                "another state) or the model was reset after this stepper was made; this stepper "
                                "would update the weights with a stale optimizer state: make a new one with "
                                "model.stepper(...)")
+        cdef fmi_bounds_memo memo
+        cdef fmi_bounds_memo *mp = _bounds_memo_in(&memo, self.bounds, self.bounds_version, self.version[0],
+                                                   self.guard)
         if self.n * self.n_params < 4096:  # a tiny step takes less time than releasing the GIL
-            rc = self._step(&loss)
+            rc = self._step(&loss, mp)
         else:
             with nogil:
-                rc = self._step(&loss)
+                rc = self._step(&loss, mp)
+        _bounds_memo_out(mp, self.bounds)
         if rc != FM_OK:
             _net_raise(rc, "step")
         self.counter[0] += 1
         self.version[0] += 1  # the model's packed-weights cache is stale
+        if mp != NULL:
+            self.bounds_version[0] = self.version[0]  # the memo holds for the weights just written
         return loss
 
 
-cdef inline int _stepper_step(Stepper s, floating *dtype_of, double *loss) noexcept nogil:
-    """One C train step of a stepper, in the dtype of ``dtype_of`` (a typed NULL that picks it)."""
-    return c_mlp_train_step(&s.net, &s.opt, <const floating *>s.x, <const floating *>s.t, s.y, NULL,
-                            <floating *>s.params,
-                            <floating *>s.state, <floating *>s.grads, loss, s.work, s.n, s.work_batch,
-                            s.counter[0] + 1)
+cdef inline int _stepper_step(Stepper s, floating *dtype_of, double *loss, fmi_bounds_memo *memo) noexcept nogil:
+    """One C train step of a stepper, in the dtype of ``dtype_of`` (a typed NULL that picks it), with the bounds
+    memo (or NULL)."""
+    return _train_step_memo(&s.net, &s.opt, <const floating *>s.x, <const floating *>s.t, s.y,
+                            <floating *>s.params, <floating *>s.state, <floating *>s.grads, loss, s.work, s.n,
+                            s.work_batch, s.counter[0] + 1, memo)

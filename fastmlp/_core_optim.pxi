@@ -70,3 +70,62 @@ cdef class OptimConfig:
         v = _scalar("lr", value, 0.0)
         _fits(self.dtype, lr=v)
         self.o.lr = v
+
+
+# ---- the bounds memo of the steppers' and train_step's C step (csrc/internal.h: fmi_bounds_memo) ----------------
+cdef extern from "internal.h" nogil:
+    ctypedef struct fmi_bounds_memo:
+        int valid
+        double w, s0, s1
+    int fmi_mlp_train_step_memo_f32(const fm_mlp *net, const fm_optim *opt, const float *x, const float *t,
+                                    const int64_t *y, const float *sw, float *params, float *state, float *grads,
+                                    double *loss, void *work, size_t n, size_t work_batch, uint64_t step,
+                                    fmi_bounds_memo *memo)
+    int fmi_mlp_train_step_memo_f64(const fm_mlp *net, const fm_optim *opt, const double *x, const double *t,
+                                    const int64_t *y, const double *sw, double *params, double *state,
+                                    double *grads, double *loss, void *work, size_t n, size_t work_batch,
+                                    uint64_t step, fmi_bounds_memo *memo)
+
+
+cdef inline int _train_step_memo(const fm_mlp *net, const fm_optim *opt, const floating *x, const floating *t,
+                                 const int64_t *y, floating *params, floating *state, floating *grads, double *loss,
+                                 void *work, size_t n, size_t work_batch, uint64_t step,
+                                 fmi_bounds_memo *memo) noexcept nogil:
+    """fm_mlp_train_step (no sample weights) with the bounds memo, or without one (NULL)."""
+    if floating is float:
+        return fmi_mlp_train_step_memo_f32(net, opt, x, t, y, NULL, params, state, grads, loss, work, n, work_batch,
+                                           step, memo)
+    return fmi_mlp_train_step_memo_f64(net, opt, x, t, y, NULL, params, state, grads, loss, work, n, work_batch,
+                                       step, memo)
+
+
+cdef fmi_bounds_memo *_bounds_memo_in(fmi_bounds_memo *m, const double *bounds, const uint64_t *bounds_version,
+                                      uint64_t version, object guard):
+    """The optimizer's memo (``Optimizer._new_bounds``) for the next step, in ``m``; NULL without one. Valid only
+    while it holds for the weights' current version and no writable view of the weights is alive (a write through
+    one bumps no version)."""
+    if bounds == NULL:
+        return NULL
+    m.valid = bounds[0] != 0.0 and bounds_version[0] == version and not _guard_views_alive(guard)
+    m.w, m.s0, m.s1 = bounds[1], bounds[2], bounds[3]
+    return m
+
+
+cdef void _bounds_memo_out(const fmi_bounds_memo *m, double *bounds) noexcept:
+    """The memo as the step left it, back into the optimizer's array."""
+    if m != NULL:
+        bounds[0] = 1.0 if m.valid else 0.0
+        bounds[1], bounds[2], bounds[3] = m.w, m.s0, m.s1
+
+
+cdef int _check_bounds_memo(guard, bounds, bounds_version) except -1:
+    """A stepper's memo arrays as ``Optimizer._new_bounds`` makes them, and the model's guard."""
+    if not isinstance(guard, Guard):
+        raise TypeError("guard: expected the model's fastmlp._core.Guard")
+    if not (type(bounds) is np.ndarray and bounds.dtype == np.float64 and bounds.shape == (4,)
+            and bounds.flags.c_contiguous and bounds.flags.writeable):
+        raise ValueError("bounds: expected a writable float64 array of shape (4,)")
+    if not (type(bounds_version) is np.ndarray and bounds_version.dtype == np.uint64 and bounds_version.shape == (1,)
+            and bounds_version.flags.writeable):
+        raise ValueError("bounds_version: expected a writable uint64 array of shape (1,)")
+    return 0

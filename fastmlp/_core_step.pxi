@@ -67,6 +67,9 @@ cdef class _StepCache:
     cdef void *gp
     cdef void *sp
     cdef uint64_t *cnt
+    cdef double *bounds
+    cdef uint64_t *bounds_version
+    cdef object bounds_arrays
     cdef size_t n_in, n_out
 
     def __init__(self, Guard guard not None, _Net net not None, params, grads, opt, OptimConfig cfg not None,
@@ -80,6 +83,10 @@ cdef class _StepCache:
         self.gp = _buffer_ptr(grads, True)
         self.sp = _buffer_ptr(opt.state, True) if opt.state.shape[0] else NULL
         self.cnt = <uint64_t *>_buffer_ptr(opt._counter, True)
+        _check_bounds_memo(guard, opt._bounds, opt._bounds_version)  # the optimizer's memo (Optimizer._new_bounds)
+        self.bounds_arrays = (opt._bounds, opt._bounds_version)
+        self.bounds = <double *>_buffer_ptr(opt._bounds, True)
+        self.bounds_version = <uint64_t *>_buffer_ptr(opt._bounds_version, True)
         self.n_in, self.n_out = net.net.sizes[0], net.net.sizes[net.net.n_layers]
 
     def run(self, model, X, y, optimizer, lr, momentum, weight_decay, l1, bint check_finite):
@@ -126,29 +133,34 @@ cdef class _StepCache:
                     raise ValueError("X: contains NaN or Inf")
             elif not _finite_ptr_f64(<const double *>xp, n * self.n_in):
                 raise ValueError("X: contains NaN or Inf")
+        cdef fmi_bounds_memo memo
+        cdef fmi_bounds_memo *mp
         self.guard._enter_write("train_step")
         try:
             self.net._fit(n, True)
+            mp = _bounds_memo_in(&memo, self.bounds, self.bounds_version, self.guard._ver[0], self.guard)
             if self.dtype is _FLOAT_DTYPES[0]:
-                rc = _cache_step(self, <const float *>xp, <const float *>tp, yp, n, &loss)
+                rc = _cache_step(self, <const float *>xp, <const float *>tp, yp, n, &loss, mp)
             else:
-                rc = _cache_step(self, <const double *>xp, <const double *>tp, yp, n, &loss)
+                rc = _cache_step(self, <const double *>xp, <const double *>tp, yp, n, &loss, mp)
+            _bounds_memo_out(mp, self.bounds)
             if rc != FM_OK:
                 _net_raise(rc, "train_step")
             self.cnt[0] += 1
         finally:
             self.guard._exit_write(True)
+        self.bounds_version[0] = self.guard._ver[0]  # the memo holds for the weights just written
         return loss
 
 
 cdef int _cache_step(_StepCache c, const floating *x, const floating *t, const int64_t *y, size_t n,
-                     double *loss) noexcept:
+                     double *loss, fmi_bounds_memo *memo) noexcept:
     cdef _Net net = c.net
     cdef int rc
     if n * <size_t>net.n_params < 4096:  # a tiny step takes less time than releasing the GIL
-        return c_mlp_train_step(&net.net, &c.cfg.o, x, t, y, NULL, <floating *>c.pp, <floating *>c.sp,
-                                <floating *>c.gp, loss, net._work_ptr, n, net.work_batch, c.cnt[0] + 1)
+        return _train_step_memo(&net.net, &c.cfg.o, x, t, y, <floating *>c.pp, <floating *>c.sp,
+                                <floating *>c.gp, loss, net._work_ptr, n, net.work_batch, c.cnt[0] + 1, memo)
     with nogil:
-        rc = c_mlp_train_step(&net.net, &c.cfg.o, x, t, y, NULL, <floating *>c.pp, <floating *>c.sp,
-                              <floating *>c.gp, loss, net._work_ptr, n, net.work_batch, c.cnt[0] + 1)
+        rc = _train_step_memo(&net.net, &c.cfg.o, x, t, y, <floating *>c.pp, <floating *>c.sp,
+                              <floating *>c.gp, loss, net._work_ptr, n, net.work_batch, c.cnt[0] + 1, memo)
     return rc

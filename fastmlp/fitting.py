@@ -249,9 +249,12 @@ class Trainable(Network):
         opt, cfg, undo = self._commit(loss, optimizer, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                                             l1=l1))
         try:
-            kind = _core.StepperBF16 if mixed else _core.Stepper
-            return kind._make(self._net, self._params, self._grads, cfg, opt.state, opt._counter, opt._alive, X, t,
-                              labels, self._guard._version)
+            if mixed:
+                return _core.StepperBF16._make(self._net, self._params, self._grads, cfg, opt.state, opt._counter,
+                                               opt._alive, X, t, labels, self._guard._version)
+            return _core.Stepper._make(self._net, self._params, self._grads, cfg, opt.state, opt._counter, opt._alive,
+                                       X, t, labels, self._guard._version, self._guard, opt._bounds,
+                                       opt._bounds_version)
         except BaseException:
             self._undo(undo)
             raise

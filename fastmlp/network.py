@@ -159,8 +159,9 @@ class Network:
 
         Writes through these views are always seen by the next prediction: while any of them (or any array
         derived from them) is alive, ``forward``/``predict`` pack the weights afresh on every call instead of
-        using their cache (drop the views, or copy what you keep, to get the fast path back). Raw pointers taken
-        from them (``ctypes``, ``__array_interface__``) are not tracked: write through an array."""
+        using their cache (drop the views, or copy what you keep, to get the fast path back); the training steps
+        likewise scan every weight again (a step otherwise takes the weights' largest value from the step before).
+        Raw pointers taken from them (``ctypes``, ``__array_interface__``) are not tracked: write through an array."""
         self._guard.enter_read()
         try:
             return self._views()

@@ -57,6 +57,18 @@ class Optimizer:
         self._counter = np.zeros(1, dtype=np.uint64)  # updates applied: Adam's step number
         self._alive = np.ones(1, dtype=np.uint8)      # 0 once its model has replaced it: its steppers stop
         self._owner = None    # weakref to the model training with it (one model at a time)
+        self._new_bounds()
+
+    def _new_bounds(self):
+        """Forget what the steppers know of the weights' and state's largest values."""
+        # [valid, max |W|, max |s0|, max |s1|] after the last step of a stepper or train_step, and the model's
+        # weights version it holds for (the C step's bounds memo: the next step then scans only the gradient).
+        # Every method here that writes the state or gives it to another model invalidates it, in place (the
+        # steppers hold it); a copy of the optimizer starts its own.
+        if self.__dict__.get("_bounds") is None:
+            self._bounds = np.zeros(4)
+            self._bounds_version = np.zeros(1, dtype=np.uint64)
+        self._bounds[0] = 0.0
 
     def options(self):
         """The optimizer's options.
@@ -92,6 +104,7 @@ class Optimizer:
         self.check_free(model)
         self._owner = weakref.ref(model)
         self._alive = np.ones(1, dtype=np.uint8)
+        self._new_bounds()
 
     def bind(self, net):
         """Make this optimizer's state fit ``net`` (a ``_core._Net``): zeros on first use; kept afterwards."""
@@ -102,6 +115,7 @@ class Optimizer:
                 raise ValueError(f"{self!r} is bound to another network (state of {self.state.shape[0]} "
                                  f"{self.state.dtype} values, this one needs {size} {net.dtype})")
             self.state = _core._aligned_empty(size, net.dtype, zero=True)  # on cache lines, as the parameters
+            self._new_bounds()
         return cfg
 
     def set_options(self, options, dtype):
@@ -138,6 +152,7 @@ class Optimizer:
         if self.state is not None:
             self.state[...] = 0
         self._counter[0] = 0
+        self._new_bounds()
 
     def retire(self):
         """Mark this optimizer as replaced: steppers made with it refuse to run, and it is free for another
@@ -159,11 +174,13 @@ class Optimizer:
         if state is not None:
             self.state[...] = state
         self._counter[0] = count
+        self._new_bounds()
 
     def __getstate__(self):
         d = self.__dict__.copy()
         d["_config"] = d["_config_options"] = None  # rebuilt from the options on first use
         d["_owner"] = None  # the model that unpickles it adopts it again
+        d.pop("_bounds", None), d.pop("_bounds_version", None)  # a copy knows nothing of the weights' bounds
         for k in ("state", "_counter", "_alive"):
             d[k] = None if d[k] is None else d[k].copy()
         return d
@@ -174,6 +191,8 @@ class Optimizer:
         for k in ("state", "_counter", "_alive"):
             if self.__dict__[k] is not None:
                 self.__dict__[k] = _core._aligned_copy(self.__dict__[k])
+        self._bounds = None  # its own memo (copy.copy in __deepcopy__ shared the original's)
+        self._new_bounds()
 
     def __deepcopy__(self, memo):
         new = copy.copy(self)

@@ -329,6 +329,11 @@ void fmi_update_bounds_f32(const float *params, const float *grads, const float 
                            double *out);
 void fmi_update_bounds_f64(const double *params, const double *grads, const double *s0, const double *s1, size_t n,
                            double *out);
+/* the sums of a training step's penalty over one weight matrix w[0..n): sq[k] += w[i]^2, ab[k] += |w[i]| in double for
+ * i = k mod FM_PEN_LANES, i ascending (16 independent chains; mlp.c adds the lanes pairwise) */
+#define FM_PEN_LANES 16
+void fmi_penalty_sums_f32(const float *w, size_t n, double *sq, double *ab);
+void fmi_penalty_sums_f64(const double *w, size_t n, double *sq, double *ab);
 /* a whole network's update (mlp.c): the bound scan and the update of the flat vectors in one pass. nseg segments end at
  * ends[0..nseg) (the last at P), alternating a layer's W (penalised: weight_decay, l1) and its b (never); safe(opt, mx,
  * step) decides from the maxima as fmi_update_bounds gives them whether the step may run; 1 when it ran, 0 when safe

@@ -340,26 +340,18 @@ def _update_core(net, opt, grads, params, state, P, step, weight_decay, l1):
             off += cnt
 
 
-_PEN_LANES = 16
-
-
 def _penalty(net, params, weight_decay, l1, S):
-    """(0.5 weight_decay sum W^2 + l1 sum |W|) / S over the weight matrices, never the biases: element i of a
-    layer's W joins partial sum i % 16 (running on across the layers), the lanes added pairwise at the end."""
-    sq, ab, off = [0.0] * _PEN_LANES, [0.0] * _PEN_LANES, 0
+    """(0.5 weight_decay sum W^2 + l1 sum |W|) / S over the W's (not b's): in lanes i % 16, added pairwise."""
+    sq, ab, off = [0.0] * 16, [0.0] * 16, 0
     for l in range(net.n_layers):
         nw = net.sizes[l + 1] * net.sizes[l]
         for i in range(nw):
-            v = params[off + i]
-            sq[i % _PEN_LANES] += v * v
-            ab[i % _PEN_LANES] += abs(v)
+            sq[i % 16] += params[off + i] * params[off + i]
+            ab[i % 16] += abs(params[off + i])
         off += nw + net.sizes[l + 1]
-    width = _PEN_LANES // 2
-    while width > 0:
+    for width in (8, 4, 2, 1):
         for k in range(width):
-            sq[k] += sq[k + width]
-            ab[k] += ab[k + width]
-        width //= 2
+            sq[k], ab[k] = sq[k] + sq[k + width], ab[k] + ab[k + width]
     return (0.5 * weight_decay * sq[0] + l1 * ab[0]) / S
 
 

@@ -15,7 +15,7 @@ import fastmlp  # noqa: F401  (the installed package, imported before the source
 import fastmlp.reference  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULES = ("dense", "loss", "optim", "mlp", "estimators", "regions", "paths", "bf16", "activations")
+MODULES = ("dense", "loss", "optim", "mlp", "estimators", "regions", "paths", "bf16", "activations", "steps")
 
 
 def _benchmark_classes():

@@ -329,6 +329,16 @@ void fmi_update_bounds_f32(const float *params, const float *grads, const float 
                            double *out);
 void fmi_update_bounds_f64(const double *params, const double *grads, const double *s0, const double *s1, size_t n,
                            double *out);
+/* The instruction set of the element-wise loops compiled per target (optim.c's updates, loss.c's softmax rows): 2
+ * AVX-512, 1 AVX2, 0 the baseline; dense.c's choice (fm_cpu_path, which reads the CPU and FASTMLP_ISA once), so that
+ * every kernel of a process runs on the same path. The "naive" path (plain loops for the products) takes the
+ * baseline loops: they are the plain loops. FM_ISA_X86: whether this compiler builds the x86 variants at all. */
+int fmi_isa_level(void);
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define FM_ISA_X86 1
+#else
+#define FM_ISA_X86 0
+#endif
 /* the sums of a training step's penalty over one weight matrix w[0..n): sq[k] += w[i]^2, ab[k] += |w[i]| in double for
  * i = k mod FM_PEN_LANES, i ascending (16 independent chains; mlp.c adds the lanes pairwise) */
 #define FM_PEN_LANES 16

@@ -4,16 +4,10 @@
 
 #include <string.h>
 
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-#define FM_OPT_X86 1
-#else
-#define FM_OPT_X86 0
-#endif
+#define FM_OPT_X86 FM_ISA_X86
 
-/* the instruction set of the update loops: 2 AVX-512, 1 AVX2, 0 the baseline; dense.c's choice (fm_cpu_path, which
- * reads the CPU and FASTMLP_ISA once), so that every kernel of a process runs on the same path. The "naive" path
- * (plain loops for the products) takes the baseline loops here: they are the plain loops. */
-static int fmo_path(void) {
+/* the instruction set of the update and loss loops (internal.h) */
+int fmi_isa_level(void) {
     static int cached = -1;
     int p = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (p < 0) {

@@ -99,14 +99,18 @@ cdef inline int _train_step_memo(const fm_mlp *net, const fm_optim *opt, const f
                                        step, memo)
 
 
-cdef fmi_bounds_memo *_bounds_memo_in(fmi_bounds_memo *m, const double *bounds, const uint64_t *bounds_version,
+cdef fmi_bounds_memo *_bounds_memo_in(fmi_bounds_memo *m, double *bounds, const uint64_t *bounds_version,
                                       uint64_t version, object guard):
     """The optimizer's memo (``Optimizer._new_bounds``) for the next step, in ``m``; NULL without one. Valid only
-    while it holds for the weights' current version and no writable view of the weights is alive (a write through
-    one bumps no version)."""
+    while it holds for the weights' current version. While a writable view of the weights is alive there is no memo
+    at all, before or after the step (a write through one bumps no version: a memo kept across it would be stale
+    once the view is dropped)."""
     if bounds == NULL:
         return NULL
-    m.valid = bounds[0] != 0.0 and bounds_version[0] == version and not _guard_views_alive(guard)
+    if _guard_views_alive(guard):
+        bounds[0] = 0.0
+        return NULL
+    m.valid = bounds[0] != 0.0 and bounds_version[0] == version
     m.w, m.s0, m.s1 = bounds[1], bounds[2], bounds[3]
     return m
 

@@ -4,6 +4,10 @@ An optimizer is bound to one network (its parameter count and dtype) the first t
 its state buffers (momentum velocity, Adam's moments) and its step counter are the ones that ``fit``,
 ``train_step``, steppers and pickling all see. A model that switches to another optimizer *retires* the old
 one: steppers made with it refuse to run rather than update the weights with a stale state.
+
+The state array (``optimizer.state``) is read by the C steps; to change it, use ``snapshot``/``restore`` (or
+``reset``), not an in-place write: a stepper or ``train_step`` takes the state's largest value for its overflow
+bound from the step before it, and only these methods tell it to scan the state again.
 """
 import copy
 import weakref

@@ -11,51 +11,59 @@ import pytest
 import fastmlp
 from fastmlp.errors import DivergenceError
 
-BIG = 8.50e37  # float32: with weight_decay 0.01 and lr 0.1 the bound (a quarter of FLT_MAX, 8.507e37) refuses it
-OPTS = dict(lr=0.1, optimizer="momentum", momentum=0.9, weight_decay=0.01)
+OPTS = {"momentum": dict(lr=0.1, optimizer="momentum", momentum=0.9, weight_decay=0.01),
+        "adam": dict(lr=0.1, optimizer="adam", weight_decay=0.01)}
+CASES = [("momentum", "float32"), ("adam", "float64")]
 
 
-def _model_and_batch():
+def _big(dtype):
+    """A weight just under the bound (a quarter of the type's largest value): with weight_decay 0.01 and lr 0.1 a
+    full scan refuses the step (the weight decay's term alone could carry it past), a stale memo would not."""
+    return 0.9992 * float(np.finfo(dtype).max) / 4
+
+
+def _model_and_batch(dtype="float32"):
     rng = np.random.default_rng(0)
-    model = fastmlp.MLP([3, 4, 2], loss="mse", dtype="float32", seed=0)
-    X = rng.standard_normal((8, 3)).astype(np.float32)
+    model = fastmlp.MLP([3, 4, 2], loss="mse", dtype=dtype, seed=0)
+    X = rng.standard_normal((8, 3)).astype(dtype)
     X[:, 0] = 0.0  # the first input column is 0: W0[:, 0] meets no input, so a huge value there leaves the loss finite
-    t = (rng.standard_normal((8, 2)) * 0.1).astype(np.float32)
+    t = (rng.standard_normal((8, 2)) * 0.1).astype(dtype)
     return model, X, t
 
 
-def _write_view(model):
-    model.params[0][0][0, 0] = BIG
+def _write_view(model, big):
+    model.params[0][0][0, 0] = big
 
 
-def _write_view_kept(model):
+def _write_view_kept(model, big):
     views = model.params
-    views[0][0][0, 0] = BIG
+    views[0][0][0, 0] = big
     return views  # alive while the step runs
 
 
-def _write_flat(model):
+def _write_flat(model, big):
     flat = model.get_flat_params()
-    flat[0] = BIG
+    flat[0] = big
     model.set_flat_params(flat)
 
 
 WRITES = {"view": _write_view, "view kept": _write_view_kept, "set_flat_params": _write_flat}
 
 
-def _steppers(model, X, t):
-    step = model.stepper(X, t, **OPTS)
-    return {"stepper": step, "train_step": lambda: model.train_step(X, t, **OPTS)}
+def _steppers(model, X, t, opt="momentum"):
+    step = model.stepper(X, t, **OPTS[opt])
+    return {"stepper": step, "train_step": lambda: model.train_step(X, t, **OPTS[opt])}
 
 
+@pytest.mark.parametrize("opt,dtype", CASES)
 @pytest.mark.parametrize("path", ["stepper", "train_step"])
 @pytest.mark.parametrize("write", sorted(WRITES))
-def test_a_write_of_the_weights_is_seen_by_the_next_step(path, write):
-    model, X, t = _model_and_batch()
-    run = _steppers(model, X, t)[path]
+def test_a_write_of_the_weights_is_seen_by_the_next_step(path, write, opt, dtype):
+    model, X, t = _model_and_batch(dtype)
+    run = _steppers(model, X, t, opt)[path]
     for _ in range(3):  # the memo is valid from the second step on
         run()
-    keep = WRITES[write](model)
+    keep = WRITES[write](model, _big(dtype))
     before = model.get_flat_params()
     with pytest.raises(DivergenceError):
         run()
@@ -63,27 +71,47 @@ def test_a_write_of_the_weights_is_seen_by_the_next_step(path, write):
     del keep
 
 
+@pytest.mark.parametrize("opt,dtype", CASES)
 @pytest.mark.parametrize("path", ["stepper", "train_step"])
-def test_the_same_write_without_steps_before_is_refused_too(path):
+def test_a_write_through_views_alive_across_steps_is_seen_after_they_are_dropped(path, opt, dtype):
+    """Steps while a view is alive keep no memo: a write through the view, then the view dropped, then a step."""
+    model, X, t = _model_and_batch(dtype)
+    run = _steppers(model, X, t, opt)[path]
+    views = model.params
+    run()
+    run()
+    views[0][0][0, 0] = _big(dtype)
+    del views
+    before = model.get_flat_params()
+    with pytest.raises(DivergenceError):
+        run()
+    np.testing.assert_array_equal(model.get_flat_params(), before)
+
+
+@pytest.mark.parametrize("opt,dtype", CASES)
+@pytest.mark.parametrize("path", ["stepper", "train_step"])
+def test_the_same_write_without_steps_before_is_refused_too(path, opt, dtype):
     """The control: a fresh step (full scan) refuses the same weights."""
-    model, X, t = _model_and_batch()
-    _write_view(model)
-    run = _steppers(model, X, t)[path]
+    model, X, t = _model_and_batch(dtype)
+    _write_view(model, _big(dtype))
+    run = _steppers(model, X, t, opt)[path]
     with pytest.raises(DivergenceError):
         run()
 
 
+@pytest.mark.parametrize("opt,dtype", CASES)
 @pytest.mark.parametrize("path", ["stepper", "train_step"])
-def test_a_restored_state_is_seen_by_the_next_step(path):
-    """optimizer.restore writes the velocity: a value whose next velocity passes the bound is refused."""
-    model, X, t = _model_and_batch()
-    run = _steppers(model, X, t)[path]
+def test_a_restored_state_is_seen_by_the_next_step(path, opt, dtype):
+    """optimizer.restore writes the state: a velocity (Adam: a first moment) whose next value passes the bound is
+    refused."""
+    model, X, t = _model_and_batch(dtype)
+    run = _steppers(model, X, t, opt)[path]
     for _ in range(3):
         run()
-    opt = model.optimizer_
-    state, count = opt.snapshot()
-    state[0] = 9.46e37  # 0.9 * v passes a quarter of FLT_MAX
-    opt.restore((state, count))
+    opt_obj = model.optimizer_
+    state, count = opt_obj.snapshot()
+    state[0] = 1.12 * float(np.finfo(dtype).max) / 4
+    opt_obj.restore((state, count))
     before = model.get_flat_params()
     with pytest.raises(DivergenceError):
         run()
@@ -93,22 +121,23 @@ def test_a_restored_state_is_seen_by_the_next_step(path):
 @pytest.mark.parametrize("path", ["stepper", "train_step"])
 def test_steps_with_the_memo_match_steps_that_scan(path):
     """The same steps on two models, one holding a view of its weights all along (its steps always scan): the same
-    bits after every step, fit epochs in between included."""
+    bits after every step, fit epochs in between included (the memo's update runs forward, a scanning one
+    backward: each element is computed on its own either way)."""
     (a, X, t), (b, _, _) = _model_and_batch(), _model_and_batch()
     views = b.params  # noqa: F841 -- alive: b's steps never use the memo
     ra, rb = _steppers(a, X, t)[path], _steppers(b, X, t)[path]
     for k in range(6):
         assert ra() == rb()
         if k == 2:
-            a.fit(X, t, epochs=1, batch_size=4, **OPTS)
-            b.fit(X, t, epochs=1, batch_size=4, **OPTS)
+            a.fit(X, t, epochs=1, batch_size=4, **OPTS["momentum"])
+            b.fit(X, t, epochs=1, batch_size=4, **OPTS["momentum"])
         np.testing.assert_array_equal(a.get_flat_params(), b.get_flat_params())
         np.testing.assert_array_equal(a.optimizer_.state, b.optimizer_.state)
 
 
 def test_an_optimizer_copy_has_its_own_memo():
     model, X, t = _model_and_batch()
-    step = model.stepper(X, t, **OPTS)
+    step = model.stepper(X, t, **OPTS["momentum"])
     step()
     step()
     opt = model.optimizer_

@@ -273,3 +273,25 @@ def test_poisson_in_vocabulary_and_core():
     assert C_ENUMS["fm_loss"] == CORE_LOSSES
     with pytest.raises(ValueError, match="identity"):
         _Net([3, 2], ["relu"], "poisson", np.float64)
+
+
+def test_the_penalty_sums_in_the_reference_order_bit_for_bit():
+    """The batch loss with scikit-learn's alpha on (scale_penalty) is the data loss plus the penalty, summed in 16
+    lanes (csrc/optim.inc pen_body, reference/mlp.py _penalty). Layers under 256 weights take the plain loops,
+    whose forward is the reference's own arithmetic, and the MSE loss sums as the reference does: so in float64 the
+    whole loss is bit-equal, which pins the lanes' order (one chain in parameter order gives other bits)."""
+    rng = np.random.default_rng(21)
+    sizes, acts = [20, 12, 2], ["tanh", "identity"]  # 240 and 24 weights: both layers plain, lanes wrap many times
+    net, rnet = _Net(sizes, acts, "mse", np.float64), ref_net(sizes, acts, "mse")
+    opt = dict(optimizer="sgd", lr=0.01, weight_decay=0.3, l1=0.02)
+    ropt = ref_opt(opt)
+    ropt.scale_penalty = True
+    c = OptimConfig(opt.pop("optimizer"), np.float64, scale_penalty=True, **opt)
+    params = rng.uniform(-3.0, 3.0, size=net.n_params)
+    grads, state, steps = np.zeros(net.n_params), np.zeros(0), counter()
+    params_r, grads_r = flat(params), [0.0] * net.n_params
+    x, t = rng.standard_normal((5, 20)), rng.standard_normal((5, 2))
+    value = net.train_step(params, grads, c, state, steps, x, t, None)
+    loss_r = [0.0]
+    R.mlp_train_step(rnet, ropt, flat(x), flat(t), None, None, params_r, [], grads_r, loss_r, None, 5, 5, 1)
+    assert value == loss_r[0]

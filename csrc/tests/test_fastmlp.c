@@ -978,8 +978,14 @@ static int memo_safe_rec(int k, const double *mx) {
     memcpy(memo_mx[k], mx, sizeof memo_mx[k]);
     return isfinite(mx[0]) && isfinite(mx[1]) && isfinite(mx[2]) && isfinite(mx[3]) && mx[1] < 100.0;
 }
-static int memo_safe0(const fm_optim *o, const double *mx, uint64_t s) { (void)o, (void)s; return memo_safe_rec(0, mx); }
-static int memo_safe1(const fm_optim *o, const double *mx, uint64_t s) { (void)o, (void)s; return memo_safe_rec(1, mx); }
+static int memo_safe0(const fm_optim *o, const double *mx, uint64_t s) {
+    (void)o, (void)s;
+    return memo_safe_rec(0, mx);
+}
+static int memo_safe1(const fm_optim *o, const double *mx, uint64_t s) {
+    (void)o, (void)s;
+    return memo_safe_rec(1, mx);
+}
 
 /* fmi_update_net with a bounds memo (train_epoch's) against the same steps without: the same verdicts from the same
  * maxima, the same bits, and after every update the memo's maxima are exactly a full scan's; steps 4 (a NaN
@@ -1008,7 +1014,8 @@ static int memo_safe1(const fm_optim *o, const double *mx, uint64_t s) { (void)o
             CHECK(memcmp(p[0], p[1], P * sizeof(T)) == 0 && memcmp(s[0], s[1], 2 * P * sizeof(T)) == 0,        \
                   "memo P=%zu threads %d step %d: the same bits", P, threads, (int)step);                      \
             double mx[4];                                                                                      \
-            fmi_update_bounds##SUF(p[0], g, opt->momentum != 0.0 || adam ? s[0] : NULL, adam ? s[0] + P : NULL, P, mx); \
+            const T *s0_ = opt->momentum != 0.0 || adam ? s[0] : NULL;                                         \
+            fmi_update_bounds##SUF(p[0], g, s0_, adam ? s[0] + P : NULL, P, mx);                               \
             CHECK(memo.valid && memo.w == mx[0] && memo.s0 == mx[2] && memo.s1 == mx[3],                       \
                   "memo P=%zu threads %d step %d: the memo's maxima are a full scan's", P, threads, (int)step); \
         }                                                                                                      \

@@ -471,7 +471,7 @@ cdef class Stepper:
                                "model.stepper(...)")
         cdef fmi_bounds_memo memo
         cdef fmi_bounds_memo *mp = _bounds_memo_in(&memo, self.bounds, self.bounds_version, self.version[0],
-                                                   self.guard)
+                                                   self.guard, self.n_params)
         if self.n * self.n_params < 4096:  # a tiny step takes less time than releasing the GIL
             rc = self._step(&loss, mp)
         else:

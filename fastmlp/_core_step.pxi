@@ -138,7 +138,8 @@ cdef class _StepCache:
         self.guard._enter_write("train_step")
         try:
             self.net._fit(n, True)
-            mp = _bounds_memo_in(&memo, self.bounds, self.bounds_version, self.guard._ver[0], self.guard)
+            mp = _bounds_memo_in(&memo, self.bounds, self.bounds_version, self.guard._ver[0], self.guard,
+                                 self.net.n_params)
             if self.dtype is _FLOAT_DTYPES[0]:
                 rc = _cache_step(self, <const float *>xp, <const float *>tp, yp, n, &loss, mp)
             else:

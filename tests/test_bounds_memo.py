@@ -24,7 +24,7 @@ def _big(dtype):
 
 def _model_and_batch(dtype="float32"):
     rng = np.random.default_rng(0)
-    model = fastmlp.MLP([3, 4, 2], loss="mse", dtype=dtype, seed=0)
+    model = fastmlp.MLP([3, 64, 64, 2], loss="mse", dtype=dtype, seed=0)  # 4546 parameters: steps keep a memo
     X = rng.standard_normal((8, 3)).astype(dtype)
     X[:, 0] = 0.0  # the first input column is 0: W0[:, 0] meets no input, so a huge value there leaves the loss finite
     t = (rng.standard_normal((8, 2)) * 0.1).astype(dtype)
@@ -145,3 +145,14 @@ def test_an_optimizer_copy_has_its_own_memo():
     assert twin._bounds is not opt._bounds and twin._bounds_version is not opt._bounds_version
     assert twin._bounds[0] == 0.0  # knows nothing of any weights
     assert opt._bounds[0] == 1.0  # the original's memo is valid after two steps
+
+
+def test_a_small_network_keeps_no_memo():
+    """Under 4096 parameters a step scans all: the memo's bookkeeping would cost more than it saves."""
+    rng = np.random.default_rng(1)
+    model = fastmlp.MLP([3, 4, 2], loss="mse", seed=0)
+    step = model.stepper(rng.standard_normal((8, 3)).astype(np.float32),
+                         rng.standard_normal((8, 2)).astype(np.float32), **OPTS["momentum"])
+    step()
+    step()
+    assert model.optimizer_._bounds[0] == 0.0

@@ -4,8 +4,6 @@
 
 #include <string.h>
 
-#define FM_OPT_X86 FM_ISA_X86
-
 /* the instruction set of the update and loss loops (internal.h) */
 int fmi_isa_level(void) {
     static int cached = -1;

@@ -103,6 +103,9 @@ cdef class Guard:
 
     def views_alive(self):
         """True while a view handed out by ``views`` (or one derived from it) exists."""
+        return self._views_alive()
+
+    cdef bint _views_alive(self):
         return self._base is not None and Py_REFCNT(self._base) != self._base_refs
 
     def views(self):
@@ -145,6 +148,6 @@ cdef class Guard:
 
 
 cdef bint _guard_views_alive(object guard):
-    """``guard.views_alive()`` without the method call (the steppers' bounds memo asks on every step)."""
-    cdef Guard g = <Guard>guard
-    return g._base is not None and Py_REFCNT(g._base) != g._base_refs
+    """``guard.views_alive()`` without a Python method call (the steppers' bounds memo asks on every step), for code
+    included before the class."""
+    return (<Guard>guard)._views_alive()

@@ -61,6 +61,10 @@ const fmi_cache_info *fmi_caches(void);
 #define FM_PAR_MIN_LOSS ((size_t)1024)
 /* values (rows x width) from which a split backward also splits dz = dp * act'(p) and db across its threads */
 #define FM_PAR_MIN_DELTA ((size_t)1 << 14)
+/* the epoch's batch gather prefetches the input row this many places ahead of the one it copies */
+#ifndef FM_GATHER_AHEAD
+#define FM_GATHER_AHEAD 2
+#endif
 
 /* for (ptrdiff_t var = 0; var < count; var++) { body }, split across OpenMP threads (static schedule) when cond
  * holds. The serial case is a plain loop: an OpenMP region with a false if() clause still costs a library call

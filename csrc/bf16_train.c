@@ -109,6 +109,14 @@ int fmi_mixed_scratch_bytes(size_t n, size_t n_in, size_t n_out, size_t *bytes) 
     return FM_OK;
 }
 
+int fmi_mixed_pairs_bytes(size_t n, size_t n_in, size_t *bytes) {
+    size_t t;
+    const size_t n32 = fm_up32(n), i32 = fm_up32(n_in);
+    if (n32 < n || i32 < n_in || fm_mul_size(n32, i32, &t) || t > (size_t)PTRDIFF_MAX / 4) return FM_EOVERFLOW;
+    *bytes = 2 * t + 64;
+    return FM_OK;
+}
+
 static inline void *fm_al64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 /* ---- the float32 parts ---- */
@@ -275,6 +283,40 @@ static FM_AVX512 void fm_mx_pack_pairs(const float *src, size_t lds, size_t K, s
     }
 }
 
+/* fm_mx_pack_rows(src, lds, M, K, dst) and fm_mx_pack_pairs(src, lds, M, K, pairs) in one pass over src, two rows
+ * at a time (the same roundings: both are VCVTNEPS2BF16's round to nearest even of the same values) */
+static FM_AVX512 void fm_mx_pack_rows_pairs(const float *src, size_t lds, size_t M, size_t K, uint16_t *dst,
+                                            uint16_t *pairs) {
+    const size_t Mp = fm_up32(M), Kp = fm_up32(K), P = Mp / 2;
+    uint32_t *d = (uint32_t *)dst, *q = (uint32_t *)pairs;
+    for (size_t m = 0; m < M; m += 2) {
+        const float *r0 = src + m * lds, *r1 = m + 1 < M ? r0 + lds : NULL;
+        uint32_t *d0 = d + m * (Kp / 2), *d1 = d0 + Kp / 2, *qr = q + (m / 2) * Kp;
+        for (size_t k = 0; k < Kp; k += 32) {
+            const size_t cnt = fm_clip(K, k, 32);
+            const __mmask16 lo = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1u);
+            const __mmask16 hi = cnt >= 32 ? (__mmask16)0xffff : cnt <= 16 ? 0 : (__mmask16)((1u << (cnt - 16)) - 1u);
+            const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + k), a1 = _mm512_maskz_loadu_ps(hi, r0 + k + 16);
+            const __m512 b0 = r1 ? _mm512_maskz_loadu_ps(lo, r1 + k) : _mm512_setzero_ps();
+            const __m512 b1 = r1 ? _mm512_maskz_loadu_ps(hi, r1 + k + 16) : _mm512_setzero_ps();
+            const __m512i ra = (__m512i)_mm512_cvtne2ps_pbh(a1, a0), rb = (__m512i)_mm512_cvtne2ps_pbh(b1, b0);
+            _mm512_storeu_si512((void *)(d0 + k / 2), ra);
+            if (r1) _mm512_storeu_si512((void *)(d1 + k / 2), rb);
+            /* pairs (row m, row m + 1) of columns k .. k + 15, then k + 16 .. k + 31 */
+            const __m512i p0 = _mm512_or_si512(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(ra)),
+                                               _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(rb)), 16));
+            const __m512i p1 = _mm512_or_si512(
+                _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(ra, 1)),
+                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(rb, 1)), 16));
+            _mm512_storeu_si512((void *)(qr + k), p0);
+            _mm512_storeu_si512((void *)(qr + k + 16), p1);
+        }
+    }
+    memset(dst + M * Kp, 0, (Mp - M) * Kp * sizeof(uint16_t));
+    const size_t done = (M + 1) / 2;
+    memset(q + done * Kp, 0, (P - done) * Kp * sizeof(uint32_t));
+}
+
 /* B operand, VNNI, from the transpose: src[N][K] (row stride lds): dst dword [Kp/2][Np] = (src[n][2q], src[n][2q+1]) */
 static FM_AVX512 void fm_mx_pack_pairs_t(const float *src, size_t lds, size_t K, size_t N, uint16_t *dst) {
     const size_t Np = fm_up32(N), Kp = fm_up32(K);
@@ -424,12 +466,14 @@ static void fm_mx_product(int path, const uint16_t *A, const uint16_t *B, float 
 
 /* ---- the layer's forward and backward (no argument checks: mlp.c checked the network and the workspace) ---- */
 int fmi_dense_forward_mixed(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
-                            size_t n_out, fm_act act, void *scratch) {
+                            size_t n_out, fm_act act, void *scratch, void *xpairs) {
+    (void)xpairs; /* the emulated path packs nothing */
 #if FM_AMX
     const int path = fm_mix_path();
     if (path != FM_MIX_EMULATED) {
         uint16_t *A = (uint16_t *)fm_al64(scratch), *B = A + fm_up32(n) * fm_up32(n_in);
-        fm_mx_pack_rows(x, n_in, n, n_in, A);
+        if (xpairs) fm_mx_pack_rows_pairs(x, n_in, n, n_in, A, (uint16_t *)fm_al64(xpairs));
+        else fm_mx_pack_rows(x, n_in, n, n_in, A);
         fm_mx_pack_pairs_t(W, n_in, n_in, n_out, B);
         /* VDPBF16PS adds the bias and applies ReLU as it stores (a pass over p less: the bf16 step 784-256-128-10 on
          * Zen 4: with the shuffle transposes, B = 256 7 %, B = 1024 ~6 % faster; the same bits); AMX tiles, sigmoid
@@ -447,7 +491,9 @@ int fmi_dense_forward_mixed(const float *x, const float *W, const float *b, floa
 }
 
 int fmi_dense_backward_mixed(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
-                             float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch) {
+                             float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch,
+                             const void *xpairs) {
+    (void)xpairs;
     fm_mx_delta_bias(p, dp, dz, db, n, n_out, act);
 #if FM_AMX
     const int path = fm_mix_path();
@@ -456,7 +502,8 @@ int fmi_dense_backward_mixed(const float *x, const float *W, const float *p, con
         uint16_t *Az = (uint16_t *)fm_al64(scratch), *Bw = Az + n32 * o32, *At = Bw + o32 * i32, *Bx = At + o32 * n32;
         /* dW[n_out][n_in] = dz^T . x: depth the batch */
         fm_mx_pack_rows_t(dz, n_out, n_out, n, At);
-        fm_mx_pack_pairs(x, n_in, n, n_in, Bx);
+        if (xpairs) Bx = (uint16_t *)fm_al64((void *)(uintptr_t)xpairs); /* the forward's */
+        else fm_mx_pack_pairs(x, n_in, n, n_in, Bx);
         fm_mx_product(path, At, Bx, dW, n_out, n_in, n, n_in, NULL, 0);
         if (dx) { /* dx[n][n_in] = dz . W: depth the outputs */
             fm_mx_pack_rows(dz, n_out, n, n_out, Az);

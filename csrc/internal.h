@@ -255,9 +255,14 @@ void fmi_dense_forward_bf16(const float *x, const uint16_t *Wp, const float *b, 
  * FM_OK, or FM_ENOMEM from the float32 products of the emulated path */
 int fmi_mixed_scratch_bytes(size_t n, size_t n_in, size_t n_out, size_t *bytes);
 int fmi_dense_forward_mixed(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,
-                             size_t n_out, fm_act act, void *scratch);
+                             size_t n_out, fm_act act, void *scratch, void *xpairs);
 int fmi_dense_backward_mixed(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
-                              float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch);
+                              float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch,
+                              const void *xpairs);
+/* xpairs: fmi_mixed_pairs_bytes(n, n_in) bytes that the forward of a training step fills with x in the backward's
+ * pairs (its dW operand: x is read and rounded once per step, not twice) and the backward of the same rows then
+ * reads; NULL in both: the backward packs x itself */
+int fmi_mixed_pairs_bytes(size_t n, size_t n_in, size_t *bytes);
 
 /* argument-free cores of the losses (loss.inc): the public fm_loss_* check, then call these; so does mlp.c after
  * checking the whole network once (labels, weights and Poisson targets included) */

@@ -91,6 +91,16 @@ static size_t mix_bytes_f32(const fm_mlp *net, size_t batch) {
     return most;
 }
 
+/* the x pairs of every layer (fmi_mixed_pairs_bytes), one after another; 0 past the size limit */
+static size_t mixp_bytes_f32(const fm_mlp *net, size_t batch) {
+    size_t sum = 0, b;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        if (fmi_mixed_pairs_bytes(batch, net->sizes[l], &b) || b > (size_t)PTRDIFF_MAX / 64) return 0;
+        sum += b;
+    }
+    return sum;
+}
+
 #define T float
 #define SUF _f32
 #define FM_TMAX FLT_MAX

@@ -36,6 +36,13 @@ cdef object _mixed_work(_Net net, size_t batch):
     return np.empty(nbytes, dtype=np.uint8)
 
 
+def _mixed_workspace_size(_Net net, size_t batch):
+    """Bytes fm_mlp_workspace_size_bf16 gives for batches of up to ``batch`` rows (the tests' check of its twin)."""
+    cdef size_t nbytes = 0
+    _raise_for(fm_mlp_workspace_size_bf16(&net.net, &nbytes, batch), "mlp_workspace_size_bf16")
+    return nbytes
+
+
 cdef Py_ssize_t _mixed_check(_Net net, params, grads, x, t, y, sw, bint positive=True) except -1:
     net._need()
     if net.dtype != _F32:

@@ -58,6 +58,34 @@ def mixed_bytes(n, n_in, n_out):
     return b[0]
 
 
+def mixed_pairs_bytes(n, n_in, nbytes):
+    """nbytes[0] = bytes of one layer's input of n rows in the backward's batch pairs, which the forward of a training
+    step packs for its backward's dW (fmi_mixed_pairs_bytes).
+
+    Examples
+    --------
+    >>> from fastmlp.reference.bf16_train import mixed_pairs_bytes
+    >>> b = [0]; mixed_pairs_bytes(33, 2, b); b          # 64 x 32 bf16, + 64 of alignment
+    [4160]
+    """
+    t = _up32(n) * _up32(n_in)
+    if t > SIZE_LIMIT or t > (2 ** 63 - 1) // 4:
+        raise KernelError("size overflow")
+    nbytes[0] = 2 * t + 64
+
+
+def mixed_regions(batch, sizes, round_up):
+    """Bytes of the mixed-precision workspace's own regions, in mlp.inc's ws_layout order: the packed operands of the
+    largest layer (mix), then every layer's input pairs one after another (mixp), each region rounded by round_up."""
+    pairs, b = 0, [0]
+    for l in range(len(sizes) - 1):
+        mixed_pairs_bytes(batch, sizes[l], b)
+        if b[0] > (2 ** 63 - 1) // 64:  # mlp.c's mixp_bytes
+            raise KernelError("size overflow")
+        pairs += b[0]
+    return round_up(max(mixed_bytes(batch, sizes[l], sizes[l + 1]) for l in range(len(sizes) - 1))) + round_up(pairs)
+
+
 def _bits(values, count):
     return [bf16_round(f32_bits(v)) for v in values[:count]]
 
@@ -97,7 +125,8 @@ def backward_for(mixed):
 
 
 def dense_forward_mixed(x, W, b, p, n, n_in, n_out, act, path="emulated"):
-    """p = act(bf16(x) . bf16(W)^T + b) (fmi_dense_forward_mixed; the C scratch argument is not needed here).
+    """p = act(bf16(x) . bf16(W)^T + b) (fmi_dense_forward_mixed; its scratch and xpairs, where C keeps the packed
+    operands, are not needed here).
 
     Examples
     --------
@@ -122,7 +151,7 @@ def dense_forward_mixed(x, W, b, p, n, n_in, n_out, act, path="emulated"):
 def dense_backward_mixed(x, W, p, dp, dz, dW, db, dx, n, n_in, n_out, act, accumulate=False, path="emulated"):
     """dz = dp * act'(p), db = sum_i dz; dW = bf16(dz)^T . bf16(x), dx = bf16(dz) . bf16(W) (dx may be None)
     (fmi_dense_backward_mixed, which always overwrites: ``accumulate`` keeps dense_backward's signature and must
-    be false).
+    be false; its scratch and xpairs are not needed here).
 
     Examples
     --------

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from .common import ACT_IDENTITY, KernelError, finite_nonneg
-from .bf16_train import backward_for, forward_for, mixed_bytes
+from .bf16_train import backward_for, forward_for, mixed_regions
 from .loss import loss_mse, loss_poisson, loss_sigmoid_bce, loss_softmax_ce, wsum
 from .optim import adam_update, sgd_update
 from .sparse import csr_dense_backward, csr_dense_forward, csr_valid
@@ -155,8 +155,8 @@ def _ws_layout(net, batch, dense, itemsize):
     off += _round_up(batch * net.sizes[L] * itemsize)             # tg
     off += _round_up(batch * itemsize)                            # swg
     off += _round_up(batch * 8)                                   # yg (int64)
-    if dense == 2:  # the mixed-precision layout: the packed bf16 operands (largest layer)
-        off += _round_up(max(mixed_bytes(batch, net.sizes[l], net.sizes[l + 1]) for l in range(L)))
+    if dense == 2:  # the mixed-precision layout: the packed bf16 operands (largest layer), each layer's x pairs
+        off += mixed_regions(batch, net.sizes[:L + 1], _round_up)
     if dense:
         off += _round_up(batch * net.sizes[0] * itemsize)         # xg: gathered input rows
     else:

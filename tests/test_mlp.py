@@ -10,7 +10,7 @@ import pytest
 import fastmlp
 import fastmlp.reference as R
 from fastmlp import MLP, DivergenceError, gradcheck, schedules
-from fastmlp._core import OptimConfig, _Net
+from fastmlp._core import OptimConfig, _Net, _mixed_workspace_size
 from conftest import assert_close
 from kernels import flat
 
@@ -860,6 +860,10 @@ def test_workspace_sizes_match_the_reference(dtype):
                 got = [0]
                 twin(ref, got, batch, itemsize)
                 assert net.workspace_size(batch, csr=csr) == got[0], (sizes, batch, csr)
+            if dtype == "float32":  # fm_mlp_workspace_size_bf16: + the packed operands and each layer's x pairs
+                got = [0]
+                R.mlp_workspace_size_bf16(ref, got, batch)
+                assert _mixed_workspace_size(net, batch) == got[0], (sizes, batch)
     with pytest.raises(R.KernelError, match="zero size"):
         R.mlp_workspace_size(ref_net([3, 2], ["identity"], "mse"), [0], 0)
     with pytest.raises(R.KernelError, match="size overflow"):

@@ -284,7 +284,10 @@ static FM_AVX512 void fm_mx_pack_pairs(const float *src, size_t lds, size_t K, s
 }
 
 /* fm_mx_pack_rows(src, lds, M, K, dst) and fm_mx_pack_pairs(src, lds, M, K, pairs) in one pass over src, two rows
- * at a time (the same roundings: both are VCVTNEPS2BF16's round to nearest even of the same values) */
+ * at a time (the same roundings: both are VCVTNEPS2BF16's round to nearest even of the same values); each row read
+ * FM_PACK_PF values ahead of its loads (a first layer's 1024 x 784 input streams from L3 or memory: prefetched, the
+ * bf16 step 784-256-128-10 B = 1024 ran ~5 % faster on Zen 4; 512 ahead helped less) */
+#define FM_PACK_PF 128
 static FM_AVX512 void fm_mx_pack_rows_pairs(const float *src, size_t lds, size_t M, size_t K, uint16_t *dst,
                                             uint16_t *pairs) {
     const size_t Mp = fm_up32(M), Kp = fm_up32(K), P = Mp / 2;
@@ -296,6 +299,14 @@ static FM_AVX512 void fm_mx_pack_rows_pairs(const float *src, size_t lds, size_t
             const size_t cnt = fm_clip(K, k, 32);
             const __mmask16 lo = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1u);
             const __mmask16 hi = cnt >= 32 ? (__mmask16)0xffff : cnt <= 16 ? 0 : (__mmask16)((1u << (cnt - 16)) - 1u);
+            if (k + FM_PACK_PF < K) { /* both rows' next lines asked for ahead: the loads were the pack's time */
+                __builtin_prefetch(r0 + k + FM_PACK_PF, 0, 3);
+                __builtin_prefetch(r0 + k + FM_PACK_PF + 16, 0, 3);
+                if (r1) {
+                    __builtin_prefetch(r1 + k + FM_PACK_PF, 0, 3);
+                    __builtin_prefetch(r1 + k + FM_PACK_PF + 16, 0, 3);
+                }
+            }
             const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + k), a1 = _mm512_maskz_loadu_ps(hi, r0 + k + 16);
             const __m512 b0 = r1 ? _mm512_maskz_loadu_ps(lo, r1 + k) : _mm512_setzero_ps();
             const __m512 b1 = r1 ? _mm512_maskz_loadu_ps(hi, r1 + k + 16) : _mm512_setzero_ps();

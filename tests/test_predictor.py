@@ -53,3 +53,23 @@ def test_model_pickles_and_predicts_the_same():
     X = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
     m2 = pickle.loads(pickle.dumps(m))
     np.testing.assert_array_equal(m2.forward(X), m.forward(X))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predictor_scratch_on_the_stack_and_on_the_heap(dtype):
+    """A call's scratch is two rows x the widest layer: on the C stack up to 16 KiB (a float64 network 1024 wide at
+    one row), a numpy buffer past it; both give the rows the batch gives, and a NaN is refused either way."""
+    rng = np.random.default_rng(3)
+    for widest in (1024, 1025, 2048):
+        model = fastmlp.MLP([5, widest, 3], activation="tanh", dtype=dtype, seed=1)
+        pred = model.predictor()
+        X = rng.standard_normal((7, 5)).astype(dtype)
+        whole = pred(X)
+        for i in range(len(X)):
+            np.testing.assert_array_equal(pred(X[i:i + 1]), whole[i:i + 1])
+        (W0, b0), (W1, b1) = [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in model.params]
+        want = np.tanh(X @ W0.T + b0) @ W1.T + b1
+        np.testing.assert_allclose(whole, want, rtol=1e-4 if dtype == "float32" else 1e-10, atol=1e-5)
+        X[0, 2] = np.nan
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            pred(X[:1])

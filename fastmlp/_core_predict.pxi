@@ -112,7 +112,8 @@ cdef class Predictor:
         if not self._ready:
             raise TypeError("Predictor objects are made by model.predictor() (or Predictor(layers, activations, "
                             "params)); this one was never initialised")
-        check_finite = _flag("check_finite", check_finite)
+        if check_finite is not True and check_finite is not False:
+            check_finite = _flag("check_finite", check_finite)
         if not self._plain(X):
             X = np.ascontiguousarray(X, dtype=self.dtype)
             if X.ndim != 2 or <size_t>X.shape[1] != self.sizes[0] or X.shape[0] == 0:

@@ -23,7 +23,8 @@
  *               operands are rounded to bf16 into float32 copies and the float32 kernels of dense.c multiply them
  *               (each product of two bf16 values is exact in float32; the sums are those kernels' float32
  *               chains, deterministic as they are).
- * The kernels never allocate: the caller's workspace holds the packed operands (fmi_mixed_scratch_bytes). */
+ * The kernels never allocate: the caller's workspace holds the packed operands (fmi_mixed_scratch_bytes) and each
+ * layer's input in the backward's pairs, packed by the forward (fmi_mixed_pairs_bytes). */
 #define _GNU_SOURCE 1 /* syscall() */
 #include "internal.h"
 #include "fexp.h"

@@ -456,8 +456,8 @@ FM_API int fm_mlp_train_epoch_csr_f64(const fm_mlp *net, const fm_optim *opt, co
  * bit for bit. Dense input only. Twin of the path's choice:
  * reference.bf16_train_path. */
 FM_API const char *fm_bf16_train_path(void);
-/* *bytes = size of the workspace of the two functions below for batches of up to `batch` rows (the float32
- * workspace plus room for the packed bf16 operands). */
+/* *bytes = size of the workspace of the functions below for batches of up to `batch` rows (the float32 workspace
+ * plus room for the packed bf16 operands of the largest layer and every layer's input packed once per step). */
 FM_API int fm_mlp_workspace_size_bf16(const fm_mlp *net, size_t *bytes, size_t batch);
 /* fm_mlp_loss_grad_f32 with bf16 products (the workspace from fm_mlp_workspace_size_bf16). */
 FM_API int fm_mlp_loss_grad_bf16(const fm_mlp *net, const float *params, const float *x, const float *t,

@@ -2,7 +2,7 @@
 # ---------------------------------------------------------------------------------------------------------------
 
 cdef enum:
-    _PRED_STACK = 2048  # doubles of a call's stack scratch (16 KiB): two rows of a network up to 4096 wide in float32
+    _PRED_STACK = 2048  # doubles of a call's stack scratch (16 KiB): one row of a network up to 2048 wide (float32)
 
 
 cdef class Predictor:

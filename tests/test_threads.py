@@ -125,16 +125,17 @@ t.start(); t.join()
 size = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
 old = resource.getrlimit(resource.RLIMIT_AS)
 resource.setrlimit(resource.RLIMIT_AS, (size + (16 << 20), old[1]))
-# this thread's scratch is the float32 kc x nc slab of B, half of L2 (1 MiB on a 2 MiB L2, 0.5 MiB on a 1 MiB one)
-blk = fastmlp.build_info()["blocking"].split("float32 tile")[1].split(";")[0].split()
-slab = int(blk[blk.index("kc") + 1]) * int(blk[blk.index("nc") + 1]) * 4
+# this thread's scratch is mostly the packed kc x min(nc, 1024) slab of W (half of L2 at most: 0.5 MiB on a 1 MiB
+# L2, 1 MiB on a 2 MiB one); free half of it
+blk = fastmlp._core.dense_blocking("float32")
+slab = blk["kc"] * min(blk["nc"], 1024) * 4
 hog = []
 try:  # fill the address space up to the limit (64 KiB blocks, each its own mapping), then give back half the
     while True:  # slab: room for Python, none for this thread's scratch
         hog.append(bytearray(1 << 16))
 except MemoryError:
     pass
-del hog[-max(2, slab // 2 // (1 << 16)):]
+del hog[-max(1, slab // 2 // (1 << 16)):]
 try:
     fastmlp.dense_forward(x, W, out=out, check_finite=False)
     msg = "no error"

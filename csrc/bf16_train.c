@@ -38,6 +38,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
+#include "tr16.h"
 #include <unistd.h>
 #else
 #define FM_AMX 0
@@ -97,9 +98,10 @@ int fmi_mixed_scratch_bytes(size_t n, size_t n_in, size_t n_out, size_t *bytes) 
     const size_t n32 = fm_up32(n), i32 = fm_up32(n_in), o32 = fm_up32(n_out);
     if (n32 < n || i32 < n_in || o32 < n_out) return FM_EOVERFLOW;
     /* each product below is at most PTRDIFF_MAX / 8 (fm_mul_size), so no sum of a dozen of them wraps */
-    /* AMX: dz rows + W pairs + dz^T + x pairs (the forward's x rows + W^T pairs fit in the first two) */
+    /* the backward: dz rows + W pairs + dz^T (x's pairs are the forward's, in xpairs); the forward: x rows + W^T
+     * pairs */
     if (fm_mul_size(n32, o32, &a) || fm_mul_size(o32, i32, &b) || fm_mul_size(n32, i32, &c)) return FM_EOVERFLOW;
-    const size_t amx = 2 * (a + b) + 2 * (a + c), fwd = 2 * (c + b);
+    const size_t amx = 2 * (a + b) + 2 * a, fwd = 2 * (c + b);
     /* emulated: x, W and dz rounded, as float32 */
     if (fm_mul_size(n, n_in, &a) || fm_mul_size(n_out, n_in, &b) || fm_mul_size(n, n_out, &c)) return FM_EOVERFLOW;
     const size_t emu = 4 * (a + b + c) + 3 * 64;
@@ -182,59 +184,42 @@ static void fm_mx_round_copy(const float *src, float *dst, size_t count) {
 #define FM_AVX512 __attribute__((target("avx512f,avx512bw,avx512bf16")))
 #define FM_TILES __attribute__((target("amx-tile,amx-bf16,avx512f")))
 
+/* the first cnt of 16 lanes (cnt may pass 16) */
+static inline __mmask16 fm_mx_mask(size_t cnt) { return cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1u); }
+
+/* dword j = (a[j], b[j]) for 16 bf16 values each: a in the low half, b in the high */
+static inline FM_AVX512 __m512i fm_mx_interleave(__m256i a, __m256i b) {
+    return _mm512_or_si512(_mm512_cvtepu16_epi32(a), _mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+}
+
 /* out[j] = bf16 pair (r[2j], r[2j+1]) for the first cnt (<= 32) values of r, zeros after */
 static inline FM_AVX512 void fm_mx_row_dw(const float *r, size_t cnt, uint32_t *out) {
-    const __mmask16 lo = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1u);
-    const __mmask16 hi = cnt >= 32 ? (__mmask16)0xffff : cnt <= 16 ? 0 : (__mmask16)((1u << (cnt - 16)) - 1u);
-    const __m512 a = _mm512_maskz_loadu_ps(lo, r), b = _mm512_maskz_loadu_ps(hi, r + 16);
+    const __m512 a = _mm512_maskz_loadu_ps(fm_mx_mask(cnt), r);
+    const __m512 b = _mm512_maskz_loadu_ps(fm_mx_mask(cnt > 16 ? cnt - 16 : 0), r + 16);
     _mm512_storeu_si512((void *)out, (__m512i)_mm512_cvtne2ps_pbh(b, a));
 }
 
 /* out[j] = bf16 pair (r0[j], r1[j]) for j < cnt (<= 16; r1 NULL: zeros), zeros after */
 static inline FM_AVX512 void fm_mx_pair_dw(const float *r0, const float *r1, size_t cnt, uint32_t *out) {
-    const __mmask16 m = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1u);
+    const __mmask16 m = fm_mx_mask(cnt);
     const __m512 a = _mm512_maskz_loadu_ps(m, r0);
     const __m512 b = r1 ? _mm512_maskz_loadu_ps(m, r1) : _mm512_setzero_ps();
-    const __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(a));
-    const __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(b));
-    _mm512_storeu_si512((void *)out, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    _mm512_storeu_si512((void *)out,
+                        fm_mx_interleave((__m256i)_mm512_cvtneps_pbh(a), (__m256i)_mm512_cvtneps_pbh(b)));
 }
 
 static inline size_t fm_clip(size_t total, size_t at, size_t most) {
     return at >= total ? 0 : total - at < most ? total - at : most;
 }
 
-/* dst[j * ldd + i] = tmp[i][j] for a 16 x 16 block of dwords: the rows in registers, transposed in four rounds of
- * shuffles (dwords, qwords, then 128-bit lanes twice) and stored as rows of dst. 64 shuffles against the 16 gathers
- * of a column-gathering transpose, which Zen 4 runs several times slower (the bf16 step 784-256-128-10 there: B = 256
- * 5 %, B = 1024 2 % faster; the same bits) */
+/* dst[j * ldd + i] = tmp[i][j] for a 16 x 16 block of dwords: the rows in registers, transposed by tr16.h's shuffles
+ * (as float bits: pure moves) and stored as rows of dst. Against the 16 gathers of a column-gathering transpose,
+ * which Zen 4 runs several times slower, the bf16 step 784-256-128-10 there was 5 % faster at B = 256, 2 % at 1024 */
 static inline FM_AVX512 void fm_mx_transpose16(const uint32_t *tmp, uint32_t *dst, size_t ldd) {
-    __m512i r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_load_si512((const void *)(tmp + 16 * i));
-    for (int i = 0; i < 16; i += 2) { /* (a0 b0 a1 b1 | a4 b4 a5 b5 | ...), (a2 b2 a3 b3 | ...) */
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) { /* lane l of r[i + c] holds column 4l + c of rows i .. i+3 */
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int c = 0; c < 4; c++) { /* lanes (0, 2) and (1, 3) of rows 0-3 with rows 4-7, then of 8-11 with 12-15 */
-        t[4 * c] = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x88);
-        t[4 * c + 1] = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xdd);
-        t[4 * c + 2] = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x88);
-        t[4 * c + 3] = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xdd);
-    }
-    for (int c = 0; c < 4; c++) { /* columns c, c + 8, c + 4, c + 12 whole */
-        _mm512_storeu_si512((void *)(dst + (size_t)c * ldd), _mm512_shuffle_i32x4(t[4 * c], t[4 * c + 2], 0x88));
-        _mm512_storeu_si512((void *)(dst + (size_t)(c + 8) * ldd), _mm512_shuffle_i32x4(t[4 * c], t[4 * c + 2], 0xdd));
-        _mm512_storeu_si512((void *)(dst + (size_t)(c + 4) * ldd),
-                            _mm512_shuffle_i32x4(t[4 * c + 1], t[4 * c + 3], 0x88));
-        _mm512_storeu_si512((void *)(dst + (size_t)(c + 12) * ldd),
-                            _mm512_shuffle_i32x4(t[4 * c + 1], t[4 * c + 3], 0xdd));
-    }
+    __m512 r[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_load_ps((const float *)(tmp + 16 * i));
+    fm_tr16(r);
+    for (int j = 0; j < 16; j++) _mm512_storeu_ps((float *)(dst + (size_t)j * ldd), r[j]);
 }
 
 /* A operand, rows of bf16: dst[Mp][Kp] = src[M][K] (row stride lds), zero padded */
@@ -298,8 +283,7 @@ static FM_AVX512 void fm_mx_pack_rows_pairs(const float *src, size_t lds, size_t
         uint32_t *d0 = d + m * (Kp / 2), *d1 = d0 + Kp / 2, *qr = q + (m / 2) * Kp;
         for (size_t k = 0; k < Kp; k += 32) {
             const size_t cnt = fm_clip(K, k, 32);
-            const __mmask16 lo = cnt >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1u);
-            const __mmask16 hi = cnt >= 32 ? (__mmask16)0xffff : cnt <= 16 ? 0 : (__mmask16)((1u << (cnt - 16)) - 1u);
+            const __mmask16 lo = fm_mx_mask(cnt), hi = fm_mx_mask(cnt > 16 ? cnt - 16 : 0);
             if (k + FM_PACK_PF < K) { /* both rows' next lines asked for ahead: the loads were the pack's time */
                 __builtin_prefetch(r0 + k + FM_PACK_PF, 0, 3);
                 __builtin_prefetch(r0 + k + FM_PACK_PF + 16, 0, 3);
@@ -315,13 +299,10 @@ static FM_AVX512 void fm_mx_pack_rows_pairs(const float *src, size_t lds, size_t
             _mm512_storeu_si512((void *)(d0 + k / 2), ra);
             if (r1) _mm512_storeu_si512((void *)(d1 + k / 2), rb);
             /* pairs (row m, row m + 1) of columns k .. k + 15, then k + 16 .. k + 31 */
-            const __m512i p0 = _mm512_or_si512(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(ra)),
-                                               _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(rb)), 16));
-            const __m512i p1 = _mm512_or_si512(
-                _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(ra, 1)),
-                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(rb, 1)), 16));
-            _mm512_storeu_si512((void *)(qr + k), p0);
-            _mm512_storeu_si512((void *)(qr + k + 16), p1);
+            _mm512_storeu_si512((void *)(qr + k),
+                                fm_mx_interleave(_mm512_castsi512_si256(ra), _mm512_castsi512_si256(rb)));
+            _mm512_storeu_si512((void *)(qr + k + 16),
+                                fm_mx_interleave(_mm512_extracti64x4_epi64(ra, 1), _mm512_extracti64x4_epi64(rb, 1)));
         }
     }
     memset(dst + M * Kp, 0, (Mp - M) * Kp * sizeof(uint16_t));
@@ -420,8 +401,7 @@ static FM_AVX512 void fm_vd_gemm_cols(const uint16_t *A, const uint16_t *B, floa
     const uint32_t *Ad = (const uint32_t *)A, *Bd = (const uint32_t *)B;
     for (size_t jb = jb0; jb < jb1; jb++) {
         const size_t j = jb * 32;
-        const __mmask16 m0 = N - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (N - j)) - 1u);
-        const __mmask16 m1 = N - j >= 32 ? (__mmask16)0xffff : N - j <= 16 ? 0 : (__mmask16)((1u << (N - j - 16)) - 1u);
+        const __mmask16 m0 = fm_mx_mask(N - j), m1 = fm_mx_mask(N - j > 16 ? N - j - 16 : 0);
         for (size_t i = 0; i < M; i += 8) {
             __m512 c[8][2];
             for (int r = 0; r < 8; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
@@ -484,8 +464,7 @@ int fmi_dense_forward_mixed(const float *x, const float *W, const float *b, floa
     const int path = fm_mix_path();
     if (path != FM_MIX_EMULATED) {
         uint16_t *A = (uint16_t *)fm_al64(scratch), *B = A + fm_up32(n) * fm_up32(n_in);
-        if (xpairs) fm_mx_pack_rows_pairs(x, n_in, n, n_in, A, (uint16_t *)fm_al64(xpairs));
-        else fm_mx_pack_rows(x, n_in, n, n_in, A);
+        fm_mx_pack_rows_pairs(x, n_in, n, n_in, A, (uint16_t *)fm_al64(xpairs)); /* x's pairs for the backward */
         fm_mx_pack_pairs_t(W, n_in, n_in, n_out, B);
         /* VDPBF16PS adds the bias and applies ReLU as it stores (a pass over p less: the bf16 step 784-256-128-10 on
          * Zen 4: with the shuffle transposes, B = 256 7 %, B = 1024 ~6 % faster; the same bits); AMX tiles, sigmoid
@@ -511,11 +490,10 @@ int fmi_dense_backward_mixed(const float *x, const float *W, const float *p, con
     const int path = fm_mix_path();
     if (path != FM_MIX_EMULATED) {
         const size_t n32 = fm_up32(n), i32 = fm_up32(n_in), o32 = fm_up32(n_out);
-        uint16_t *Az = (uint16_t *)fm_al64(scratch), *Bw = Az + n32 * o32, *At = Bw + o32 * i32, *Bx = At + o32 * n32;
+        uint16_t *Az = (uint16_t *)fm_al64(scratch), *Bw = Az + n32 * o32, *At = Bw + o32 * i32;
+        const uint16_t *Bx = (const uint16_t *)fm_al64((void *)(uintptr_t)xpairs); /* x's pairs: the forward's */
         /* dW[n_out][n_in] = dz^T . x: depth the batch */
         fm_mx_pack_rows_t(dz, n_out, n_out, n, At);
-        if (xpairs) Bx = (uint16_t *)fm_al64((void *)(uintptr_t)xpairs); /* the forward's */
-        else fm_mx_pack_pairs(x, n_in, n, n_in, Bx);
         fm_mx_product(path, At, Bx, dW, n_out, n_in, n, n_in, NULL, 0);
         if (dx) { /* dx[n][n_in] = dz . W: depth the outputs */
             fm_mx_pack_rows(dz, n_out, n, n_out, Az);

@@ -16,6 +16,7 @@
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #define FM_X86_DISPATCH 1
 #include <immintrin.h>
+#include "tr16.h"
 #else
 #define FM_X86_DISPATCH 0
 #endif

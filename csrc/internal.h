@@ -259,9 +259,8 @@ int fmi_dense_forward_mixed(const float *x, const float *W, const float *b, floa
 int fmi_dense_backward_mixed(const float *x, const float *W, const float *p, const float *dp, float *dz, float *dW,
                               float *db, float *dx, size_t n, size_t n_in, size_t n_out, fm_act act, void *scratch,
                               const void *xpairs);
-/* xpairs: fmi_mixed_pairs_bytes(n, n_in) bytes that the forward of a training step fills with x in the backward's
- * pairs (its dW operand: x is read and rounded once per step, not twice) and the backward of the same rows then
- * reads; NULL in both: the backward packs x itself */
+/* xpairs: fmi_mixed_pairs_bytes(n, n_in) bytes (required) that the forward fills with x in the backward's pairs (its
+ * dW operand: x is read and rounded once per step, not twice) and the backward of the same rows then reads */
 int fmi_mixed_pairs_bytes(size_t n, size_t n_in, size_t *bytes);
 
 /* argument-free cores of the losses (loss.inc): the public fm_loss_* check, then call these; so does mlp.c after

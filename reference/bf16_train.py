@@ -34,14 +34,14 @@ def mixed_scratch_bytes(n, n_in, n_out, nbytes):
     Examples
     --------
     >>> from fastmlp.reference.bf16_train import mixed_scratch_bytes
-    >>> b = [0]; mixed_scratch_bytes(1, 2, 3, b); b       # AMX: 4 operands of 32 x 32 bf16, + 64 of alignment
-    [8256]
+    >>> b = [0]; mixed_scratch_bytes(1, 2, 3, b); b       # AMX: 3 operands of 32 x 32 bf16, + 64 of alignment
+    [6208]
     """
     n32, i32, o32 = _up32(n), _up32(n_in), _up32(n_out)
     a, b, c = n32 * o32, o32 * i32, n32 * i32
     if max(a, b, c) > SIZE_LIMIT:
         raise KernelError("size overflow")
-    amx, fwd = 2 * (a + b) + 2 * (a + c), 2 * (c + b)
+    amx, fwd = 2 * (a + b) + 2 * a, 2 * (c + b)  # the backward's x pairs: the forward's (mixed_pairs_bytes)
     a, b, c = n * n_in, n_out * n_in, n * n_out
     if max(a, b, c) > SIZE_LIMIT:
         raise KernelError("size overflow")

@@ -16,7 +16,7 @@ def mlp_workspace_size_bf16(net, nbytes, batch):
     --------
     >>> import fastmlp.reference as ref
     >>> c = [0]; ref.mlp_workspace_size_bf16(ref.Net(2, [2, 3, 1], [ref.ACT_RELU, ref.ACT_IDENTITY], 0), c, 1); c
-    [13056]
+    [11008]
     """
     _workspace_size(net, nbytes, batch, 2, 4)
 

@@ -107,6 +107,45 @@ def test_operand_paths_and_row_tiles_change_no_bit(dtype):
             assert dx.tobytes() == dx_all[:rows].tobytes(), (width, rows)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_few_rows_backward_is_the_blocked_backward(dtype, threads):
+    """A batch of 1 to 4 rows runs both backward products in one pass down W (gemm.inc's bwd_few); a batch of 16
+    runs the blocked products. With the 16 - n rows after a batch's n rows of dp all zero, each dW element's chain
+    only adds exact zeros after the same n steps, and each dx row is that sample's: the same bits, with and
+    without accumulate, with and without dx, at widths that are and are not whole vectors and cache lines."""
+    rng = np.random.default_rng(11)
+    before = _core.get_num_threads()
+    _core.set_num_threads(threads)
+    try:
+        for n_in, n_out in ((1100, 300), (67, 129), (16, 45), (2049, 33)):
+            W = rng.standard_normal((n_out, n_in)).astype(dtype)
+            x16 = rng.standard_normal((16, n_in)).astype(dtype)
+            dp16 = rng.standard_normal((16, n_out)).astype(dtype)
+            p16 = np.abs(rng.standard_normal((16, n_out))).astype(dtype) * (rng.random((16, n_out)) > 0.3)
+            start, start_b = rng.standard_normal((n_out, n_in)).astype(dtype), rng.standard_normal(n_out).astype(dtype)
+            for rows in (1, 2, 3, 4):
+                dp_pad = dp16.copy()
+                dp_pad[rows:] = 0
+                for accumulate in (False, True):
+                    ref_dW, ref_db = start.copy(), start_b.copy()
+                    ref_dx = fastmlp.dense_backward(x16, W, p16, dp_pad, "relu", dW=ref_dW, db=ref_db,
+                                                    accumulate=accumulate)[2]
+                    dW, db = start.copy(), start_b.copy()
+                    dx = fastmlp.dense_backward(x16[:rows], W, p16[:rows], dp16[:rows], "relu", dW=dW, db=db,
+                                                accumulate=accumulate)[2]
+                    case = (n_in, n_out, rows, accumulate)
+                    assert dW.tobytes() == ref_dW.tobytes(), case
+                    assert dx.tobytes() == ref_dx[:rows].tobytes(), case
+                    assert db.tobytes() == ref_db.tobytes(), case
+                dW_only = fastmlp.dense_backward(x16[:rows], W, p16[:rows], dp16[:rows], "relu", need_dx=False)
+                assert dW_only[2] is None
+                ref_dW = fastmlp.dense_backward(x16, W, p16, dp_pad, "relu", need_dx=False)[0]
+                assert dW_only[0].tobytes() == ref_dW.tobytes(), (n_in, n_out, rows)
+    finally:
+        _core.set_num_threads(before)
+
+
 ENV_SCRIPT = r"""
 import os, json, sys
 import numpy as np

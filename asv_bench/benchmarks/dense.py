@@ -21,6 +21,13 @@ SWEEP_CORNERS = {
     "1x4096->4096": (1, 4096, 4096),
     "4096x4096->4096": (4096, 4096, 4096),
 }
+# a few rows against a wide layer (gemm.inc's one-pass paths: rows_t for the forward of 1-4 rows, bwd_few for the
+# backward of 1-4, the panel-by-panel forward of up to 96): one row at a power-of-two width (rows of W a page apart),
+# 16 rows at 2048
+FEW_ROWS = {
+    "1x1024->1024": (1, 1024, 1024),
+    "16x2048->2048": (16, 2048, 2048),
+}
 # label -> (n_in, n_out): the weights that dense_pack rearranges (no batch)
 WEIGHTS = {
     "784->256": (784, 256),
@@ -121,8 +128,9 @@ def ref_dense_forward_packed(ref):
 
 
 KERNELS = {
-    "dense_forward": Kernel(dense_forward, {**LAYERS, **SWEEP_CORNERS}, reference=ref_dense_forward, gflops=True),
-    "dense_backward": Kernel(dense_backward, {**LAYERS, **SWEEP_CORNERS}, reference=ref_dense_backward,
+    "dense_forward": Kernel(dense_forward, {**LAYERS, **SWEEP_CORNERS, **FEW_ROWS}, reference=ref_dense_forward,
+                            gflops=True),
+    "dense_backward": Kernel(dense_backward, {**LAYERS, **SWEEP_CORNERS, **FEW_ROWS}, reference=ref_dense_backward,
                              gflops=True),
     "dense_pack": Kernel(dense_pack, WEIGHTS, reference=ref_dense_pack),
     "dense_forward_packed": Kernel(dense_forward_packed, LAYERS, reference=ref_dense_forward_packed, gflops=True),

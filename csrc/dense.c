@@ -204,6 +204,8 @@ static int fm_scratch_keyed;
  * scratch fail while fmi_scratch_fail > 0, each failure counting it down; -1 (or 0) never */
 #ifdef FM_TEST_HOOKS
 int fmi_scratch_fail = 0;
+size_t fmi_scratch_size(void); /* bytes of the calling thread's scratch (test hook) */
+size_t fmi_scratch_size(void) { return fm_scratch_n; }
 #endif
 
 static inline int fm_scratch_fails(void) {

@@ -494,6 +494,25 @@ static void *scratch_step_worker(void *arg) {
 }
 #endif
 
+#ifdef FM_TEST_STATIC
+/* a few rows against a very deep layer (gemm.inc's panel-by-panel path packs A whole only while that fits twice L2):
+ * the scratch stays within what the blocked path takes (it grew to 12 MB when the test was on the unpacked size) */
+static void *deep_scratch_worker(void *arg) {
+    extern size_t fmi_scratch_size(void);
+    (void)arg;
+    const size_t deep = 131072, outs = 65, cap = (size_t)3 * 1024 * 1024 + 65536; /* FM_SCRATCH_BYTES (internal.h) */
+    double *x = malloc(4 * deep * sizeof(double)), *W = malloc(outs * deep * sizeof(double));
+    double *p = malloc(4 * outs * sizeof(double));
+    for (size_t i = 0; i < 4 * deep; i++) x[i] = urand();
+    for (size_t i = 0; i < outs * deep; i++) W[i] = urand();
+    for (size_t rows = 1; rows <= 4; rows++)
+        CHECK(fm_dense_forward_f64(x, W, NULL, p, rows, deep, outs, FM_ACT_IDENTITY) == FM_OK, "deep forward");
+    CHECK(fmi_scratch_size() <= cap, "scratch of a few rows against a deep layer: %zu bytes", fmi_scratch_size());
+    free(x), free(W), free(p);
+    return NULL;
+}
+#endif
+
 static void test_scratch(void) {
     const size_t n = 24, ni = 300, no = 200; /* several panels and depth blocks, below the threads' work limit */
     float *x = malloc(n * ni * sizeof(float)), *W = malloc(no * ni * sizeof(float));
@@ -524,6 +543,14 @@ static void test_scratch(void) {
         free(jobs[t].p), free(jobs[t].dW), free(jobs[t].dz);
     }
 #ifdef FM_TEST_STATIC
+    {   /* a few rows against a very deep layer, on a thread of its own (its scratch starts empty) */
+        pthread_t t1;
+        const int threads = fm_get_num_threads();
+        fm_set_num_threads(1);
+        if (pthread_create(&t1, NULL, deep_scratch_worker, NULL) == 0) pthread_join(t1, NULL);
+        else CHECK(0, "thread for the deep scratch test");
+        fm_set_num_threads(threads);
+    }
     if (strcmp(fm_cpu_path(), "naive")) { /* the plain loops of "naive" use no scratch */
         scratch_job j = {x, W, p, dW, dz, n, ni, no, {0, 0}};
         pthread_t t1;

@@ -118,7 +118,8 @@ def test_few_rows_backward_is_the_blocked_backward(dtype, threads):
     before = _core.get_num_threads()
     _core.set_num_threads(threads)
     try:
-        for n_in, n_out in ((1100, 300), (67, 129), (16, 45), (2049, 33)):
+        # (2048, 1024): rows a whole number of cache lines and work enough for 2 threads: the columns split
+        for n_in, n_out in ((1100, 300), (67, 129), (16, 45), (2049, 33), (2048, 1024)):
             W = rng.standard_normal((n_out, n_in)).astype(dtype)
             x16 = rng.standard_normal((16, n_in)).astype(dtype)
             dp16 = rng.standard_normal((16, n_out)).astype(dtype)

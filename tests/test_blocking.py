@@ -147,6 +147,48 @@ def test_few_rows_backward_is_the_blocked_backward(dtype, threads):
         _core.set_num_threads(before)
 
 
+def lanes_forward_mismatches(dtype, threads):
+    """The forward of 5-96 rows against W read in place, the batch along the vector lanes (gemm.inc cols_t; taken
+    where the rows fill enough of their lanes for the depth: here 16, 48, 64, 96 rows from a depth of 130, 14, 28
+    and 60 from 600, 12 from 1100), against the same rows in a batch of 200 (packed panels): the cases whose bits
+    differ. The shapes cover partial groups of 48 columns and partial tiles (50, 97, 300 outputs) and, at a depth of
+    5000, several depth blocks (the partial sums stored and reloaded)."""
+    rng = np.random.default_rng(5)
+    before = _core.get_num_threads()
+    _core.set_num_threads(threads)
+    bad = []
+    try:
+        for n_in, n_out in ((130, 50), (600, 97), (1100, 300), (5000, 96)):
+            W = rng.standard_normal((n_out, n_in)).astype(dtype)
+            b = rng.standard_normal(n_out).astype(dtype)
+            x = rng.standard_normal((200, n_in)).astype(dtype)
+            ref = fastmlp.dense_forward(x, W, b, "tanh")
+            for rows in (5, 12, 14, 16, 28, 48, 60, 64, 96):
+                if fastmlp.dense_forward(x[:rows], W, b, "tanh").tobytes() != ref[:rows].tobytes():
+                    bad.append((n_in, n_out, rows))
+    finally:
+        _core.set_num_threads(before)
+    return bad
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lanes_forward_is_the_packed_forward(dtype, threads):
+    assert lanes_forward_mismatches(dtype, threads) == []
+
+
+@pytest.mark.skipif(_core.cpu_path() not in ("avx512", "avx2"), reason="the AVX2 kernels need AVX2")
+def test_lanes_forward_is_the_packed_forward_on_avx2():
+    # the AVX2 kernels (12 accumulators: at most 24 float or 12 double rows), in a child process (FASTMLP_ISA is
+    # read at import)
+    code = ("import json, numpy as np, test_blocking as t; "
+            "print(json.dumps([t.lanes_forward_mismatches(d, 1) for d in (np.float32, np.float64)]))")
+    env = dict(os.environ, FASTMLP_ISA="avx2")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=HERE, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [[], []]
+
+
 ENV_SCRIPT = r"""
 import os, json, sys
 import numpy as np

@@ -148,11 +148,13 @@ def test_few_rows_backward_is_the_blocked_backward(dtype, threads):
 
 
 def lanes_forward_mismatches(dtype, threads):
-    """The forward of 5-96 rows against W read in place, the batch along the vector lanes (gemm.inc cols_t; taken
-    where the rows fill enough of their lanes for the depth: here 16, 48, 64, 96 rows from a depth of 130, 14, 28
-    and 60 from 600, 12 from 1100), against the same rows in a batch of 200 (packed panels): the cases whose bits
-    differ. The shapes cover partial groups of 48 columns and partial tiles (50, 97, 300 outputs) and, at a depth of
-    5000, several depth blocks (the partial sums stored and reloaded)."""
+    """The forward with the batch along the vector lanes and W read in place (gemm.inc cols_t), against the same rows
+    computed 5 at a time (packed panels: 5 rows fill too few lanes for cols_t), as the cases whose bits differ.
+    cols_t takes 5-96 rows where they fill enough of their lanes for the depth (here 16, 48, 64, 96 rows from a
+    depth of 130; 14, 28, 60 from 600; 12 from 1100), and a larger batch against a W past half of L2 in chunks of 64
+    rows, the last 96 or fewer as a product of their own (the 1100 -> 300 and 5000 -> 96 layers: 150 rows as 64 + 86,
+    300 as 4 x 64 + 44). The shapes cover partial groups of 48 columns and partial tiles (50, 97, 300 outputs) and,
+    at a depth of 5000, several depth blocks (the partial sums stored and reloaded)."""
     rng = np.random.default_rng(5)
     before = _core.get_num_threads()
     _core.set_num_threads(threads)
@@ -161,9 +163,9 @@ def lanes_forward_mismatches(dtype, threads):
         for n_in, n_out in ((130, 50), (600, 97), (1100, 300), (5000, 96)):
             W = rng.standard_normal((n_out, n_in)).astype(dtype)
             b = rng.standard_normal(n_out).astype(dtype)
-            x = rng.standard_normal((200, n_in)).astype(dtype)
-            ref = fastmlp.dense_forward(x, W, b, "tanh")
-            for rows in (5, 12, 14, 16, 28, 48, 60, 64, 96):
+            x = rng.standard_normal((300, n_in)).astype(dtype)
+            ref = np.concatenate([fastmlp.dense_forward(x[i:i + 5], W, b, "tanh") for i in range(0, 300, 5)])
+            for rows in (5, 12, 14, 16, 28, 48, 60, 64, 96, 97, 150, 200, 300):
                 if fastmlp.dense_forward(x[:rows], W, b, "tanh").tobytes() != ref[:rows].tobytes():
                     bad.append((n_in, n_out, rows))
     finally:

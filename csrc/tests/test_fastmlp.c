@@ -1075,7 +1075,10 @@ int main(void) {
     const size_t shapes[][3] = {{1, 1, 1}, {1, 64, 17}, {7, 15, 16}, {16, 17, 7}, {17, 63, 5}, {3, 65, 64},
                                 {65, 16, 3}, {2, 7, 65}, {13, 300, 70}, {40, 257, 33},
                                 /* the few-row paths (gemm.inc rows_t, bwd_few): 4 rows, a row over partial vectors */
-                                {4, 100, 96}, {1, 1030, 40}};
+                                {4, 100, 96}, {1, 1030, 40},
+                                /* the batch along the lanes (gemm.inc cols_t): a few rows; chunks of a larger batch
+                                 * against a W past half of a 1 MiB L2 */
+                                {16, 130, 50}, {100, 130, 2100}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int a = 0; a < 4; a++) {
             test_layer_f32(shapes[s][0], shapes[s][1], shapes[s][2], (fm_act)a);

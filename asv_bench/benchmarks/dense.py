@@ -28,6 +28,12 @@ FEW_ROWS = {
     "1x1024->1024": (1, 1024, 1024),
     "16x2048->2048": (16, 2048, 2048),
 }
+# the forward with the batch along the vector lanes and W read in place (gemm.inc cols_t): 64 rows at a power-of-two
+# width, and a larger batch in chunks of 64 rows against a W past half of L2
+BATCH_LANES = {
+    "64x2048->2048": (64, 2048, 2048),
+    "256x1024->1024": (256, 1024, 1024),
+}
 # label -> (n_in, n_out): the weights that dense_pack rearranges (no batch)
 WEIGHTS = {
     "784->256": (784, 256),
@@ -128,8 +134,8 @@ def ref_dense_forward_packed(ref):
 
 
 KERNELS = {
-    "dense_forward": Kernel(dense_forward, {**LAYERS, **SWEEP_CORNERS, **FEW_ROWS}, reference=ref_dense_forward,
-                            gflops=True),
+    "dense_forward": Kernel(dense_forward, {**LAYERS, **SWEEP_CORNERS, **FEW_ROWS, **BATCH_LANES},
+                            reference=ref_dense_forward, gflops=True),
     "dense_backward": Kernel(dense_backward, {**LAYERS, **SWEEP_CORNERS, **FEW_ROWS}, reference=ref_dense_backward,
                              gflops=True),
     "dense_pack": Kernel(dense_pack, WEIGHTS, reference=ref_dense_pack),

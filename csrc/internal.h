@@ -36,7 +36,8 @@ const fmi_cache_info *fmi_caches(void);
  * at the size a call needs, freed at thread exit): the packed kc x nc slab of B (at most FM_BBUF_BYTES, which caps
  * kc * nc; at least FM_KC_MAX x one panel of 128 bytes), then packed micro-panels of A (at most FM_FEW_PANELS = 8 x
  * 12 rows x FM_KC_MAX float64: FM_ABUF_BYTES; a block of a dz^T's micro-panels packed at once: a quarter of L2, at
- * most FM_ABLK_BYTES, at least one micro-panel). */
+ * most FM_ABLK_BYTES, at least one micro-panel). gemm.inc's cols_t (the batch along the lanes) takes x^T's depth block
+ * (at most half of L2 and FM_BBUF_BYTES) and two groups of C's columns (at most 43 KB) instead. */
 #define FM_BBUF_BYTES ((size_t)2048 * 1024)
 #define FM_KC_MAX ((size_t)512)
 #define FM_ABUF_BYTES ((size_t)8 * 12 * 512 * 8)

@@ -116,8 +116,8 @@ import numpy as np
 import fastmlp
 fastmlp.set_num_threads(1)  # no OpenMP worker to create under the limit (libgomp exits when it cannot)
 rng = np.random.default_rng(0)
-x = rng.standard_normal((256, 1024)).astype(np.float32)
-W = rng.standard_normal((1024, 1024)).astype(np.float32)
+x = rng.standard_normal((256, 4096)).astype(np.float32)
+W = rng.standard_normal((1024, 4096)).astype(np.float32)
 out = np.empty((256, 1024), np.float32)
 want = np.empty_like(out)
 t = threading.Thread(target=lambda: fastmlp.dense_forward(x, W, out=want, check_finite=False))
@@ -125,17 +125,17 @@ t.start(); t.join()
 size = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
 old = resource.getrlimit(resource.RLIMIT_AS)
 resource.setrlimit(resource.RLIMIT_AS, (size + (16 << 20), old[1]))
-# this thread's scratch is mostly the packed kc x min(nc, 1024) slab of W (half of L2 at most: 0.5 MiB on a 1 MiB
-# L2, 1 MiB on a 2 MiB one); free half of it
-blk = fastmlp._core.dense_blocking("float32")
-slab = blk["kc"] * min(blk["nc"], 1024) * 4
+# this thread's scratch: 256 rows against a 16 MiB W run in chunks with the batch along the lanes (gemm.inc cols_t:
+# x^T's block in half of L2, at least 256 KiB: 64 rows x 2048 deep with AVX-512, 16 x 4096 with AVX2), or where that
+# path does not run, the packed kc x nc slab of W (0.5 MiB or more); free 128 KiB of the hog: room for Python, none
+# for the scratch
 hog = []
 try:  # fill the address space up to the limit (64 KiB blocks, each its own mapping), then give back half the
     while True:  # slab: room for Python, none for this thread's scratch
         hog.append(bytearray(1 << 16))
 except MemoryError:
     pass
-del hog[-max(1, slab // 2 // (1 << 16)):]
+del hog[-2:]
 try:
     fastmlp.dense_forward(x, W, out=out, check_finite=False)
     msg = "no error"

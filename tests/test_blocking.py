@@ -184,7 +184,8 @@ def test_lanes_forward_is_the_packed_forward(dtype, threads):
 def test_lanes_forward_is_the_packed_forward_on_avx2():
     # the AVX2 kernels (12 accumulators: at most 24 float or 12 double rows), in a child process (FASTMLP_ISA is
     # read at import)
-    code = ("import json, numpy as np, test_blocking as t; "
+    # (PYTHONSAFEPATH, set by conftest where the installed package is tested, keeps tests/ off the child's path)
+    code = (f"import sys; sys.path.append({HERE!r}); import json, numpy as np, test_blocking as t; "
             "print(json.dumps([t.lanes_forward_mismatches(d, 1) for d in (np.float32, np.float64)]))")
     env = dict(os.environ, FASTMLP_ISA="avx2")
     proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=HERE, capture_output=True, text=True, timeout=300)

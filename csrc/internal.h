@@ -224,6 +224,15 @@ static inline int fm_rows_valid(const int64_t *rows, size_t n, size_t n_rows) {
 double fmi_max_abs_f32(const float *a, size_t n);
 double fmi_max_abs_f64(const double *a, size_t n);
 
+/* whether the forward of n rows (n 0: of some batch) is faster from W in place than from the packed panels, and the
+ * forward that picks by it (W NULL: the packed panels only) -- the Predictor's, which keeps both where it pays */
+int fmi_dense_in_place_f32(size_t n, size_t n_in, size_t n_out);
+int fmi_dense_in_place_f64(size_t n, size_t n_in, size_t n_out);
+int fmi_dense_forward_dual_f32(const float *x, const float *W, const float *Wp, const float *b, float *p, size_t n,
+                               size_t n_in, size_t n_out, size_t nc, fm_act act);
+int fmi_dense_forward_dual_f64(const double *x, const double *W, const double *Wp, const double *b, double *p,
+                               size_t n, size_t n_in, size_t n_out, size_t nc, fm_act act);
+
 /* argument-free cores of the dense kernels (dense.inc), for mlp.c after it has checked the whole network */
 /* (FM_OK, or FM_ENOMEM when a thread could not get the products' scratch: outputs unspecified) */
 int fmi_dense_forward_f32(const float *x, const float *W, const float *b, float *p, size_t n, size_t n_in,

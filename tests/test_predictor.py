@@ -73,3 +73,47 @@ def test_predictor_scratch_on_the_stack_and_on_the_heap(dtype):
         X[0, 2] = np.nan
         with pytest.raises(ValueError, match="NaN or Inf"):
             pred(X[:1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_wide_layers_keep_both_layouts_and_give_the_same_bits(dtype, threads):
+    """A layer whose weights outgrow half of L2 (1.2 MB here, past half of any L2 this runs on) keeps W in its own
+    layout too, which batches that fill the SIMD lanes read in place: every batch size, on either side of the
+    switch (1, 4, 15-17, 32, 48, 64, 96, 97, 300 rows), gives the bits of the in-place and of the packed layer chain,
+    and the one-sample rows of the whole batch."""
+    sizes = [300, 1000, 40, 7]
+    model = fastmlp.MLP(sizes, activation="relu", dtype=dtype, seed=5)
+    pred = model.predictor()
+    small = fastmlp.MLP([30, 20, 7], dtype=dtype, seed=5).predictor()
+    itemsize = np.dtype(dtype).itemsize
+    packed = sum(fastmlp.dense_pack(np.ascontiguousarray(W)).nbytes + b.nbytes for W, b in model.params)
+    # the wide layer's W once more, on the SIMD paths (the plain loops and the SSE2 baseline keep none)
+    wide = 300 * 1000 * itemsize
+    simd = fastmlp._core.cpu_path() in ("avx512", "avx2")
+    extra = wide if simd and wide > fastmlp._core.dense_blocking(dtype)["l2"] // 2 else 0
+    assert pred.nbytes == packed + extra
+    assert small.nbytes == sum(fastmlp.dense_pack(np.ascontiguousarray(W)).nbytes + b.nbytes
+                               for W, b in fastmlp.MLP([30, 20, 7], dtype=dtype, seed=5).params)
+    params = [(np.ascontiguousarray(W), np.ascontiguousarray(b)) for W, b in model.params]
+    acts = ["relu", "relu", "identity"]
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300, 300)).astype(dtype)
+    old = fastmlp.get_num_threads()
+    fastmlp.set_num_threads(threads)
+    try:
+        whole = pred(X)
+        for n in (1, 4, 15, 16, 17, 32, 48, 64, 96, 97, 300):
+            x = X[:n]
+            h_in, h_packed = x, x
+            for (W, b), a in zip(params, acts):
+                h_in = fastmlp.dense_forward(h_in, W, b, a, check_finite=False)
+                h_packed = fastmlp.dense_forward_packed(h_packed, fastmlp.dense_pack(W), b, W.shape[0], a,
+                                                        check_finite=False)
+            got = pred(x)
+            np.testing.assert_array_equal(got, h_in)
+            np.testing.assert_array_equal(got, h_packed)
+            np.testing.assert_array_equal(got, whole[:n])
+            np.testing.assert_array_equal(model.forward(x), got)
+    finally:
+        fastmlp.set_num_threads(old)

@@ -147,6 +147,40 @@ def test_few_rows_backward_is_the_blocked_backward(dtype, threads):
         _core.set_num_threads(before)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_streamed_gradient_is_the_stored_one(dtype, threads):
+    """A dW past a quarter of L3, in one depth block (B <= kc) and overwritten, is written with streaming stores
+    where its rows are whole aligned vectors (gemm.inc's nt): on a cache line (fastmlp's own arrays) it gives the bits
+    of the same dW one element off a line (stored as usual) and of accumulating into zeros, and numpy's product to
+    rounding; a failed alignment anywhere would fault (the instruction requires it)."""
+    l3 = _core.dense_blocking(dtype)["l3"]
+    n_in = 1024
+    n_out = (l3 // 4 // (n_in * np.dtype(dtype).itemsize) + 8 + 15) // 16 * 16  # past L3 / 4, whole tiles
+    if n_out * n_in * np.dtype(dtype).itemsize > 256 << 20:
+        pytest.skip("L3 too large for a quick test")
+    rng = np.random.default_rng(9)
+    before = _core.get_num_threads()
+    _core.set_num_threads(threads)
+    try:
+        for rows in (16, 64):
+            x = rng.standard_normal((rows, n_in)).astype(dtype)
+            dp = rng.standard_normal((rows, n_out)).astype(dtype)
+            p = np.ones((rows, n_out), dtype)
+            aligned = _core._aligned_empty((n_out, n_in), dtype)
+            off = np.empty(n_out * n_in + 1, dtype)[1:].reshape(n_out, n_in)
+            assert aligned.ctypes.data % 64 == 0 and off.ctypes.data % 64 != 0
+            fastmlp.dense_backward(x, np.zeros((n_out, n_in), dtype), p, dp, "identity", dW=aligned, need_dx=False)
+            fastmlp.dense_backward(x, np.zeros((n_out, n_in), dtype), p, dp, "identity", dW=off, need_dx=False)
+            acc = np.zeros((n_out, n_in), dtype)
+            fastmlp.dense_backward(x, np.zeros((n_out, n_in), dtype), p, dp, "identity", dW=acc, db=np.zeros(n_out,
+                                   dtype), need_dx=False, accumulate=True)
+            assert aligned.tobytes() == off.tobytes() == acc.tobytes(), rows
+            np.testing.assert_allclose(aligned, dp.astype(np.float64).T @ x, rtol=1e-3, atol=1e-3)
+    finally:
+        _core.set_num_threads(before)
+
+
 def lanes_forward_mismatches(dtype, threads):
     """The forward with the batch along the vector lanes and W read in place (gemm.inc cols_t), against the same rows
     computed one at a time (rows_t or the packed panels: one row fills under half of its lanes, too few for cols_t

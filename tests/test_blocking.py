@@ -151,7 +151,8 @@ def test_few_rows_backward_is_the_blocked_backward(dtype, threads):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_streamed_gradient_is_the_stored_one(dtype, threads):
     """A dW past a quarter of L3, in one depth block (B <= kc) and overwritten, is written with streaming stores
-    where its rows are whole aligned vectors (gemm.inc's nt): on a cache line (fastmlp's own arrays) it gives the bits
+    where its rows are whole aligned vectors (gemm.inc's nt): on a cache line (fastmlp's own arrays, and the dW that
+    dense_backward allocates) it gives the bits
     of the same dW one element off a line (stored as usual) and of accumulating into zeros, and numpy's product to
     rounding; a failed alignment anywhere would fault (the instruction requires it)."""
     l3 = _core.dense_blocking(dtype)["l3"]
@@ -175,7 +176,9 @@ def test_streamed_gradient_is_the_stored_one(dtype, threads):
             acc = np.zeros((n_out, n_in), dtype)
             fastmlp.dense_backward(x, np.zeros((n_out, n_in), dtype), p, dp, "identity", dW=acc, db=np.zeros(n_out,
                                    dtype), need_dx=False, accumulate=True)
-            assert aligned.tobytes() == off.tobytes() == acc.tobytes(), rows
+            own = fastmlp.dense_backward(x, np.zeros((n_out, n_in), dtype), p, dp, "identity", need_dx=False)[0]
+            assert own.ctypes.data % 64 == 0  # a dW it allocates (past 1 MiB) on a cache line: streamed too
+            assert aligned.tobytes() == off.tobytes() == acc.tobytes() == own.tobytes(), rows
             np.testing.assert_allclose(aligned, dp.astype(np.float64).T @ x, rtol=1e-3, atol=1e-3)
     finally:
         _core.set_num_threads(before)

@@ -184,6 +184,23 @@ def test_streamed_gradient_is_the_stored_one(dtype, threads):
         _core.set_num_threads(before)
 
 
+def on_avx2(statement):
+    """The last line a child process on the AVX2 kernels prints after running ``statement`` with this module as
+    ``t`` and numpy as ``np`` (FASTMLP_ISA is read at import; PYTHONSAFEPATH, set by conftest where the installed
+    package is tested, keeps tests/ off the child's path, so the child adds it)."""
+    code = f"import sys; sys.path.append({HERE!r}); import json, numpy as np, test_blocking as t; {statement}"
+    env = dict(os.environ, FASTMLP_ISA="avx2")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=HERE, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_streamed_gradient_is_the_stored_one_on_avx2():
+    # the AVX2 streaming stores (32-byte vectors)
+    assert on_avx2("[t.test_streamed_gradient_is_the_stored_one(d, 1) for d in (np.float32, np.float64)]; "
+                   "print('ok')") == "ok"
+
+
 def lanes_forward_mismatches(dtype, threads):
     """The forward with the batch along the vector lanes and W read in place (gemm.inc cols_t), against the same rows
     computed one at a time (rows_t or the packed panels: one row fills under half of its lanes, too few for cols_t
@@ -219,15 +236,9 @@ def test_lanes_forward_is_the_packed_forward(dtype, threads):
 
 @pytest.mark.skipif(_core.cpu_path() not in ("avx512", "avx2"), reason="the AVX2 kernels need AVX2")
 def test_lanes_forward_is_the_packed_forward_on_avx2():
-    # the AVX2 kernels (12 accumulators: at most 24 float or 12 double rows), in a child process (FASTMLP_ISA is
-    # read at import)
-    # (PYTHONSAFEPATH, set by conftest where the installed package is tested, keeps tests/ off the child's path)
-    code = (f"import sys; sys.path.append({HERE!r}); import json, numpy as np, test_blocking as t; "
-            "print(json.dumps([t.lanes_forward_mismatches(d, 1) for d in (np.float32, np.float64)]))")
-    env = dict(os.environ, FASTMLP_ISA="avx2")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=HERE, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [[], []]
+    # the AVX2 kernels (12 accumulators: at most 24 float or 12 double rows)
+    out = on_avx2("print(json.dumps([t.lanes_forward_mismatches(d, 1) for d in (np.float32, np.float64)]))")
+    assert json.loads(out) == [[], []]
 
 
 ENV_SCRIPT = r"""

@@ -30,7 +30,9 @@ STEPS = {
     "2-3-1 sigmoid B=4": TINY,
 }
 EPOCHS = {"6000x784 B=64 784-256-128-10": Net(**MNIST, batch=64, samples=6000)}
-INFERENCE = {"784-256-128-10 B=1": Net(**MNIST, batch=1, samples=1)}
+# a wide network at B=64: the Predictor under forward reads its 2048 x 2048 layer in place (both layouts kept)
+INFERENCE = {"784-256-128-10 B=1": Net(**MNIST, batch=1, samples=1),
+             "784-2048-2048-10 B=64": Net((784, 2048, 2048, 10), "relu", "softmax_ce", 1e-3, 64, 64)}
 
 
 def _data(net, dtype, seed=0):

@@ -104,8 +104,11 @@ def _check(str name, a, dtype=None, shape=None, bint writable=False, bint finite
 
 def _out(str name, a, dtype, shape):
     """An output array: allocate when None, else validate it (no finiteness check: it is written)."""
-    if a is None:
-        return np.empty(shape, dtype=dtype)
+    if a is None:  # a large one on a cache line, as _fast_out's
+        n = 1
+        for d in ((shape,) if isinstance(shape, int) else shape):
+            n *= d
+        return _aligned_empty(shape, dtype) if n * np.dtype(dtype).itemsize >= (1 << 20) else np.empty(shape, dtype)
     return _check(name, a, dtype, shape, writable=True, finite=False)
 
 

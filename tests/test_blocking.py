@@ -195,6 +195,7 @@ def on_avx2(statement):
     return proc.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.skipif(_core.cpu_path() not in ("avx512", "avx2"), reason="the AVX2 kernels need AVX2")
 def test_streamed_gradient_is_the_stored_one_on_avx2():
     # the AVX2 streaming stores (32-byte vectors)
     assert on_avx2("[t.test_streamed_gradient_is_the_stored_one(d, 1) for d in (np.float32, np.float64)]; "

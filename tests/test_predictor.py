@@ -95,6 +95,12 @@ def test_wide_layers_keep_both_layouts_and_give_the_same_bits(dtype, threads):
     assert pred.nbytes == packed + extra
     assert small.nbytes == sum(fastmlp.dense_pack(np.ascontiguousarray(W)).nbytes + b.nbytes
                                for W, b in fastmlp.MLP([30, 20, 7], dtype=dtype, seed=5).params)
+    # large layers that no batch reads in place keep one layout: a depth of 64 (too short for the lanes path, W
+    # from cache) and 10 outputs (under its group of 48 columns)
+    for shape in ([64, 4096, 10], [20000, 10]):
+        net = fastmlp.MLP(shape, dtype=dtype, seed=5)
+        assert net.predictor().nbytes == sum(fastmlp.dense_pack(np.ascontiguousarray(W)).nbytes + b.nbytes
+                                             for W, b in net.params), shape
     params = [(np.ascontiguousarray(W), np.ascontiguousarray(b)) for W, b in model.params]
     acts = ["relu", "relu", "identity"]
     rng = np.random.default_rng(4)

@@ -104,11 +104,8 @@ def _check(str name, a, dtype=None, shape=None, bint writable=False, bint finite
 
 def _out(str name, a, dtype, shape):
     """An output array: allocate when None, else validate it (no finiteness check: it is written)."""
-    if a is None:  # a large one on a cache line, as _fast_out's
-        n = 1
-        for d in ((shape,) if isinstance(shape, int) else shape):
-            n *= d
-        return _aligned_empty(shape, dtype) if n * np.dtype(dtype).itemsize >= (1 << 20) else np.empty(shape, dtype)
+    if a is None:
+        return np.empty(shape, dtype=dtype)
     return _check(name, a, dtype, shape, writable=True, finite=False)
 
 
@@ -318,11 +315,6 @@ cdef inline object _fast_out(object out, int tn, Py_ssize_t n0, Py_ssize_t n1, i
     dims[0] = n0
     dims[1] = n1
     if out is None:
-        # a large one on a cache line (a few us of Python against the work of a MiB): a dW then takes the kernels'
-        # streaming stores (gemm.inc's dw_tile), which need its rows to start on whole vectors
-        if n0 * (n1 if ndim == 2 else 1) * (4 if tn == cnp.NPY_FLOAT else 8) >= (1 << 20):
-            dt = np.float32 if tn == cnp.NPY_FLOAT else np.float64
-            return _aligned_empty((n0, n1), dt) if ndim == 2 else _aligned_empty(n0, dt)
         return cnp.PyArray_EMPTY(ndim, dims, tn, 0)
     if _fast_arr(out, tn, ndim, True) and _dim(out, 0) == n0 and (ndim == 1 or _dim(out, 1) == n1):
         return out

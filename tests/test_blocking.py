@@ -151,35 +151,39 @@ def test_few_rows_backward_is_the_blocked_backward(dtype, threads):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_streamed_gradient_is_the_stored_one(dtype, threads):
     """A dW past a quarter of L3, in one depth block (B <= kc) and overwritten, is written with streaming stores
-    where its rows are whole aligned vectors (gemm.inc's nt): on a cache line (fastmlp's own arrays, and the dW that
-    dense_backward allocates) it gives the bits
-    of the same dW one element off a line (stored as usual) and of accumulating into zeros, and numpy's product to
-    rounding; a failed alignment anywhere would fault (the instruction requires it)."""
+    where its rows are whole vectors apart (gemm.inc's dw_tile: the columns before the first vector boundary, as for
+    numpy's arrays 16 bytes past a line, stored as usual): on a cache line, one element past one and numpy's own
+    offset, and with rows 1000 wide (never whole vectors apart: ordinary stores), it gives the bits of accumulating
+    into zeros (ordinary stores) and numpy's product to rounding; a misaligned streaming store would fault."""
     l3 = _core.dense_blocking(dtype)["l3"]
-    n_in = 1024
-    n_out = (l3 // 4 // (n_in * np.dtype(dtype).itemsize) + 8 + 15) // 16 * 16  # past L3 / 4, whole tiles
-    if n_out * n_in * np.dtype(dtype).itemsize > 256 << 20:
-        pytest.skip("L3 too large for a quick test")
+    itemsize = np.dtype(dtype).itemsize
     rng = np.random.default_rng(9)
     before = _core.get_num_threads()
     _core.set_num_threads(threads)
     try:
-        for rows in (16, 64):
-            x = rng.standard_normal((rows, n_in)).astype(dtype)
-            dp = rng.standard_normal((rows, n_out)).astype(dtype)
-            p = np.ones((rows, n_out), dtype)
-            aligned = _core._aligned_empty((n_out, n_in), dtype)
-            off = np.empty(n_out * n_in + 1, dtype)[1:].reshape(n_out, n_in)
-            assert aligned.ctypes.data % 64 == 0 and off.ctypes.data % 64 != 0
-            fastmlp.dense_backward(x, np.zeros((n_out, n_in), dtype), p, dp, "identity", dW=aligned, need_dx=False)
-            fastmlp.dense_backward(x, np.zeros((n_out, n_in), dtype), p, dp, "identity", dW=off, need_dx=False)
-            acc = np.zeros((n_out, n_in), dtype)
-            fastmlp.dense_backward(x, np.zeros((n_out, n_in), dtype), p, dp, "identity", dW=acc, db=np.zeros(n_out,
-                                   dtype), need_dx=False, accumulate=True)
-            own = fastmlp.dense_backward(x, np.zeros((n_out, n_in), dtype), p, dp, "identity", need_dx=False)[0]
-            assert own.ctypes.data % 64 == 0  # a dW it allocates (past 1 MiB) on a cache line: streamed too
-            assert aligned.tobytes() == off.tobytes() == acc.tobytes() == own.tobytes(), rows
-            np.testing.assert_allclose(aligned, dp.astype(np.float64).T @ x, rtol=1e-3, atol=1e-3)
+        for n_in in (1024, 1000):
+            n_out = (l3 // 4 // (n_in * itemsize) + 8 + 15) // 16 * 16  # past L3 / 4, whole tiles
+            if n_out * n_in * itemsize > 256 << 20:
+                pytest.skip("L3 too large for a quick test")
+            W0 = np.zeros((n_out, n_in), dtype)
+            for rows in (16, 64):
+                x = rng.standard_normal((rows, n_in)).astype(dtype)
+                dp = rng.standard_normal((rows, n_out)).astype(dtype)
+                p = np.ones((rows, n_out), dtype)
+                acc = np.zeros((n_out, n_in), dtype)
+                fastmlp.dense_backward(x, W0, p, dp, "identity", dW=acc, db=np.zeros(n_out, dtype), need_dx=False,
+                                       accumulate=True)
+                aligned = _core._aligned_empty((n_out, n_in), dtype)
+                off = np.empty(n_out * n_in + 1, dtype)[1:].reshape(n_out, n_in)
+                assert aligned.ctypes.data % 64 == 0 and off.ctypes.data % 64 != 0
+                outs = [aligned, off, np.empty((n_out, n_in), dtype)]
+                for dW in outs:
+                    dW.fill(np.nan)  # an element left unwritten shows
+                    fastmlp.dense_backward(x, W0, p, dp, "identity", dW=dW, need_dx=False)
+                own = fastmlp.dense_backward(x, W0, p, dp, "identity", need_dx=False)[0]
+                for dW in outs + [own]:
+                    assert dW.tobytes() == acc.tobytes(), (n_in, rows)
+                np.testing.assert_allclose(acc, dp.astype(np.float64).T @ x, rtol=1e-3, atol=1e-3)
     finally:
         _core.set_num_threads(before)
 

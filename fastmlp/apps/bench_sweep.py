@@ -7,8 +7,7 @@ Kinds of cell, for width W and batch B:
 - ``fwd``: the forward product p[B, W] = x[B, W] W[W, W]^T (fastmlp: ``dense_forward`` without bias, identity
   activation; numpy ``matmul(x, W.T)``; PyTorch ``mm(x, W.t())``), 2 B W^2 flops;
 - ``bwd``: both backward products dW = dz^T x and dx = dz W (fastmlp: ``dense_backward`` with identity activation,
-  no bias, into outputs on a cache line, as fastmlp allocates its own past 1 MiB; numpy/PyTorch: the two matmuls into
-  ``numpy.empty`` / ``torch.empty`` outputs), 4 B W^2 flops;
+  no bias; numpy/PyTorch: the two matmuls), 4 B W^2 flops;
 - ``step``: one SGD step of a 784-W-W-10 ReLU network with softmax cross-entropy (fastmlp: ``model.stepper``;
   numpy: ``bench.NumpyMLP``; PyTorch: zero_grad, forward, backward, SGD step).
 
@@ -85,14 +84,11 @@ def _bwd(torch, W, B, rng):
     p = np.zeros((B, W), np.float32)
     dp = rng.standard_normal((B, W), dtype=np.float32)
     dz, dW, dx = np.empty_like(dp), np.empty((W, W), np.float32), np.empty((B, W), np.float32)
-    # fastmlp's outputs on a cache line, as it allocates its own past 1 MiB (and as torch.empty's are; numpy's
-    # start 16 bytes past one): a dW past a quarter of L3 then takes the streaming stores
-    fdz, fdW, fdx = (_core._aligned_empty(a.shape, np.float32) for a in (dz, dW, dx))
 
     def numpy_bwd():
         np.matmul(dp.T, x, out=dW)
         np.matmul(dp, Wm, out=dx)
-    funcs = {"fastmlp": lambda: _core.dense_backward(x, Wm, p, dp, "identity", dW=fdW, dx=fdx, dz=fdz, bias=False,
+    funcs = {"fastmlp": lambda: _core.dense_backward(x, Wm, p, dp, "identity", dW=dW, dx=dx, dz=dz, bias=False,
                                                      check_finite=False),
              "numpy": numpy_bwd}
     if torch is not None:

@@ -1,5 +1,8 @@
 """model.predictor(): packed weights for repeated inference, equal to model.forward bit for bit."""
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -123,3 +126,17 @@ def test_wide_layers_keep_both_layouts_and_give_the_same_bits(dtype, threads):
             np.testing.assert_array_equal(model.forward(x), got)
     finally:
         fastmlp.set_num_threads(old)
+
+
+@pytest.mark.skipif(fastmlp._core.cpu_path() not in ("avx512", "avx2"), reason="the AVX2 kernels need AVX2")
+def test_wide_layers_on_avx2():
+    """The same on the AVX2 kernels (the lanes path takes up to 24 float or 12 double rows there), in a child process
+    (FASTMLP_ISA is read at import; tests/ put on its path, which PYTHONSAFEPATH keeps off it in CI)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (f"import sys; sys.path.append({here!r}); import test_predictor as t; "
+            "[t.test_wide_layers_keep_both_layouts_and_give_the_same_bits(d, 1) for d in ('float32', 'float64')]; "
+            "print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, FASTMLP_ISA="avx2"), cwd=here,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "ok"

@@ -30,9 +30,9 @@ cdef class Predictor:
     ``pred(X)`` gives ``model.forward(X)`` bit for bit, without rearranging the weights on every call and with
     the least per-call work (the fast path for batch-1 inference). Later training does not change it: make a new
     one. On the AVX2 and AVX-512 paths, a layer whose weights outgrow half of the L2 cache and that has batches
-    the batch-along-lanes forward takes whole (whole vectors of rows, up to 96 float32 rows on AVX-512; 4 rows
-    where the weights come from memory) also keeps them in their own layout, twice that layer's memory
-    (``nbytes``): those batches read them in place, up to 1.36x faster (the same bits). X: a C-contiguous array
+    the batch-along-lanes forward takes whole (two or more vectors of rows: 32-96 float32 rows on AVX-512; 16 and
+    4 rows too where the weights come from memory) also keeps them in their own layout, twice that layer's memory
+    (``nbytes``): those batches read them in place, up to 1.5x faster (the same bits). X: a C-contiguous array
     of the model's dtype with n_in columns (others are converted). Every thread may share one. Made by ``model.predictor()``, or ``Predictor(layers, activations, flat_params)`` from the layer
     sizes, one activation per layer (the output's last) and the parameters ``[W0, b0, W1, b1, ...]`` (float32 or
     float64, copied).

@@ -33,9 +33,9 @@ cdef class Predictor:
     the batch-along-lanes forward takes whole (two or more vectors of rows: 32-96 float32 rows on AVX-512; 16 and
     4 rows too where the weights come from memory) also keeps them in their own layout, twice that layer's memory
     (``nbytes``): those batches read them in place, up to 1.5x faster (the same bits). X: a C-contiguous array
-    of the model's dtype with n_in columns (others are converted). Every thread may share one. Made by ``model.predictor()``, or ``Predictor(layers, activations, flat_params)`` from the layer
-    sizes, one activation per layer (the output's last) and the parameters ``[W0, b0, W1, b1, ...]`` (float32 or
-    float64, copied).
+    of the model's dtype with n_in columns (others are converted). Every thread may share one. Made by
+    ``model.predictor()``, or ``Predictor(layers, activations, flat_params)`` from the layer sizes, one activation
+    per layer (the output's last) and the parameters ``[W0, b0, W1, b1, ...]`` (float32 or float64, copied).
 
     Attributes
     ----------
@@ -139,19 +139,20 @@ cdef class Predictor:
     def n_out(self):
         return self.sizes[self.n_layers]
 
-    @property
-    def nbytes(self):
+    cdef _need(self):
         if not self._ready:
             raise TypeError("Predictor objects are made by model.predictor() (or Predictor(layers, activations, "
                             "params)); this one was never initialised")
+
+    @property
+    def nbytes(self):
+        self._need()
         return sum((<PackedWeights>w)._values.nbytes for w in self._Wp) + sum(
             0 if w is None else w.nbytes for w in self._W) + sum(b.nbytes for b in self._b)
 
     def __call__(self, X, check_finite=True):
         """The network's output for X[n, n_in] (the last activation applied; logits for cross-entropy models)."""
-        if not self._ready:
-            raise TypeError("Predictor objects are made by model.predictor() (or Predictor(layers, activations, "
-                            "params)); this one was never initialised")
+        self._need()
         if check_finite is not True and check_finite is not False:
             check_finite = _flag("check_finite", check_finite)
         if not self._plain(X):

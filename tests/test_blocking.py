@@ -11,6 +11,7 @@ import pytest
 
 import fastmlp
 from fastmlp import _core
+from isa_child import last_line_on
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPES = [(1, 40, 70), (13, 300, 97), (50, 129, 200), (37, 530, 33)]  # (n, n_in, n_out): several depth blocks
@@ -188,22 +189,11 @@ def test_streamed_gradient_is_the_stored_one(dtype, threads):
         _core.set_num_threads(before)
 
 
-def on_avx2(statement):
-    """The last line a child process on the AVX2 kernels prints after running ``statement`` with this module as
-    ``t`` and numpy as ``np`` (FASTMLP_ISA is read at import; PYTHONSAFEPATH, set by conftest where the installed
-    package is tested, keeps tests/ off the child's path, so the child adds it)."""
-    code = f"import sys; sys.path.append({HERE!r}); import json, numpy as np, test_blocking as t; {statement}"
-    env = dict(os.environ, FASTMLP_ISA="avx2")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=HERE, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout.strip().splitlines()[-1]
-
-
 @pytest.mark.skipif(_core.cpu_path() not in ("avx512", "avx2"), reason="the AVX2 kernels need AVX2")
 def test_streamed_gradient_is_the_stored_one_on_avx2():
     # the AVX2 streaming stores (32-byte vectors)
-    assert on_avx2("[t.test_streamed_gradient_is_the_stored_one(d, 1) for d in (np.float32, np.float64)]; "
-                   "print('ok')") == "ok"
+    assert last_line_on("avx2", "test_blocking", "[t.test_streamed_gradient_is_the_stored_one(d, 1) "
+                        "for d in (np.float32, np.float64)]; print('ok')") == "ok"
 
 
 def lanes_forward_mismatches(dtype, threads):
@@ -242,7 +232,8 @@ def test_lanes_forward_is_the_packed_forward(dtype, threads):
 @pytest.mark.skipif(_core.cpu_path() not in ("avx512", "avx2"), reason="the AVX2 kernels need AVX2")
 def test_lanes_forward_is_the_packed_forward_on_avx2():
     # the AVX2 kernels (12 accumulators: at most 24 float or 12 double rows)
-    out = on_avx2("print(json.dumps([t.lanes_forward_mismatches(d, 1) for d in (np.float32, np.float64)]))")
+    out = last_line_on("avx2", "test_blocking",
+                       "print(json.dumps([t.lanes_forward_mismatches(d, 1) for d in (np.float32, np.float64)]))")
     assert json.loads(out) == [[], []]
 
 

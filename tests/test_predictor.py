@@ -1,13 +1,11 @@
 """model.predictor(): packed weights for repeated inference, equal to model.forward bit for bit."""
-import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import fastmlp
+from isa_child import last_line_on
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -78,6 +76,11 @@ def test_predictor_scratch_on_the_stack_and_on_the_heap(dtype):
             pred(X[:1])
 
 
+def packed_bytes(model):
+    """The bytes of a model's weights in the packed layout and its biases: what a one-layout Predictor holds."""
+    return sum(fastmlp.dense_pack(np.ascontiguousarray(W)).nbytes + b.nbytes for W, b in model.params)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_wide_layers_keep_both_layouts_and_give_the_same_bits(dtype, threads):
@@ -88,22 +91,17 @@ def test_wide_layers_keep_both_layouts_and_give_the_same_bits(dtype, threads):
     sizes = [300, 1000, 40, 7]
     model = fastmlp.MLP(sizes, activation="relu", dtype=dtype, seed=5)
     pred = model.predictor()
-    small = fastmlp.MLP([30, 20, 7], dtype=dtype, seed=5).predictor()
     itemsize = np.dtype(dtype).itemsize
-    packed = sum(fastmlp.dense_pack(np.ascontiguousarray(W)).nbytes + b.nbytes for W, b in model.params)
     # the wide layer's W once more, on the SIMD paths (the plain loops and the SSE2 baseline keep none)
     wide = 300 * 1000 * itemsize
     simd = fastmlp._core.cpu_path() in ("avx512", "avx2")
     extra = wide if simd and wide > fastmlp._core.dense_blocking(dtype)["l2"] // 2 else 0
-    assert pred.nbytes == packed + extra
-    assert small.nbytes == sum(fastmlp.dense_pack(np.ascontiguousarray(W)).nbytes + b.nbytes
-                               for W, b in fastmlp.MLP([30, 20, 7], dtype=dtype, seed=5).params)
-    # large layers that no batch reads in place keep one layout: a depth of 64 (too short for the lanes path, W
-    # from cache) and 10 outputs (under its group of 48 columns)
-    for shape in ([64, 4096, 10], [20000, 10]):
+    assert pred.nbytes == packed_bytes(model) + extra
+    # a small network, and large layers that no batch reads in place, keep one layout: a depth of 64 (too short
+    # for the lanes path, W from cache) and 10 outputs (under its group of 48 columns)
+    for shape in ([30, 20, 7], [64, 4096, 10], [20000, 10]):
         net = fastmlp.MLP(shape, dtype=dtype, seed=5)
-        assert net.predictor().nbytes == sum(fastmlp.dense_pack(np.ascontiguousarray(W)).nbytes + b.nbytes
-                                             for W, b in net.params), shape
+        assert net.predictor().nbytes == packed_bytes(net), shape
     params = [(np.ascontiguousarray(W), np.ascontiguousarray(b)) for W, b in model.params]
     acts = ["relu", "relu", "identity"]
     rng = np.random.default_rng(4)
@@ -130,13 +128,6 @@ def test_wide_layers_keep_both_layouts_and_give_the_same_bits(dtype, threads):
 
 @pytest.mark.skipif(fastmlp._core.cpu_path() not in ("avx512", "avx2"), reason="the AVX2 kernels need AVX2")
 def test_wide_layers_on_avx2():
-    """The same on the AVX2 kernels (the lanes path takes up to 24 float or 12 double rows there), in a child process
-    (FASTMLP_ISA is read at import; tests/ put on its path, which PYTHONSAFEPATH keeps off it in CI)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = (f"import sys; sys.path.append({here!r}); import test_predictor as t; "
-            "[t.test_wide_layers_keep_both_layouts_and_give_the_same_bits(d, 1) for d in ('float32', 'float64')]; "
-            "print('ok')")
-    proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, FASTMLP_ISA="avx2"), cwd=here,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "ok"
+    """The same on the AVX2 kernels (the lanes path takes up to 24 float or 12 double rows there)."""
+    assert last_line_on("avx2", "test_predictor", "[t.test_wide_layers_keep_both_layouts_and_give_the_same_bits(d, 1) "
+                        "for d in ('float32', 'float64')]; print('ok')") == "ok"

@@ -108,6 +108,38 @@ def test_operand_paths_and_row_tiles_change_no_bit(dtype):
             assert dx.tobytes() == dx_all[:rows].tobytes(), (width, rows)
 
 
+# (n_in, n_out) for one to four rows against W read in place (gemm.inc rows_t): outputs under one panel (10), a last
+# panel of one half (100 = 3 x 32 + 4) or of one and a part (180 = 5 x 32 + 20; float64 panels: 16 = 2 x 8), depths
+# under a block (37) or with a remainder (300, 1100), rows a multiple of 4 KiB apart past half of L2 (1024 floats,
+# 512 doubles: the halves one after the other) and not (1100)
+FEW_ROW_SHAPES = [(100, 10), (37, 53), (784, 100), (300, 300), (1024, 180), (512, 600), (1100, 45)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_few_rows_forward_is_the_batched_forward(dtype, threads):
+    """One to four rows read W in place, with a last partial panel and the depth's remainder masked: each row is the
+    same bits as in a batch of 64 (the blocked or lanes path), and agrees with numpy to rounding."""
+    rng = np.random.default_rng(11)
+    before = _core.get_num_threads()
+    _core.set_num_threads(threads)
+    try:
+        for n_in, n_out in FEW_ROW_SHAPES:
+            W = rng.standard_normal((n_out, n_in)).astype(dtype)
+            b = rng.standard_normal(n_out).astype(dtype)
+            x = rng.standard_normal((64, n_in)).astype(dtype)
+            batch = fastmlp.dense_forward(x, W, b, "relu")
+            want = np.maximum(x.astype(np.float64) @ W.T.astype(np.float64) + b, 0)
+            tol = 1e-4 if dtype == np.float32 else 1e-12
+            np.testing.assert_allclose(batch, want, rtol=tol, atol=tol * np.sqrt(n_in))
+            for rows in (1, 2, 3, 4):
+                for start in (0, 5):
+                    p = fastmlp.dense_forward(x[start:start + rows], W, b, "relu")
+                    assert p.tobytes() == batch[start:start + rows].tobytes(), (n_in, n_out, rows, start)
+    finally:
+        _core.set_num_threads(before)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_few_rows_backward_is_the_blocked_backward(dtype, threads):

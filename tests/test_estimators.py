@@ -241,3 +241,24 @@ def test_parameters_are_checked_before_anything_changes():
         assert not hasattr(clf, "model_")
     with pytest.raises(ValueError, match="loss"):
         MLPRegressor(loss="huber").fit(X, y)
+
+
+def test_a_refit_reads_the_constructor_signature_once(monkeypatch):
+    """The snapshot a fit takes (so that a failed fit leaves the estimator as it was) names the parameters once,
+    not once per attribute: each name lookup reads the constructor's signature (~0.2 ms), and a refit's ~40
+    attributes made that 8 ms of a 45 ms digits fit with L-BFGS. The refit still gives the first fit's weights."""
+    X, y = load_digits(return_X_y=True)
+    est = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X[:300] / 16.0, y[:300])
+        first = [c.copy() for c in est.coefs_]
+        assert len(est.__dict__) > 20
+        calls = []
+        original = MLPClassifier._get_param_names.__func__
+        monkeypatch.setattr(MLPClassifier, "_get_param_names",
+                            classmethod(lambda cls: calls.append(1) or original(cls)))
+        est.fit(X[:300] / 16.0, y[:300])
+    assert len(calls) <= 3, len(calls)  # the snapshot's one, and scikit-learn's own parameter validation
+    for a, b in zip(first, est.coefs_):
+        assert a.tobytes() == b.tobytes()

@@ -245,13 +245,14 @@ class BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type 
         included)."""
         hidden = self._check_params()
         owned = hasattr(self, "coefs_") and self._owns_views()
-        saved = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in self._get_param_names()})
+        params = set(self._get_param_names())  # once: each call reads the constructor's signature (~0.2 ms)
+        saved = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in params})
         try:
             if setup is not None:
                 setup()
             return self._fit_body(X, y, sample_weight, incremental, hidden)
         except BaseException:
-            for k in [k for k in self.__dict__ if k not in self._get_param_names()]:
+            for k in [k for k in self.__dict__ if k not in params]:
                 del self.__dict__[k]
             self.__dict__.update(saved)
             if owned:  # the copies of the views are views again, of the copy of the network

@@ -377,9 +377,10 @@ typedef struct {
     double w, s0, s1;
 } fmi_bounds_memo;
 int fmi_update_net_f32(const fm_optim *opt, const float *grads, float *params, float *state, size_t P, uint64_t step,
-                       const size_t *ends, size_t nseg, fmi_update_safe_fn safe, fmi_bounds_memo *memo);
+                       const size_t *ends, size_t nseg, fmi_update_safe_fn safe, fmi_bounds_memo *memo, double gmax);
 int fmi_update_net_f64(const fm_optim *opt, const double *grads, double *params, double *state, size_t P,
-                       uint64_t step, const size_t *ends, size_t nseg, fmi_update_safe_fn safe, fmi_bounds_memo *memo);
+                       uint64_t step, const size_t *ends, size_t nseg, fmi_update_safe_fn safe, fmi_bounds_memo *memo,
+                       double gmax);
 /* fm_mlp_train_step with a bounds memo that the caller keeps across its steps (mlp.inc) */
 int fmi_mlp_train_step_memo_f32(const fm_mlp *net, const fm_optim *opt, const float *x, const float *t,
                                 const int64_t *y, const float *sw, float *params, float *state, float *grads,

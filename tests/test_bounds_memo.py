@@ -156,3 +156,61 @@ def test_a_small_network_keeps_no_memo():
     step()
     step()
     assert model.optimizer_._bounds[0] == 0.0
+
+
+def _one_row_pair(dtype, opt):
+    rng = np.random.default_rng(3)
+    a, b = (fastmlp.MLP([20, 96, 64, 3], dtype=dtype, seed=0) for _ in range(2))  # 8451 parameters: a memo
+    x = rng.standard_normal((1, 20)).astype(dtype)
+    y = np.array([2])
+    return a, b, x, y
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "adam"])
+def test_one_row_steps_take_the_gradient_bound_from_the_vectors(dtype, opt):
+    """A step on one dense row with a valid memo finds max |gradient| from the layers' vectors (max |dz| max |x|:
+    mlp.inc one_row_gmax) instead of scanning the gradient: the same bits as steps that scan (the other model
+    holds a view of its weights, so its steps never use the memo), the stepper's and fit's (batch_size=1) alike,
+    and the same verdict where an input scaled towards the type's largest value carries the gradient past the
+    bound (both refuse, with nothing changed) or not (both run)."""
+    kw = dict(lr=0.05) if opt == "sgd" else dict(OPTS.get(opt, {}), lr=0.05)
+    a, b, x, y = _one_row_pair(dtype, opt)
+    views = b.params  # noqa: F841 -- alive: b's steps always scan
+    sa, sb = a.stepper(x, y, **kw), b.stepper(x, y, **kw)
+    for _ in range(4):
+        assert sa() == sb()
+    a.fit(np.repeat(x, 5, axis=0), np.repeat(y, 5), epochs=2, batch_size=1, **kw)
+    b.fit(np.repeat(x, 5, axis=0), np.repeat(y, 5), epochs=2, batch_size=1, **kw)
+    np.testing.assert_array_equal(a.get_flat_params(), b.get_flat_params())
+    np.testing.assert_array_equal(a.optimizer_.state, b.optimizer_.state)
+    # the verdict at the bound: bisect the input's scale at which a scanning step starts to refuse, then the memo's
+    # step (after a step that makes the memo valid) must run just below it and refuse just above it
+    big_lr = dict(kw, lr=1e4)  # the update's bound, not the loss, refuses first as the input grows
+
+    def probe(scan, e):
+        model, _, _, _ = _one_row_pair(dtype, opt)
+        views = model.params if scan else None  # noqa: F841
+        for _ in range(2):  # steps that leave the memo valid (a path's first step binds the optimizer; x 0: only
+            model.train_step(np.zeros_like(x), y, **big_lr)  # the biases move)
+        assert scan or model.optimizer_._bounds[0] == 1.0
+        before = model.get_flat_params()
+        xs = x.copy()
+        xs[0, 0] = 10.0 ** e
+        try:
+            model.train_step(xs, y, **big_lr)
+            return "ran", model.get_flat_params()
+        except DivergenceError:
+            np.testing.assert_array_equal(model.get_flat_params(), before)
+            return "refused", before
+
+    top = np.log10(float(np.finfo(dtype).max))
+    lo, hi = 0.0, top - 0.01
+    assert probe(True, lo)[0] == "ran" and probe(True, hi)[0] == "refused"
+    for _ in range(48):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if probe(True, mid)[0] == "ran" else (lo, mid)
+    for e, verdict in ((lo, "ran"), (hi, "refused")):
+        (va, pa), (vb, pb) = probe(False, e), probe(True, e)
+        assert va == vb == verdict, (e, va, vb)
+        np.testing.assert_array_equal(pa, pb)

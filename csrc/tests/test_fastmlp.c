@@ -1032,8 +1032,8 @@ static int memo_safe1(const fm_optim *o, const double *mx, uint64_t s) {
             for (size_t i = 0; i < P; i++) g[i] = (T)(urand() * (double)step);                                 \
             if (step == 4) g[P - 1] = (T)NAN;                                                                  \
             if (step == 5) g[1] = (T)500.0;                                                                    \
-            const int r0 = fmi_update_net##SUF(opt, g, p[0], s[0], P, step, ends, 4, memo_safe0, &memo);       \
-            const int r1 = fmi_update_net##SUF(opt, g, p[1], s[1], P, step, ends, 4, memo_safe1, NULL);        \
+            const int r0 = fmi_update_net##SUF(opt, g, p[0], s[0], P, step, ends, 4, memo_safe0, &memo, -1.0); \
+            const int r1 = fmi_update_net##SUF(opt, g, p[1], s[1], P, step, ends, 4, memo_safe1, NULL, -1.0); \
             CHECK(r0 == r1 && r0 == (step != 4 && step != 5), "memo P=%zu threads %d step %d: verdict %d %d",   \
                   P, threads, (int)step, r0, r1);                                                              \
             CHECK(memcmp(memo_mx[0], memo_mx[1], sizeof memo_mx[0]) == 0,                                       \

@@ -23,10 +23,11 @@ SWEEP_CORNERS = {
 }
 # a few rows against a wide layer (gemm.inc's one-pass paths: rows_t for the forward of 1-4 rows, bwd_few for the
 # backward of 1-4, the panel-by-panel forward of up to 96): one row at a power-of-two width (rows of W a page apart),
-# 16 rows at 2048
+# 16 rows at 2048, one row at a width users pick (100: three panels and 4 rows)
 FEW_ROWS = {
     "1x1024->1024": (1, 1024, 1024),
     "16x2048->2048": (16, 2048, 2048),
+    "1x784->100": (1, 784, 100),  # a width of no whole panels: the last partial one and the 4-value tail in rows_t
 }
 # the forward with the batch along the vector lanes and W read in place (gemm.inc cols_t): 64 rows at a power-of-two
 # width, and a larger batch in chunks of 64 rows against a W past half of L2

@@ -28,6 +28,7 @@ STEPS = {
     "784-256-128-10 B=64": Net(**MNIST, batch=64, samples=64),
     "784-256-128-10 B=256": Net(**MNIST, batch=256, samples=256),
     "2-3-1 sigmoid B=4": TINY,
+    "784-300-100-10 B=1": Net((784, 300, 100, 10), "relu", "softmax_ce", 1e-3, 1, 1),  # online SGD, odd widths
 }
 EPOCHS = {"6000x784 B=64 784-256-128-10": Net(**MNIST, batch=64, samples=6000)}
 # a wide network at B=64: the Predictor under forward reads its 2048 x 2048 layer in place (both layouts kept)

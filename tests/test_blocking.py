@@ -184,8 +184,8 @@ def test_few_rows_backward_is_the_blocked_backward(dtype, threads):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_streamed_gradient_is_the_stored_one(dtype, threads):
     """A dW past a quarter of L3, in one depth block (B <= kc) and overwritten, is written with streaming stores
-    where its rows are whole vectors apart (gemm.inc's dw_tile: the columns before the first vector boundary, as for
-    numpy's arrays 16 bytes past a line, stored as usual): on a cache line, one element past one and numpy's own
+    where its rows are whole vectors apart (gemm.inc's dw_tile, and bwd_few for 1-4 rows, with dx or without: the
+    columns before the first vector boundary, as for numpy's arrays 16 bytes past a line, stored as usual): on a cache line, one element past one and numpy's own
     offset, and with rows 1000 wide (never whole vectors apart: ordinary stores), it gives the bits of accumulating
     into zeros (ordinary stores) and numpy's product to rounding; a misaligned streaming store would fault."""
     l3 = _core.dense_blocking(dtype)["l3"]
@@ -199,7 +199,7 @@ def test_streamed_gradient_is_the_stored_one(dtype, threads):
             if n_out * n_in * itemsize > 256 << 20:
                 pytest.skip("L3 too large for a quick test")
             W0 = np.zeros((n_out, n_in), dtype)
-            for rows in (16, 64):
+            for rows, need_dx in ((1, False), (3, True), (4, False), (16, False), (64, False)):  # 1-4: bwd_few
                 x = rng.standard_normal((rows, n_in)).astype(dtype)
                 dp = rng.standard_normal((rows, n_out)).astype(dtype)
                 p = np.ones((rows, n_out), dtype)
@@ -212,8 +212,8 @@ def test_streamed_gradient_is_the_stored_one(dtype, threads):
                 outs = [aligned, off, np.empty((n_out, n_in), dtype)]
                 for dW in outs:
                     dW.fill(np.nan)  # an element left unwritten shows
-                    fastmlp.dense_backward(x, W0, p, dp, "identity", dW=dW, need_dx=False)
-                own = fastmlp.dense_backward(x, W0, p, dp, "identity", need_dx=False)[0]
+                    fastmlp.dense_backward(x, W0, p, dp, "identity", dW=dW, need_dx=need_dx)
+                own = fastmlp.dense_backward(x, W0, p, dp, "identity", need_dx=need_dx)[0]
                 for dW in outs + [own]:
                     assert dW.tobytes() == acc.tobytes(), (n_in, rows)
                 np.testing.assert_allclose(acc, dp.astype(np.float64).T @ x, rtol=1e-3, atol=1e-3)

@@ -111,8 +111,8 @@ def test_operand_paths_and_row_tiles_change_no_bit(dtype):
 # (n_in, n_out) for one to four rows against W read in place (gemm.inc rows_t): outputs under one panel (10), a last
 # panel of one half (100 = 3 x 32 + 4) or of one and a part (180 = 5 x 32 + 20; float64 panels: 16 = 2 x 8), depths
 # under a block (37) or with a remainder (300, 1100), rows a multiple of 4 KiB apart past half of L2 (1024 floats,
-# 512 doubles: the halves one after the other) and not (1100)
-FEW_ROW_SHAPES = [(100, 10), (37, 53), (784, 100), (300, 300), (1024, 180), (512, 600), (1100, 45)]
+# 512 doubles: the halves one after the other; 1024 x 600 floats is past half of a 2 MiB L2 too) and not (1100)
+FEW_ROW_SHAPES = [(100, 10), (37, 53), (784, 100), (300, 300), (1024, 180), (1024, 600), (512, 600), (1100, 45)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

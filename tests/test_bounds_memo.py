@@ -158,24 +158,38 @@ def test_a_small_network_keeps_no_memo():
     assert model.optimizer_._bounds[0] == 0.0
 
 
-def _one_row_pair(dtype, opt):
+# 8451 parameters (a memo; the update on one thread) and 266610 (past FM_PAR_MIN_UPDATE: on two threads)
+ONE_ROW_NETS = {"small": [20, 96, 64, 3], "large": [784, 300, 100, 10]}
+
+
+def _one_row_pair(dtype, opt, net="small"):
     rng = np.random.default_rng(3)
-    a, b = (fastmlp.MLP([20, 96, 64, 3], dtype=dtype, seed=0) for _ in range(2))  # 8451 parameters: a memo
-    x = rng.standard_normal((1, 20)).astype(dtype)
+    sizes = ONE_ROW_NETS[net]
+    a, b = (fastmlp.MLP(sizes, dtype=dtype, seed=0) for _ in range(2))
+    x = rng.standard_normal((1, sizes[0])).astype(dtype)
     y = np.array([2])
     return a, b, x, y
 
 
+@pytest.fixture
+def two_threads():
+    before = fastmlp._core.get_num_threads()
+    fastmlp._core.set_num_threads(2)
+    yield
+    fastmlp._core.set_num_threads(before)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("opt", ["sgd", "momentum", "adam"])
-def test_one_row_steps_take_the_gradient_bound_from_the_vectors(dtype, opt):
+@pytest.mark.parametrize("net", sorted(ONE_ROW_NETS))
+def test_one_row_steps_take_the_gradient_bound_from_the_vectors(dtype, opt, net, two_threads):
     """A step on one dense row with a valid memo finds max |gradient| from the layers' vectors (max |dz| max |x|:
     mlp.inc one_row_gmax) instead of scanning the gradient: the same bits as steps that scan (the other model
     holds a view of its weights, so its steps never use the memo), the stepper's and fit's (batch_size=1) alike,
     and the same verdict where an input scaled towards the type's largest value carries the gradient past the
     bound (both refuse, with nothing changed) or not (both run)."""
     kw = dict(lr=0.05) if opt == "sgd" else dict(OPTS.get(opt, {}), lr=0.05)
-    a, b, x, y = _one_row_pair(dtype, opt)
+    a, b, x, y = _one_row_pair(dtype, opt, net)
     views = b.params  # noqa: F841 -- alive: b's steps always scan
     sa, sb = a.stepper(x, y, **kw), b.stepper(x, y, **kw)
     for _ in range(4):
@@ -189,7 +203,7 @@ def test_one_row_steps_take_the_gradient_bound_from_the_vectors(dtype, opt):
     big_lr = dict(kw, lr=1e4)  # the update's bound, not the loss, refuses first as the input grows
 
     def probe(scan, e):
-        model, _, _, _ = _one_row_pair(dtype, opt)
+        model, _, _, _ = _one_row_pair(dtype, opt, net)
         views = model.params if scan else None  # noqa: F841
         for _ in range(2):  # steps that leave the memo valid (a path's first step binds the optimizer; x 0: only
             model.train_step(np.zeros_like(x), y, **big_lr)  # the biases move)

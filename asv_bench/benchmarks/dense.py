@@ -27,7 +27,7 @@ SWEEP_CORNERS = {
 FEW_ROWS = {
     "1x1024->1024": (1, 1024, 1024),
     "16x2048->2048": (16, 2048, 2048),
-    "1x784->100": (1, 784, 100),  # a width of no whole panels: the last partial one and the 4-value tail in rows_t
+    "1x784->100": (1, 784, 100),  # a width of no whole panels: rows_t's last partial panel (4 rows of W)
 }
 # the forward with the batch along the vector lanes and W read in place (gemm.inc cols_t): 64 rows at a power-of-two
 # width, and a larger batch in chunks of 64 rows against a W past half of L2
